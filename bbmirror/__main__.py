@@ -1,0 +1,5 @@
+"""`python -m bbmirror` runs the CLI."""
+
+from bbmirror.cli import cli
+
+cli()
