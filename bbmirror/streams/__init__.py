@@ -1,0 +1,40 @@
+"""Stream declarations: one entry per Bitbucket resource, run by the generic engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+RowSet = dict[str, list[dict]]
+Context = dict[str, str]
+RowFunction = Callable[[dict, Context], RowSet]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """How to read one resource and turn it into rows.
+
+    mode:
+      - ``incremental``: server-side ``q=<cursor> >= watermark`` and ``sort=<cursor>``, read
+        with keyset paging and checkpointed per page; ``children`` run for parents whose
+        cursor moved.
+      - ``full``: the whole (small) list every run; what is missing gets a tombstone.
+      - ``children``: like ``full`` but scoped to one parent, run only when it changed.
+      - ``heads``: commits reachable from new branch heads, excluding known heads.
+    """
+
+    name: str
+    path: str  # template relative to the base URL, e.g. "repositories/{workspace}/{slug}/issues"
+    table: str  # the table whose rows this stream owns (tombstones, reconciliation)
+    rows: RowFunction
+    mode: str = "full"
+    params: tuple[tuple[str, str], ...] = ()
+    cursor: str | None = None  # incremental: the object field the server filters and sorts on
+    children: tuple[str, ...] = ()
+    owns: tuple[tuple[str, str], ...] = ()  # (table, parent column) complete in each parent's rows
+    scope: str = "repository_id"  # column tying rows to the list they came from ("" = none)
+    pagelen: int = 100
+    optional: bool = False  # 404/410 is a normal state (e.g. no issue tracker)
+    skip: Callable[[dict], bool] | None = None  # parent object → nothing to fetch
+    key: str = ""  # row id template from an API id, e.g. "{repository_id}/pr/{id}"
+    reconcile_params: tuple[tuple[str, str], ...] = field(default=())

@@ -1,0 +1,241 @@
+"""Settings from a TOML file, command-line flags and the environment, validated up front.
+
+A config file holds one or more sources::
+
+    [[source]]
+    name = "acme"                       # how rows and the run log name this instance
+    kind = "cloud"                      # cloud | server
+    base_url = "https://api.bitbucket.org/2.0"
+    workspaces = ["acme"]               # empty: every workspace the credential can see
+    repos = ["acme/api"]                # optional explicit list (WORKSPACE/SLUG)
+    include = ["acme/*"]                # fnmatch patterns on full_name
+    exclude = ["acme/archive-*"]
+    credentials = "ACME"                # env prefix: ACME_TOKEN, or ACME_EMAIL + ACME_API_TOKEN
+    budget = 1000                       # requests per hour for this credential
+    concurrency = 4
+    every = "15m"                       # scheduler interval
+    reconcile_every = 24                # runs between automatic reconciliations
+
+Secrets are read from the environment only, held in `Secret`, and never printed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLOUD_BASE_URL = "https://api.bitbucket.org/2.0"
+DEFAULT_PREFIX = "BITBUCKET"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line a user can act on."""
+
+
+class Secret:
+    """A credential value that never shows itself in repr, str or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Bearer token, or Basic email + API token; `label` is safe to log."""
+
+    token: Secret | None = None
+    email: str | None = None
+    api_token: Secret | None = None
+    username: str | None = None  # Server: Basic user + password (kept in api_token)
+
+    @property
+    def label(self) -> str:
+        if self.token:
+            return "bearer token"
+        if self.email or self.username:
+            return f"basic auth for {self.email or self.username}"
+        return "anonymous"
+
+    def header(self) -> dict[str, str]:
+        """The Authorization header, built only at request time."""
+        import base64
+
+        if self.token:
+            return {"Authorization": f"Bearer {self.token.reveal()}"}
+        if (self.email or self.username) and self.api_token:
+            pair = f"{self.email or self.username}:{self.api_token.reveal()}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        return {}
+
+    def secrets(self) -> list[str]:
+        """The raw secret values, so logs and errors can be scrubbed of them."""
+        return [s.reveal() for s in (self.token, self.api_token) if s]
+
+
+def credentials_from_env(prefix: str = DEFAULT_PREFIX, kind: str = "cloud") -> Credentials:
+    """Read `{prefix}_TOKEN` or `{prefix}_EMAIL` + `{prefix}_API_TOKEN` (Server: `_USER` +
+    `_PASSWORD`, or `BITBUCKET_SERVER_TOKEN` for the default prefix)."""
+    env = os.environ
+    if kind == "server":
+        token = env.get(f"{prefix}_SERVER_TOKEN" if prefix == DEFAULT_PREFIX else f"{prefix}_TOKEN")
+        if token:
+            return Credentials(token=Secret(token))
+        user, password = env.get(f"{prefix}_USER"), env.get(f"{prefix}_PASSWORD")
+        if user and password:
+            return Credentials(username=user, api_token=Secret(password))
+        return Credentials()
+    token = env.get(f"{prefix}_TOKEN")
+    if token:
+        return Credentials(token=Secret(token))
+    email, api_token = env.get(f"{prefix}_EMAIL"), env.get(f"{prefix}_API_TOKEN")
+    if email and api_token:
+        return Credentials(email=email, api_token=Secret(api_token))
+    if email or api_token:
+        missing = f"{prefix}_API_TOKEN" if email else f"{prefix}_EMAIL"
+        raise ConfigError(f"{missing} is not set: Basic auth needs both an email and an API token")
+    return Credentials()
+
+
+@dataclass
+class Source:
+    """One Bitbucket instance to mirror."""
+
+    name: str = "cloud"
+    kind: str = "cloud"
+    base_url: str = CLOUD_BASE_URL
+    workspaces: list[str] = field(default_factory=list)
+    projects: list[str] = field(default_factory=list)  # Server project keys
+    repos: list[str] = field(default_factory=list)
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    credentials: Credentials = field(default_factory=Credentials)
+    budget: int = 1000
+    concurrency: int = 4
+    every: float = 900.0  # seconds
+    reconcile_every: int = 24
+
+    def wants(self, full_name: str) -> bool:
+        """Whether a repository (WORKSPACE/SLUG) passes the repos/include/exclude filters."""
+        lowered = full_name.lower()
+        if self.repos and lowered not in {r.lower() for r in self.repos}:
+            return False
+        if self.include and not any(fnmatch.fnmatch(lowered, p.lower()) for p in self.include):
+            return False
+        return not any(fnmatch.fnmatch(lowered, p.lower()) for p in self.exclude)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'90s', '15m', '2h', '1d' or a number of seconds → seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"cannot read duration {text!r}: use e.g. 30s, 15m, 2h or 1d")
+    scale = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+_KNOWN_KEYS = {
+    "name",
+    "kind",
+    "base_url",
+    "workspaces",
+    "projects",
+    "repos",
+    "include",
+    "exclude",
+    "credentials",
+    "budget",
+    "concurrency",
+    "every",
+    "reconcile_every",
+}
+
+
+def load_config(path: str | Path) -> list[Source]:
+    """Read and validate a TOML config file into sources."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    entries = data.get("source")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"config file {path} has no [[source]] table: add at least one")
+    sources = [_source(entry, index, path) for index, entry in enumerate(entries, 1)]
+    names = [s.name for s in sources]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        name = sorted(duplicates)[0]
+        raise ConfigError(f"config file {path}: source name {name!r} is used twice")
+    return sources
+
+
+def _source(entry: object, index: int, path: Path) -> Source:
+    where = f"config file {path}, source #{index}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = set(entry) - _KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    kind = entry.get("kind", "cloud")
+    if kind not in ("cloud", "server"):
+        raise ConfigError(f"{where}: kind must be 'cloud' or 'server', not {kind!r}")
+    if kind == "server" and "base_url" not in entry:
+        raise ConfigError(f"{where}: a server source needs base_url")
+    for key in ("workspaces", "projects", "repos", "include", "exclude"):
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of strings")
+    for key in ("budget", "concurrency", "reconcile_every"):
+        if key in entry and (not isinstance(entry[key], int) or entry[key] < 1):
+            raise ConfigError(f"{where}: {key} must be a positive whole number")
+    prefix = entry.get("credentials", DEFAULT_PREFIX)
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
+        raise ConfigError(f"{where}: credentials must name an environment prefix like ACME")
+    try:
+        every = parse_duration(entry.get("every", "15m"))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return Source(
+        name=str(entry.get("name", f"source{index}")),
+        kind=kind,
+        base_url=str(entry.get("base_url", CLOUD_BASE_URL)).rstrip("/"),
+        workspaces=list(entry.get("workspaces", [])),
+        projects=list(entry.get("projects", [])),
+        repos=list(entry.get("repos", [])),
+        include=list(entry.get("include", [])),
+        exclude=list(entry.get("exclude", [])),
+        credentials=credentials_from_env(prefix, kind),
+        budget=entry.get("budget", 1000),
+        concurrency=entry.get("concurrency", 4),
+        every=every,
+        reconcile_every=entry.get("reconcile_every", 24),
+    )

@@ -1,0 +1,686 @@
+"""The sync engine: runs stream declarations, checkpoints, reconciles, quarantines, logs runs.
+
+The protocol (see DESIGN.md, "The sync protocol"):
+
+* Incremental streams are read in ascending cursor order with keyset paging: each page is a
+  fresh ``q=<cursor> >= <last value seen>`` query, so rows that change while we page can
+  never slide past us the way they can behind an offset-based ``next`` link. A page's rows,
+  its changed parents' children and the checkpoint commit in one SQLite transaction.
+* The watermark moves only when a slice completes, to the largest cursor value seen, and
+  reads start ``OVERLAP`` before it; upserts are idempotent, so ties are harmless.
+* Children are fetched only for parents whose cursor moved, and not when the parent says
+  there is nothing (a zero count and nothing stored).
+* Commits: ``include`` new branch heads, ``exclude`` the heads already mirrored; commits no
+  longer reachable from any ref after a force-push or branch deletion get a tombstone.
+* A record that cannot be turned into rows goes to ``sync_errors``; the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bbmirror.config import Source
+from bbmirror.http import (
+    AuthError,
+    BadPayload,
+    BitbucketClient,
+    BitbucketError,
+    Gone,
+    NotFound,
+    Unreachable,
+)
+from bbmirror.store.db import Store, SyncState
+from bbmirror.streams import Context, RowSet, Stream
+
+OVERLAP = timedelta(seconds=60)
+LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
+
+
+@dataclass
+class ChildRows:
+    """A child list fetched for one parent, and the scope whose missing rows get tombstones."""
+
+    rows: RowSet
+    table: str
+    where: dict[str, str] | None
+    keep: set[str]
+
+
+class SyncError(Exception):
+    """A problem that stops a whole source (bad credentials, unknown workspace...)."""
+
+
+@dataclass
+class Options:
+    """What the user asked this run to do."""
+
+    full: bool = False
+    reconcile: bool = False
+    only: frozenset[str] = frozenset()  # stream names; empty means all
+    repos: tuple[str, ...] = ()  # WORKSPACE/SLUG, narrows the source's own list
+
+
+@dataclass
+class Summary:
+    """What a run did, for the one-line summary, --json and the run log."""
+
+    source: str
+    run_id: int = 0
+    outcome: str = "ok"
+    repositories: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    errors: int = 0
+    reconciled: bool = False
+    started_at: str = ""
+    finished_at: str = ""
+    message: str | None = None
+
+    def add(self, counts: dict[str, int]) -> None:
+        for table, count in counts.items():
+            if count:
+                self.rows[table] = self.rows.get(table, 0) + count
+
+    def line(self) -> str:
+        total = sum(self.rows.values())
+        text = (
+            f"{self.source}: {self.outcome}, {self.repositories} repositories, "
+            f"{total} rows written, {self.requests} requests, {self.errors} errors"
+        )
+        return text + (f" ({self.message})" if self.message else "")
+
+
+Progress = Callable[[str, str, int], None]  # (repository, stream, items so far)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Engine:
+    """Runs every stream of one source against one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: BitbucketClient,
+        source: Source,
+        streams: dict[str, Stream],
+        options: Options,
+        summary: Summary,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.source = source
+        self.streams = streams
+        self.options = options
+        self.summary = summary
+        self.progress = progress or (lambda repo, stream, n: None)
+        self.failed_streams = 0
+        self.checked: dict[str, dict] = {}  # objects fetched by the preflight
+
+    def wanted(self, name: str) -> bool:
+        return not self.options.only or name in self.options.only
+
+    # ----------------------------------------------------------------- writing
+
+    def to_rows(self, stream: Stream, obj: dict, ctx: Context) -> RowSet | None:
+        """Turn one API object into rows, quarantining it if that fails."""
+        try:
+            return stream.rows(obj, ctx)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self.quarantine(stream.name, f"{type(exc).__name__}: {exc}", obj)
+            return None
+
+    def quarantine(self, stream: str, reason: str, payload: object) -> None:
+        text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
+        with self.store.transaction():
+            self.store.record_error(self.summary.run_id, self.source.name, stream, reason, text)
+        self.summary.errors += 1
+
+    def write(self, rowset: RowSet) -> None:
+        self.summary.add(self.store.write(rowset))
+
+    # ----------------------------------------------------------------- streams
+
+    async def run_full(self, stream: Stream, ctx: Context, where: dict[str, str]) -> list[dict]:
+        """Read a whole list, write it, and tombstone rows of the same scope that vanished."""
+        path = stream.path.format(**ctx)
+        params = [*stream.params, ("pagelen", str(stream.pagelen))]
+        rowset: RowSet = {}
+        keep: set[str] = set()
+        objects: list[dict] = []
+        clean = True
+        try:
+            async for page in self.client.pages(path, params):
+                for obj in page.values:
+                    rows = self.to_rows(stream, obj, ctx)
+                    if rows is None:
+                        clean = False
+                        continue
+                    objects.append(obj)
+                    keep.update(r["id"] for r in rows.get(stream.table, ()))
+                    merge(rowset, rows)
+        except (NotFound, Gone):
+            if not stream.optional:
+                raise
+            return []  # e.g. no issue tracker: a normal state, nothing to mirror
+        with self.store.transaction():
+            self.write(rowset)
+            if clean:  # a quarantined record's row must not be mistaken for a deletion
+                self.store.tombstone(stream.table, where, keep, now())
+        self.progress(ctx.get("full_name", ""), stream.name, len(objects))
+        return objects
+
+    async def run_incremental(self, stream: Stream, ctx: Context, scope: str) -> None:
+        """Keyset-page a list in cursor order, fetching children of changed parents."""
+        assert stream.cursor
+        state = self.store.get_state(self.source.name, scope, stream.name)
+        if state is None or self.options.full:
+            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        start = state.resume or _minus(state.watermark, OVERLAP)
+        run_max = state.extra.get("run_max") if state.resume else None
+        path = stream.path.format(**ctx)
+        base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
+        url: str | None = None  # set when keyset paging cannot progress (ties on a page)
+        seen = 0
+        try:
+            while True:
+                if url:
+                    body = await self.client.get(url)
+                else:
+                    query = [("q", f"{stream.cursor} >= {start}")] if start else []
+                    body = await self.client.get(path, [*base, *query])
+                values = _values(body, path)
+                parents = [
+                    (obj, rows)
+                    for obj in values
+                    if (rows := self.to_rows(stream, obj, ctx)) is not None
+                ]
+                changed = self.changed(stream, [rows for _, rows in parents])
+                children = await self.fetch_children(stream, ctx, parents, changed)
+                cursors = [c for obj in values if (c := _cursor(obj, stream.cursor))]
+                page_max = max(cursors, default=None)
+                run_max = max(filter(None, [run_max, page_max]), default=None)
+                following = body.get("next")
+                with self.store.transaction():
+                    for _, rows in parents:
+                        self.write(rows)
+                    for _, rows in parents:
+                        self.tombstone_owned(stream, rows)
+                    for child in children:
+                        self.write(child.rows)
+                        if child.where is not None:
+                            self.store.tombstone(child.table, child.where, child.keep, now())
+                    if not following:
+                        state.watermark = run_max or state.watermark
+                        state.resume = None
+                        state.extra.pop("run_max", None)
+                    else:
+                        state.resume = page_max if page_max and page_max != start else start
+                        state.extra["run_max"] = run_max
+                    self.store.put_state(state)
+                seen += len(values)
+                self.progress(ctx.get("full_name", ""), stream.name, seen)
+                if not following:
+                    return
+                if page_max and page_max != start:
+                    start, url = page_max, None
+                else:
+                    url = following  # a page full of one timestamp: fall back to `next`
+        except (NotFound, Gone):
+            if not stream.optional:
+                raise
+
+    def tombstone_owned(self, stream: Stream, rowset: RowSet) -> None:
+        """Rows a parent carries in full (a PR's participants): drop the ones it no longer has."""
+        main = rowset.get(stream.table) or []
+        if not main:
+            return
+        for table, column in stream.owns:
+            keep = {r["id"] for r in rowset.get(table, ())}
+            self.summary.add(
+                {table: self.store.tombstone(table, {column: main[0]["id"]}, keep, now())}
+            )
+
+    def changed(self, stream: Stream, rowsets: list[RowSet]) -> set[str]:
+        """Ids of parents that are new, revived or whose cursor moved since last stored."""
+        rows = [r for rs in rowsets for r in rs.get(stream.table, ())]
+        if self.options.full:
+            return {r["id"] for r in rows}
+        stored = self.store.cursors(stream.table, [r["id"] for r in rows], stream.cursor)
+        return {
+            r["id"]
+            for r in rows
+            if r["id"] not in stored or stored[r["id"]] != r.get(stream.cursor)
+        }
+
+    async def fetch_children(
+        self,
+        stream: Stream,
+        ctx: Context,
+        parents: list[tuple[dict, RowSet]],
+        changed: set[str],
+    ) -> list[ChildRows]:
+        """Fetch every child list of every changed parent on a page, concurrently."""
+        jobs = []
+        for obj, rows in parents:
+            main = rows.get(stream.table) or []
+            if not main or main[0]["id"] not in changed:
+                continue
+            parent_id = main[0]["id"]
+            child_ctx = {**ctx, **_parent_context(stream.name, obj, parent_id)}
+            for name in stream.children:
+                child = self.streams[name]
+                if not self.wanted(name):
+                    continue
+                if (
+                    child.skip
+                    and child.skip(obj)
+                    and not self.store.has_alive(child.table, {child.scope: parent_id})
+                ):
+                    continue
+                jobs.append(self.fetch_child(child, child_ctx, parent_id))
+        return [result for result in await asyncio.gather(*jobs) if result is not None]
+
+    async def fetch_child(self, stream: Stream, ctx: Context, parent_id: str) -> ChildRows | None:
+        """One child list of one parent, complete, with what to tombstone."""
+        path = stream.path.format(**ctx)
+        params = [*stream.params, ("pagelen", str(stream.pagelen))]
+        rowset: RowSet = {}
+        keep: set[str] = set()
+        clean = True
+        try:
+            async for page in self.client.pages(path, params):
+                for obj in page.values:
+                    rows = self.to_rows(stream, obj, ctx)
+                    if rows is None:
+                        clean = False
+                        continue
+                    keep.update(r["id"] for r in rows.get(stream.table, ()))
+                    merge(rowset, rows)
+        except (NotFound, Gone):
+            keep = set()  # the parent vanished meanwhile: its children went with it
+        except BadPayload as exc:
+            self.quarantine(stream.name, str(exc), {"parent": parent_id, "path": path})
+            return None
+        where = {stream.scope: parent_id} if stream.scope and clean else None
+        return ChildRows(rowset, stream.table, where, keep)
+
+    async def run_commits(self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str]):
+        """Walk commits reachable from new heads, excluding the heads already mirrored."""
+        state = self.store.get_state(self.source.name, scope, stream.name)
+        if state is None or self.options.full:
+            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        known = dict(state.heads)
+        new_heads = sorted(set(refs.values()) - set(known.values()))
+        path = stream.path.format(**ctx)
+        pending = state.extra.get("pending")
+        if state.resume and pending == refs:
+            url: str | None = state.resume
+            body = await self.client.get(url)
+        elif new_heads:
+            exclude = sorted(set(known.values()) - set(new_heads))
+            try:
+                body = await self._commit_query(path, new_heads, exclude)
+            except NotFound:
+                # An old head vanished (force-push): exclude only heads that are still refs.
+                exclude = sorted(set(exclude) & set(refs.values()))
+                body = await self._commit_query(path, new_heads, exclude)
+        else:
+            body = None
+        seen = 0
+        while body is not None:
+            values = _values(body, path)
+            rowset: RowSet = {}
+            for obj in values:
+                rows = self.to_rows(stream, obj, ctx)
+                if rows is not None:
+                    merge(rowset, rows)
+            following = body.get("next")
+            with self.store.transaction():
+                self.write(rowset)
+                state.resume = following
+                state.extra["pending"] = refs
+                if not following:
+                    state.heads = dict(refs)
+                    state.resume = None
+                    state.extra.pop("pending", None)
+                self.store.put_state(state)
+            seen += len(values)
+            self.progress(ctx.get("full_name", ""), stream.name, seen)
+            body = await self.client.get(following) if following else None
+        if set(known.values()) - set(refs.values()) or self.options.reconcile:
+            with self.store.transaction():
+                gone = self.store.tombstone_unreachable(ctx["repository_id"], refs.values(), now())
+            self.summary.add({"commits": gone})
+        if not state.heads and not new_heads and not known:
+            with self.store.transaction():
+                state.heads = dict(refs)
+                self.store.put_state(state)
+
+    async def _commit_query(self, path: str, include: list[str], exclude: list[str]) -> dict:
+        refs = [("include", h) for h in include] + [("exclude", h) for h in exclude]
+        if len(refs) > LONG_REF_LIST:
+            return await self.client.post_form(path, [*refs, ("pagelen", "100")])
+        return await self.client.get(path, [*refs, ("pagelen", "100")])
+
+    async def reconcile_ids(self, stream: Stream, ctx: Context, where: dict[str, str]) -> None:
+        """A cheap id scan (``fields=next,values.id``) that tombstones what vanished."""
+        path = stream.path.format(**ctx)
+        params = [*stream.reconcile_params, ("fields", "next,values.id"), ("pagelen", "100")]
+        ids: set[int] = set()
+        try:
+            async for page in self.client.pages(path, params):
+                ids.update(v["id"] for v in page.values if isinstance(v, dict) and "id" in v)
+        except (NotFound, Gone):
+            if not stream.optional:
+                raise
+        keep = {stream.key.format(**ctx, id=i) for i in ids}
+        with self.store.transaction():
+            gone = self.store.tombstone(stream.table, where, keep, now())
+            self.summary.add({stream.table: gone})
+
+
+def merge(into: RowSet, rows: RowSet) -> None:
+    """Add rows to a batch, keeping one row per table and id (the last one wins)."""
+    for table, items in rows.items():
+        into.setdefault(table, []).extend(items)
+
+
+def _values(body: dict, path: str) -> list[dict]:
+    values = body.get("values")
+    if not isinstance(values, list):
+        raise BadPayload(f"expected a page with 'values' from {path}")
+    return [v for v in values if isinstance(v, dict)]
+
+
+def _cursor(obj: dict, field_name: str) -> str | None:
+    value = obj.get(field_name)
+    return value if isinstance(value, str) else None
+
+
+def _minus(stamp: str | None, delta: timedelta) -> str | None:
+    """A watermark minus the overlap, in a form BBQL reads (ISO-8601 with offset)."""
+    if not stamp:
+        return None
+    moment = datetime.fromisoformat(stamp) - delta
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parent_context(stream_name: str, obj: dict, parent_id: str) -> Context:
+    if stream_name == "pullrequests":
+        return {"pullrequest_id": parent_id, "number": str(obj["id"])}
+    if stream_name == "issues":
+        return {"issue_id": parent_id, "number": str(obj["id"])}
+    return {"parent_id": parent_id}
+
+
+def chunked(items: Iterable, size: int):
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+__all__ = [
+    "Engine",
+    "Options",
+    "Summary",
+    "SyncError",
+    "Unreachable",
+    "BitbucketError",
+]
+
+
+class CloudSync(Engine):
+    """The order of work for one Bitbucket Cloud source."""
+
+    async def run(self) -> None:
+        workspaces = await self.workspaces()
+        repos: list[dict] = []
+        for slug in workspaces:
+            repos.extend(await self.workspace(slug))
+        self.summary.repositories = len(repos)
+        limit = asyncio.Semaphore(max(1, self.source.concurrency))
+
+        async def one(repo: dict) -> None:
+            async with limit:
+                await self.repository(repo)
+
+        await asyncio.gather(*(one(repo) for repo in repos))
+
+    async def preflight(self) -> None:
+        """Check credentials, workspaces and repositories before anything is written."""
+        if self.source.credentials.header():
+            await self.client.get("user")
+        named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
+        for slug in sorted(set(self.source.workspaces) | named):
+            path = f"workspaces/{slug}"
+            self.checked[path] = await self.fetch_named(path)
+        for full_name in (*self.options.repos, *self.source.repos):
+            path = f"repositories/{full_name}"
+            self.checked[path] = await self.fetch_named(path)
+
+    async def fetch_named(self, path: str) -> dict:
+        """GET a workspace or repository the user named; a 404 is their mistake, said plainly."""
+        try:
+            return await self.client.get(path)
+        except NotFound:
+            what, name = path.split("/", 1)
+            raise SyncError(
+                f"{'workspace' if what == 'workspaces' else 'repository'} {name!r} does not exist "
+                f"or is not visible to the credentials ({self.source.credentials.label})"
+            ) from None
+
+    async def workspaces(self) -> list[str]:
+        """Configured workspaces, those named by --repo, or the credential's own."""
+        named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
+        if self.source.workspaces or named:
+            return sorted(set(self.source.workspaces) | named)
+        found: list[str] = []
+        async for page in self.client.pages("user/workspaces", [("pagelen", "100")]):
+            for value in page.values:
+                ws = value.get("workspace", value)
+                if isinstance(ws, dict) and ws.get("slug"):
+                    found.append(ws["slug"])
+        if not found:
+            raise SyncError(
+                f"the credentials ({self.source.credentials.label}) see no workspace: "
+                "name one with --workspace"
+            )
+        return found
+
+    async def workspace(self, slug: str) -> list[dict]:
+        """Mirror a workspace, its members and projects; return the repositories to sync."""
+        obj = self.checked.get(f"workspaces/{slug}") or await self.fetch_named(f"workspaces/{slug}")
+        ctx: Context = {"source": self.source.name, "workspace": slug}
+        rows = self.to_rows(self.streams["workspaces"], obj, ctx)
+        if rows is None:
+            return []
+        ws_id = rows["workspaces"][0]["id"]
+        ctx["workspace_id"] = ws_id
+        with self.store.transaction():
+            self.write(rows)
+        if self.wanted("members"):
+            await self.optional_full("members", ctx, {"workspace_id": ws_id})
+        if self.wanted("projects"):
+            await self.optional_full("projects", ctx, {"workspace_id": ws_id})
+        wanted_repos = [
+            r for r in (*self.options.repos, *self.source.repos) if r.split("/")[0] == slug
+        ]
+        if wanted_repos:
+            repos = []
+            for full_name in wanted_repos:
+                path = f"repositories/{full_name}"
+                obj = self.checked.get(path) or await self.fetch_named(path)
+                rows = self.to_rows(self.streams["repositories"], obj, ctx)
+                if rows is not None:
+                    with self.store.transaction():
+                        self.write(rows)
+                    repos.append(obj)
+        else:
+            repos = await self.run_full(self.streams["repositories"], ctx, {"workspace_id": ws_id})
+        return [r for r in repos if self.source.wants(r.get("full_name", ""))]
+
+    async def optional_full(self, name: str, ctx: Context, where: dict[str, str]) -> None:
+        try:
+            await self.run_full(self.streams[name], ctx, where)
+        except AuthError:
+            # Members and projects need more scope than repositories; a repository access
+            # token may lack it. Mirror what we can.
+            return
+
+    async def repository(self, repo: dict) -> None:
+        """Every stream of one repository; one failing stream does not stop the others."""
+        full_name = repo["full_name"]
+        workspace, slug = full_name.split("/", 1)
+        repo_id = repo["uuid"]
+        ctx: Context = {
+            "source": self.source.name,
+            "workspace": workspace,
+            "slug": slug,
+            "full_name": full_name,
+            "repository_id": repo_id,
+        }
+        where = {"repository_id": repo_id}
+        refs: dict[str, str] = {}
+        for name in ("branches", "tags"):
+            if self.wanted(name) or self.wanted("commits"):
+                objects = await self.guarded(name, self.run_full(self.streams[name], ctx, where))
+                kind = "branch" if name == "branches" else "tag"
+                for obj in objects or ():
+                    target = (obj.get("target") or {}).get("hash")
+                    if target:
+                        refs[f"{kind}:{obj['name']}"] = target
+        if self.wanted("commits") and refs:
+            await self.guarded(
+                "commits", self.run_commits(self.streams["commits"], ctx, repo_id, refs)
+            )
+        if self.wanted("pullrequests"):
+            await self.guarded(
+                "pullrequests", self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
+            )
+        if repo.get("has_issues"):
+            for name in ("milestones", "versions", "components"):
+                if self.wanted(name):
+                    await self.guarded(name, self.run_full(self.streams[name], ctx, where))
+            if self.wanted("issues"):
+                await self.guarded(
+                    "issues", self.run_incremental(self.streams["issues"], ctx, repo_id)
+                )
+        if self.options.reconcile:
+            for name in ("pullrequests", "issues"):
+                if self.wanted(name) and (name == "pullrequests" or repo.get("has_issues")):
+                    await self.guarded(
+                        f"reconcile {name}", self.reconcile_ids(self.streams[name], ctx, where)
+                    )
+
+    async def guarded(self, name: str, work):
+        """Run one stream; a failure is recorded and the other streams go on."""
+        try:
+            return await work
+        except (AuthError, Unreachable):
+            raise
+        except BitbucketError as exc:
+            self.failed_streams += 1
+            self.quarantine(name, str(exc), {"url": exc.url, "status": exc.status})
+            return None
+
+
+def client_for(source: Source, transport=None, **kwargs) -> BitbucketClient:
+    return BitbucketClient(
+        source.base_url,
+        source.credentials,
+        budget=source.budget,
+        concurrency=source.concurrency,
+        transport=transport,
+        **kwargs,
+    )
+
+
+async def sync_sources(
+    db_path: str,
+    sources: list[Source],
+    options: Options,
+    *,
+    transport=None,
+    progress: Progress | None = None,
+    client_options: dict | None = None,
+) -> list[Summary]:
+    """Sync every source into one database; nothing is written before a source's preflight."""
+    from bbmirror.streams.cloud import CLOUD_STREAMS
+
+    summaries: list[Summary] = []
+    store: Store | None = None
+    try:
+        for source in sources:
+            summary = Summary(source=source.name, started_at=now())
+            async with client_for(source, transport, **(client_options or {})) as client:
+                engine = CloudSync(
+                    store,
+                    client,
+                    source,
+                    CLOUD_STREAMS,
+                    options,
+                    summary,
+                    progress,  # type: ignore[arg-type]
+                )
+                await engine.preflight()
+                if store is None:
+                    store = Store.open(db_path)
+                    store.acquire_writer_lock()
+                engine.store = store
+                await run_logged(engine, client)
+            summaries.append(summary)
+    finally:
+        if store is not None:
+            store.close()
+    return summaries
+
+
+async def run_logged(engine: CloudSync, client: BitbucketClient) -> None:
+    """Run one source with a run-log row; reconcile on demand or every N runs."""
+    store, source, summary = engine.store, engine.source, engine.summary
+    options = engine.options
+    if not options.reconcile and source.reconcile_every:
+        runs = store.count("sync_runs", {"source": source.name, "outcome": "ok"})
+        if runs and runs % source.reconcile_every == 0:
+            engine.options = options = Options(
+                full=options.full, reconcile=True, only=options.only, repos=options.repos
+            )
+    summary.reconciled = options.reconcile
+    summary.run_id = store.start_run(
+        source.name,
+        {"full": options.full, "reconcile": options.reconcile, "only": sorted(options.only)},
+    )
+    try:
+        await engine.run()
+        summary.outcome = "partial" if summary.errors else "ok"
+    except (SyncError, BitbucketError) as exc:
+        summary.outcome = "failed"
+        summary.message = str(exc)
+        raise
+    except BaseException:
+        summary.outcome = "interrupted"
+        raise
+    finally:
+        summary.requests = client.requests
+        summary.finished_at = now()
+        store.finish_run(
+            summary.run_id,
+            summary.outcome,
+            summary.rows,
+            summary.requests,
+            summary.errors,
+            summary.message,
+        )
