@@ -157,6 +157,7 @@ class BitbucketClient:
         attempt = 0
         while True:
             response = None
+            refused = False
             async with self.semaphore:
                 await self._pace()
                 try:
@@ -167,6 +168,7 @@ class BitbucketClient:
                         method, url, params=params, content=form, headers=headers
                     )
                 except httpx.TransportError as exc:
+                    refused = isinstance(exc, httpx.ConnectError)
                     last_error: BitbucketError = Unreachable(
                         f"cannot reach {self._origin} ({type(exc).__name__}): check the URL "
                         "and your network",
@@ -179,7 +181,10 @@ class BitbucketClient:
                     raise self._error(response)
                 last_error = self._error(response)
             attempt += 1
-            if attempt > self.retries:
+            # A host that refuses connections outright is rarely back in seconds: give up
+            # sooner than on a dropped connection or a 5xx.
+            limit = min(self.retries, 2) if refused else self.retries
+            if attempt > limit:
                 raise last_error
             self.retried += 1
             await asyncio.sleep(self._wait(attempt, response))
