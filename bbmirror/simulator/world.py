@@ -242,6 +242,7 @@ class Repository:
     versions: dict[int, Named] = field(default_factory=dict)
     components: dict[int, Named] = field(default_factory=dict)
     pullrequests: dict[int, PullRequest] = field(default_factory=dict)
+    last_issue_id: int = 0  # highest issue id ever handed out; deleted ids are never reused
 
     @property
     def full_name(self) -> str:
