@@ -1,0 +1,122 @@
+"""Serving the simulated Bitbucket Cloud: blocking (CLI), in a thread (tests, demo, bench),
+or in-process through httpx (fast tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import uvicorn
+
+from bbmirror.simulator.cloud_api import (
+    IN_PROCESS_BASE,
+    RequestRecord,
+    SimulatorConfig,
+    create_app,
+)
+from bbmirror.simulator.faults import SimulatorTransport
+from bbmirror.simulator.world import World
+
+STARTUP_TIMEOUT = 15.0
+
+
+def _uvicorn_config(app: Any, **kwargs: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **kwargs)
+
+
+def run(
+    world: World,
+    config: SimulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve until interrupted (Ctrl-C / SIGTERM). Prints nothing itself.
+
+    ``sock`` is an already bound socket (so a caller can learn a free port first, then print
+    the URL); ``host`` and ``port`` are ignored when it is given.
+    """
+    server = uvicorn.Server(_uvicorn_config(create_app(world, config), host=host, port=port))
+    server.run(sockets=[sock] if sock is not None else None)
+
+
+class RunningSimulator:
+    """The simulator on a free loopback port in a background thread, as a context manager.
+
+    ``base_url`` is ``http://127.0.0.1:PORT/2.0``; the world can be mutated from the test
+    thread while holding ``lock``.
+    """
+
+    def __init__(self, world: World, config: SimulatorConfig | None = None) -> None:
+        self.world = world
+        self._config = config or SimulatorConfig()
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+        self.app: Any = None
+
+    def __enter__(self) -> RunningSimulator:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}/2.0"
+        config = self._config
+        if config.base_url is None:
+            config = replace(config, base_url=self.base_url)
+        self.app = create_app(self.world, config)
+        self._socket = sock
+        self._server = uvicorn.Server(_uvicorn_config(self.app))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="bb-simulator"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=STARTUP_TIMEOUT)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        return self.app.state.request_log
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self.app.state.lock
+
+    @property
+    def faults(self) -> Any:
+        return self.app.state.faults
+
+
+def in_process_client(
+    world: World, config: SimulatorConfig | None = None, **httpx_kwargs: Any
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` talking to a fresh in-process simulator (no sockets).
+
+    The app is reachable as ``client.simulator_app`` (request log, faults, lock).
+    """
+    if config is None:
+        config = SimulatorConfig(base_url=IN_PROCESS_BASE)
+    app = create_app(world, config)
+    httpx_kwargs.setdefault("base_url", IN_PROCESS_BASE)
+    client = httpx.AsyncClient(transport=SimulatorTransport(app), **httpx_kwargs)
+    client.simulator_app = app  # type: ignore[attr-defined]
+    return client
