@@ -138,3 +138,109 @@ def sync(
             click.echo(summary.line())
     if any(s.outcome != "ok" for s in summaries):
         sys.exit(3)  # finished, but some records or streams were quarantined
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=7990, show_default=True, help="Port (0 picks a free one).")
+@click.option("--seed", default=1, show_default=True, help="World seed: same seed, same world.")
+@click.option(
+    "--size",
+    type=click.Choice(["tiny", "small", "medium", "large"]),
+    default="small",
+    show_default=True,
+)
+@click.option("--token", help="Bearer token to accept (default: a fixed demo token).")
+@click.option("--email", help="Basic auth email to accept (with --api-token).")
+@click.option("--api-token", help="Basic auth API token to accept (with --email).")
+@click.option("--latency", default=0.0, help="Seconds added to every response.")
+@click.option("--rate-limit", type=int, help="Requests per hour per credential before 429.")
+@click.option("--fault-rate", default=0.0, help="Fraction of requests failing (5xx, 555, drops).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@friendly
+def simulate(
+    host: str,
+    port: int,
+    seed: int,
+    size: str,
+    token: str | None,
+    email: str | None,
+    api_token: str | None,
+    latency: float,
+    rate_limit: int | None,
+    fault_rate: float,
+    debug: bool,
+) -> None:
+    """Serve a simulated Bitbucket Cloud (REST 2.0) on HOST:PORT until stopped.
+
+    \b
+    Examples:
+      bbmirror simulate --size small
+      bbmirror simulate --port 0 --seed 7 --latency 0.05 --fault-rate 0.1
+    """
+    import socket
+
+    import uvicorn
+
+    from bbmirror.simulator.cloud_api import create_app
+    from bbmirror.simulator.faults import Faults
+    from bbmirror.simulator.generate import generate
+    from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config
+
+    if bool(email) != bool(api_token):
+        raise click.UsageError("--email and --api-token go together")
+    world = generate(seed, size)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
+    bound_port = sock.getsockname()[1]
+    base_url = f"http://{host}:{bound_port}/2.0"
+    credentials = Credentials(
+        token=token or (None if email else DEFAULT_TOKEN), email=email, api_token=api_token
+    )
+    faults = Faults(latency=latency, rate_limit=rate_limit, fault_rate=fault_rate)
+    app = create_app(world, simulator_config(world, credentials, base_url=base_url, faults=faults))
+    workspaces = " ".join(f"--workspace {w}" for w in sorted(world.workspaces))
+    click.echo(f"Simulated Bitbucket Cloud ({size}, seed {seed}) at {base_url}")
+    if credentials.token:
+        click.echo(f"  Bearer token: {credentials.token}")
+        env = f"BITBUCKET_TOKEN={credentials.token}"
+    else:
+        click.echo(f"  Basic auth:   {email} / {api_token}")
+        env = f"BITBUCKET_EMAIL={email} BITBUCKET_API_TOKEN={api_token}"
+    click.echo(f"  Mirror it:    {env} bbmirror sync sim.db --base-url {base_url} {workspaces}")
+    click.echo("Press Ctrl-C to stop.", err=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@cli.command()
+@click.argument("db", default="demo.db", type=click.Path(dir_okay=False))
+@click.option(
+    "--size",
+    type=click.Choice(["tiny", "small", "medium", "large"]),
+    default="small",
+    show_default=True,
+)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--every", default=60.0, show_default=True, help="Seconds between cycles.")
+@click.option("--changes", default=25, show_default=True, help="World changes per cycle.")
+@click.option("--cycles", type=int, help="Stop after this many cycles (default: never).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@friendly
+def demo(
+    db: str, size: str, seed: int, every: float, changes: int, cycles: int | None, debug: bool
+) -> None:
+    """Simulate Bitbucket, mirror it into DB (default demo.db) and keep it fresh.
+
+    \b
+    Examples:
+      bbmirror demo
+      bbmirror demo --size tiny --every 5 --cycles 3
+    """
+    from bbmirror.demo import run_demo
+
+    run_demo(db, size=size, seed=seed, every=every, changes=changes, cycles=cycles, say=click.echo)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
 from bbmirror.simulator.faults import SimulatorTransport
+from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.world import World
 from bbmirror.store.rows import to_utc
 from bbmirror.sync import Options, Summary, sync_sources
@@ -21,22 +22,6 @@ from bbmirror.sync import Options, Summary, sync_sources
 SOURCE = "cloud"
 TOKEN = "sim-secret-token-0123456789"
 BASE = "http://bitbucket.test/2.0"
-
-
-def viewer_uuid(world: World) -> str:
-    """A user who belongs to every workspace (so private repositories are visible)."""
-    sets = [{m.user_uuid for m in ws.members} for ws in world.workspaces.values()]
-    common = set.intersection(*sets) if sets else set()
-    if common:
-        return sorted(common)[0]
-    # No single member everywhere: make the first owner a member of every workspace.
-    first = next(iter(world.workspaces.values())).members[0]
-    for ws in world.workspaces.values():
-        if all(m.user_uuid != first.user_uuid for m in ws.members):
-            from bbmirror.simulator.world import Membership
-
-            ws.members.append(Membership(first.user_uuid, "member", ws.created_on))
-    return first.user_uuid
 
 
 @dataclass

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mirror import TOKEN, viewer_uuid
+from mirror import TOKEN
 
 from bbmirror.cli import cli
 from bbmirror.simulator.cloud_api import SimulatorConfig
 from bbmirror.simulator.generate import generate
+from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.server import RunningSimulator
 from bbmirror.store.db import Store
 

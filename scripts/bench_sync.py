@@ -1,0 +1,131 @@
+"""Measure Cloud syncs against a loopback simulator: requests vs the minimum, rows/s, memory.
+
+Prints a table and writes bench-results/sync.json. Run through scripts/bench-sync.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bbmirror.simulator.generate import generate
+from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config
+from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.world import World
+
+PAGE = 100
+ACTIVITY_PAGE = 50
+
+
+def minimum_requests(world: World) -> int:
+    """Fewest requests that read everything bbmirror mirrors, at the API's largest pages.
+
+    A list whose emptiness the API can't announce costs one request even when empty; PR
+    comments are free when `comment_count` is 0. Milestones, versions and components exist
+    only on repositories with an issue tracker.
+    """
+
+    def pages(n: int, size: int = PAGE) -> int:
+        return max(1, math.ceil(n / size))
+
+    total = 1  # GET /user: the credential check
+    for ws in world.workspaces.values():
+        repos = [r for r in world.repositories.values() if r.workspace == ws.slug]
+        total += 1 + pages(len(ws.members)) + pages(len(ws.projects)) + pages(len(repos))
+    for repo in world.repositories.values():
+        total += pages(len(repo.branches)) + pages(len(repo.tags)) + pages(len(repo.commits))
+        total += pages(len(repo.pullrequests))
+        for pr in repo.pullrequests.values():
+            if pr.comments:
+                total += pages(len(pr.comments))
+            total += pages(len(pr.activity), ACTIVITY_PAGE) + pages(len(pr.commit_hashes))
+            total += 1  # statuses: no count says there are none
+        if repo.has_issues:
+            total += 3 + pages(len(repo.issues))
+            for issue in repo.issues.values():
+                total += pages(len(issue.comments)) + pages(len(issue.changes))
+                total += pages(len(issue.attachments))
+    return total
+
+
+def run_sync(db: str, base_url: str, world: World) -> dict:
+    """One `bbmirror sync` in its own process; wall time and peak RSS of that process."""
+    args = [sys.executable, "-m", "bbmirror", "sync", db, "--base-url", base_url, "--json"]
+    for ws in sorted(world.workspaces):
+        args += ["--workspace", ws]
+    env = {**os.environ, "BITBUCKET_TOKEN": DEFAULT_TOKEN}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    summary = json.loads(done.stdout)[0]
+    return {
+        "seconds": round(elapsed, 2),
+        "requests": summary["requests"],
+        "rows": sum(summary["rows"].values()),
+        "peak_rss_mb": round(max(peak, before) / 1024, 1),
+    }
+
+
+def bench(size: str, seed: int) -> dict:
+    world = generate(seed, size)
+    config = simulator_config(world, Credentials(token=DEFAULT_TOKEN))
+    with RunningSimulator(world, config) as sim, tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "mirror.db")
+        full = run_sync(db, sim.base_url, world)
+        noop = run_sync(db, sim.base_url, world)
+        conn = sqlite3.connect(db)
+        stored = sum(
+            conn.execute(f"select count(*) from [{t}]").fetchone()[0]
+            for (t,) in conn.execute(
+                "select name from sqlite_master where type='table' and sql like '%[json]%'"
+            )
+        )
+        conn.close()
+    minimum = minimum_requests(world)
+    return {
+        "size": size,
+        "full": full,
+        "noop": noop,
+        "minimum_requests": minimum,
+        "requests_vs_minimum": round(full["requests"] / minimum, 3),
+        "rows_per_second": round(full["rows"] / full["seconds"]),
+        "rows_stored": stored,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="small,medium")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default="bench-results/sync.json")
+    args = parser.parse_args()
+    results = [bench(size, args.seed) for size in args.sizes.split(",")]
+    print(
+        f"{'size':8} {'requests':>9} {'minimum':>8} {'ratio':>6} {'no-op':>6} "
+        f"{'seconds':>8} {'rows/s':>8} {'peak MB':>8}"
+    )
+    for r in results:
+        print(
+            f"{r['size']:8} {r['full']['requests']:>9} {r['minimum_requests']:>8} "
+            f"{r['requests_vs_minimum']:>6} {r['noop']['requests']:>6} "
+            f"{r['full']['seconds']:>8} {r['rows_per_second']:>8} {r['full']['peak_rss_mb']:>8}"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
