@@ -75,9 +75,9 @@ def test_edit_issue_logs_old_and_new_strings(world, rng):
 
 def test_noop_edit_adds_nothing(world, rng):
     repo, issue = _issue(world)
-    before = (len(issue.changes), issue.updated_on, world.clock, world.next_change_id)
+    before = (len(issue.changes), issue.updated_on, world.clock, world.next_comment_id)
     assert mutate.edit_issue(world, repo, issue, rng, state=issue.state, title=issue.title) is None
-    assert (len(issue.changes), issue.updated_on, world.clock, world.next_change_id) == before
+    assert (len(issue.changes), issue.updated_on, world.clock, world.next_comment_id) == before
 
 
 def test_edit_issue_rejects_bad_values(world, rng):

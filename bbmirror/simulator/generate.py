@@ -1043,12 +1043,19 @@ class _Generator:
         return states
 
     def renumber(self) -> None:
-        """Give comments and changes global ids in time order, as Bitbucket hands them out."""
+        """Give comments and changes ids in time order from one global sequence.
+
+        Bitbucket numbers issue changes from the same sequence as comments (a change's html
+        link is ``#comment-{id}``), so a change id never equals a comment id.
+        """
         mapping: dict[int, int] = {}
+        events = [(t, order, "comment", item) for t, order, item in self.comments]
+        events += [(t, order, "change", item) for t, order, item in self.changes]
         next_id = self.world.next_comment_id
-        for _, temp, comment in sorted(self.comments, key=lambda x: (x[0], x[1])):
-            mapping[temp] = next_id
-            comment.id = next_id
+        for _, temp, kind, item in sorted(events, key=lambda x: (x[0], x[2], x[1])):
+            if kind == "comment":
+                mapping[temp] = next_id
+            item.id = next_id
             next_id += 1
         for _, _, comment in self.comments:
             if comment.parent_id is not None:
@@ -1056,11 +1063,6 @@ class _Generator:
         for activity in self.pr_activity:
             activity.comment_id = mapping[activity.comment_id]  # type: ignore[index]
         self.world.next_comment_id = next_id
-        next_change = self.world.next_change_id
-        for _, _, change in sorted(self.changes, key=lambda x: (x[0], x[1])):
-            change.id = next_change
-            next_change += 1
-        self.world.next_change_id = next_change
 
 
 # ---------------------------------------------------------------------------------------------

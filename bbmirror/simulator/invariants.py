@@ -119,8 +119,10 @@ class _Checker:
             self.repository(repo)
         if self.comment_ids and world.next_comment_id <= max(self.comment_ids):
             self.fail("world", "next_comment_id is not above every comment id")
-        if self.change_ids and world.next_change_id <= max(self.change_ids):
-            self.fail("world", "next_change_id is not above every change id")
+        if self.change_ids and world.next_comment_id <= max(self.change_ids):
+            self.fail("world", "next_comment_id is not above every change id")
+        if set(self.change_ids) & set(self.comment_ids):
+            self.fail("world", "a change id is also a comment id")
         return self.problems
 
     # -- repositories and commits -----------------------------------------------------------

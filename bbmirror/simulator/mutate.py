@@ -129,8 +129,8 @@ def edit_issue(
     if rng.random() < 0.3:
         user = rng.choice(members)
     message = "" if rng.random() < 0.5 else short_markdown(rng)
-    change = IssueChange(world.next_change_id, user, t, changes, message)
-    world.next_change_id += 1
+    change = IssueChange(world.next_comment_id, user, t, changes, message)
+    world.next_comment_id += 1  # changes share the comments' id sequence
     issue.changes.append(change)
     issue.updated_on = t
     return change

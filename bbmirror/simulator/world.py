@@ -270,8 +270,7 @@ class World:
     repositories: dict[str, Repository] = field(default_factory=dict)  # by uuid
     settings: Settings = field(default_factory=Settings)
     clock: str = "2026-01-01T00:00:00.000000+00:00"  # the last timestamp handed out
-    next_comment_id: int = 1000  # comment ids are global across repositories
-    next_change_id: int = 1
+    next_comment_id: int = 1000  # comment and issue-change ids: one global sequence
 
     def repo(self, workspace: str, slug_or_uuid: str) -> Repository | None:
         """Find a repository by workspace slug and repository slug or braced uuid."""
