@@ -312,8 +312,14 @@ class Engine:
         where = {stream.scope: parent_id} if stream.scope and clean else None
         return ChildRows(rowset, stream.table, where, keep)
 
-    async def run_commits(self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str]):
-        """Walk commits reachable from new heads, excluding the heads already mirrored."""
+    async def run_commits(
+        self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str]
+    ) -> bool:
+        """Walk commits reachable from new heads, excluding the heads already mirrored.
+
+        Returns whether a head the mirror knew is gone (a force-push or deleted ref), so that
+        the caller collects unreachable commits once the pull requests are up to date.
+        """
         state = self.store.get_state(self.source.name, scope, stream.name)
         if state is None or self.options.full:
             state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
@@ -355,14 +361,18 @@ class Engine:
             seen += len(values)
             self.progress(ctx.get("full_name", ""), stream.name, seen)
             body = await self.client.get(following) if following else None
-        if set(known.values()) - set(refs.values()) or self.options.reconcile:
-            with self.store.transaction():
-                gone = self.store.tombstone_unreachable(ctx["repository_id"], refs.values(), now())
-            self.summary.add({"commits": gone})
-        if not state.heads and not new_heads and not known:
+        if state.heads != refs and not state.resume:
+            # Nothing new to walk, but refs moved back or vanished: remember the current set.
             with self.store.transaction():
                 state.heads = dict(refs)
                 self.store.put_state(state)
+        return bool(set(known.values()) - set(refs.values()))
+
+    def collect_garbage(self, repository_id: str, refs: dict[str, str]) -> None:
+        """Tombstone commits that no ref and no pull request reaches any more."""
+        with self.store.transaction():
+            gone = self.store.tombstone_unreachable(repository_id, refs.values(), now())
+        self.summary.add({"commits": gone})
 
     async def _commit_query(self, path: str, include: list[str], exclude: list[str]) -> dict:
         refs = [("include", h) for h in include] + [("exclude", h) for h in exclude]
@@ -381,10 +391,14 @@ class Engine:
         except (NotFound, Gone):
             if not stream.optional:
                 raise
+            return  # a tracker that is gone says nothing about which issues were deleted
         keep = {stream.key.format(**ctx, id=i) for i in ids}
+        when = now()
         with self.store.transaction():
-            gone = self.store.tombstone(stream.table, where, keep, now())
-            self.summary.add({stream.table: gone})
+            self.summary.add({stream.table: self.store.tombstone(stream.table, where, keep, when)})
+            for table, column in stream.cascade:
+                gone = self.store.tombstone_children(table, column, stream.table, when)
+                self.summary.add({table: gone})
 
 
 def merge(into: RowSet, rows: RowSet) -> None:
@@ -562,14 +576,16 @@ class CloudSync(Engine):
                     target = (obj.get("target") or {}).get("hash")
                     if target:
                         refs[f"{kind}:{obj['name']}"] = target
+        moved = False
         if self.wanted("commits") and refs:
-            await self.guarded(
-                "commits", self.run_commits(self.streams["commits"], ctx, repo_id, refs)
-            )
+            commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
+            moved = bool(await self.guarded("commits", commits))
         if self.wanted("pullrequests"):
             await self.guarded(
                 "pullrequests", self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             )
+        if self.wanted("commits") and refs and (moved or self.options.reconcile):
+            self.collect_garbage(repo_id, refs)
         if repo.get("has_issues"):
             for name in ("milestones", "versions", "components"):
                 if self.wanted(name):

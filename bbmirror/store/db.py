@@ -364,24 +364,57 @@ class Store:
         return self.conn.execute(sql, args).fetchone() is not None
 
     def tombstone_unreachable(self, repository_id: str, heads: Iterable[str], when: str) -> int:
-        """Tombstone a repository's commits that no ref reaches any more (after force-pushes)."""
+        """Tombstone a repository's commits that nothing reaches any more (after force-pushes).
+
+        Roots are the given heads (branches and tags) plus the commits live pull requests
+        point at: Bitbucket keeps those reachable even once their branch is gone. PR objects
+        carry 12-character hashes, matched by prefix.
+        """
         # The CTE sits inside the subquery: Python's sqlite3 reports rowcount -1 for a
         # statement that starts with WITH, even when it is an UPDATE.
         sql = """
-            UPDATE commits SET deleted_at = ?
-            WHERE repository_id = ? AND deleted_at IS NULL
+            UPDATE commits SET deleted_at = :when
+            WHERE repository_id = :repo AND deleted_at IS NULL
               AND hash NOT IN (
-                WITH RECURSIVE reach(hash) AS (
-                  SELECT value FROM json_each(?)
-                  UNION
-                  SELECT p.parent_hash FROM commit_parents p
-                  JOIN reach r ON p.commit_id = ? || '/' || r.hash
-                )
+                WITH RECURSIVE
+                  pr_roots(short) AS (
+                    SELECT source_commit FROM pullrequests
+                    WHERE repository_id = :repo AND deleted_at IS NULL
+                    UNION SELECT destination_commit FROM pullrequests
+                    WHERE repository_id = :repo AND deleted_at IS NULL
+                    UNION SELECT merge_commit FROM pullrequests
+                    WHERE repository_id = :repo AND deleted_at IS NULL
+                  ),
+                  reach(hash) AS (
+                    SELECT value FROM json_each(:heads)
+                    UNION
+                    SELECT c.hash FROM commits c JOIN pr_roots r
+                      ON c.repository_id = :repo AND substr(c.hash, 1, length(r.short)) = r.short
+                    UNION
+                    SELECT p.parent_hash FROM commit_parents p
+                    JOIN reach r ON p.commit_id = :repo || '/' || r.hash
+                  )
                 SELECT hash FROM reach
               )"""
-        args = (to_utc(when), repository_id, json.dumps(sorted(set(heads))), repository_id)
+        args = {
+            "when": to_utc(when),
+            "repo": repository_id,
+            "heads": json.dumps(sorted(set(heads))),
+        }
         with self.transaction():
             return self.conn.execute(sql, args).rowcount
+
+    def tombstone_children(self, table: str, column: str, parent_table: str, when: str) -> int:
+        """Tombstone live rows whose parent (``column`` → ``parent_table``) is tombstoned."""
+        for name, col in ((table, column), (parent_table, "id")):
+            if col not in TABLES[name].column_names:
+                raise ValueError(f"{name} has no column {col!r}")
+        sql = (
+            f"UPDATE [{table}] SET [deleted_at] = ? WHERE [deleted_at] IS NULL AND [{column}] IN"
+            f" (SELECT [id] FROM [{parent_table}] WHERE [deleted_at] IS NOT NULL)"
+        )
+        with self.transaction():
+            return self.conn.execute(sql, (to_utc(when),)).rowcount
 
     def vacuum(self) -> None:
         """VACUUM, then rebuild full-text indexes (VACUUM may renumber the rowids they use)."""

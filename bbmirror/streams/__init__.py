@@ -32,6 +32,7 @@ class Stream:
     cursor: str | None = None  # incremental: the object field the server filters and sorts on
     children: tuple[str, ...] = ()
     owns: tuple[tuple[str, str], ...] = ()  # (table, parent column) complete in each parent's rows
+    cascade: tuple[tuple[str, str], ...] = ()  # (table, parent column) that die with a parent
     scope: str = "repository_id"  # column tying rows to the list they came from ("" = none)
     pagelen: int = 100
     optional: bool = False  # 404/410 is a normal state (e.g. no issue tracker)

@@ -93,6 +93,12 @@ def _stream_list() -> list[Stream]:
             cursor="updated_on",
             children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses"),
             owns=(("pullrequest_participants", "pullrequest_id"),),
+            cascade=(
+                ("comments", "pullrequest_id"),
+                ("pullrequest_activity", "pullrequest_id"),
+                ("pullrequest_participants", "pullrequest_id"),
+                ("pullrequest_commits", "pullrequest_id"),
+            ),
             key="{repository_id}/pr/{id}",
             reconcile_params=PR_STATES,
         ),
@@ -155,6 +161,12 @@ def _stream_list() -> list[Stream]:
             children=("issue_comments", "issue_changes", "issue_attachments"),
             optional=True,  # no tracker (404) or Cloud's removed tracker (410) are normal
             key="{repository_id}/issue/{id}",
+            cascade=(
+                ("comments", "issue_id"),
+                ("issue_changes", "issue_id"),
+                ("issue_change_items", "issue_id"),
+                ("issue_attachments", "issue_id"),
+            ),
         ),
         Stream(
             "issue_comments",
