@@ -239,3 +239,33 @@ def _source(entry: object, index: int, path: Path) -> Source:
         every=every,
         reconcile_every=entry.get("reconcile_every", 24),
     )
+
+
+def flag_source(
+    *,
+    base_url: str | None = None,
+    workspaces: tuple[str, ...] = (),
+    server_url: str | None = None,
+    projects: tuple[str, ...] = (),
+    budget: int | None = None,
+    concurrency: int | None = None,
+) -> Source:
+    """The single source described by command-line flags and the environment."""
+    if server_url and (base_url or workspaces):
+        raise ConfigError("--server-url (Data Center) and --base-url/--workspace (Cloud) don't mix")
+    if projects and not server_url:
+        raise ConfigError("--project needs --server-url (projects are a Data Center notion)")
+    for name, value in (("--budget", budget), ("--concurrency", concurrency)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be a positive whole number")
+    kind = "server" if server_url else "cloud"
+    return Source(
+        name=kind,
+        kind=kind,
+        base_url=(server_url or base_url or CLOUD_BASE_URL).rstrip("/"),
+        workspaces=list(workspaces),
+        projects=list(projects),
+        credentials=credentials_from_env(DEFAULT_PREFIX, kind),
+        budget=budget or 1000,
+        concurrency=concurrency or 4,
+    )

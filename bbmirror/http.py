@@ -103,8 +103,10 @@ class BitbucketClient:
         max_backoff: float = 60.0,
         timeout: float = 60.0,
         rng: random.Random | None = None,
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.on_wait = on_wait  # told when the hourly budget makes us wait
         self.credentials = credentials or Credentials()
         self.pacer = Pacer(budget)
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -213,6 +215,8 @@ class BitbucketClient:
 
     async def _pace(self) -> None:
         delay = self.pacer.delay()
+        if delay > 1 and self.on_wait:
+            self.on_wait(delay)
         while delay > 0:
             await asyncio.sleep(delay)
             delay = self.pacer.delay()

@@ -23,10 +23,19 @@ class TerminalProgress:
         if moment - self.last < 0.1:
             return
         self.last = moment
-        text = f"  {repository} · {stream}: {count}"[:110]
+        self._show(f"  {repository} · {stream}: {count}")
+
+    def _show(self, text: str) -> None:
+        text = text[:110]
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()
         self.width = len(text)
+
+    def waiting(self, seconds: float) -> None:
+        """Say why nothing moves: the hourly request budget is spent."""
+        if self.enabled:
+            minutes = max(1, round(seconds / 60))
+            self._show(f"  hourly request budget spent; waiting about {minutes} min")
 
     def done(self) -> None:
         """Clear the status line so the summary prints on a clean line."""

@@ -641,7 +641,11 @@ async def sync_sources(
     try:
         for source in sources:
             summary = Summary(source=source.name, started_at=now())
-            async with client_for(source, transport, **(client_options or {})) as client:
+            if source.kind != "cloud":
+                raise SyncError(f"source {source.name!r}: Data Center sync is not available yet")
+            waiting = getattr(progress, "waiting", None)
+            options_for_client = {"on_wait": waiting, **(client_options or {})}
+            async with client_for(source, transport, **options_for_client) as client:
                 engine = CloudSync(
                     store,
                     client,

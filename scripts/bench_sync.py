@@ -60,6 +60,7 @@ def minimum_requests(world: World) -> int:
 def run_sync(db: str, base_url: str, world: World) -> dict:
     """One `bbmirror sync` in its own process; wall time and peak RSS of that process."""
     args = [sys.executable, "-m", "bbmirror", "sync", db, "--base-url", base_url, "--json"]
+    args += ["--budget", "1000000", "--concurrency", "8"]
     for ws in sorted(world.workspaces):
         args += ["--workspace", ws]
     env = {**os.environ, "BITBUCKET_TOKEN": DEFAULT_TOKEN}
