@@ -6,8 +6,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import uvicorn
@@ -44,32 +45,32 @@ def run(
     server.run(sockets=[sock] if sock is not None else None)
 
 
-class RunningSimulator:
-    """The simulator on a free loopback port in a background thread, as a context manager.
+class RunningApp:
+    """Any simulator app on a free loopback port in a background thread, as a context manager.
 
-    ``base_url`` is ``http://127.0.0.1:PORT/2.0``; the world can be mutated from the test
-    thread while holding ``lock``.
+    ``make_app(root)`` builds the ASGI app once the port is known (``root`` is
+    ``http://127.0.0.1:PORT``); ``base_url`` is ``root + path``. The Server/DC simulator runs
+    this way (``RunningApp(lambda root: create_dc_app(world, DcConfig(base_url=root)))``).
     """
 
-    def __init__(self, world: World, config: SimulatorConfig | None = None) -> None:
-        self.world = world
-        self._config = config or SimulatorConfig()
+    def __init__(self, make_app: Callable[[str], Any], path: str = "") -> None:
+        self._make_app = make_app
+        self._path = path
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self.root = ""
         self.base_url = ""
         self.app: Any = None
 
-    def __enter__(self) -> RunningSimulator:
+    def __enter__(self) -> Self:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}/2.0"
-        config = self._config
-        if config.base_url is None:
-            config = replace(config, base_url=self.base_url)
-        self.app = create_app(self.world, config)
+        self.root = f"http://127.0.0.1:{port}"
+        self.base_url = self.root + self._path
+        self.app = self._make_app(self.root)
         self._socket = sock
         self._server = uvicorn.Server(_uvicorn_config(self.app))
         self._thread = threading.Thread(
@@ -94,7 +95,7 @@ class RunningSimulator:
         self._server = self._thread = self._socket = None
 
     @property
-    def request_log(self) -> list[RequestRecord]:
+    def request_log(self) -> list[Any]:
         return self.app.state.request_log
 
     @property
@@ -104,6 +105,29 @@ class RunningSimulator:
     @property
     def faults(self) -> Any:
         return self.app.state.faults
+
+
+class RunningSimulator(RunningApp):
+    """The Cloud simulator on a free loopback port in a background thread, as a context manager.
+
+    ``base_url`` is ``http://127.0.0.1:PORT/2.0``; the world can be mutated from the test
+    thread while holding ``lock``.
+    """
+
+    def __init__(self, world: World, config: SimulatorConfig | None = None) -> None:
+        self.world = world
+        self._config = config or SimulatorConfig()
+        super().__init__(self._build, "/2.0")
+
+    def _build(self, root: str) -> Any:
+        config = self._config
+        if config.base_url is None:
+            config = replace(config, base_url=root + "/2.0")
+        return create_app(self.world, config)
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        return self.app.state.request_log
 
 
 def in_process_client(
