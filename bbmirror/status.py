@@ -1,0 +1,279 @@
+"""How fresh a mirror is: per source, repository and stream, read from the database alone.
+
+Opens the database read-only, so it answers while a sync writes (WAL readers never wait).
+
+Choices where the brief is silent:
+
+- A stream's ``synced_at`` is when its last complete slice was checkpointed (``sync_state``
+  with no resume point); a stream that stopped half-way shows ``resuming`` instead. Streams
+  re-listed whole every run (branches, tags...) have no state; their rows show they arrived.
+- ``rows`` counts live (not tombstoned) rows per table for each repository.
+- An error belongs to a repository when its payload names the repository's path or id;
+  otherwise it is the source's. Each level shows its most recent one.
+- "Requests in the last hour" sums ``sync_runs.requests`` of runs that finished (or, still
+  running, started) within the last hour. The budget is the config's when ``--config`` names
+  the source, else Bitbucket Cloud's default of 1000 per hour.
+- A run logged as ``running`` whose process no longer exists is reported as abandoned (it was
+  killed; what it committed is kept and the next run resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bbmirror.config import Source
+from bbmirror.store.db import Store
+from bbmirror.store.schema import TABLES
+
+DEFAULT_BUDGET = 1000
+REPO_TABLES = [t.name for t in TABLES.values() if "repository_id" in t.column_names]
+
+
+def collect(db: str, sources: list[Source] | None = None) -> dict[str, Any]:
+    """The status report as plain data (what ``--json`` prints)."""
+    configured = {s.name: s for s in sources or []}
+    store = Store.open(db, readonly=True)
+    try:
+        conn = store.conn
+        names = _source_names(conn) | set(configured)
+        cutoff = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="microseconds")
+        report = [_source(conn, name, configured.get(name), cutoff) for name in sorted(names)]
+    finally:
+        store.close()
+    return {"database": store.path, "sources": report}
+
+
+def _source_names(conn: Any) -> set[str]:
+    found: set[str] = set()
+    for sql in (
+        "SELECT id FROM sources",
+        "SELECT DISTINCT source FROM sync_runs",
+        "SELECT DISTINCT source FROM repositories",
+    ):
+        found.update(row[0] for row in conn.execute(sql) if row[0])
+    return found
+
+
+def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[str, Any]:
+    row = conn.execute("SELECT kind, base_url FROM sources WHERE id = ?", (name,)).fetchone()
+    kind, base_url = row if row else (config.kind if config else None, None)
+    if config is not None:
+        base_url = config.base_url
+    last = conn.execute(
+        "SELECT id, started_at, finished_at, outcome, rows, requests, errors, message, pid"
+        " FROM sync_runs WHERE source = ? ORDER BY id DESC LIMIT 1",
+        (name,),
+    ).fetchone()
+    success = conn.execute(
+        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND outcome IN ('ok', 'partial')",
+        (name,),
+    ).fetchone()[0]
+    used = conn.execute(
+        "SELECT coalesce(sum(requests), 0), count(*) FROM sync_runs"
+        " WHERE source = ? AND coalesce(finished_at, started_at) >= ?",
+        (name, cutoff),
+    ).fetchone()
+    errors = _errors(conn, name)
+    repos = _repositories(conn, name, errors)
+    claimed = {id(e) for r in repos for e in r.pop("_errors")}
+    loose = [e for e in errors if id(e) not in claimed]
+    return {
+        "name": name,
+        "kind": kind,
+        "base_url": base_url,
+        "last_run": _run(last) if last else None,
+        "last_success": success,
+        "runs": conn.execute("SELECT count(*) FROM sync_runs WHERE source = ?", (name,)).fetchone()[
+            0
+        ],
+        "requests_last_hour": used[0],
+        "runs_last_hour": used[1],
+        "budget": config.budget if config else DEFAULT_BUDGET,
+        "budget_from": "config" if config else "default",
+        "errors": len(errors),
+        "last_error": _public(errors[0]) if errors else None,
+        "last_source_error": _public(loose[0]) if loose else None,
+        "repositories": repos,
+    }
+
+
+def _run(row: tuple) -> dict[str, Any]:
+    run_id, started, finished, outcome, rows, requests, errors, message, pid = row
+    counts = json.loads(rows) if rows else {}
+    run = {
+        "id": run_id,
+        "started_at": started,
+        "finished_at": finished,
+        "outcome": outcome,
+        "rows": sum(counts.values()),
+        "requests": requests or 0,
+        "errors": errors or 0,
+        "message": message,
+        "pid": pid,
+    }
+    if outcome == "running":
+        run["abandoned"] = not _alive(pid)
+    return run
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _errors(conn: Any, source: str) -> list[dict[str, Any]]:
+    """The source's quarantined records, newest first."""
+    rows = conn.execute(
+        "SELECT id, run_id, stream, reason, payload, created_at FROM sync_errors"
+        " WHERE source = ? ORDER BY id DESC",
+        (source,),
+    )
+    keys = ("id", "run_id", "stream", "reason", "payload", "created_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _public(error: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in error.items() if k != "payload"}
+
+
+def _repositories(conn: Any, source: str, errors: list[dict]) -> list[dict[str, Any]]:
+    repos = conn.execute(
+        "SELECT id, full_name, deleted_at FROM repositories WHERE source = ? ORDER BY full_name",
+        (source,),
+    ).fetchall()
+    counts: dict[str, dict[str, int]] = {r[0]: {} for r in repos}
+    for table in REPO_TABLES:
+        sql = (
+            f"SELECT repository_id, count(*) FROM [{table}] WHERE source = ?"
+            " AND deleted_at IS NULL GROUP BY repository_id"
+        )
+        for repo_id, n in conn.execute(sql, (source,)):
+            if repo_id in counts and n:
+                counts[repo_id][table] = n
+    states: dict[str, list[dict[str, Any]]] = {}
+    for scope, stream, watermark, resume, updated, heads in conn.execute(
+        "SELECT scope, stream, watermark, resume, updated_at, heads FROM sync_state"
+        " WHERE source = ?"
+        " ORDER BY stream",
+        (source,),
+    ):
+        states.setdefault(scope, []).append(
+            {
+                "stream": stream,
+                "synced_at": None if resume else updated,
+                "watermark": watermark,
+                "heads": len(json.loads(heads)) if heads else 0,
+                "resuming": resume is not None,
+                "last_error": None,
+            }
+        )
+    out = []
+    for repo_id, full_name, deleted_at in repos:
+        mine = [e for e in errors if _mentions(e["payload"], repo_id, full_name)]
+        streams = states.get(repo_id, [])
+        for entry in streams:
+            hit = next((e for e in mine if e["stream"].endswith(entry["stream"])), None)
+            entry["last_error"] = _public(hit) if hit else None
+        out.append(
+            {
+                "id": repo_id,
+                "full_name": full_name,
+                "deleted": deleted_at is not None,
+                "rows": counts[repo_id],
+                "streams": streams,
+                "last_error": _public(mine[0]) if mine else None,
+                "_errors": mine,
+            }
+        )
+    return out
+
+
+def _mentions(payload: str | None, repo_id: str, full_name: str | None) -> bool:
+    text = payload or ""
+    return repo_id in text or bool(full_name and f"repositories/{full_name}/" in text)
+
+
+# -- the readable table -------------------------------------------------------------------
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as aligned text for a terminal."""
+    lines = [f"{report['database']}"]
+    if not report["sources"]:
+        lines.append("  nothing synced yet: run `bbmirror sync` or `bbmirror schedule`")
+    for src in report["sources"]:
+        lines += ["", _heading(src)]
+        lines.append(f"  last run      {_describe_run(src['last_run'])}")
+        lines.append(f"  last success  {_t(src['last_success'])}")
+        note = " (default; give --config for yours)" if src["budget_from"] == "default" else ""
+        lines.append(
+            f"  requests      {src['requests_last_hour']} in the last hour"
+            f" of a {src['budget']}/hour budget{note}"
+        )
+        err = src["last_error"]
+        lines.append(
+            f"  errors        {src['errors']} quarantined"
+            + (f"; last {_describe_error(err)}" if err else "")
+        )
+        for repo in src["repositories"]:
+            lines += ["", *_repository(repo)]
+    return "\n".join(lines)
+
+
+def _heading(src: dict[str, Any]) -> str:
+    extra = ", ".join(x for x in (src["kind"], src["base_url"]) if x)
+    return f"{src['name']}" + (f" ({extra})" if extra else "")
+
+
+def _describe_run(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "never"
+    outcome = run["outcome"]
+    if run.get("abandoned"):
+        outcome = f"abandoned (pid {run['pid']} is gone; the next run resumes)"
+    elif outcome == "running":
+        outcome = f"running (pid {run['pid']})"
+    when = _t(run["finished_at"] or run["started_at"])
+    text = f"#{run['id']} {outcome}, {when}: {run['rows']} rows, {run['requests']} requests"
+    return text + (f" ({run['message']})" if run["message"] else "")
+
+
+def _describe_error(err: dict[str, Any]) -> str:
+    return f"{_t(err['created_at'])} {err['stream']}: {err['reason']}"
+
+
+def _repository(repo: dict[str, Any]) -> list[str]:
+    gone = " (deleted upstream)" if repo["deleted"] else ""
+    out = [f"  {repo['full_name']}{gone}", "    rows:"]
+    for item in [f"{t} {n}" for t, n in sorted(repo["rows"].items())] or ["none"]:
+        if len(out[-1]) + len(item) > 96:
+            out[-1] += ","
+            out.append("         ")
+        elif not out[-1].endswith(":"):
+            out[-1] += ","
+        out[-1] += f" {item}"
+    if repo["streams"]:
+        out.append(f"    {'stream':<14}{'synced':<22}{'watermark':<22}error")
+        for s in repo["streams"]:
+            synced = "resuming" if s["resuming"] else _t(s["synced_at"])
+            error = _describe_error(s["last_error"]) if s["last_error"] else ""
+            mark = _t(s["watermark"]) if s["watermark"] or not s["heads"] else f"{s['heads']} refs"
+            out.append(f"    {s['stream']:<14}{synced:<22}{mark:<22}{error}".rstrip())
+    if repo["last_error"]:
+        out.append(f"    last error: {_describe_error(repo['last_error'])}")
+    return out
+
+
+def _t(stamp: str | None) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM:SS' UTC, or '-'."""
+    return stamp[:19].replace("T", " ") if stamp else "-"
