@@ -172,27 +172,30 @@ def test_closed_on_is_derived_from_activity_in_either_order():
 
 
 def test_a_later_migration_adds_only_what_is_tagged_with_it(monkeypatch):
-    """The `since` mechanism: a v2 column and table reach a v1 database, nothing else changes."""
+    """The `since` mechanism: a new column and table reach an older database, nothing else."""
     import bbmirror.store.schema as schema
 
     c = sqlite3.connect(":memory:")
     migrate(c)
+    later = schema.SCHEMA_VERSION + 1
     users = TABLES["users"]
     tables = dict(TABLES)
     tables["users"] = Table(
-        "users", users.columns + (Column("avatar_url", since=2),), users.indexes
+        "users", users.columns + (Column("avatar_url", since=later),), users.indexes
     )
-    tables["jira_links"] = Table(
-        "jira_links", (Column("pullrequest_id", references="pullrequests", since=2),), since=2
+    tables["test_links"] = Table(
+        "test_links",
+        (Column("pullrequest_id", references="pullrequests", since=later),),
+        since=later,
     )
     monkeypatch.setattr(schema, "TABLES", tables)
-    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS + (Migration(2, "test"),))
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    sql = migration_sql(Migration(2, "test"))
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS + (Migration(later, "test"),))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", later)
+    sql = migration_sql(Migration(later, "test"))
     assert any("ADD COLUMN [avatar_url]" in s for s in sql)
-    assert any(s.startswith("CREATE TABLE [jira_links]") for s in sql)
+    assert any(s.startswith("CREATE TABLE [test_links]") for s in sql)
     assert not any("[pullrequests] (" in s and s.startswith("CREATE TABLE") for s in sql)
     assert schema.migrate(c) == 1
     assert "avatar_url" in [r[1] for r in c.execute("PRAGMA table_info(users)")]
-    assert c.execute("PRAGMA index_list(jira_links)").fetchall()
+    assert c.execute("PRAGMA index_list(test_links)").fetchall()
     assert schema.migrate(c) == 0
