@@ -104,9 +104,11 @@ class BitbucketClient:
         timeout: float = 60.0,
         rng: random.Random | None = None,
         on_wait: Callable[[float], None] | None = None,
+        paging: str = "cloud",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.on_wait = on_wait  # told when the hourly budget makes us wait
+        self.paging = paging  # "cloud": follow `next`; "server": `start` = `nextPageStart`
         self.credentials = credentials or Credentials()
         self.pacer = Pacer(budget)
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -147,7 +149,13 @@ class BitbucketClient:
         return await self.request("POST", path, form=urlencode(list(data)))
 
     async def request(
-        self, method: str, path: str, *, params: Params = None, form: str | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params = None,
+        form: str | None = None,
+        shape: type = dict,
     ) -> dict:
         """Send one request with pacing and retries; return the decoded JSON object."""
         url = self.url(path)
@@ -178,7 +186,7 @@ class BitbucketClient:
                     )
             if response is not None:
                 if response.status_code < 300:
-                    return self._decode(response)
+                    return self._decode(response, shape)
                 if response.status_code not in RETRY_STATUSES:
                     raise self._error(response)
                 last_error = self._error(response)
@@ -192,26 +200,43 @@ class BitbucketClient:
             await asyncio.sleep(self._wait(attempt, response))
 
     async def pages(self, path: str, params: Params = None) -> AsyncIterator[Page]:
-        """Walk a paged collection by following `next` opaquely; stop on a page loop."""
-        url: str | None = self.url(path)
+        """Walk a paged collection; stop on a page loop.
+
+        Cloud pages are followed through their opaque ``next`` link; Server pages by asking
+        again with ``start`` = the ``nextPageStart`` the server gave (never ``start + size``).
+        """
+        url: str | None = str(httpx.URL(self.url(path), params=params or {}))
         seen: set[str] = set()
-        first = True
         while url:
-            body = await self.get(url, params if first else None)
-            first = False
+            body = await self.get(url)
             values = body.get("values")
             if not isinstance(values, list):
                 raise BadPayload(f"expected a page with 'values' from {_short(url)}", url=url)
-            following = body.get("next")
-            if following is not None and not isinstance(following, str):
-                raise BadPayload(f"'next' is not a link in {_short(url)}", url=url)
+            following = self._following(url, body)
             if following:
-                following = urljoin(url, following)
                 if following in seen:
                     raise BadPayload(f"page loop: {_short(following)} was already read", url=url)
                 seen.add(following)
             yield Page(url=url, values=values, next=following, body=body)
             url = following
+
+    def _following(self, url: str, body: dict) -> str | None:
+        if self.paging == "server":
+            start = body.get("nextPageStart")
+            if body.get("isLastPage", True) or start is None:
+                return None
+            if not isinstance(start, int):
+                raise BadPayload(f"'nextPageStart' is not a number in {_short(url)}", url=url)
+            return str(httpx.URL(url).copy_set_param("start", str(start)))
+        following = body.get("next")
+        if following is not None and not isinstance(following, str):
+            raise BadPayload(f"'next' is not a link in {_short(url)}", url=url)
+        return urljoin(url, following) if following else None
+
+    async def get_list(self, path: str, params: Params = None) -> list:
+        """GET an endpoint that answers with a bare JSON array (Server's Jira PR issues)."""
+        body = await self.request("GET", path, params=params, shape=list)
+        return body  # type: ignore[return-value]
 
     async def _pace(self) -> None:
         delay = self.pacer.delay()
@@ -232,9 +257,9 @@ class BitbucketClient:
         ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
-    def _decode(self, response: httpx.Response) -> dict:
+    def _decode(self, response: httpx.Response, shape: type = dict) -> Any:
         if response.status_code == 204 or not response.content:
-            return {}
+            return shape()
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -243,10 +268,10 @@ class BitbucketClient:
                 status=response.status_code,
                 url=str(response.url),
             ) from None
-        if not isinstance(body, dict):
+        if not isinstance(body, shape):
             raise BadPayload(
                 f"{_short(str(response.url))} answered with a JSON {type(body).__name__}, "
-                "not an object",
+                f"not {'an object' if shape is dict else 'an array'}",
                 url=str(response.url),
             )
         return body

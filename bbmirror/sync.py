@@ -33,19 +33,17 @@ from bbmirror.http import (
     Unreachable,
 )
 from bbmirror.store.db import Store
-from bbmirror.streams import Context, RowSet, Stream
+from bbmirror.streams import Context, Owned, RowSet, Stream
 
 OVERLAP = timedelta(seconds=60)
 
 
 @dataclass
 class ChildRows:
-    """A child list fetched for one parent, and the scope whose missing rows get tombstones."""
+    """A child list fetched for one parent, and (table, scope, ids to keep) to tombstone by."""
 
     rows: RowSet
-    table: str
-    where: dict[str, str] | None
-    keep: set[str]
+    tombstones: list[tuple[str, dict[str, str], set[str]]]
 
 
 class SyncError(Exception):
@@ -149,7 +147,7 @@ class Engine:
     async def run_full(self, stream: Stream, ctx: Context, where: dict[str, str]) -> list[dict]:
         """Read a whole list, write it, and tombstone rows of the same scope that vanished."""
         path = stream.path.format(**ctx)
-        params = [*stream.params, ("pagelen", str(stream.pagelen))]
+        params = [*stream.params, *self.page_size(stream)]
         rowset: RowSet = {}
         keep: set[str] = set()
         objects: list[dict] = []
@@ -192,31 +190,27 @@ class Engine:
             self.tombstone_owned(stream, rows)
         for child in children:
             self.write(child.rows)
-            if child.where is not None:
-                self.store.tombstone(child.table, child.where, child.keep, now())
+            for table, where, keep in child.tombstones:
+                self.summary.add({table: self.store.tombstone(table, where, keep, now())})
 
     def tombstone_owned(self, stream: Stream, rowset: RowSet) -> None:
         """Rows a parent carries in full (a PR's participants): drop the ones it no longer has."""
         main = rowset.get(stream.table) or []
         if not main:
             return
-        for table, column in stream.owns:
-            keep = {r["id"] for r in rowset.get(table, ())}
-            self.summary.add(
-                {table: self.store.tombstone(table, {column: main[0]["id"]}, keep, now())}
-            )
+        for owned in stream.owns:
+            keep = {r["id"] for r in rowset.get(owned.table, ())}
+            where = {owned.column: main[0]["id"], **dict(owned.only)}
+            self.summary.add({owned.table: self.store.tombstone(owned.table, where, keep, now())})
 
     def changed(self, stream: Stream, rowsets: list[RowSet]) -> set[str]:
-        """Ids of parents that are new, revived or whose cursor moved since last stored."""
+        """Ids of parents that are new, revived or whose change markers moved."""
         rows = [r for rs in rowsets for r in rs.get(stream.table, ())]
-        if self.options.full:
+        if self.options.full or self.options.reconcile and stream.markers:
             return {r["id"] for r in rows}
-        stored = self.store.cursors(stream.table, [r["id"] for r in rows], stream.cursor)
-        return {
-            r["id"]
-            for r in rows
-            if r["id"] not in stored or stored[r["id"]] != r.get(stream.cursor)
-        }
+        markers = stream.markers or (stream.cursor,)
+        stored = self.store.current(stream.table, [r["id"] for r in rows], markers)
+        return {r["id"] for r in rows if stored.get(r["id"]) != tuple(r.get(m) for m in markers)}
 
     async def fetch_children(
         self,
@@ -249,26 +243,46 @@ class Engine:
     async def fetch_child(self, stream: Stream, ctx: Context, parent_id: str) -> ChildRows | None:
         """One child list of one parent, complete, with what to tombstone."""
         path = stream.path.format(**ctx)
-        params = [*stream.params, ("pagelen", str(stream.pagelen))]
         rowset: RowSet = {}
-        keep: set[str] = set()
         clean = True
         try:
-            async for page in self.client.pages(path, params):
-                for obj in page.values:
-                    rows = self.to_rows(stream, obj, ctx)
-                    if rows is None:
-                        clean = False
-                        continue
-                    keep.update(r["id"] for r in rows.get(stream.table, ()))
-                    merge(rowset, rows)
+            async for obj in self.child_objects(stream, path):
+                rows = self.to_rows(stream, obj, ctx)
+                if rows is None:
+                    clean = False
+                    continue
+                merge(rowset, rows)
         except (NotFound, Gone):
-            keep = set()  # the parent vanished meanwhile: its children went with it
+            rowset = {}  # the parent vanished meanwhile: its children went with it
         except BadPayload as exc:
             self.quarantine(stream.name, str(exc), {"parent": parent_id, "path": path})
             return None
-        where = {stream.scope: parent_id} if stream.scope and clean else None
-        return ChildRows(rowset, stream.table, where, keep)
+        tombstones = []
+        if clean:  # a quarantined record's row must not be mistaken for a deletion
+            owned = [Owned(stream.table, stream.scope, stream.scope_filter), *stream.owns]
+            for item in owned:
+                if item.column:
+                    keep = {r["id"] for r in rowset.get(item.table, ())}
+                    where = {item.column: parent_id, **dict(item.only)}
+                    tombstones.append((item.table, where, keep))
+        return ChildRows(rowset, tombstones)
+
+    async def child_objects(self, stream: Stream, path: str):
+        """Every object of a child list, paged or answered as one bare array."""
+        if not stream.paged:
+            for obj in await self.client.get_list(path):
+                if isinstance(obj, dict):
+                    yield obj
+            return
+        params = [*stream.params, *self.page_size(stream)]
+        async for page in self.client.pages(path, params):
+            for obj in page.values:
+                yield obj
+
+    def page_size(self, stream: Stream) -> list[tuple[str, str]]:
+        """Cloud's ``pagelen`` or Server's ``limit``."""
+        name = "limit" if self.client.paging == "server" else "pagelen"
+        return [(name, str(stream.pagelen))]
 
     def collect_garbage(self, repository_id: str, refs: dict[str, str]) -> None:
         """Tombstone commits that no ref and no pull request reaches any more."""

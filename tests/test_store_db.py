@@ -458,15 +458,15 @@ def test_write_throughput_against_plain_executemany(tmp_path):
 # -- helpers the sync engine reads -------------------------------------------------------
 
 
-def test_cursors_and_has_alive(store):
+def test_current_values_and_has_alive(store):
     store.write(commits(3))
     ids = sorted(store.ids("commits"))
-    got = store.cursors("commits", [ids[0], "missing"], "date")
-    assert got == {ids[0]: "2024-05-01T08:00:00.000000+00:00"}
+    got = store.current("commits", [ids[0], "missing"], ("date", "parent_count"))
+    assert got == {ids[0]: ("2024-05-01T08:00:00.000000+00:00", 0)}
     assert store.has_alive("commits", {"repository_id": REPO})
     store.tombstone("commits", {"repository_id": REPO}, set(), "2024-06-01")
     assert not store.has_alive("commits", {"repository_id": REPO})
-    assert store.cursors("commits", ids, "date") == {}
+    assert store.current("commits", ids, ("date",)) == {}
 
 
 def test_tombstone_unreachable_commits_after_a_force_push(store):

@@ -347,15 +347,19 @@ class Store:
             cond += " AND [deleted_at] IS NULL"
         return self.conn.execute(f"SELECT count(*) FROM [{table}] WHERE {cond}", args).fetchone()[0]
 
-    def cursors(self, table: str, ids: Iterable[str], column: str) -> dict[str, Any]:
-        """Stored values of one column (a sync cursor such as updated_on) for live rows."""
-        if column not in TABLES[table].column_names:
-            raise ValueError(f"{table} has no column {column!r}")
+    def current(self, table: str, ids: Iterable[str], columns: Iterable[str]) -> dict[str, tuple]:
+        """Stored values of some columns (a parent's change markers) for live rows, by id."""
+        columns = tuple(columns)
+        for column in columns:
+            if column not in TABLES[table].column_names:
+                raise ValueError(f"{table} has no column {column!r}")
+        picked = ", ".join(f"[{c}]" for c in columns)
         sql = (
-            f"SELECT [id], [{column}] FROM [{table}] WHERE [deleted_at] IS NULL"
+            f"SELECT [id], {picked} FROM [{table}] WHERE [deleted_at] IS NULL"
             " AND [id] IN (SELECT value FROM json_each(?))"
         )
-        return dict(self.conn.execute(sql, (json.dumps(list(ids)),)).fetchall())
+        rows = self.conn.execute(sql, (json.dumps(list(ids)),)).fetchall()
+        return {row[0]: tuple(row[1:]) for row in rows}
 
     def has_alive(self, table: str, where: Mapping[str, Any]) -> bool:
         """Whether any live row matches (e.g. stored comments of a PR that now says zero)."""

@@ -11,6 +11,18 @@ RowFunction = Callable[[dict, Context], RowSet]
 
 
 @dataclass(frozen=True)
+class Owned:
+    """Rows of ``table`` that a parent (or a child list) carries in full, found by ``column``.
+
+    What the parent no longer carries gets a tombstone; ``only`` narrows which rows count.
+    """
+
+    table: str
+    column: str
+    only: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Stream:
     """How to read one resource and turn it into rows.
 
@@ -30,10 +42,13 @@ class Stream:
     mode: str = "full"
     params: tuple[tuple[str, str], ...] = ()
     cursor: str | None = None  # incremental: the object field the server filters and sorts on
+    markers: tuple[str, ...] = ()  # columns whose change means "fetch the children again"
     children: tuple[str, ...] = ()
-    owns: tuple[tuple[str, str], ...] = ()  # (table, parent column) complete in each parent's rows
+    owns: tuple[Owned, ...] = ()  # tables this stream's rows hold completely, per parent
     cascade: tuple[tuple[str, str], ...] = ()  # (table, parent column) that die with a parent
     scope: str = "repository_id"  # column tying rows to the list they came from ("" = none)
+    scope_filter: tuple[tuple[str, str], ...] = ()  # narrows the scope (e.g. found_in=jira)
+    paged: bool = True  # False: one GET answering a bare JSON array
     pagelen: int = 100
     optional: bool = False  # 404/410 is a normal state (e.g. no issue tracker)
     skip: Callable[[dict], bool] | None = None  # parent object → nothing to fetch

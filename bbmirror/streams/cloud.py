@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bbmirror.store import rows
-from bbmirror.streams import Context, RowSet, Stream
+from bbmirror.streams import Context, Owned, RowSet, Stream
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -92,7 +92,7 @@ def _stream_list() -> list[Stream]:
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
             cursor="updated_on",
             children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses"),
-            owns=(("pullrequest_participants", "pullrequest_id"),),
+            owns=(Owned("pullrequest_participants", "pullrequest_id"),),
             cascade=(
                 ("comments", "pullrequest_id"),
                 ("pullrequest_activity", "pullrequest_id"),

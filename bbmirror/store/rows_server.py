@@ -1,0 +1,470 @@
+"""Bitbucket Server / Data Center objects -> rows of the same tables Cloud fills.
+
+Server keys everything by numeric ids that are unique only within one instance, so keys carry
+the source: users ``{source}/user/{id}``, projects ``{source}/project/{id}``, repositories
+``{source}/repo/{id}``; PRs, commits, branches and comments then follow the Cloud scheme
+(``{repository_id}/pr/{n}``, ``{source}/comment/{id}``...). Timestamps are epoch milliseconds.
+
+Where the two APIs differ, the columns hold the Cloud meaning so reports work on both
+(reference bitbucket-server.md §7): review ``status`` APPROVED/NEEDS_WORK/UNAPPROVED becomes
+``approved``/``changes_requested``/NULL; activity actions become Cloud's kinds (OPENED, UPDATED,
+RESCOPED, MERGED, DECLINED, REOPENED → ``update`` with the state they leave the PR in;
+COMMENTED → ``comment``; APPROVED → ``approval``; REVIEWED → ``changes_requested``; UNAPPROVED
+→ ``unapproval``). The raw action stays in ``json``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bbmirror.store.rows import (
+    RowError,
+    RowSet,
+    _add,
+    _dumps,
+    _get,
+    _int,
+    _need,
+    _obj,
+    comment_key,
+    commit_key,
+    pullrequest_key,
+    to_utc,
+)
+
+JIRA_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
+REVIEW_STATE = {"APPROVED": "approved", "NEEDS_WORK": "changes_requested"}
+ACTIVITY_KIND = {
+    "OPENED": ("update", "OPEN"),
+    "UPDATED": ("update", None),
+    "RESCOPED": ("update", None),
+    "MERGED": ("update", "MERGED"),
+    "DECLINED": ("update", "DECLINED"),
+    "REOPENED": ("update", "OPEN"),
+    "COMMENTED": ("comment", None),
+    "APPROVED": ("approval", None),
+    "REVIEWED": ("changes_requested", None),
+    "UNAPPROVED": ("unapproval", None),
+}
+
+
+def user_key(source: str, obj: Any) -> str | None:
+    uid = _get(obj, "id")
+    return f"{source}/user/{uid}" if isinstance(uid, int) else None
+
+
+def repository_key(source: str, repo_id: int | str) -> str:
+    return f"{source}/repo/{repo_id}"
+
+
+def _ms(obj: Any, key: str, what: str) -> str | None:
+    value = _get(obj, key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RowError(f"{what} '{key}' is not epoch milliseconds: {value!r}")
+    return to_utc(value)
+
+
+def _user(rs: RowSet, obj: Any, source: str) -> str | None:
+    """Add a row for an embedded Server user; return its key (None without a numeric id)."""
+    key = user_key(source, obj)
+    if key is None:
+        return None
+    if any(row["id"] == key for row in rs.get("users", ())):
+        return key
+    _add(
+        rs,
+        "users",
+        {
+            "id": key,
+            "source": source,
+            "uuid": None,
+            "account_id": None,
+            "username": obj.get("name"),
+            "nickname": obj.get("slug"),
+            "display_name": obj.get("displayName"),
+            "email": obj.get("emailAddress"),
+            "kind": obj.get("type"),
+            "account_status": "active" if obj.get("active", True) else "inactive",
+            "created_on": None,
+            "json": _dumps(obj),
+        },
+    )
+    return key
+
+
+def user(obj: dict, *, source: str) -> RowSet:
+    rs: RowSet = {}
+    if _user(rs, _obj(obj, "user"), source) is None:
+        raise RowError("user has no numeric 'id'")
+    return rs
+
+
+def project(obj: dict, *, source: str) -> RowSet:
+    obj = _obj(obj, "project")
+    pid = _need(obj, "id", "project")
+    rs: RowSet = {}
+    owner = _user(rs, obj.get("owner"), source)
+    _add(
+        rs,
+        "projects",
+        {
+            "id": f"{source}/project/{pid}",
+            "source": source,
+            "workspace_id": None,
+            "key": obj.get("key"),
+            "name": obj.get("name"),
+            "description": obj.get("description") if owner is None else None,
+            "is_private": None if obj.get("public") is None else int(not obj["public"]),
+            "created_on": None,
+            "updated_on": None,
+            "json": _dumps(obj),
+        },
+    )
+    return rs
+
+
+def repository(obj: dict, *, source: str) -> RowSet:
+    obj = _obj(obj, "repository")
+    rid = _need(obj, "id", "repository")
+    rs = project(obj["project"], source=source) if isinstance(obj.get("project"), dict) else {}
+    project_id = rs["projects"][0]["id"] if rs.get("projects") else None
+    key = _get(obj, "project", "key")
+    _add(
+        rs,
+        "repositories",
+        {
+            "id": repository_key(source, rid),
+            "source": source,
+            "workspace_id": None,
+            "project_id": project_id,
+            "owner_id": None,
+            "parent_id": None,
+            "slug": obj.get("slug"),
+            "full_name": f"{key}/{obj.get('slug')}" if key else obj.get("slug"),
+            "name": obj.get("name"),
+            "description": obj.get("description"),
+            "scm": obj.get("scmId"),
+            "is_private": None if obj.get("public") is None else int(not obj["public"]),
+            "has_issues": 0,  # Server has no issue tracker; Jira keys live in jira_links
+            "has_wiki": None,
+            "fork_policy": None,
+            "language": None,
+            "size": None,
+            "mainbranch": None,
+            "website": None,
+            "created_on": None,
+            "updated_on": None,
+            "json": _dumps(obj),
+        },
+    )
+    return rs
+
+
+def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    """A PR with its reviewers and participants (Server lists always carry both)."""
+    obj = _obj(obj, "pull request")
+    number = _int(_need(obj, "id", "pull request"), "pull request 'id'")
+    key = pullrequest_key(repository_id, number)
+    rs: RowSet = {}
+    src, dst = obj.get("fromRef") or {}, obj.get("toRef") or {}
+    props = obj.get("properties") if isinstance(obj.get("properties"), dict) else {}
+    state = obj.get("state")
+    _add(
+        rs,
+        "pullrequests",
+        {
+            "id": key,
+            "source": source,
+            "repository_id": repository_id,
+            "number": number,
+            "title": obj.get("title"),
+            "description": obj.get("description"),
+            "description_html": None,
+            "state": state,
+            "author_id": _user(rs, _get(obj, "author", "user"), source),
+            "source_repository_id": _repo_of(src, source),
+            "source_branch": src.get("displayId"),
+            "source_commit": src.get("latestCommit"),
+            "destination_repository_id": _repo_of(dst, source),
+            "destination_branch": dst.get("displayId"),
+            "destination_commit": dst.get("latestCommit"),
+            "merge_commit": None,
+            "closed_by_id": None,
+            "reason": None,
+            "comment_count": _int(props.get("commentCount"), "commentCount") or 0,
+            "task_count": _int(props.get("openTaskCount"), "openTaskCount") or 0,
+            "close_source_branch": None,
+            "draft": None,
+            "version": _int(obj.get("version"), "pull request 'version'"),
+            "created_on": _ms(obj, "createdDate", "pull request"),
+            "updated_on": _ms(obj, "updatedDate", "pull request"),
+            "closed_on": _ms(obj, "closedDate", "pull request") if state != "OPEN" else None,
+            "json": _dumps(obj),
+        },
+    )
+    for role, people in (
+        ("REVIEWER", obj.get("reviewers")),
+        ("PARTICIPANT", obj.get("participants")),
+    ):
+        for part in people or ():
+            user_id = _user(rs, _get(part, "user"), source)
+            if user_id is None:
+                continue
+            _add(
+                rs,
+                "pullrequest_participants",
+                {
+                    "id": f"{key}/{user_id}",
+                    "source": source,
+                    "pullrequest_id": key,
+                    "repository_id": repository_id,
+                    "user_id": user_id,
+                    "role": part.get("role", role),
+                    "is_reviewer": int(role == "REVIEWER"),
+                    "approved": int(bool(part.get("approved"))),
+                    "state": REVIEW_STATE.get(part.get("status")),
+                    "participated_on": None,
+                    "last_reviewed_commit": part.get("lastReviewedCommit"),
+                    "json": _dumps(part),
+                },
+            )
+    text = " ".join(filter(None, (obj.get("title"), obj.get("description"), src.get("displayId"))))
+    for issue_key in jira_keys(text):
+        _add(rs, "jira_links", _jira_row(source, repository_id, key, None, issue_key, None, "text"))
+    return rs
+
+
+def _jira_row(
+    source: str,
+    repository_id: str,
+    pr_id: str | None,
+    commit_id: str | None,
+    issue_key: str,
+    url: str | None,
+    found_in: str,
+) -> dict:
+    owner = pr_id or commit_id
+    return {
+        "id": f"{owner}/jira/{found_in}/{issue_key}",
+        "source": source,
+        "repository_id": repository_id,
+        "pullrequest_id": pr_id,
+        "commit_id": commit_id,
+        "issue_key": issue_key,
+        "url": url,
+        "found_in": found_in,
+        "json": _dumps({"key": issue_key, "url": url}),
+    }
+
+
+def pr_jira_issue(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
+    """A Jira issue the Jira integration links to a PR (``{key, url}``)."""
+    obj = _obj(obj, "Jira issue")
+    issue_key = _need(obj, "key", "Jira issue")
+    row = _jira_row(source, repository_id, pullrequest_id, None, issue_key, obj.get("url"), "jira")
+    return {"jira_links": [row]}
+
+
+def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
+    """A commit of a PR: the commit's rows and the PR ↔ commit link."""
+    rs = commit(obj, source=source, repository_id=repository_id)
+    sha = obj["id"]
+    _add(
+        rs,
+        "pullrequest_commits",
+        {
+            "id": f"{pullrequest_id}/{sha}",
+            "source": source,
+            "pullrequest_id": pullrequest_id,
+            "repository_id": repository_id,
+            "commit_id": commit_key(repository_id, sha),
+            "hash": sha,
+            "json": _dumps({"id": sha}),
+        },
+    )
+    return rs
+
+
+def _repo_of(ref: dict, source: str) -> str | None:
+    rid = _get(ref, "repository", "id")
+    return repository_key(source, rid) if rid is not None else None
+
+
+def activity(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
+    """One activity, and for COMMENTED the whole embedded comment thread."""
+    obj = _obj(obj, "pull request activity")
+    aid = _int(_need(obj, "id", "activity"), "activity 'id'")
+    action = _need(obj, "action", "activity")
+    kind, state = ACTIVITY_KIND.get(action, (str(action).lower(), None))
+    rs: RowSet = {}
+    comment = obj.get("comment") if isinstance(obj.get("comment"), dict) else None
+    _add(
+        rs,
+        "pullrequest_activity",
+        {
+            "id": f"{pullrequest_id}/activity/{aid}",
+            "source": source,
+            "pullrequest_id": pullrequest_id,
+            "repository_id": repository_id,
+            "kind": kind,
+            "date": _ms(obj, "createdDate", "activity"),
+            "user_id": _user(rs, obj.get("user"), source),
+            "comment_id": comment_key(source, comment["id"]) if comment else None,
+            "state": state,
+            "source_commit": obj.get("fromHash"),
+            "destination_commit": obj.get("toHash"),
+            "activity_id": aid,
+            "json": _dumps(obj),
+        },
+    )
+    if comment and obj.get("commentAction", "ADDED") != "DELETED":
+        _thread(rs, comment, None, source, repository_id, pullrequest_id)
+    return rs
+
+
+def _thread(
+    rs: RowSet, obj: dict, parent: int | None, source: str, repository_id: str, pr_id: str
+) -> None:
+    """A comment and, recursively, its replies (Server nests them in ``comments``)."""
+    cid = _int(_need(obj, "id", "comment"), "comment 'id'")
+    anchor = obj.get("anchor") if isinstance(obj.get("anchor"), dict) else {}
+    line = _int(anchor.get("line"), "comment 'anchor.line'")
+    old_side = anchor.get("fileType") == "FROM"
+    row = {
+        "id": comment_key(source, cid),
+        "source": source,
+        "kind": "pullrequest",
+        "repository_id": repository_id,
+        "pullrequest_id": pr_id,
+        "issue_id": None,
+        "parent_id": comment_key(source, parent) if parent is not None else None,
+        "comment_id": cid,
+        "user_id": _user(rs, obj.get("author"), source),
+        "body": obj.get("text"),
+        "body_html": None,
+        "inline_path": anchor.get("path") or None,
+        "inline_from": line if old_side else None,
+        "inline_to": None if old_side else line,
+        "deleted": 0,
+        "state": obj.get("state"),
+        "severity": obj.get("severity"),
+        "version": _int(obj.get("version"), "comment 'version'"),
+        "created_on": _ms(obj, "createdDate", "comment"),
+        "updated_on": _ms(obj, "updatedDate", "comment"),
+        "json": _dumps({k: v for k, v in obj.items() if k != "comments"}),
+    }
+    _add(rs, "comments", row)
+    for reply in obj.get("comments") or ():
+        if isinstance(reply, dict):
+            _thread(rs, reply, cid, source, repository_id, pr_id)
+
+
+def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    obj = _obj(obj, "commit")
+    sha = _need(obj, "id", "commit")
+    rs: RowSet = {}
+    author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
+    committer = obj.get("committer") if isinstance(obj.get("committer"), dict) else {}
+    key = commit_key(repository_id, sha)
+    parents = [p for p in obj.get("parents") or () if isinstance(p, dict) and p.get("id")]
+    _add(
+        rs,
+        "commits",
+        {
+            "id": key,
+            "source": source,
+            "repository_id": repository_id,
+            "hash": sha,
+            "author_raw": _raw(author),
+            "author_name": author.get("name"),
+            "author_email": author.get("emailAddress"),
+            "author_id": _user(rs, author, source),
+            "date": _ms(obj, "authorTimestamp", "commit"),
+            "committer_raw": _raw(committer),
+            "committer_date": _ms(obj, "committerTimestamp", "commit"),
+            "message": obj.get("message"),
+            "parent_count": len(parents),
+            "json": _dumps(obj),
+        },
+    )
+    for issue_key in jira_keys(obj.get("message")):
+        _add(
+            rs,
+            "jira_links",
+            _jira_row(source, repository_id, None, key, issue_key, None, "message"),
+        )
+    for position, parent in enumerate(parents):
+        _add(
+            rs,
+            "commit_parents",
+            {
+                "id": f"{key}/{position}",
+                "source": source,
+                "commit_id": key,
+                "repository_id": repository_id,
+                "parent_hash": parent["id"],
+                "parent_id": commit_key(repository_id, parent["id"]),
+                "position": position,
+                "json": _dumps(parent),
+            },
+        )
+    return rs
+
+
+def _raw(person: dict) -> str | None:
+    name, email = person.get("name"), person.get("emailAddress")
+    if not name and not email:
+        return None
+    return f"{name} <{email}>" if email else str(name)
+
+
+def ref(obj: dict, *, source: str, repository_id: str, kind: str) -> RowSet:
+    """A branch or tag (``kind`` "branch" | "tag"): name → latest commit."""
+    obj = _obj(obj, kind)
+    name = _need(obj, "displayId", kind)
+    target = obj.get("latestCommit")
+    row = {
+        "id": f"{repository_id}/{kind}/{name}",
+        "source": source,
+        "repository_id": repository_id,
+        "name": name,
+        "target_hash": target,
+        "target_id": commit_key(repository_id, target) if target else None,
+        "json": _dumps(obj),
+    }
+    if kind == "branch":
+        row["is_default"] = int(bool(obj.get("isDefault")))
+        return {"branches": [row]}
+    row.update(date=None, message=None, tagger_raw=None, tagger_id=None)
+    return {"tags": [row]}
+
+
+def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str) -> RowSet:
+    obj = _obj(obj, "build status")
+    key = _need(obj, "key", "build status")
+    added = _ms(obj, "dateAdded", "build status")
+    row = {
+        "id": f"{commit_key(repository_id, commit_hash)}/build/{key}",
+        "source": source,
+        "commit_id": commit_key(repository_id, commit_hash),
+        "repository_id": repository_id,
+        "commit_hash": commit_hash,
+        "key": key,
+        "state": obj.get("state"),
+        "name": obj.get("name"),
+        "description": obj.get("description"),
+        "url": obj.get("url"),
+        "refname": obj.get("ref"),
+        "created_on": added,
+        "updated_on": _ms(obj, "updatedDate", "build status") or added,
+        "json": _dumps(obj),
+    }
+    return {"commit_statuses": [row]}
+
+
+def jira_keys(text: str | None) -> list[str]:
+    """Jira issue keys mentioned in free text (titles, branch names, commit messages)."""
+    return sorted(set(JIRA_KEY.findall(text or "")))
