@@ -332,6 +332,16 @@ TABLES: dict[str, Table] = {
             _ix("name"),
         ),
         Table(
+            "jira_links",
+            _cols(
+                "repository_id -> repositories, pullrequest_id -> pullrequests,"
+                " commit_id -> commits, issue_key, url, found_in",
+                since=3,
+            ),
+            (Index(("issue_key",), since=3), Index(("found_in",), since=3)),
+            since=3,
+        ),
+        Table(
             "sync_state",
             _cols("source, scope, stream, watermark, resume, heads, extra, updated_at"),
             mirrored=False,
@@ -414,7 +424,77 @@ class Migration:
     extra: tuple[str, ...] = ()
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", extra=CLOSED_ON_TRIGGERS),)
+# Views (and an index) the Datasette reports and dashboards build on (datasette-metadata.json):
+# one row per alive PR or issue, names resolved, durations computed. Choices where the brief is
+# silent:
+# - a PR's first review is the earliest approval, change request or comment by anyone but its
+#   author (from pullrequest_activity); review_hours and cycle_hours (opened -> merged) are hours
+#   from created_on, rounded to 0.01; approvals count current approvers other than the author;
+# - an issue is resolved when its state is resolved, invalid, duplicate, wontfix or closed, and
+#   resolved_on is the latest change-log entry that moved it from another state into one of
+#   those (so a reopened-then-closed issue counts from its creation to its final resolution);
+#   resolve_days is in days, rounded to 0.01. Open issues are new, open, on hold or submitted.
+# The index covers the first-review lookup (a third faster on a medium mirror); it lives in this
+# migration's SQL rather than in TABLES so that no existing table declaration changes.
+REPORT_SCHEMA: tuple[str, ...] = (
+    "CREATE INDEX [idx_pullrequest_activity_reviews] ON [pullrequest_activity]"
+    " ([pullrequest_id], [kind], [date], [user_id], [deleted_at])",
+    """CREATE VIEW [pullrequest_metrics] AS
+SELECT m.*,
+  CASE WHEN m.merged_on IS NOT NULL
+    THEN round((julianday(m.merged_on) - julianday(m.created_on)) * 24, 2) END AS cycle_hours,
+  CASE WHEN m.first_review_on IS NOT NULL
+    THEN round((julianday(m.first_review_on) - julianday(m.created_on)) * 24, 2)
+    END AS review_hours
+FROM (
+  SELECT p.id, p.source, p.repository_id, r.full_name AS repository, p.number, p.title,
+    p.state, p.author_id, coalesce(u.display_name, u.nickname, p.author_id) AS author,
+    p.created_on, p.updated_on, p.closed_on,
+    coalesce(cb.display_name, cb.nickname, p.closed_by_id) AS closed_by,
+    CASE WHEN p.state = 'MERGED' THEN p.closed_on END AS merged_on,
+    (SELECT min(a.date) FROM pullrequest_activity a
+      WHERE a.pullrequest_id = p.id AND a.deleted_at IS NULL
+        AND a.kind IN ('approval', 'changes_requested', 'comment')
+        AND a.user_id IS NOT p.author_id) AS first_review_on,
+    (SELECT count(*) FROM pullrequest_participants pp
+      WHERE pp.pullrequest_id = p.id AND pp.deleted_at IS NULL AND pp.approved = 1
+        AND pp.user_id IS NOT p.author_id) AS approvals
+  FROM pullrequests p
+  LEFT JOIN repositories r ON r.id = p.repository_id
+  LEFT JOIN users u ON u.id = p.author_id
+  LEFT JOIN users cb ON cb.id = p.closed_by_id
+  WHERE p.deleted_at IS NULL
+) m""",
+    """CREATE VIEW [issue_metrics] AS
+SELECT m.*,
+  CASE WHEN m.resolved_on IS NOT NULL
+    THEN round(julianday(m.resolved_on) - julianday(m.created_on), 2) END AS resolve_days
+FROM (
+  SELECT i.id, i.source, i.repository_id, r.full_name AS repository, i.number, i.title,
+    i.state, i.kind, i.priority, i.reporter_id,
+    coalesce(rep.display_name, rep.nickname, i.reporter_id) AS reporter, i.assignee_id,
+    coalesce(asg.display_name, asg.nickname, i.assignee_id) AS assignee,
+    i.created_on, i.updated_on,
+    i.state IN ('resolved', 'invalid', 'duplicate', 'wontfix', 'closed') AS is_resolved,
+    CASE WHEN i.state IN ('resolved', 'invalid', 'duplicate', 'wontfix', 'closed') THEN (
+      SELECT max(c.created_on) FROM issue_change_items c
+      WHERE c.issue_id = i.id AND c.deleted_at IS NULL AND c.field = 'state'
+        AND c.new IN ('resolved', 'invalid', 'duplicate', 'wontfix', 'closed')
+        AND coalesce(c.old, '') NOT IN ('resolved', 'invalid', 'duplicate', 'wontfix', 'closed')
+    ) END AS resolved_on
+  FROM issues i
+  LEFT JOIN repositories r ON r.id = i.repository_id
+  LEFT JOIN users rep ON rep.id = i.reporter_id
+  LEFT JOIN users asg ON asg.id = i.assignee_id
+  WHERE i.deleted_at IS NULL
+) m""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", extra=CLOSED_ON_TRIGGERS),
+    Migration(2, "report views and index", extra=REPORT_SCHEMA),
+    Migration(3, "Jira issue keys linked to pull requests and commits"),
+)
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 
 
