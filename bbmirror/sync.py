@@ -120,6 +120,14 @@ class Engine:
         self.failed_streams = 0
         self.checked: dict[str, dict] = {}  # objects fetched by the preflight
 
+    async def preflight(self) -> None:
+        """Check credentials and named things before the run writes anything."""
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        """Every stream of the source, in the order its API needs."""
+        raise NotImplementedError
+
     def wanted(self, name: str) -> bool:
         return not self.options.only or name in self.options.only
 
@@ -303,12 +311,16 @@ class Engine:
                 raise
             return  # a tracker that is gone says nothing about which issues were deleted
         keep = {stream.key.format(**ctx, id=i) for i in ids}
-        when = now()
         with self.store.transaction():
-            self.summary.add({stream.table: self.store.tombstone(stream.table, where, keep, when)})
-            for table, column in stream.cascade:
-                gone = self.store.tombstone_children(table, column, stream.table, when)
-                self.summary.add({table: gone})
+            self.tombstone_missing(stream, where, keep)
+
+    def tombstone_missing(self, stream: Stream, where: dict[str, str], keep: set[str]) -> None:
+        """What a complete id list no longer has was deleted; its children go with it."""
+        when = now()
+        self.summary.add({stream.table: self.store.tombstone(stream.table, where, keep, when)})
+        for table, column in stream.cascade:
+            gone = self.store.tombstone_children(table, column, stream.table, when)
+            self.summary.add({table: gone})
 
     async def guarded(self, name: str, work):
         """Run one stream; a failure is recorded and the other streams go on."""
@@ -363,6 +375,7 @@ def client_for(source: Source, transport=None, **kwargs) -> BitbucketClient:
         budget=source.budget,
         concurrency=source.concurrency,
         transport=transport,
+        paging="server" if source.kind == "server" else "cloud",
         **kwargs,
     )
 
@@ -378,26 +391,30 @@ async def sync_sources(
 ) -> list[Summary]:
     """Sync every source into one database; nothing is written before a source's preflight."""
     from bbmirror.streams.cloud import CLOUD_STREAMS
+    from bbmirror.streams.server import SERVER_STREAMS
     from bbmirror.sync_cloud import CloudSync
+    from bbmirror.sync_server import ServerSync
+
+    kinds = {"cloud": (CloudSync, CLOUD_STREAMS), "server": (ServerSync, SERVER_STREAMS)}
 
     summaries: list[Summary] = []
     store: Store | None = None
     try:
         for source in sources:
             summary = Summary(source=source.name, started_at=now())
-            if source.kind != "cloud":
-                raise SyncError(f"source {source.name!r}: Data Center sync is not available yet")
+            engine_class, streams = kinds[source.kind]
             waiting = getattr(progress, "waiting", None)
             options_for_client = {"on_wait": waiting, **(client_options or {})}
-            async with client_for(source, transport, **options_for_client) as client:
-                engine = CloudSync(
-                    store,
+            client = client_for(source, transport, **options_for_client)
+            async with client:
+                engine = engine_class(
+                    store,  # type: ignore[arg-type]
                     client,
                     source,
-                    CLOUD_STREAMS,
+                    streams,
                     options,
                     summary,
-                    progress,  # type: ignore[arg-type]
+                    progress,
                 )
                 await engine.preflight()
                 if store is None:

@@ -167,18 +167,18 @@ QUERIES = {
 }
 
 
-def actual(db: str) -> dict[str, dict[str, tuple]]:
-    """The alive rows of the mirror, in the shape `expected` uses."""
+def actual(db: str, source: str = SOURCE, queries: dict[str, str] = QUERIES) -> dict:
+    """The alive rows of one source in the mirror, in the shape `expected` uses."""
     conn = sqlite3.connect(db)
     try:
         out: dict[str, dict[str, tuple]] = {}
-        for name, sql in QUERIES.items():
-            alive = " where deleted_at is null"
+        for name, sql in queries.items():
+            sql += (
+                " and" if " where " in sql else " where "
+            ) + " deleted_at is null and source = ?"
             if name == "activity_count":
-                sql = sql + alive + " group by pullrequest_id"
-            else:
-                sql = sql + alive
-            rows = conn.execute(sql).fetchall()
+                sql += " group by pullrequest_id"
+            rows = conn.execute(sql, (source,)).fetchall()
             ids = [r[0] for r in rows]
             assert len(ids) == len(set(ids)), f"duplicate ids in {name}"
             out[name] = {r[0]: tuple(r[1:]) for r in rows}
@@ -187,9 +187,9 @@ def actual(db: str) -> dict[str, dict[str, tuple]]:
         conn.close()
 
 
-def differences(world: World, db: str, limit: int = 5) -> list[str]:
+def differences(world: World, db: str, limit: int = 5, source: str = SOURCE) -> list[str]:
     """Human-readable differences between the world and the mirror (empty when equal)."""
-    exp, got = expected(world), actual(db)
+    exp, got = expected(world, source), actual(db, source)
     problems = []
     for table in QUERIES:
         want, have = exp.get(table, {}), got.get(table, {})

@@ -415,7 +415,8 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
 
 
 def _raw(person: dict) -> str | None:
-    name, email = person.get("name"), person.get("emailAddress")
+    """``Name <email>`` like Cloud's ``author.raw``; a known user shows their display name."""
+    name, email = person.get("displayName") or person.get("name"), person.get("emailAddress")
     if not name and not email:
         return None
     return f"{name} <{email}>" if email else str(name)

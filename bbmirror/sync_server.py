@@ -1,0 +1,226 @@
+"""The order of work for a Bitbucket Server / Data Center source (bitbucket-server.md §3).
+
+Server has no "updated since" filter, so:
+
+* Pull requests are paged newest first (``state=ALL&order=NEWEST``) and the walk stops at the
+  first page that reaches below the watermark minus the overlap, but only while the pages
+  are seen to be in descending ``updatedDate`` order; otherwise the whole list is read (the
+  sort key of NEWEST is undocumented, §3.1). Open PRs are re-listed every run. A PR whose
+  change markers moved (``updatedDate``, ``version``, comment and task counts, state) gets its
+  activities (the change log and the only complete source of comments), commits and Jira
+  issues again. A page and its children commit together; the watermark moves at the end, so
+  a killed run simply starts again from the top, where unchanged PRs cost nothing.
+* Commits are read per moved ref as graph ranges: ``until=<new tip>&since=<old tip>``, and a new
+  ref ``since`` the default branch. Build statuses are read for every new tip.
+* A complete PR list (the first run, a non-monotonic order, or ``--reconcile``) tombstones PRs
+  that vanished; ``--reconcile`` also re-reads the children of every PR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bbmirror.http import NotFound
+from bbmirror.store.db import SyncState
+from bbmirror.store.rows import to_utc
+from bbmirror.streams import Context, RowSet, Stream
+from bbmirror.streams.server import API
+from bbmirror.sync import OVERLAP, Engine, SyncError, _minus, merge
+
+
+class ServerSync(Engine):
+    """The order of work for one Bitbucket Data Center source."""
+
+    async def preflight(self) -> None:
+        """Check credentials, projects and repositories before anything is written."""
+        await self.client.get(f"{API}/users", [("limit", "1")])  # needs a valid login (§3.2 7)
+        for key in self.source.projects:
+            self.checked[key] = await self.fetch_named(f"{API}/projects/{key}", "project", key)
+        for full_name in self.named_repos():
+            key, slug = full_name.split("/", 1)
+            path = f"{API}/projects/{key}/repos/{slug}"
+            self.checked[full_name] = await self.fetch_named(path, "repository", full_name)
+
+    def named_repos(self) -> list[str]:
+        return [*self.options.repos, *self.source.repos]
+
+    async def fetch_named(self, path: str, what: str, name: str) -> dict:
+        """GET a project or repository the user named; a 404 is their mistake, said plainly."""
+        try:
+            return await self.client.get(path)
+        except NotFound:
+            raise SyncError(
+                f"{what} {name!r} does not exist or is not visible to the credentials "
+                f"({self.source.credentials.label})"
+            ) from None
+
+    async def run(self) -> None:
+        repos = [r for r in await self.repositories() if self.source.wants(_full_name(r))]
+        self.summary.repositories = len(repos)
+        limit = asyncio.Semaphore(max(1, self.source.concurrency))
+
+        async def one(repo: dict) -> None:
+            async with limit:
+                await self.repository(repo)
+
+        await asyncio.gather(*(one(repo) for repo in repos))
+
+    async def repositories(self) -> list[dict]:
+        """The repositories to mirror: named ones, those of named projects, or every one."""
+        base: Context = {"source": self.source.name}
+        if self.named_repos():
+            found = [self.checked[name] for name in self.named_repos()]
+            rowset: RowSet = {}
+            for obj in found:
+                merge(rowset, self.to_rows(self.streams["repositories"], obj, base) or {})
+            with self.store.transaction():
+                self.write(rowset)
+            return found
+        if not self.source.projects:
+            stream = self.streams["all_repositories"]
+            return await self.run_full(stream, base, {"source": self.source.name})
+        found = []
+        for key in self.source.projects:
+            project_id = f"{self.source.name}/project/{self.checked[key]['id']}"
+            ctx = {**base, "project": key}
+            found += await self.run_full(
+                self.streams["repositories"], ctx, {"project_id": project_id}
+            )
+        return found
+
+    async def repository(self, repo: dict) -> None:
+        """Every stream of one repository; one failing stream does not stop the others."""
+        repo_id = f"{self.source.name}/repo/{repo['id']}"
+        ctx: Context = {
+            "source": self.source.name,
+            "project": repo["project"]["key"],
+            "slug": repo["slug"],
+            "full_name": _full_name(repo),
+            "repository_id": repo_id,
+        }
+        where = {"repository_id": repo_id}
+        refs: dict[str, str] = {}
+        default = None
+        for name, kind in (("branches", "branch"), ("tags", "tag")):
+            if self.wanted(name) or self.wanted("commits"):
+                objects = await self.guarded(name, self.run_full(self.streams[name], ctx, where))
+                for obj in objects or ():
+                    if obj.get("latestCommit"):
+                        refs[f"{kind}:{obj['displayId']}"] = obj["latestCommit"]
+                    if obj.get("isDefault"):
+                        default = f"{kind}:{obj['displayId']}"
+        moved = False
+        if self.wanted("commits") and refs:
+            ranges = self.run_ranges(self.streams["commits"], ctx, repo_id, refs, default)
+            result = await self.guarded("commits", ranges)
+            if result is not None:
+                moved, new_heads = result
+                heads = set(refs.values()) if self.options.reconcile else set(new_heads)
+                await self.guarded("statuses", self.statuses(ctx, sorted(heads)))
+        if self.wanted("pullrequests"):
+            newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)
+            await self.guarded("pullrequests", newest)
+        if self.wanted("commits") and refs and (moved or self.options.reconcile):
+            self.collect_garbage(repo_id, refs)
+
+    async def run_ranges(
+        self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str], default: str | None
+    ) -> tuple[bool, list[str]]:
+        """Walk each moved ref's new commits; return (a known ref moved or vanished, new tips)."""
+        state = self.store.get_state(self.source.name, scope, stream.name)
+        if state is None or self.options.full:
+            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        known = dict(state.heads)
+        order = sorted(refs, key=lambda ref: (ref != default, ref))
+        path = stream.path.format(**ctx)
+        new_heads = []
+        for ref in order:
+            tip = refs[ref]
+            if state.heads.get(ref) == tip:
+                continue
+            since = known.get(ref)
+            if since is None and default and ref != default:
+                since = state.heads.get(default)  # a new ref: what the default branch lacks
+            params = [("until", tip), ("limit", str(stream.pagelen))]
+            if since:
+                params += [("since", since), ("ignoreMissing", "true")]
+            async for page in self.client.pages(path, params):
+                rowset: RowSet = {}
+                for obj in page.values:
+                    merge(rowset, self.to_rows(stream, obj, ctx) or {})
+                with self.store.transaction():
+                    self.write(rowset)
+                    if page.next is None:
+                        state.heads[ref] = tip
+                        self.store.put_state(state)
+            new_heads.append(tip)
+        if set(state.heads) - set(refs):
+            with self.store.transaction():
+                state.heads = {ref: tip for ref, tip in state.heads.items() if ref in refs}
+                self.store.put_state(state)
+        moved = any(refs.get(ref) != tip for ref, tip in known.items())
+        return moved, new_heads
+
+    async def statuses(self, ctx: Context, heads: list[str]) -> None:
+        """Build statuses of the given commits (the new tips of this run)."""
+        stream = self.streams["statuses"]
+        jobs = [self.fetch_child(stream, {**ctx, "sha": sha}, sha) for sha in heads]
+        fetched = [child for child in await asyncio.gather(*jobs) if child is not None]
+        with self.store.transaction():
+            for child in fetched:
+                self.write(child.rows)
+
+    async def run_newest(self, stream: Stream, ctx: Context, scope: str) -> None:
+        """Newest-first PR pages down to the watermark, then every open PR (see module doc)."""
+        state = self.store.get_state(self.source.name, scope, stream.name)
+        if state is None or self.options.full:
+            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        deep = self.options.reconcile or self.options.full
+        floor = None if deep else _minus(state.watermark, OVERLAP)
+        path = stream.path.format(**ctx)
+        seen: set[str] = set()
+        newest = state.watermark
+        previous: str | None = None  # the oldest updatedDate of the pages so far
+        monotonic, complete = True, True
+        pages = self.client.pages(path, [*stream.params, *self.page_size(stream)])
+        async for page in pages:
+            dates = await self.pr_page(stream, ctx, page.values, seen)
+            if not dates:
+                continue
+            newest = max(filter(None, (newest, *dates)))
+            ordered = dates == sorted(dates, reverse=True) and (
+                previous is None or dates[0] <= previous
+            )
+            monotonic = monotonic and ordered
+            previous = dates[-1]
+            if floor and monotonic and previous < floor:
+                complete = False
+                await pages.aclose()
+                break
+        # Open PRs every run: they change in ways that may not move updatedDate (§3.2 4d).
+        params = [("state", "OPEN"), ("order", "NEWEST"), *self.page_size(stream)]
+        async for page in self.client.pages(path, params):
+            await self.pr_page(stream, ctx, page.values, seen)
+        with self.store.transaction():
+            # The open list is complete: an open PR that no list showed was deleted.
+            self.tombstone_missing(stream, {"repository_id": scope, "state": "OPEN"}, seen)
+            if complete:
+                self.tombstone_missing(stream, {"repository_id": scope}, seen)
+            state.watermark = newest
+            self.store.put_state(state)
+
+    async def pr_page(
+        self, stream: Stream, ctx: Context, values: list[dict], seen: set[str]
+    ) -> list[str]:
+        """Write one page of PRs with the children of those that changed; their dates."""
+        parents, children = await self.read_parents(stream, ctx, values)
+        with self.store.transaction():
+            self.write_parents(stream, parents, children)
+        for _, rows in parents:
+            seen.update(r["id"] for r in rows.get(stream.table, ()))
+        self.progress(ctx.get("full_name", ""), stream.name, len(seen))
+        return [to_utc(v["updatedDate"]) for v in values if isinstance(v.get("updatedDate"), int)]
+
+
+def _full_name(repo: dict) -> str:
+    return f"{(repo.get('project') or {}).get('key')}/{repo.get('slug')}"
