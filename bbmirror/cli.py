@@ -30,6 +30,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bbmirror.archive import ArchiveError
         from bbmirror.config import ConfigError
         from bbmirror.http import BitbucketError
         from bbmirror.store.db import StoreError
@@ -38,7 +39,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         debug = kwargs.get("debug", False)
         try:
             return func(*args, **kwargs)
-        except (ConfigError, BitbucketError, StoreError, SyncError, OSError) as exc:
+        except (ArchiveError, ConfigError, BitbucketError, StoreError, SyncError, OSError) as exc:
             if debug:
                 traceback.print_exc()
             raise Failure(_scrub(str(exc))) from None
@@ -68,6 +69,10 @@ def cli() -> None:
 @click.option("--base-url", help="API base URL (default https://api.bitbucket.org/2.0).")
 @click.option("--workspace", "workspaces", multiple=True, help="Workspace slug (repeatable).")
 @click.option("--repo", "repos", multiple=True, help="WORKSPACE/SLUG to sync (repeatable).")
+@click.option("--server-url", help="Bitbucket Data Center URL (instead of Cloud).")
+@click.option("--project", "projects", multiple=True, help="Data Center project key (repeatable).")
+@click.option("--budget", type=int, help="Requests per hour to spend (default 1000).")
+@click.option("--concurrency", type=int, help="Requests in flight (default 4).")
 @click.option("--only", help="Comma-separated streams, e.g. pullrequests,issues.")
 @click.option("--full", is_flag=True, help="Ignore watermarks and re-read everything.")
 @click.option("--reconcile", is_flag=True, help="Also scan ids to tombstone deleted items.")
@@ -80,6 +85,10 @@ def sync(
     base_url: str | None,
     workspaces: tuple[str, ...],
     repos: tuple[str, ...],
+    server_url: str | None,
+    projects: tuple[str, ...],
+    budget: int | None,
+    concurrency: int | None,
     only: str | None,
     full: bool,
     reconcile: bool,
@@ -99,30 +108,36 @@ def sync(
       bbmirror sync acme.db --repo acme/api --only pullrequests,commits
       bbmirror sync --config bbmirror.toml --reconcile
     """
-    from bbmirror.config import ConfigError, Source, credentials_from_env, load_config
+    from bbmirror.config import ConfigError, flag_source, load_config
     from bbmirror.progress import TerminalProgress
     from bbmirror.streams.cloud import CLOUD_STREAMS
+    from bbmirror.streams.server import SERVER_STREAMS
     from bbmirror.sync import Options, sync_sources
 
     for repo in repos:
-        if repo.count("/") != 1 or not all(repo.split("/")):
-            raise ConfigError(f"--repo {repo!r} should look like WORKSPACE/SLUG")
+        _check_repo(repo)
     streams = frozenset(s.strip() for s in (only or "").split(",") if s.strip())
-    unknown = streams - set(CLOUD_STREAMS)
+    known = set(CLOUD_STREAMS) | set(SERVER_STREAMS)
+    unknown = streams - known
     if unknown:
-        names = ", ".join(sorted(n for n in CLOUD_STREAMS if not n.startswith("_")))
+        names = ", ".join(sorted(known))
         raise ConfigError(f"unknown stream {sorted(unknown)[0]!r} in --only; known: {names}")
     if config_path:
-        if base_url or workspaces:
-            raise ConfigError("--base-url and --workspace go in the config file when using one")
+        if base_url or workspaces or server_url or projects or budget or concurrency:
+            raise ConfigError(
+                "source flags (--base-url, --workspace, --server-url, --project, --budget,"
+                " --concurrency) go in the config file when using one"
+            )
         sources = load_config(config_path)
     else:
         sources = [
-            Source(
-                name="cloud",
-                base_url=(base_url or "https://api.bitbucket.org/2.0").rstrip("/"),
-                workspaces=list(workspaces),
-                credentials=credentials_from_env(),
+            flag_source(
+                base_url=base_url,
+                workspaces=workspaces,
+                server_url=server_url,
+                projects=projects,
+                budget=budget,
+                concurrency=concurrency,
             )
         ]
     options = Options(full=full, reconcile=reconcile, only=streams, repos=repos)
@@ -150,9 +165,16 @@ def sync(
     default="small",
     show_default=True,
 )
+@click.option(
+    "--kind",
+    type=click.Choice(["cloud", "server"]),
+    default="cloud",
+    show_default=True,
+    help="Bitbucket Cloud (REST 2.0) or Server / Data Center (REST 1.0 + Jira).",
+)
 @click.option("--token", help="Bearer token to accept (default: a fixed demo token).")
-@click.option("--email", help="Basic auth email to accept (with --api-token).")
-@click.option("--api-token", help="Basic auth API token to accept (with --email).")
+@click.option("--email", help="Basic auth email to accept (Server: the username).")
+@click.option("--api-token", help="Basic auth API token to accept (Server: the password).")
 @click.option("--latency", default=0.0, help="Seconds added to every response.")
 @click.option("--rate-limit", type=int, help="Requests per hour per credential before 429.")
 @click.option("--fault-rate", default=0.0, help="Fraction of requests failing (5xx, 555, drops).")
@@ -163,6 +185,7 @@ def simulate(
     port: int,
     seed: int,
     size: str,
+    kind: str,
     token: str | None,
     email: str | None,
     api_token: str | None,
@@ -171,12 +194,13 @@ def simulate(
     fault_rate: float,
     debug: bool,
 ) -> None:
-    """Serve a simulated Bitbucket Cloud (REST 2.0) on HOST:PORT until stopped.
+    """Serve a simulated Bitbucket Cloud (or, with --kind server, Server) until stopped.
 
     \b
     Examples:
       bbmirror simulate --size small
       bbmirror simulate --port 0 --seed 7 --latency 0.05 --fault-rate 0.1
+      bbmirror simulate --kind server --size tiny
     """
     import socket
 
@@ -189,7 +213,6 @@ def simulate(
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
-    world = generate(seed, size)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -197,6 +220,41 @@ def simulate(
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
     bound_port = sock.getsockname()[1]
+    if kind == "server":
+        from bbmirror.simulator.dc_api import (
+            DcFaults,
+            create_dc_app,
+            dc_simulator_config,
+            mirror_command,
+        )
+        from bbmirror.simulator.dc_generate import generate_dc
+
+        dc_world = generate_dc(seed, size)
+        root = f"http://{host}:{bound_port}"
+        secret = token or (None if email else DEFAULT_TOKEN)
+        bucket = {"capacity": rate_limit, "fill_rate": rate_limit / 3600} if rate_limit else {}
+        dc_faults = DcFaults(latency=latency, fault_rate=fault_rate, **bucket)
+        basic = (email, api_token) if email and api_token else None
+        dc_config = dc_simulator_config(dc_world, secret, basic, root, dc_faults)
+        click.echo(f"Simulated Bitbucket Server ({size}, seed {seed}) at {root}")
+        click.echo(f"  REST API:     {root}/rest/api/1.0  (Jira: {root}/rest/jira/1.0)")
+        if secret:
+            click.echo(f"  Bearer token: {secret}")
+            env = f"BITBUCKET_SERVER_TOKEN={secret}"
+        else:
+            click.echo(f"  Basic auth:   {email} / {api_token}")
+            env = f"BITBUCKET_USER={email} BITBUCKET_PASSWORD={api_token}"
+        click.echo(f"  Mirror it:    {mirror_command(dc_world, root, env)}")
+        click.echo("Press Ctrl-C to stop.", err=True)
+        server_config = uvicorn.Config(
+            create_dc_app(dc_world, dc_config),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        uvicorn.Server(server_config).run(sockets=[sock])
+        return
+    world = generate(seed, size)
     base_url = f"http://{host}:{bound_port}/2.0"
     credentials = Credentials(
         token=token or (None if email else DEFAULT_TOKEN), email=email, api_token=api_token
@@ -226,21 +284,219 @@ def simulate(
     show_default=True,
 )
 @click.option("--seed", default=1, show_default=True)
-@click.option("--every", default=60.0, show_default=True, help="Seconds between cycles.")
-@click.option("--changes", default=25, show_default=True, help="World changes per cycle.")
-@click.option("--cycles", type=int, help="Stop after this many cycles (default: never).")
+@click.option("--every", default=60.0, show_default=True, help="Seconds between sync runs.")
+@click.option("--changes", default=25, show_default=True, help="World changes before each run.")
+@click.option("--cycles", type=int, help="Stop after this many runs (default: never).")
+@click.option("--port", default=8001, show_default=True, help="Datasette port (0: a free one).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def demo(
-    db: str, size: str, seed: int, every: float, changes: int, cycles: int | None, debug: bool
+    db: str,
+    size: str,
+    seed: int,
+    every: float,
+    changes: int,
+    cycles: int | None,
+    port: int,
+    debug: bool,
 ) -> None:
-    """Simulate Bitbucket, mirror it into DB (default demo.db) and keep it fresh.
+    """Simulate Bitbucket, mirror it into DB (default demo.db), serve it, keep it fresh.
+
+    \b
+    Prints the Datasette URL and pages to open; every --every seconds the
+    simulated world changes and the mirror catches up. Ctrl-C stops it.
 
     \b
     Examples:
       bbmirror demo
-      bbmirror demo --size tiny --every 5 --cycles 3
+      bbmirror demo --size tiny --every 5 --cycles 3 --port 0
     """
     from bbmirror.demo import run_demo
 
-    run_demo(db, size=size, seed=seed, every=every, changes=changes, cycles=cycles, say=click.echo)
+    run_demo(
+        db,
+        size=size,
+        seed=seed,
+        every=every,
+        changes=changes,
+        cycles=cycles,
+        port=port,
+        say=click.echo,
+    )
+
+
+@cli.command()
+@click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config.")
+@click.option("--base-url", help="API base URL (default https://api.bitbucket.org/2.0).")
+@click.option("--workspace", "workspaces", multiple=True, help="Workspace slug (repeatable).")
+@click.option("--every", help="Interval without a config file: 90s, 15m, 2h (default 15m).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@friendly
+def schedule(
+    db: str,
+    config_path: str | None,
+    base_url: str | None,
+    workspaces: tuple[str, ...],
+    every: str | None,
+    debug: bool,
+) -> None:
+    """Keep DB fresh: sync every source on its interval until SIGTERM or Ctrl-C.
+
+    \b
+    Logs one line per run to stderr. Only one scheduler writes to a database;
+    a second one logs skips and takes over if the first one dies.
+
+    \b
+    Examples:
+      bbmirror schedule --config bbmirror.toml acme.db
+      bbmirror schedule --workspace acme --every 15m
+    """
+    import logging
+
+    from bbmirror.config import ConfigError, flag_source, load_config, parse_duration
+    from bbmirror.schedule import run_scheduler
+    from bbmirror.store.db import Store
+
+    if config_path:
+        if base_url or workspaces or every:
+            raise ConfigError("--base-url, --workspace and --every go in the config file")
+        sources = load_config(config_path)
+    else:
+        source = flag_source(base_url=base_url, workspaces=workspaces)
+        source.every = parse_duration(every or "15m")
+        sources = [source]
+    Store.open(db).close()  # a bad path fails now, in one line, not at every run
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("apscheduler", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    names = ", ".join(s.name for s in sources)
+    click.echo(f"Keeping {db} fresh from {names}; stop with Ctrl-C or SIGTERM.", err=True)
+    run_scheduler(db, sources)
+
+
+@cli.command()
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@friendly
+def status(db: str, config_path: str | None, as_json: bool, debug: bool) -> None:
+    """Show how fresh DB is: per source, repository and stream.
+
+    \b
+    Last successful sync, watermarks, rows, last errors, and requests used in
+    the last hour against the budget (from --config, else 1000/hour). Opens DB
+    read-only, so it works while a sync writes.
+
+    \b
+    Examples:
+      bbmirror status acme.db
+      bbmirror status acme.db --config bbmirror.toml --json
+    """
+    from bbmirror.config import load_config
+    from bbmirror.status import collect, render
+
+    sources = load_config(config_path) if config_path else None
+    report = collect(db, sources)
+    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+
+
+@cli.command()
+@click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8001, show_default=True, help="Port (0 picks a free one).")
+@click.option("--sync", "keep_synced", is_flag=True, help="Also sync on schedule (needs --config).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@friendly
+def serve(
+    db: str, host: str, port: int, keep_synced: bool, config_path: str | None, debug: bool
+) -> None:
+    """Browse DB (default bitbucket.db) in Datasette: reports, dashboards, search.
+
+    \b
+    Read-only; binds 127.0.0.1 unless --host says otherwise. With --sync, the
+    sources in --config are synced on their schedule while it serves.
+
+    \b
+    Examples:
+      bbmirror serve acme.db
+      bbmirror serve acme.db --port 0 --host 0.0.0.0
+      bbmirror serve acme.db --sync --config bbmirror.toml
+    """
+    from bbmirror.config import load_config
+    from bbmirror.serve import ServeError
+    from bbmirror.serve import serve as run_server
+
+    if keep_synced and not config_path:
+        raise click.UsageError("--sync needs --config FILE naming the sources to sync")
+    if config_path and not keep_synced:
+        raise click.UsageError("--config is only used with --sync")
+    sources = load_config(config_path) if keep_synced else None
+    try:
+        run_server(db, host, port, sources=sources, say=click.echo)
+    except ServeError as exc:
+        raise Failure(str(exc)) from None
+
+
+@cli.command("import-issues")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option("--repo", required=True, help="WORKSPACE/SLUG the archive belongs to.")
+@click.option("--source", help="Source name for new rows (default: the mirrored repository's).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@friendly
+def import_issues(db: str, archive: str, repo: str, source: str | None, debug: bool) -> None:
+    """Import a Bitbucket issue-export ARCHIVE (zip or db-*.json) into DB.
+
+    \b
+    Reads db-2.0.json or db-1.0.json with attachments; one transaction, so a bad
+    archive changes nothing. Re-importing the same archive changes nothing.
+
+    \b
+    Examples:
+      bbmirror import-issues acme.db acme-api-issues.zip --repo acme/api
+      bbmirror import-issues acme.db db-1.0.json --repo acme/legacy
+    """
+    from bbmirror.archive import import_archive
+    from bbmirror.progress import TerminalProgress
+
+    _check_repo(repo)
+    progress = TerminalProgress()
+    try:
+        summary = import_archive(db, archive, repo, progress=progress, source=source)
+    finally:
+        progress.done()
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(summary.line())
+
+
+@cli.command("export-issues")
+@click.argument("db", type=click.Path(dir_okay=False, exists=True))
+@click.option("--repo", required=True, help="WORKSPACE/SLUG to export.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Zip path.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@friendly
+def export_issues(db: str, repo: str, output: str, debug: bool) -> None:
+    """Write a Bitbucket-compatible issue-export zip (db-2.0.json) from DB.
+
+    \b
+    Example:
+      bbmirror export-issues acme.db --repo acme/api -o acme-api-issues.zip
+    """
+    from bbmirror.archive import export_archive
+
+    _check_repo(repo)
+    click.echo(export_archive(db, repo, output).line())
+
+
+def _check_repo(repo: str) -> None:
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise click.UsageError(f"--repo {repo!r} should look like WORKSPACE/SLUG")

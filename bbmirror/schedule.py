@@ -74,19 +74,6 @@ def timing(source: Source) -> Timing:
     return Timing(every, min(every * 0.1, 60.0), int(min(max(every / 2, 1.0), 600.0)), reconcile)
 
 
-def flag_source(base_url: str | None, workspaces: list[str], every: str | None) -> Source:
-    """The one source the command-line flags describe (no config file)."""
-    from bbmirror.config import CLOUD_BASE_URL, credentials_from_env, parse_duration
-
-    return Source(
-        name="cloud",
-        base_url=(base_url or CLOUD_BASE_URL).rstrip("/"),
-        workspaces=list(workspaces),
-        credentials=credentials_from_env(),
-        every=parse_duration(every or "15m"),
-    )
-
-
 def backoff_delay(every: float, failures: int, cap: float = MAX_BACKOFF) -> float:
     """Seconds before the next try after `failures` consecutive failures."""
     return min(every * 2 ** min(failures, 32), max(cap, every))
