@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import time
 from collections import deque
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
+import orjson
 
 from bbmirror.config import Credentials
 
@@ -261,8 +261,8 @@ class BitbucketClient:
         if response.status_code == 204 or not response.content:
             return shape()
         try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             raise BadPayload(
                 f"{_short(str(response.url))} answered {response.status_code} with invalid JSON",
                 status=response.status_code,

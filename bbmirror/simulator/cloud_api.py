@@ -41,11 +41,11 @@ from urllib.parse import parse_qsl, quote, urlencode
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bbmirror.simulator import render
-from bbmirror.simulator.bbql import BBQLError, compile_query, sort_items
+from bbmirror.simulator.bbql import BBQLError, BoolOp, compile_query, parse, sort_items
 from bbmirror.simulator.export import export_zip
 from bbmirror.simulator.faults import (
     CREDENTIAL_KEY,
@@ -56,6 +56,7 @@ from bbmirror.simulator.faults import (
     Faults,
 )
 from bbmirror.simulator.fields import apply_fields, wants_field
+from bbmirror.simulator.responses import JSONResponse
 from bbmirror.simulator.world import (
     Activity,
     Issue,
@@ -401,17 +402,26 @@ class Call:
         default_sort: str | None = None,
         post: Callable[[Doc], Doc] | None = None,
         full: Callable[[Any], Doc] | None = None,
+        index: Callable[[Any], Doc] | None = None,
     ) -> Response:
         """A list-style page: ``size``, ``page``, ``pagelen``, ``next``, ``previous``.
 
         ``full`` renders the object that ``q`` and ``sort`` see (default ``make``); ``post``
-        trims each value of the page afterwards.
+        trims each value of the page afterwards. ``index`` gives the same values as the
+        rendered object for the ``INDEXED`` top-level fields, so a query and sort on those
+        alone need not render every object (a speed-up only: results are identical).
         """
         pagelen = min(self._int("pagelen", DEFAULT_PAGELEN, "Invalid pagelen"), MAX_PAGELEN)
         page = self._int("page", 1, "Invalid page")
         q, sort = self.arg("q"), self.arg("sort") or default_sort
         start = (page - 1) * pagelen
-        if q or sort:
+        if (q or sort) and index is not None and _only_fields(q, sort) <= INDEXED:
+            # Filter and sort cheap top-level fields first, then render just this page.
+            shallow = [{**index(o), POSITION: n} for n, o in enumerate(objs)]
+            chosen = self.sorted_filtered(shallow, q, sort)
+            total = len(chosen)
+            values = [make(objs[d[POSITION]]) for d in chosen[start : start + pagelen]]
+        elif q or sort:
             docs = self.sorted_filtered([(full or make)(o) for o in objs], q, sort)
             total, values = len(docs), docs[start : start + pagelen]
         else:
@@ -609,7 +619,9 @@ def get_repository(c: Call) -> Response:
 def issues(c: Call) -> Response:
     repo = c.tracker()
     items = sorted(repo.issues.values(), key=lambda i: i.id)
-    return c.page(items, lambda i: render.issue(c.world, repo, i, c.base, html=c.html))
+    return c.page(
+        items, lambda i: render.issue(c.world, repo, i, c.base, html=c.html), index=_issue_index
+    )
 
 
 def get_issue(c: Call) -> Response:
@@ -735,6 +747,48 @@ def poll_export(c: Call) -> Response:
 # pull requests
 
 
+POSITION = "\0position"
+INDEXED = frozenset({"id", "title", "state", "created_on", "updated_on"})
+
+
+def _only_fields(q: str | None, sort: str | None) -> set[str]:
+    """The fields a query and a sort read (unparseable queries: everything, i.e. no index)."""
+    found = {sort.lstrip("-")} if sort else set()
+    if not q:
+        return found
+    try:
+        stack = [parse(q)]
+    except BBQLError:
+        return {"*"}
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BoolOp):
+            stack.extend(node.operands)
+        else:
+            found.add(node.field)
+    return found
+
+
+def _pr_index(pr: PullRequest) -> Doc:
+    return {
+        "id": pr.id,
+        "title": pr.title,
+        "state": pr.state,
+        "created_on": pr.created_on,
+        "updated_on": pr.updated_on,
+    }
+
+
+def _issue_index(issue: Issue) -> Doc:
+    return {
+        "id": issue.id,
+        "title": issue.title,
+        "state": issue.state,
+        "created_on": issue.created_on,
+        "updated_on": issue.updated_on,
+    }
+
+
 def pullrequests(c: Call) -> Response:
     repo = c.repo()
     states = [s.upper() for s in c.args("state")] or ["OPEN"]
@@ -762,7 +816,7 @@ def pullrequests(c: Call) -> Response:
             doc.pop("participants", None)
         return doc
 
-    return c.page(items, make, full=full, post=trim)
+    return c.page(items, make, full=full, post=trim, index=_pr_index)
 
 
 def get_pullrequest(c: Call) -> Response:

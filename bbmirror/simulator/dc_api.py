@@ -26,7 +26,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from bbmirror.simulator import dc_render as render
@@ -42,6 +42,7 @@ from bbmirror.simulator.dc_world import (
     jira_keys,
 )
 from bbmirror.simulator.faults import RAW_SEND_KEY, FaultMiddleware, Faults, SimulatorTransport
+from bbmirror.simulator.responses import JSONResponse
 
 API = ("/rest/api/1.0", "/rest/api/latest")
 JIRA = ("/rest/jira/1.0", "/rest/jira/latest")
