@@ -114,11 +114,24 @@ def test_incremental_syncs_converge_on_the_world(
     assert differences(harness.world, db) == []
 
 
-@pytest.mark.parametrize("newest_by", ["updated", "created"])
-def test_without_reconcile_bumping_changes_are_all_seen(tmp_path, newest_by):
-    """With comments bumping the PR, every change is seen without any reconciliation,
-    whatever NEWEST sorts by (a non-monotonic order makes every run read the whole list)."""
-    switches = DcSettings(newest_by=newest_by, comment_bumps_pr=True, sparse_paging=True)
+@pytest.mark.parametrize(
+    "newest_by, activities_newest_first, sparse_paging, comments_need_path",
+    [("updated", True, True, True), ("created", False, False, False)],
+)
+def test_without_reconcile_bumping_changes_are_all_seen(
+    tmp_path, newest_by, activities_newest_first, sparse_paging, comments_need_path
+):
+    """With comments bumping the PR, every change is seen without any reconciliation, under
+    both settings of every other switch: whatever NEWEST sorts by (a non-monotonic order makes
+    every run read the whole list), activity order, non-contiguous `nextPageStart`, and
+    whether `/comments` needs a path (the mirror reads comments from activities)."""
+    switches = DcSettings(
+        newest_by=newest_by,
+        comment_bumps_pr=True,
+        activities_newest_first=activities_newest_first,
+        sparse_paging=sparse_paging,
+        comments_need_path=comments_need_path,
+    )
     harness = DcHarness(generate_dc(9, "tiny", settings=switches), str(tmp_path / "m.db"))
     rng = random.Random(9)
     harness.sync()
@@ -273,3 +286,27 @@ def test_sigkill_at_random_moments_then_rerun_converges(tmp_path):
             with running.app.state.lock:
                 assert differences(world, db, source="server") == [], trial
     assert landed >= 4, "too few kills landed during a sync"
+
+
+@pytest.mark.parametrize("comment_bumps_pr", [True, False])
+def test_a_comment_edit_on_a_closed_pr(tmp_path, comment_bumps_pr):
+    """An edit moves the PR's updatedDate only where the server bumps it: then the next sync
+    sees it; otherwise (nothing on the PR moves) the reconciliation does."""
+    from bbmirror.simulator.dc_mutate import edit_comment
+
+    switches = DcSettings(comment_bumps_pr=comment_bumps_pr)
+    harness = DcHarness(generate_dc(12, "tiny", settings=switches), str(tmp_path / "m.db"))
+    harness.sync()
+    pr = next(
+        pr
+        for repo in harness.world.repositories.values()
+        for pr in repo.pull_requests.values()
+        if pr.state != "OPEN" and any(True for _ in pr.all_comments())
+    )
+    comment = next(pr.all_comments())
+    edit_comment(harness.world, pr, comment, comment.text + " (edited later)")
+    harness.sync()
+    stale = differences(harness.world, harness.db)
+    assert (stale == []) == comment_bumps_pr, stale
+    harness.sync(Options(reconcile=True))
+    assert differences(harness.world, harness.db) == []
