@@ -164,7 +164,7 @@ class ServerSync(Engine):
     async def statuses(self, ctx: Context, heads: list[str]) -> None:
         """Build statuses of the given commits (the new tips of this run)."""
         stream = self.streams["statuses"]
-        jobs = [self.fetch_child(stream, {**ctx, "sha": sha}, sha) for sha in heads]
+        jobs = [self.fetch_child(stream, {**ctx, "commit_hash": sha}, sha) for sha in heads]
         fetched = [child for child in await asyncio.gather(*jobs) if child is not None]
         with self.store.transaction():
             for child in fetched:

@@ -2,67 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 from mirror import QUERIES as CLOUD_QUERIES
-from mirror import actual
+from mirror import Harness, actual
 
-from bbmirror.config import Credentials, Secret, Source
+from bbmirror.config import Credentials, Secret
 from bbmirror.simulator.dc_api import DcConfig, create_dc_app
 from bbmirror.simulator.dc_world import DcWorld, ancestors, jira_keys
-from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.store.rows import to_utc
-from bbmirror.sync import Options, Summary, sync_sources
 
 SOURCE = "dc"
 TOKEN = "dc-secret-token-9876543210"
 ROOT = "http://bitbucket-dc.test"
 
 
-@dataclass
-class DcHarness:
+class DcHarness(Harness):
     """A Server world served in-process, and a way to sync it into a database."""
 
     world: DcWorld
-    db: str
-    faults: dict = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def make_app(self):
         viewer = self.world.users[min(self.world.users)].slug
-        self.config = DcConfig(base_url=ROOT, tokens={TOKEN: viewer})
-        self.app = create_dc_app(self.world, self.config)
-        for name, value in self.faults.items():
-            setattr(self.app.state.faults, name, value)
+        return create_dc_app(self.world, DcConfig(base_url=ROOT, tokens={TOKEN: viewer}))
 
-    @property
-    def log(self) -> list:
-        return self.app.state.request_log
-
-    def source(self, **overrides) -> Source:
-        values = dict(
-            name=SOURCE,
-            kind="server",
-            base_url=ROOT,
-            credentials=Credentials(token=Secret(TOKEN)),
-            budget=1_000_000,
-            reconcile_every=1_000_000,
-        )
-        values.update(overrides)
-        return Source(**values)
-
-    def sync(self, options: Options | None = None, **source_overrides) -> Summary:
-        summaries = asyncio.run(
-            sync_sources(
-                self.db,
-                [self.source(**source_overrides)],
-                options or Options(),
-                transport=SimulatorTransport(self.app),
-                client_options={"backoff": 0.001, "max_backoff": 0.01, "retries": 30},
-            )
-        )
-        return summaries[0]
+    def source_values(self) -> dict:
+        return {
+            "name": SOURCE,
+            "kind": "server",
+            "base_url": ROOT,
+            "credentials": Credentials(token=Secret(TOKEN)),
+        }
 
 
 def _t(ms: int | None) -> str | None:

@@ -26,33 +26,36 @@ BASE = "http://bitbucket.test/2.0"
 
 @dataclass
 class Harness:
-    """A world served in-process, and a way to sync it into a database."""
+    """A Cloud world served in-process, and a way to sync it into a database."""
 
     world: World
     db: str
     faults: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.config = SimulatorConfig(base_url=BASE, tokens={TOKEN: viewer_uuid(self.world)})
-        self.app = create_app(self.world, self.config)
+        self.app = self.make_app()
         for name, value in self.faults.items():
             setattr(self.app.state.faults, name, value)
+
+    def make_app(self):
+        config = SimulatorConfig(base_url=BASE, tokens={TOKEN: viewer_uuid(self.world)})
+        return create_app(self.world, config)
+
+    def source_values(self) -> dict:
+        return {
+            "name": SOURCE,
+            "base_url": BASE,
+            "workspaces": sorted(self.world.workspaces),
+            "credentials": Credentials(token=Secret(TOKEN)),
+        }
 
     @property
     def log(self) -> list:
         return self.app.state.request_log
 
     def source(self, **overrides) -> Source:
-        values = dict(
-            name=SOURCE,
-            base_url=BASE,
-            workspaces=sorted(self.world.workspaces),
-            credentials=Credentials(token=Secret(TOKEN)),
-            budget=1_000_000,
-            reconcile_every=1_000_000,
-        )
-        values.update(overrides)
-        return Source(**values)
+        values = {"budget": 1_000_000, "reconcile_every": 1_000_000, **self.source_values()}
+        return Source(**{**values, **overrides})
 
     def sync(self, options: Options | None = None, **source_overrides) -> Summary:
         summaries = asyncio.run(

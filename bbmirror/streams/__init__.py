@@ -10,6 +10,19 @@ Context = dict[str, str]
 RowFunction = Callable[[dict, Context], RowSet]
 
 
+def using(function: Callable[..., RowSet], *keys: str, **fixed: object) -> RowFunction:
+    """Adapt a rows function: pass it ``source`` and the named context keys as keywords.
+
+    ``using(rows.pr_comment, "repository_id", "pullrequest_id")`` calls
+    ``rows.pr_comment(obj, source=..., repository_id=..., pullrequest_id=...)``.
+    """
+
+    def convert(obj: dict, ctx: Context) -> RowSet:
+        return function(obj, source=ctx["source"], **{k: ctx[k] for k in keys}, **fixed)
+
+    return convert
+
+
 @dataclass(frozen=True)
 class Owned:
     """Rows of ``table`` that a parent (or a child list) carries in full, found by ``column``.

@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 from bbmirror.store import rows
-from bbmirror.streams import Context, Owned, RowSet, Stream
+from bbmirror.streams import Owned, Stream, using
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
 
 
-def _in_repo(function):
-    """Adapt a rows function that needs the source and the repository."""
-
-    def convert(obj: dict, ctx: Context) -> RowSet:
-        return function(obj, source=ctx["source"], repository_id=ctx["repository_id"])
-
-    return convert
-
-
-def _in_pr(function):
-    def convert(obj: dict, ctx: Context) -> RowSet:
-        return function(
-            obj,
-            source=ctx["source"],
-            repository_id=ctx["repository_id"],
-            pullrequest_id=ctx["pullrequest_id"],
-        )
-
-    return convert
-
-
-def _in_issue(function):
-    def convert(obj: dict, ctx: Context) -> RowSet:
-        return function(
-            obj, source=ctx["source"], repository_id=ctx["repository_id"], issue_id=ctx["issue_id"]
-        )
-
-    return convert
-
-
-def _in_workspace(function):
-    def convert(obj: dict, ctx: Context) -> RowSet:
-        return function(obj, source=ctx["source"], workspace_id=ctx["workspace_id"])
-
-    return convert
+IN_REPO = ("repository_id",)
+IN_PR = ("repository_id", "pullrequest_id")
+IN_ISSUE = ("repository_id", "issue_id")
+IN_WORKSPACE = ("workspace_id",)
 
 
 def _no_comments(pr: dict) -> bool:
@@ -56,37 +25,37 @@ def _stream_list() -> list[Stream]:
             "workspaces",
             "workspaces/{workspace}",
             "workspaces",
-            lambda obj, ctx: rows.workspace(obj, source=ctx["source"]),
+            using(rows.workspace),
         ),
         Stream(
             "members",
             "workspaces/{workspace}/members",
             "workspace_members",
-            _in_workspace(rows.member),
+            using(rows.member, *IN_WORKSPACE),
             scope="workspace_id",
         ),
         Stream(
             "projects",
             "workspaces/{workspace}/projects",
             "projects",
-            _in_workspace(rows.project),
+            using(rows.project, *IN_WORKSPACE),
             scope="workspace_id",
         ),
         Stream(
             "repositories",
             "repositories/{workspace}",
             "repositories",
-            _in_workspace(rows.repository),
+            using(rows.repository, *IN_WORKSPACE),
             scope="workspace_id",
         ),
-        Stream("branches", f"{REPO}/refs/branches", "branches", _in_repo(rows.branch)),
-        Stream("tags", f"{REPO}/refs/tags", "tags", _in_repo(rows.tag)),
-        Stream("commits", f"{REPO}/commits", "commits", _in_repo(rows.commit), mode="heads"),
+        Stream("branches", f"{REPO}/refs/branches", "branches", using(rows.branch, *IN_REPO)),
+        Stream("tags", f"{REPO}/refs/tags", "tags", using(rows.tag, *IN_REPO)),
+        Stream("commits", f"{REPO}/commits", "commits", using(rows.commit, *IN_REPO), mode="heads"),
         Stream(
             "pullrequests",
             f"{REPO}/pullrequests",
             "pullrequests",
-            _in_repo(rows.pullrequest),
+            using(rows.pullrequest, *IN_REPO),
             mode="incremental",
             # Lists omit reviewers and participants unless asked for (`+` sent as %2B).
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
@@ -106,7 +75,7 @@ def _stream_list() -> list[Stream]:
             "pr_comments",
             f"{REPO}/pullrequests/{{number}}/comments",
             "comments",
-            _in_pr(rows.pr_comment),
+            using(rows.pr_comment, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             skip=_no_comments,
@@ -115,7 +84,7 @@ def _stream_list() -> list[Stream]:
             "pr_activity",
             f"{REPO}/pullrequests/{{number}}/activity",
             "pullrequest_activity",
-            _in_pr(rows.pr_activity),
+            using(rows.pr_activity, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             pagelen=50,  # the activity endpoint refuses more (400 "Invalid pagelen")
@@ -124,7 +93,7 @@ def _stream_list() -> list[Stream]:
             "pr_commits",
             f"{REPO}/pullrequests/{{number}}/commits",
             "pullrequest_commits",
-            _in_pr(rows.pr_commit_link),
+            using(rows.pr_commit_link, *IN_PR),
             mode="children",
             scope="pullrequest_id",
         ),
@@ -132,7 +101,7 @@ def _stream_list() -> list[Stream]:
             "pr_statuses",
             f"{REPO}/pullrequests/{{number}}/statuses",
             "commit_statuses",
-            _in_repo(rows.commit_status),
+            using(rows.commit_status, *IN_REPO),
             mode="children",
             scope="",  # statuses are keyed by uuid; a PR's list is not all of a commit's
         ),
@@ -140,22 +109,24 @@ def _stream_list() -> list[Stream]:
             "milestones",
             f"{REPO}/milestones",
             "milestones",
-            _in_repo(rows.milestone),
+            using(rows.milestone, *IN_REPO),
             optional=True,
         ),
-        Stream("versions", f"{REPO}/versions", "versions", _in_repo(rows.version), optional=True),
+        Stream(
+            "versions", f"{REPO}/versions", "versions", using(rows.version, *IN_REPO), optional=True
+        ),
         Stream(
             "components",
             f"{REPO}/components",
             "components",
-            _in_repo(rows.component),
+            using(rows.component, *IN_REPO),
             optional=True,
         ),
         Stream(
             "issues",
             f"{REPO}/issues",
             "issues",
-            _in_repo(rows.issue),
+            using(rows.issue, *IN_REPO),
             mode="incremental",
             cursor="updated_on",
             children=("issue_comments", "issue_changes", "issue_attachments"),
@@ -172,7 +143,7 @@ def _stream_list() -> list[Stream]:
             "issue_comments",
             f"{REPO}/issues/{{number}}/comments",
             "comments",
-            _in_issue(rows.issue_comment),
+            using(rows.issue_comment, *IN_ISSUE),
             mode="children",
             scope="issue_id",
         ),
@@ -180,7 +151,7 @@ def _stream_list() -> list[Stream]:
             "issue_changes",
             f"{REPO}/issues/{{number}}/changes",
             "issue_changes",
-            _in_issue(rows.issue_change),
+            using(rows.issue_change, *IN_ISSUE),
             mode="children",
             scope="issue_id",
         ),
@@ -188,7 +159,7 @@ def _stream_list() -> list[Stream]:
             "issue_attachments",
             f"{REPO}/issues/{{number}}/attachments",
             "issue_attachments",
-            _in_issue(rows.issue_attachment),
+            using(rows.issue_attachment, *IN_ISSUE),
             mode="children",
             scope="issue_id",
         ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bbmirror.store import rows_server as rows
-from bbmirror.streams import Context, Owned, RowSet, Stream
+from bbmirror.streams import Owned, Stream, using
 
 API = "rest/api/1.0"
 REPO = API + "/projects/{project}/repos/{slug}"
@@ -11,36 +11,8 @@ PR = REPO + "/pull-requests/{number}"
 LIMIT = 1000  # ask for big pages; the server clamps and says what it applied (§1.2)
 
 
-def _plain(function):
-    def convert(obj: dict, ctx: Context) -> RowSet:
-        return function(obj, source=ctx["source"])
-
-    return convert
-
-
-def _in_repo(function, **extra):
-    def convert(obj: dict, ctx: Context) -> RowSet:
-        return function(obj, source=ctx["source"], repository_id=ctx["repository_id"], **extra)
-
-    return convert
-
-
-def _in_pr(function):
-    def convert(obj: dict, ctx: Context) -> RowSet:
-        return function(
-            obj,
-            source=ctx["source"],
-            repository_id=ctx["repository_id"],
-            pullrequest_id=ctx["pullrequest_id"],
-        )
-
-    return convert
-
-
-def _build(obj: dict, ctx: Context) -> RowSet:
-    return rows.build_status(
-        obj, source=ctx["source"], repository_id=ctx["repository_id"], commit_hash=ctx["sha"]
-    )
+IN_REPO = ("repository_id",)
+IN_PR = ("repository_id", "pullrequest_id")
 
 
 def _stream_list() -> list[Stream]:
@@ -49,7 +21,7 @@ def _stream_list() -> list[Stream]:
             "repositories",
             API + "/projects/{project}/repos",
             "repositories",
-            _plain(rows.repository),
+            using(rows.repository),
             scope="project_id",
             pagelen=LIMIT,
         ),
@@ -57,7 +29,7 @@ def _stream_list() -> list[Stream]:
             "all_repositories",
             API + "/repos",
             "repositories",
-            _plain(rows.repository),
+            using(rows.repository),
             scope="source",
             pagelen=LIMIT,
         ),
@@ -65,23 +37,25 @@ def _stream_list() -> list[Stream]:
             "branches",
             REPO + "/branches",
             "branches",
-            _in_repo(rows.ref, kind="branch"),
+            using(rows.ref, *IN_REPO, kind="branch"),
             pagelen=LIMIT,
         ),
-        Stream("tags", REPO + "/tags", "tags", _in_repo(rows.ref, kind="tag"), pagelen=LIMIT),
+        Stream(
+            "tags", REPO + "/tags", "tags", using(rows.ref, *IN_REPO, kind="tag"), pagelen=LIMIT
+        ),
         Stream(
             "commits",
             REPO + "/commits",
             "commits",
-            _in_repo(rows.commit),
+            using(rows.commit, *IN_REPO),
             mode="ranges",
             pagelen=LIMIT,
         ),
         Stream(
             "statuses",
-            "rest/build-status/1.0/commits/{sha}",
+            "rest/build-status/1.0/commits/{commit_hash}",
             "commit_statuses",
-            _build,
+            using(rows.build_status, "repository_id", "commit_hash"),
             mode="children",
             scope="",  # one commit's statuses; keyed by commit and build key
             pagelen=LIMIT,
@@ -90,7 +64,7 @@ def _stream_list() -> list[Stream]:
             "pullrequests",
             REPO + "/pull-requests",
             "pullrequests",
-            _in_repo(rows.pullrequest),
+            using(rows.pullrequest, *IN_REPO),
             mode="newest",
             params=(("state", "ALL"), ("order", "NEWEST")),
             cursor="updated_on",
@@ -114,7 +88,7 @@ def _stream_list() -> list[Stream]:
             "pr_activity",
             PR + "/activities",
             "pullrequest_activity",
-            _in_pr(rows.activity),
+            using(rows.activity, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             # Activities are the only complete source of comments; a comment no longer in any
@@ -126,7 +100,7 @@ def _stream_list() -> list[Stream]:
             "pr_commits",
             PR + "/commits",
             "pullrequest_commits",
-            _in_pr(rows.pr_commit_link),
+            using(rows.pr_commit_link, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             pagelen=LIMIT,
@@ -135,7 +109,7 @@ def _stream_list() -> list[Stream]:
             "pr_jira",
             "rest/jira/1.0/projects/{project}/repos/{slug}/pull-requests/{number}/issues",
             "jira_links",
-            _in_pr(rows.pr_jira_issue),
+            using(rows.pr_jira_issue, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             scope_filter=(("found_in", "jira"),),

@@ -1,0 +1,78 @@
+"""scripts/bench --quick end to end (so the harness never rots), and the peer comparison.
+
+No timing assertions: only that every figure is there and that the checks judge correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bbmirror.simulator.generate import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.checks import peer_differences, world_snapshot  # noqa: E402
+
+FIGURES = ("seconds", "requests", "rows", "peak_rss_mb")
+
+
+def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/bench"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"written {out}" in done.stdout
+    assert "peer ÷ bbmirror" in done.stdout
+    data = json.loads(out.read_text())
+    assert {"platform", "cpu", "cpus", "memory", "python"} <= set(data["machine"])
+    tools = {r["tool"]: r for r in data["comparison"]}
+    assert set(tools) == {"bbmirror", "atlassian", "dlt"}
+    for result in tools.values():
+        for phase in ("full", "noop", "incremental"):
+            assert set(FIGURES) <= set(result[phase]), (result["tool"], phase)
+            assert result[phase]["requests"] > 0
+        assert "equal" in result["incremental"]
+    mine = tools["bbmirror"]
+    assert mine["incremental"]["equal"] is True, mine["incremental"]["missed"]
+    assert mine["full"]["requests"] >= mine["minimum_requests"] > 0
+    assert mine["requests_vs_minimum"] >= 1
+    # A script that re-reads everything can hold stale or extra rows, never miss one.
+    missed = tools["atlassian"]["incremental"]["missed"]
+    assert all(entry["missing"] == 0 for entry in missed.values()), missed
+    assert {(r["peer"], r["phase"]) for r in data["ratios"]} == {
+        (p, phase) for p in ("atlassian", "dlt") for phase in ("full", "noop", "incremental")
+    }
+    assert {"store_rows_per_second", "executemany_rows_per_second", "ratio"} <= set(
+        data["write_path"]
+    )
+    assert data["write_path"]["rows"] > 0
+    latency = data["report_latency"]
+    assert latency["sql_count"] > 0 and latency["page_count"] > 0
+    assert {"sql_slowest", "sql_median_seconds", "page_slowest", "page_median_seconds"} <= set(
+        latency
+    )
+    assert [s["size"] for s in data["scale"]] == ["tiny"]
+    assert set(FIGURES) <= set(data["scale"][0])
+
+
+def test_peer_differences_names_what_a_copy_misses() -> None:
+    world = generate(3, "tiny")
+    snapshot = world_snapshot(world)
+    assert peer_differences(world, snapshot) == {}
+    pr = next(iter(snapshot["pullrequests"]))
+    snapshot["pullrequests"].pop(pr)
+    comment = next(iter(snapshot["comments"]))
+    snapshot["comments"]["999999"] = ()
+    snapshot["issues"] = {k: ("closed", "old title") for k in snapshot["issues"]}
+    found = peer_differences(world, snapshot)
+    assert found["pullrequests"]["missing"] == 1 and found["pullrequests"]["examples"] == [pr]
+    assert found["comments"]["extra"] == 1 and comment not in found["comments"]["examples"]
+    assert found["issues"]["stale"] == len(snapshot["issues"]) > 0
