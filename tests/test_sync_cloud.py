@@ -177,3 +177,28 @@ def _tombstones_match(world, db) -> bool:
             if (row_id in alive[table]) == (deleted_at is not None):
                 return False
     return True
+
+
+def test_workspaces_come_from_the_credential_when_none_are_named(tmp_path):
+    harness = Harness(generate(6, "tiny"), str(tmp_path / "m.db"))
+    summary = harness.sync(workspaces=[])
+    assert summary.outcome == "ok", summary.message
+    assert any(r.path == "/2.0/user/workspaces" for r in harness.log)
+    assert not any(r.path == "/2.0/workspaces" for r in harness.log)  # gone since April 2026
+    assert differences(harness.world, harness.db) == []
+
+
+def test_a_removed_issue_tracker_is_a_normal_state_that_keeps_the_history(tmp_path):
+    """Cloud removed its issue tracker on 2026-08-20: 410 on every issue endpoint. The issues
+    mirrored before stay, untouched, even through a reconciliation."""
+    harness = Harness(generate(6, "tiny"), str(tmp_path / "m.db"))
+    harness.sync()
+    conn = sqlite3.connect(harness.db)
+    before = conn.execute("select count(*) from issues where deleted_at is null").fetchone()[0]
+    assert before
+    harness.app.state.config.issue_tracker_removed = True
+    summary = harness.sync(Options(reconcile=True))
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    assert any(r.status == 410 for r in harness.log)
+    after = conn.execute("select count(*) from issues where deleted_at is null").fetchone()[0]
+    assert after == before

@@ -90,6 +90,7 @@ class SimulatorConfig:
     html_base: str = render.HTML_BASE
     export_polls_before_ready: int = 1
     legacy_workspace_apis: bool = False  # True: /workspaces lists instead of 410
+    issue_tracker_removed: bool = False  # True: every issue endpoint answers 410 (2026-08-20)
 
 
 @dataclass
@@ -340,6 +341,8 @@ class Call:
 
     def tracker(self) -> Repository:
         repo = self.repo()
+        if self.config.issue_tracker_removed:
+            raise ApiError(410, "The issue tracker has been removed from Bitbucket Cloud.")
         if not repo.has_issues:
             raise ApiError(404, "Repository has no issue tracker.")
         return repo
