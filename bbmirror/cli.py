@@ -217,6 +217,7 @@ def simulate(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
     bound_port = sock.getsockname()[1]
