@@ -340,19 +340,19 @@ def merge(into: RowSet, rows: RowSet) -> None:
         into.setdefault(table, []).extend(items)
 
 
-def _values(body: dict, path: str) -> list[dict]:
+def page_values(body: dict, path: str) -> list[dict]:
     values = body.get("values")
     if not isinstance(values, list):
         raise BadPayload(f"expected a page with 'values' from {path}")
     return [v for v in values if isinstance(v, dict)]
 
 
-def _cursor(obj: dict, field_name: str) -> str | None:
+def cursor_of(obj: dict, field_name: str) -> str | None:
     value = obj.get(field_name)
     return value if isinstance(value, str) else None
 
 
-def _minus(stamp: str | None, delta: timedelta) -> str | None:
+def before_watermark(stamp: str | None, delta: timedelta) -> str | None:
     """A watermark minus the overlap, in a form BBQL reads (ISO-8601 with offset)."""
     if not stamp:
         return None

@@ -21,10 +21,10 @@ from bbmirror.sync import (
     OVERLAP,
     Engine,
     SyncError,
-    _cursor,
-    _minus,
-    _values,
+    before_watermark,
+    cursor_of,
     merge,
+    page_values,
 )
 
 LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
@@ -53,7 +53,7 @@ class CloudSync(Engine):
         state = self.store.get_state(self.source.name, scope, stream.name)
         if state is None or self.options.full:
             state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        start = state.resume or _minus(state.watermark, OVERLAP)
+        start = state.resume or before_watermark(state.watermark, OVERLAP)
         run_max = state.extra.get("run_max") if state.resume else None
         path = stream.path.format(**ctx)
         base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
@@ -66,9 +66,9 @@ class CloudSync(Engine):
                 else:
                     query = [("q", f"{stream.cursor} >= {start}")] if start else []
                     body = await self.client.get(path, [*base, *query])
-                values = _values(body, path)
+                values = page_values(body, path)
                 parents, children = await self.read_parents(stream, ctx, values)
-                cursors = [c for obj in values if (c := _cursor(obj, stream.cursor))]
+                cursors = [c for obj in values if (c := cursor_of(obj, stream.cursor))]
                 page_max = max(cursors, default=None)
                 run_max = max(filter(None, [run_max, page_max]), default=None)
                 following = body.get("next")
@@ -124,7 +124,7 @@ class CloudSync(Engine):
             body = None
         seen = 0
         while body is not None:
-            values = _values(body, path)
+            values = page_values(body, path)
             rowset: RowSet = {}
             for obj in values:
                 rows = self.to_rows(stream, obj, ctx)

@@ -25,7 +25,7 @@ from bbmirror.store.db import SyncState
 from bbmirror.store.rows import to_utc
 from bbmirror.streams import Context, RowSet, Stream
 from bbmirror.streams.server import API
-from bbmirror.sync import OVERLAP, Engine, SyncError, _minus, merge
+from bbmirror.sync import OVERLAP, Engine, SyncError, before_watermark, merge
 
 
 class ServerSync(Engine):
@@ -176,7 +176,7 @@ class ServerSync(Engine):
         if state is None or self.options.full:
             state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
         deep = self.options.reconcile or self.options.full
-        floor = None if deep else _minus(state.watermark, OVERLAP)
+        floor = None if deep else before_watermark(state.watermark, OVERLAP)
         path = stream.path.format(**ctx)
         seen: set[str] = set()
         newest = state.watermark
