@@ -202,3 +202,18 @@ def test_a_removed_issue_tracker_is_a_normal_state_that_keeps_the_history(tmp_pa
     assert any(r.status == 410 for r in harness.log)
     after = conn.execute("select count(*) from issues where deleted_at is null").fetchone()[0]
     assert after == before
+
+
+def test_reconciliation_runs_on_its_own_every_n_runs(tmp_path):
+    from bbmirror.simulator.mutate import delete_issue
+
+    harness = Harness(generate(6, "tiny"), str(tmp_path / "m.db"))
+    assert not harness.sync(reconcile_every=2).reconciled  # no successful run yet
+    repo = next(r for r in harness.world.repositories.values() if r.issues)
+    issue = next(iter(repo.issues.values()))
+    delete_issue(harness.world, repo, issue)
+    assert not harness.sync(reconcile_every=2).reconciled  # 1 ok run so far
+    assert differences(harness.world, harness.db)  # a hard delete leaves no trace upstream
+    summary = harness.sync(reconcile_every=2)  # 2 ok runs: this one reconciles
+    assert summary.reconciled and summary.rows.get("issues") == 1
+    assert differences(harness.world, harness.db) == []
