@@ -32,7 +32,7 @@ from bbmirror.http import (
     NotFound,
     Unreachable,
 )
-from bbmirror.store.db import Store
+from bbmirror.store.db import Store, SyncState
 from bbmirror.streams import Context, Owned, RowSet, Stream
 
 OVERLAP = timedelta(seconds=60)
@@ -44,6 +44,16 @@ class ChildRows:
 
     rows: RowSet
     tombstones: list[tuple[str, dict[str, str], set[str]]]
+
+
+@dataclass
+class ParentPage:
+    """A page of parents with their rows, their changed children, and the parents (by API
+    number) whose children could not be read and must be read again."""
+
+    parents: list[tuple[dict, RowSet]]
+    children: list[ChildRows]
+    failed: set[int]
 
 
 class SyncError(Exception):
@@ -182,24 +192,49 @@ class Engine:
         return objects
 
     async def read_parents(
-        self, stream: Stream, ctx: Context, values: list[dict]
-    ) -> tuple[list[tuple[dict, RowSet]], list[ChildRows]]:
+        self, stream: Stream, ctx: Context, values: list[dict], *, force: bool = False
+    ) -> ParentPage:
         """Rows for a page of parents, and the children of those that changed."""
         parents = [(obj, rows) for obj in values if (rows := self.to_rows(stream, obj, ctx))]
         changed = self.changed(stream, [rows for _, rows in parents])
-        return parents, await self.fetch_children(stream, ctx, parents, changed)
+        if force:
+            changed = {r["id"] for _, rows in parents for r in rows.get(stream.table, ())}
+        children, failed = await self.fetch_children(stream, ctx, parents, changed)
+        return ParentPage(parents, children, failed)
 
-    def write_parents(
-        self, stream: Stream, parents: list[tuple[dict, RowSet]], children: list[ChildRows]
-    ) -> None:
-        """Write a page of parents and their children; call inside the page's transaction."""
-        for _, rows in parents:
+    def write_parents(self, stream: Stream, page: ParentPage, state: SyncState) -> None:
+        """Write a page of parents and their children; call inside the page's transaction.
+
+        Parents whose children could not be read are written all the same (the walk must go
+        on) and noted in ``state`` to be read again, children and all, next run.
+        """
+        for _, rows in page.parents:
             self.write(rows)
             self.tombstone_owned(stream, rows)
-        for child in children:
+        for child in page.children:
             self.write(child.rows)
             for table, where, keep in child.tombstones:
                 self.summary.add({table: self.store.tombstone(table, where, keep, now())})
+        if page.failed:
+            state.extra["redo"] = sorted(set(state.extra.get("redo", [])) | page.failed)
+
+    async def redo(self, stream: Stream, ctx: Context, state: SyncState) -> None:
+        """Read again the parents whose children failed last time, forcing their children."""
+        numbers = state.extra.get("redo")
+        if not numbers:
+            return
+        path = stream.path.format(**ctx)
+        found = []
+        for number in numbers:
+            try:
+                found.append(await self.client.get(f"{path}/{number}"))
+            except (NotFound, Gone):
+                continue  # gone since: the next complete list or reconciliation says so
+        page = await self.read_parents(stream, ctx, found, force=True)
+        with self.store.transaction():
+            state.extra["redo"] = []
+            self.write_parents(stream, page, state)
+            self.store.put_state(state)
 
     def tombstone_owned(self, stream: Stream, rowset: RowSet) -> None:
         """Rows a parent carries in full (a PR's participants): drop the ones it no longer has."""
@@ -226,9 +261,10 @@ class Engine:
         ctx: Context,
         parents: list[tuple[dict, RowSet]],
         changed: set[str],
-    ) -> list[ChildRows]:
-        """Fetch every child list of every changed parent on a page, concurrently."""
-        jobs = []
+    ) -> tuple[list[ChildRows], set[int]]:
+        """Every child list of every changed parent on a page, concurrently; and the API
+        numbers of the parents some child list of which could not be read."""
+        jobs, owners = [], []
         for obj, rows in parents:
             main = rows.get(stream.table) or []
             if not main or main[0]["id"] not in changed:
@@ -246,7 +282,10 @@ class Engine:
                 ):
                     continue
                 jobs.append(self.fetch_child(child, child_ctx, parent_id))
-        return [result for result in await asyncio.gather(*jobs) if result is not None]
+                owners.append(obj.get("id"))
+        results = await asyncio.gather(*jobs)
+        failed = {owner for owner, result in zip(owners, results, strict=True) if result is None}
+        return [r for r in results if r is not None], failed
 
     async def fetch_child(self, stream: Stream, ctx: Context, parent_id: str) -> ChildRows | None:
         """One child list of one parent, complete, with what to tombstone."""
@@ -321,6 +360,30 @@ class Engine:
         for table, column in stream.cascade:
             gone = self.store.tombstone_children(table, column, stream.table, when)
             self.summary.add({table: gone})
+
+    async def read_refs(
+        self, ctx: Context, where: dict[str, str], name_and_target: Callable
+    ) -> tuple[dict[str, str], str | None] | None:
+        """Branches and tags as ``{"branch:NAME": hash}`` plus the default branch's key.
+
+        None when a listing failed: commits and their garbage collection then wait for a run
+        that sees every ref, or a missing branch would look like a deleted one.
+        """
+        refs: dict[str, str] = {}
+        default = None
+        for name, kind in (("branches", "branch"), ("tags", "tag")):
+            if not (self.wanted(name) or self.wanted("commits")):
+                continue
+            found = await self.guarded(name, self.run_full(self.streams[name], ctx, where))
+            if found is None:
+                return None
+            for obj in found:
+                ref, target, is_default = name_and_target(obj)
+                if target:
+                    refs[f"{kind}:{ref}"] = target
+                if is_default:
+                    default = f"{kind}:{ref}"
+        return refs, default
 
     async def guarded(self, name: str, work):
         """Run one stream; a failure is recorded and the other streams go on."""

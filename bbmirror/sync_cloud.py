@@ -60,6 +60,7 @@ class CloudSync(Engine):
         url: str | None = None  # set when keyset paging cannot progress (ties on a page)
         seen = 0
         try:
+            await self.redo(stream, ctx, state)
             while True:
                 if url:
                     body = await self.client.get(url)
@@ -67,13 +68,13 @@ class CloudSync(Engine):
                     query = [("q", f"{stream.cursor} >= {start}")] if start else []
                     body = await self.client.get(path, [*base, *query])
                 values = page_values(body, path)
-                parents, children = await self.read_parents(stream, ctx, values)
+                page = await self.read_parents(stream, ctx, values)
                 cursors = [c for obj in values if (c := cursor_of(obj, stream.cursor))]
                 page_max = max(cursors, default=None)
                 run_max = max(filter(None, [run_max, page_max]), default=None)
                 following = body.get("next")
                 with self.store.transaction():
-                    self.write_parents(stream, parents, children)
+                    self.write_parents(stream, page, state)
                     if not following:
                         state.watermark = run_max or state.watermark
                         state.resume = None
@@ -250,15 +251,8 @@ class CloudSync(Engine):
             "repository_id": repo_id,
         }
         where = {"repository_id": repo_id}
-        refs: dict[str, str] = {}
-        for name in ("branches", "tags"):
-            if self.wanted(name) or self.wanted("commits"):
-                objects = await self.guarded(name, self.run_full(self.streams[name], ctx, where))
-                kind = "branch" if name == "branches" else "tag"
-                for obj in objects or ():
-                    target = (obj.get("target") or {}).get("hash")
-                    if target:
-                        refs[f"{kind}:{obj['name']}"] = target
+        listed = await self.read_refs(ctx, where, _name_and_target)
+        refs = listed[0] if listed else {}
         moved = False
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
@@ -283,3 +277,7 @@ class CloudSync(Engine):
                     await self.guarded(
                         f"reconcile {name}", self.reconcile_ids(self.streams[name], ctx, where)
                     )
+
+
+def _name_and_target(ref: dict) -> tuple[str, str | None, bool]:
+    return ref["name"], (ref.get("target") or {}).get("hash"), False

@@ -99,16 +99,7 @@ class ServerSync(Engine):
             "repository_id": repo_id,
         }
         where = {"repository_id": repo_id}
-        refs: dict[str, str] = {}
-        default = None
-        for name, kind in (("branches", "branch"), ("tags", "tag")):
-            if self.wanted(name) or self.wanted("commits"):
-                objects = await self.guarded(name, self.run_full(self.streams[name], ctx, where))
-                for obj in objects or ():
-                    if obj.get("latestCommit"):
-                        refs[f"{kind}:{obj['displayId']}"] = obj["latestCommit"]
-                    if obj.get("isDefault"):
-                        default = f"{kind}:{obj['displayId']}"
+        refs, default = await self.read_refs(ctx, where, _name_and_target) or ({}, None)
         moved = False
         if self.wanted("commits") and refs:
             ranges = self.run_ranges(self.streams["commits"], ctx, repo_id, refs, default)
@@ -182,9 +173,10 @@ class ServerSync(Engine):
         newest = state.watermark
         previous: str | None = None  # the oldest updatedDate of the pages so far
         monotonic, complete = True, True
+        await self.redo(stream, ctx, state)
         pages = self.client.pages(path, [*stream.params, *self.page_size(stream)])
         async for page in pages:
-            dates = await self.pr_page(stream, ctx, page.values, seen)
+            dates = await self.pr_page(stream, ctx, page.values, seen, state)
             if not dates:
                 continue
             newest = max(filter(None, (newest, *dates)))
@@ -200,7 +192,7 @@ class ServerSync(Engine):
         # Open PRs every run: they change in ways that may not move updatedDate (§3.2 4d).
         params = [("state", "OPEN"), ("order", "NEWEST"), *self.page_size(stream)]
         async for page in self.client.pages(path, params):
-            await self.pr_page(stream, ctx, page.values, seen)
+            await self.pr_page(stream, ctx, page.values, seen, state)
         with self.store.transaction():
             # The open list is complete: an open PR that no list showed was deleted.
             self.tombstone_missing(stream, {"repository_id": scope, "state": "OPEN"}, seen)
@@ -210,13 +202,15 @@ class ServerSync(Engine):
             self.store.put_state(state)
 
     async def pr_page(
-        self, stream: Stream, ctx: Context, values: list[dict], seen: set[str]
+        self, stream: Stream, ctx: Context, values: list[dict], seen: set[str], state: SyncState
     ) -> list[str]:
         """Write one page of PRs with the children of those that changed; their dates."""
-        parents, children = await self.read_parents(stream, ctx, values)
+        page = await self.read_parents(stream, ctx, values)
         with self.store.transaction():
-            self.write_parents(stream, parents, children)
-        for _, rows in parents:
+            self.write_parents(stream, page, state)
+            if page.failed:
+                self.store.put_state(state)
+        for _, rows in page.parents:
             seen.update(r["id"] for r in rows.get(stream.table, ()))
         self.progress(ctx.get("full_name", ""), stream.name, len(seen))
         return [to_utc(v["updatedDate"]) for v in values if isinstance(v.get("updatedDate"), int)]
@@ -224,3 +218,7 @@ class ServerSync(Engine):
 
 def _full_name(repo: dict) -> str:
     return f"{(repo.get('project') or {}).get('key')}/{repo.get('slug')}"
+
+
+def _name_and_target(ref: dict) -> tuple[str, str | None, bool]:
+    return ref["displayId"], ref.get("latestCommit"), bool(ref.get("isDefault"))

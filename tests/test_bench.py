@@ -41,7 +41,8 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
             assert result[phase]["requests"] > 0
         assert "equal" in result["incremental"]
     mine = tools["bbmirror"]
-    assert mine["incremental"]["equal"] is True, mine["incremental"]["missed"]
+    assert set(FIGURES) <= set(mine["reconcile"])
+    assert mine["reconcile"]["equal"] is True, mine["reconcile"]["missed"]
     assert mine["full"]["requests"] >= mine["minimum_requests"] > 0
     assert mine["requests_vs_minimum"] >= 1
     # A script that re-reads everything can hold stale or extra rows, never miss one.

@@ -217,3 +217,19 @@ def test_reconciliation_runs_on_its_own_every_n_runs(tmp_path):
     summary = harness.sync(reconcile_every=2)  # 2 ok runs: this one reconciles
     assert summary.reconciled and summary.rows.get("issues") == 1
     assert differences(harness.world, harness.db) == []
+
+
+def test_malformed_json_is_quarantined_and_the_next_run_catches_up(tmp_path):
+    """Truncated JSON under a 200 is no transient error: the stream's page is quarantined with
+    its reason, the other streams go on, and a clean run later converges."""
+    faults = {"fault_rate": 0.15, "fault_kinds": ("garbage",), "seed": 3}
+    harness = Harness(generate(7, "tiny"), str(tmp_path / "m.db"), faults=faults)
+    first = harness.sync()
+    assert first.outcome == "partial" and first.errors > 0
+    conn = sqlite3.connect(harness.db)
+    reasons = [r[0] for r in conn.execute("select reason from sync_errors")]
+    assert len(reasons) == first.errors and all("invalid JSON" in r for r in reasons)
+    assert conn.execute("select count(*) from pullrequests").fetchone()[0]  # others went on
+    harness.app.state.faults.fault_rate = 0
+    assert harness.sync().outcome == "ok"
+    assert differences(harness.world, harness.db) == []

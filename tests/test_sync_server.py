@@ -310,3 +310,13 @@ def test_a_comment_edit_on_a_closed_pr(tmp_path, comment_bumps_pr):
     assert (stale == []) == comment_bumps_pr, stale
     harness.sync(Options(reconcile=True))
     assert differences(harness.world, harness.db) == []
+
+
+def test_malformed_json_is_quarantined_and_the_next_run_catches_up(tmp_path):
+    faults = {"fault_rate": 0.15, "fault_kinds": ("garbage",), "seed": 5}
+    harness = DcHarness(generate_dc(7, "tiny"), str(tmp_path / "m.db"), faults=faults)
+    first = harness.sync()
+    assert first.outcome == "partial" and first.errors > 0
+    harness.app.state.faults.fault_rate = 0
+    assert harness.sync().outcome == "ok"
+    assert differences(harness.world, harness.db) == []

@@ -31,7 +31,9 @@ from typing import Any
 
 import httpx
 
-FAULT_KINDS = ("500", "502", "503", "555", "429", "drop")
+FAULT_KINDS = ("500", "502", "503", "555", "429", "drop")  # the default mix: all retryable
+# "garbage": a 200 whose body is truncated JSON, which no retry of ours would fix.
+ALL_FAULT_KINDS = (*FAULT_KINDS, "garbage")
 NEAR_LIMIT_FRACTION = 0.2
 DEFAULT_LIMIT = 1000  # Cloud's documented hourly allowance for repository data
 CREDENTIAL_KEY = "bbmirror.credential"  # scope key: the credential label (never the secret)
@@ -72,7 +74,7 @@ class Faults:
     hits: dict[str, deque[float]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        unknown = set(self.fault_kinds) - set(FAULT_KINDS)
+        unknown = set(self.fault_kinds) - set(ALL_FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
         self.rng = random.Random(self.seed)
@@ -122,10 +124,7 @@ def _headers(pairs: dict[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 async def _send_json(send: Callable, status: int, body: dict, headers: dict[str, str]) -> None:
-    data = json.dumps(body).encode()
-    extra = {"content-type": "application/json", "content-length": str(len(data)), **headers}
-    await send({"type": "http.response.start", "status": status, "headers": _headers(extra)})
-    await send({"type": "http.response.body", "body": data})
+    await _send_raw(send, status, json.dumps(body).encode(), headers)
 
 
 class FaultMiddleware:
@@ -160,6 +159,9 @@ class FaultMiddleware:
             faults.counters[kind] += 1
             if kind == "drop":
                 await self._drop(scope, receive)
+                return
+            if kind == "garbage":
+                await _send_raw(send, 200, b'{"values": [{"id": 1, "tit', rl_headers)
                 return
             extra = {}
             if kind == "429" and faults.retry_after:
@@ -231,3 +233,10 @@ class SimulatorTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+async def _send_raw(send: Callable, status: int, body: bytes, headers: dict[str, str]) -> None:
+    """A response whose body is exactly ``body`` (e.g. broken JSON under a JSON type)."""
+    pairs = {"content-type": "application/json", "content-length": str(len(body)), **headers}
+    await send({"type": "http.response.start", "status": status, "headers": _headers(pairs)})
+    await send({"type": "http.response.body", "body": body})
