@@ -1,0 +1,1 @@
+"""Benchmark helpers and peers for scripts/bench.py (peers run in .venv-bench)."""
