@@ -127,7 +127,6 @@ class Engine:
         self.options = options
         self.summary = summary
         self.progress = progress or (lambda repo, stream, n: None)
-        self.failed_streams = 0
         self.checked: dict[str, dict] = {}  # objects fetched by the preflight
 
     async def preflight(self) -> None:
@@ -164,22 +163,17 @@ class Engine:
 
     async def run_full(self, stream: Stream, ctx: Context, where: dict[str, str]) -> list[dict]:
         """Read a whole list, write it, and tombstone rows of the same scope that vanished."""
-        path = stream.path.format(**ctx)
-        params = [*stream.params, *self.page_size(stream)]
         rowset: RowSet = {}
-        keep: set[str] = set()
         objects: list[dict] = []
         clean = True
         try:
-            async for page in self.client.pages(path, params):
-                for obj in page.values:
-                    rows = self.to_rows(stream, obj, ctx)
-                    if rows is None:
-                        clean = False
-                        continue
-                    objects.append(obj)
-                    keep.update(r["id"] for r in rows.get(stream.table, ()))
-                    merge(rowset, rows)
+            async for obj in self.objects_of(stream, stream.path.format(**ctx)):
+                rows = self.to_rows(stream, obj, ctx)
+                if rows is None:
+                    clean = False
+                    continue
+                objects.append(obj)
+                merge(rowset, rows)
         except (NotFound, Gone):
             if not stream.optional:
                 raise
@@ -187,7 +181,9 @@ class Engine:
         with self.store.transaction():
             self.write(rowset)
             if clean:  # a quarantined record's row must not be mistaken for a deletion
-                self.store.tombstone(stream.table, where, keep, now())
+                keep = {r["id"] for r in rowset.get(stream.table, ())}
+                gone = self.store.tombstone(stream.table, where, keep, now())
+                self.summary.add({stream.table: gone})
         self.progress(ctx.get("full_name", ""), stream.name, len(objects))
         return objects
 
@@ -293,7 +289,7 @@ class Engine:
         rowset: RowSet = {}
         clean = True
         try:
-            async for obj in self.child_objects(stream, path):
+            async for obj in self.objects_of(stream, path):
                 rows = self.to_rows(stream, obj, ctx)
                 if rows is None:
                     clean = False
@@ -314,8 +310,8 @@ class Engine:
                     tombstones.append((item.table, where, keep))
         return ChildRows(rowset, tombstones)
 
-    async def child_objects(self, stream: Stream, path: str):
-        """Every object of a child list, paged or answered as one bare array."""
+    async def objects_of(self, stream: Stream, path: str):
+        """Every object of a list, paged or answered as one bare array."""
         if not stream.paged:
             for obj in await self.client.get_list(path):
                 if isinstance(obj, dict):
@@ -392,7 +388,6 @@ class Engine:
         except (AuthError, Unreachable):
             raise
         except BitbucketError as exc:
-            self.failed_streams += 1
             self.quarantine(name, str(exc), {"url": exc.url, "status": exc.status})
             return None
 
