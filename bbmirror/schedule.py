@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import signal
 import threading
 import time
@@ -47,6 +45,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bbmirror.config import ConfigError, Source
 from bbmirror.http import BitbucketError
+from bbmirror.store.pidlock import PidLock
 from bbmirror.store.schema import StoreError
 from bbmirror.sync import Options, Summary, SyncError, sync_sources
 
@@ -118,7 +117,7 @@ class Scheduler:
         self.completed = 0
         self.done = asyncio.Event()  # set it to stop; run_until_done waits for it
         self.stopping = False
-        self.owner_fd: int | None = None
+        self.owner = PidLock(f"{self.db}.schedule.lock")  # one scheduler per database
         self.aps: AsyncIOScheduler | None = None
         self._turn: asyncio.Lock | None = None
 
@@ -255,37 +254,12 @@ class Scheduler:
 
     # -- the owner lock ----------------------------------------------------------------------
 
-    @property
-    def owner_lock_path(self) -> str:
-        return f"{self.db}.schedule.lock"
-
     def _claim_owner(self) -> str | None:
         """Hold ``<db>.schedule.lock``; None when we own it, else the holder's pid."""
-        if self.owner_fd is not None:
-            return None
-        try:
-            fd = os.open(self.owner_lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot create {self.owner_lock_path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            return holder
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.owner_fd = fd
-        return None
+        return self.owner.acquire()
 
     def _release_owner(self) -> None:
-        if self.owner_fd is None:
-            return
-        fd, self.owner_fd = self.owner_fd, None
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        self.owner.release()
 
 
 async def run_until_done(scheduler: Scheduler, *, signals: bool = False) -> None:

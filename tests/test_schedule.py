@@ -203,7 +203,7 @@ def test_the_scheduler_thread_stops_promptly(harness):
         time.sleep(0.1)
     thread.stop()
     assert not thread._thread.is_alive()
-    assert thread.scheduler.owner_fd is None  # the owner lock went with it
+    assert thread.scheduler.owner.fd is None  # the owner lock went with it
 
 
 # -- real processes ----------------------------------------------------------------------

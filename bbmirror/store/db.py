@@ -29,7 +29,6 @@ Choices where the brief is silent:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import sqlite3
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from bbmirror.store.pidlock import PidLock
 from bbmirror.store.rows import RowSet, to_utc
 from bbmirror.store.schema import (
     AFTER_WRITE,
@@ -120,7 +120,7 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._depth = 0
-        self._lock_fd: int | None = None
+        self._lock = PidLock(f"{path}.lock")
         self._upserts: dict[tuple, str] = {}
 
     # -- opening and closing -------------------------------------------------------------
@@ -533,35 +533,19 @@ class Store:
 
         An ``flock`` on ``<db>.lock``: the OS drops it when the holder dies, even by SIGKILL.
         """
-        if self._lock_fd is not None or self.path == ":memory:":
+        if self._lock.fd is not None or self.path == ":memory:":
             return
         if self.readonly:
             raise StoreError(f"{self.path} is open read-only; open it read-write to sync")
-        try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot create lock file {self.lock_path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+        holder = self._lock.acquire()
+        if holder is not None:
             raise StoreError(
                 f"another bbmirror sync is writing to {self.path} (pid {holder});"
                 " wait for it to finish, or stop that process"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
+            )
 
     def release_writer_lock(self) -> None:
-        if self._lock_fd is None:
-            return
-        fd, self._lock_fd = self._lock_fd, None
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        self._lock.release()
 
 
 def _check_path(p: Path, readonly: bool) -> bool:
