@@ -39,6 +39,7 @@ from bbmirror.simulator.generate import (
     short_markdown,
     title,
 )
+from bbmirror.simulator.mutate import apply_mix
 
 T = TypeVar("T")
 
@@ -630,19 +631,8 @@ OPERATIONS: tuple[tuple[Op, float], ...] = (
     (_op_build, 4),
     (_op_repo, 0.4),
 )
-_OPS = [op for op, _ in OPERATIONS]
-_WEIGHTS = [w for _, w in OPERATIONS]
 
 
 def random_activity(world: DcWorld, n: int, rng: random.Random) -> list[str]:
     """Apply ``n`` mutations in a realistic mix; returns one short description per mutation."""
-    repos = list(world.repositories.values())
-    done: list[str] = []
-    attempts = 0
-    while repos and len(done) < n and attempts < 50 * n:
-        attempts += 1
-        op = rng.choices(_OPS, _WEIGHTS)[0]
-        description = op(world, rng.choice(repos), rng)
-        if description:
-            done.append(description)
-    return done
+    return apply_mix(world, list(world.repositories.values()), OPERATIONS, n, rng)

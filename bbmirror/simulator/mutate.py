@@ -1070,20 +1070,26 @@ OPERATIONS: tuple[tuple[Op, float], ...] = (
     (_op_rename, 0.3),
     (_op_settings, 0.3),
 )
-_OPS = [op for op, _ in OPERATIONS]
-_WEIGHTS = [w for _, w in OPERATIONS]
 
 
-def random_activity(world: World, n: int, rng: random.Random) -> list[str]:
-    """Apply ``n`` mutations in a realistic mix; returns one short description per mutation."""
-    repos = list(world.repositories.values())
+def apply_mix(world, repos: list, operations, n: int, rng: random.Random) -> list[str]:
+    """Apply ``n`` of the weighted ``operations`` (op, weight) to random repositories.
+
+    An operation returns a short description, or nothing when it did not apply (it is then
+    drawn again, up to 50 tries per wanted mutation). Shared by the Cloud and Server worlds.
+    """
+    ops, weights = [op for op, _ in operations], [w for _, w in operations]
     done: list[str] = []
     attempts = 0
     while repos and len(done) < n and attempts < 50 * n:
         attempts += 1
-        op = rng.choices(_OPS, _WEIGHTS)[0]
-        repo = rng.choice(repos)
-        description = op(world, repo, rng)
+        op = rng.choices(ops, weights)[0]
+        description = op(world, rng.choice(repos), rng)
         if description:
             done.append(description)
     return done
+
+
+def random_activity(world: World, n: int, rng: random.Random) -> list[str]:
+    """Apply ``n`` mutations in a realistic mix; returns one short description per mutation."""
+    return apply_mix(world, list(world.repositories.values()), OPERATIONS, n, rng)
