@@ -10,8 +10,25 @@ import pytest
 from archive_shapes import ARCHIVES, META, canonical, gdc_like, members, no_meta, quest_like
 
 from bbmirror.archive import export_archive, import_archive
+from bbmirror.simulator.export import export_zip
+from bbmirror.simulator.generate import generate
 
 REPO = "acme/widget"
+
+
+def simulated(**switches: object) -> bytes:
+    """A generated world's export under ``REPO``, with the simulator's field-like switches."""
+    world = generate(7, "tiny")
+    repo = max(world.repositories.values(), key=lambda r: len(r.issues))
+    repo.workspace, repo.slug = REPO.split("/")
+    return export_zip(world, repo, **switches)  # type: ignore[arg-type]
+
+
+ARCHIVES = {
+    **ARCHIVES,
+    "sim-2013": lambda: simulated(fmt="1.0", none_value="None", missing_files=0.5),
+    "sim-2020": lambda: simulated(both=True, missing_files=0.2),
+}
 TABLES = (
     "issues",
     "comments",
