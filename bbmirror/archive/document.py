@@ -101,6 +101,7 @@ class Builder:
         }
         self.by_account = {v[0]: v for v in self.users.values() if v[0]}
         self.without_bytes = 0
+        self.format: str | None = None  # of the last archive imported, if any
         self.files: list[tuple[str, str]] = []  # (zip entry, issue_attachments row id)
 
     def rows(self, sql: str) -> list[Any]:
@@ -137,6 +138,7 @@ class Builder:
         attachments = self.attachments(numbers)
         state = self.store.get_state(self.issue_source(), self.repo_id, STATE_STREAM)
         meta = dict(DEFAULT_META)
+        self.format = state.extra.get("format") if state else None
         if state:
             meta.update(state.extra.get("meta") or {})
             meta["default_assignee"] = self.user_obj(meta.get("default_assignee"))

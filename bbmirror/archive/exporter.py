@@ -5,7 +5,8 @@ Choices where the reference is silent:
 
 - ``db-2.0.json`` is always written. ``db-1.0.json`` is written beside it when some user has no
   account_id (users that came from a 1.0 archive: only the 1.0 file names them as they came,
-  by username), or when every user has a username (learned from a 2019+ zip's 1.0 file).
+  by username), when every user has a username (learned from a 2019+ zip's 1.0 file), or
+  when the last archive imported was a 1.0 one.
   Both files point at the same attachment entries (Bitbucket's own zips carry a copy per
   file; readers use one file only). No ``.signature``: we cannot compute Bitbucket's.
 - Tombstoned rows and deleted comments are left out; see ``document.py`` for the records.
@@ -62,8 +63,8 @@ def export_archive(
         document = builder.document()
         formats = ["2.0"]
         named = users_in(document)
-        if named and (
-            any(who.account_id is None for who in named) or all(who.username for who in named)
+        if builder.format == "1.0" or (
+            named and (any(w.account_id is None for w in named) or all(w.username for w in named))
         ):
             formats.append("1.0")  # usernames identify these users (§5)
         summary = ExportSummary(

@@ -7,7 +7,7 @@ from pathlib import Path
 from bbmirror.archive.container import Container, Limits, open_container
 from bbmirror.archive.model import Archive, ArchiveAttachment
 from bbmirror.archive.parse import loads, parse_document
-from bbmirror.archive.usernames import anonymous_users, username_map, username_slots
+from bbmirror.archive.usernames import prefer_10, username_map, username_slots
 
 
 class ArchiveFile:
@@ -33,8 +33,7 @@ class ArchiveFile:
 def read_archive(path: str | Path, limits: Limits | None = None) -> ArchiveFile:
     """Open and validate an export: prefer db-2.0.json, use db-1.0.json for usernames.
 
-    A 2.0 file naming a user without an account_id (as ``export-issues`` writes users that
-    came from a 1.0 archive) identifies nobody: then the 1.0 file beside it is read instead.
+    The 1.0 file is read instead when it says more, or the same (see ``prefer_10``).
     """
     container = open_container(path, limits)
     try:
@@ -43,7 +42,7 @@ def read_archive(path: str | Path, limits: Limits | None = None) -> ArchiveFile:
         document = loads(_read(container, json_name), json_name)
         if json_name == "db-2.0.json" and "db-1.0.json" in container.json_names:
             doc_10 = loads(_read(container, "db-1.0.json"), "db-1.0.json")
-            if anonymous_users(document):
+            if prefer_10(document, doc_10):
                 json_name, document = "db-1.0.json", doc_10
             else:
                 names = username_slots(doc_10)

@@ -23,12 +23,17 @@ def username_map(names: dict[tuple, str], doc_20: dict[str, Any]) -> dict[str, s
     return found
 
 
-def anonymous_users(document: dict[str, Any]) -> bool:
-    """Whether a 2.0 file names some user by an object without an account_id."""
-    return any(
-        isinstance(value, dict) and not value.get("account_id")
-        for _, value in _user_slots(document)
-    )
+def prefer_10(doc_20: dict[str, Any], doc_10: dict[str, Any]) -> bool:
+    """Whether the 1.0 file of a zip says more than its 2.0 file, or the same.
+
+    More: the 2.0 file names a user without an account_id (``export-issues`` writes users that
+    came from a 1.0 archive so). The same: no account_id at all, and the same attachment paths.
+    """
+    values = [v for _, v in _user_slots(doc_20) if isinstance(v, dict)]
+    if any(not v.get("account_id") for v in values):
+        return True
+    paths = [[a.get("path") for a in _records(d, "attachments")] for d in (doc_20, doc_10)]
+    return not values and paths[0] == paths[1]
 
 
 def _user_slots(document: dict[str, Any]) -> Any:
@@ -46,6 +51,13 @@ def _user_slots(document: dict[str, Any]) -> Any:
         key = (log.get("issue"), log.get("comment"), log.get("field"))
         seen[key] = seen.get(key, -1) + 1
         yield ("log", *key, seen[key]), log.get("user")
+    for attachment in _records(document, "attachments"):  # paths differ between the files
+        key = ("attachment", attachment.get("issue"), attachment.get("filename"))
+        seen[key] = seen.get(key, -1) + 1
+        yield (*key, seen[key]), attachment.get("user")
+    meta = document.get("meta")
+    if isinstance(meta, dict):
+        yield ("meta",), meta.get("default_assignee")
 
 
 def _records(document: dict[str, Any], key: str) -> list[dict]:
