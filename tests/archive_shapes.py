@@ -214,6 +214,7 @@ def history(shape: Shape, *, none: str, lose_first_twin: bool = False) -> None:
         voters=["ana"],
     )
     shape.issue(2, 10, reporter="den", content="", priority="trivial", status="open")
+    shape.issue(5, 20, reporter="ana", status="closed", kind="task")  # 4 was spam: a gap (§1)
     shape.comment(36622697, 1, "bob", 100, content="Can reproduce.")
     shape.comment(36622698, 1, "ana", 200, content="Edited", updated_on=ts(260))
     shape.comment(36622699, 3, None, 300, content="anonymous remark")

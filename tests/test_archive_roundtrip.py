@@ -156,10 +156,10 @@ def test_same_named_attachments_keep_their_bytes(tmp_path: Path, lose_first: boo
 
 
 def test_archive_without_meta_exports_bitbucket_defaults(tmp_path: Path) -> None:
-    _, exported = round_trip(tmp_path, no_meta())
-    assert doc(exported)["meta"] == META
-    kinds = {i["kind"] for i in doc(exported)["issues"]}
-    assert kinds == {"bug", "enhancement"}
+    original, exported = round_trip(tmp_path, no_meta())
+    assert "meta" not in doc(original) and doc(exported)["meta"] == META
+    kinds = {i["id"]: i["kind"] for i in doc(original)["issues"]}
+    assert {i["id"]: i["kind"] for i in doc(exported)["issues"]} == kinds
 
 
 # --- the whole target ------------------------------------------------------------------------
