@@ -470,7 +470,7 @@ def test_round_trip_export_of_import_equals_the_zip(tmp_path: Path, maker) -> No
     assert calls[-1] == (repo.full_name, "issues", len(repo.issues))
     assert "rows changed" in summary.line() and "\n" not in summary.line()
     exported = export_archive(tmp_path / "m.db", repo.full_name, tmp_path / "out.zip")
-    assert exported.issues == len(repo.issues) and exported.skipped_attachments == 0
+    assert exported.issues == len(repo.issues) and exported.without_bytes == 0
     assert read_export((tmp_path / "out.zip").read_bytes()) == read_export(original)
     with zipfile.ZipFile(tmp_path / "out.zip") as out:
         assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in out.infolist())
@@ -500,9 +500,12 @@ def test_both_formats_import_to_the_same_rows(tmp_path: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(both)) as archive:
         members = {n: archive.read(n) for n in archive.namelist()}
     results = []
+    paths_20 = [a["path"] for a in json.loads(members["db-2.0.json"])["attachments"]]
     for version in ("1.0", "2.0"):
         doc = json.loads(members[f"db-{version}.json"])
-        files = {a["path"]: members[a["path"]] for a in doc["attachments"]}
+        files = {p: members[a["path"]] for a, p in zip(doc["attachments"], paths_20, strict=True)}
+        for attachment, path_20 in zip(doc["attachments"], paths_20, strict=True):
+            attachment["path"] = path_20  # each file has its own copies (§1); rows keep paths
         path = write_zip(tmp_path / f"{version}.zip", {f"db-{version}.json": dumps(doc), **files})
         db = tmp_path / f"{version}.db"
         live_rows(world, repo, db)
@@ -597,7 +600,7 @@ def test_export_from_live_synced_rows(tmp_path: Path) -> None:
     world, repo = make_world()
     live_rows(world, repo, tmp_path / "m.db")
     summary = export_archive(tmp_path / "m.db", "acme/widget", tmp_path / "out.zip")
-    assert summary.skipped_attachments == 2  # live sync stored no bytes for them
+    assert summary.attachments == 2 and summary.without_bytes == 2  # records, no bytes
     with read_archive(tmp_path / "out.zip") as opened:
         archive = opened.archive
     assert [i.id for i in archive.issues] == [1, 2, 5]

@@ -6,6 +6,7 @@ import io
 import json
 import re
 import zipfile
+from datetime import datetime
 
 import pytest
 
@@ -282,3 +283,29 @@ def test_unknown_format_is_refused() -> None:
     world, repo = make_world()
     with pytest.raises(ValueError, match="3.0"):
         export_zip(world, repo, fmt="3.0")
+
+
+def test_logs_have_their_own_time_like_real_exports() -> None:
+    world, repo = make_world()
+    doc = export_json(world, repo)
+    carriers = {c["id"]: c for c in doc["comments"]}
+    deltas = []
+    for log in doc["logs"]:
+        carrier = datetime.fromisoformat(carriers[log["comment"]]["created_on"])
+        deltas.append((datetime.fromisoformat(log["created_on"]) - carrier).total_seconds())
+    assert all(-0.0002 <= d <= 17.5 for d in deltas)  # the range seen in gdc (§4.4)
+    assert any(d != 0 for d in deltas)
+
+
+def test_switches_for_none_values_and_missing_files() -> None:
+    world, repo = make_world()
+    doc = export_json(world, repo, none_value="None")
+    unassign = next(g for g in doc["logs"] if g["field"] == "responsible" and g["issue"] == 5)
+    assert (unassign["changed_from"], unassign["changed_to"]) == ("boris", "None")
+    with open_zip(export_zip(world, repo, missing_files=1.0)) as archive:
+        records = json.loads(archive.read("db-2.0.json"))["attachments"]
+        assert len(records) == 2 and not any(
+            n.startswith("attachments/") for n in archive.namelist()
+        )
+    with pytest.raises(ValueError, match="none_value"):
+        export_zip(world, repo, none_value="null")

@@ -6,9 +6,7 @@ are exactly those live sync writes. Choices where issue #4 and the reference are
 - The source is the mirrored repository's own (matched by ``full_name``), else ``--source``,
   else ``archive``. An unknown repository gets the row ``archive:{source}/{W}/{SLUG}`` (the
   archive has no uuid); a later live sync keys the repository by uuid, and does not merge.
-- Users: matched by uuid, then account_id, then username/nickname (1.0 archives); otherwise a
-  new row keyed ``account_id:{id}`` (as rows.py does), ``username:{name}`` or
-  ``display_name:{name}``. Existing user rows are never modified.
+- Users: see ``users.py``.
 - Merge: an issue row is written when it is new or the archive's ``updated_on`` is strictly
   newer; comments likewise by their own ``updated_on``; change records (immutable) and their
   items only when missing; attachments when missing or stored without bytes. Nothing is
@@ -29,7 +27,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,8 @@ from bbmirror.archive import shapes
 from bbmirror.archive.container import Limits
 from bbmirror.archive.model import Archive, ArchiveError, ArchiveIssue, UserRef
 from bbmirror.archive.read import ArchiveFile, read_archive
+from bbmirror.archive.summary import ImportSummary, split_repo
+from bbmirror.archive.users import match_users
 from bbmirror.store import rows
 from bbmirror.store.db import Store, SyncState
 from bbmirror.store.rows import RowError, RowSet
@@ -47,48 +46,6 @@ DEFAULT_SOURCE = "archive"
 CHUNK = 500  # issues per write batch (all inside the one transaction)
 LOOKUP = 900  # ids per "IN (...)" query
 NAMED = (("milestone", "milestones"), ("version", "versions"), ("component", "components"))
-
-
-@dataclass
-class ImportSummary:
-    """What an import read and what it changed in the mirror."""
-
-    repository: str
-    source: str
-    format: str
-    json_name: str
-    issues: int = 0
-    comments: int = 0
-    changes: int = 0
-    attachments: int = 0
-    kept_newer: int = 0  # issues whose mirrored row was newer than the archive's
-    rows: dict[str, int] = field(default_factory=dict)  # rows inserted or changed, per table
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> int:
-        return sum(self.rows.values())
-
-    def line(self) -> str:
-        """The one-line summary the CLI prints."""
-        text = (
-            f"imported {self.repository} from {self.json_name} ({self.format}): "
-            f"{self.issues} issues, {self.comments} comments, {self.changes} changes, "
-            f"{self.attachments} attachments; {self.changed} rows changed"
-        )
-        if self.kept_newer:
-            text += f"; {self.kept_newer} issues kept (mirror newer)"
-        if self.warnings:
-            text += f"; {len(self.warnings)} warnings"
-        return text
-
-
-def split_repo(repo: str) -> tuple[str, str]:
-    """``WORKSPACE/SLUG`` -> (workspace, slug), or a one-line error."""
-    workspace, _, slug = repo.strip().partition("/")
-    if not workspace or not slug or "/" in slug:
-        raise ArchiveError(f"--repo must be WORKSPACE/SLUG, not {repo!r}")
-    return workspace, slug
 
 
 def import_archive(
@@ -223,51 +180,9 @@ class _Importer:
     # -- users and names -------------------------------------------------------------------
 
     def users_rows(self) -> RowSet:
-        by: dict[str, dict[str, str]] = {"uuid": {}, "account_id": {}, "name": {}}
-        sql = (
-            "SELECT id, uuid, account_id, username, nickname, display_name FROM users"
-            " ORDER BY deleted_at IS NULL"  # live rows come last and win
+        self.user_ids, self.user_docs, new = match_users(
+            self.store.conn, self.archive.users.values(), self.source
         )
-        for uid, uuid, account_id, username, nickname, name in self.store.conn.execute(sql):
-            found = {
-                "display_name": name,
-                "account_id": account_id,
-                "nickname": nickname,
-                "username": username,
-                "uuid": uuid,
-            }
-            self.user_docs[uid] = {k: v for k, v in found.items() if v}
-            for kind, value in (("uuid", uuid), ("account_id", account_id)):
-                if value:
-                    by[kind][value] = uid
-            for value in (nickname, username):
-                if value:
-                    by["name"][value] = uid
-        new: list[dict[str, Any]] = []
-        for ref in self.archive.users.values():
-            uid = (
-                by["uuid"].get(ref.uuid or "")
-                or by["account_id"].get(ref.account_id or "")
-                or (by["name"].get(ref.username) if ref.username else None)
-            )
-            if uid is None:
-                uid = _new_user_key(ref)
-                new.append(
-                    {
-                        "id": uid,
-                        "source": self.source,
-                        "uuid": ref.uuid,
-                        "account_id": ref.account_id,
-                        "username": ref.username,
-                        "display_name": ref.display_name,
-                        "kind": "user",
-                        "json": rows._dumps(shapes.user(ref)),
-                    }
-                )
-                if ref.username:
-                    by["name"].setdefault(ref.username, uid)
-            self.user_ids[ref.key] = uid
-            self.user_docs.setdefault(uid, shapes.user(ref) or {})
         return {"users": new}
 
     def user(self, ref: UserRef | None) -> str | None:
@@ -367,8 +282,9 @@ class _Importer:
                 row = dict(first)
                 if n:
                     row["id"] = f"{first['id']}/{n}"
-                    row["json"] = rows._dumps({"old": item.old or "", "new": item.new or ""})
                 row.update(user_id=user_id, old=item.old, new=item.new)
+                row["created_on"] = item.created_on or head["created_on"]  # the log's own
+                row["json"] = rows._dumps(shapes.item(item))
                 rowset["issue_change_items"].append(row)
 
     def attachment_rows(self, attachments: list) -> RowSet:
@@ -426,16 +342,6 @@ class _Importer:
 def _newer(incoming: str | None, stored: str | None) -> bool:
     """The archive wins only when strictly newer (ties keep the stored, maybe live, row)."""
     return incoming is not None and (stored is None or incoming > stored)
-
-
-def _new_user_key(ref: UserRef) -> str:
-    if ref.uuid and ref.uuid.startswith("{"):
-        return ref.uuid
-    if ref.account_id:
-        return f"account_id:{ref.account_id}"
-    if ref.username:
-        return f"username:{ref.username}"
-    return f"display_name:{ref.display_name}"
 
 
 def _by_issue(archive: Archive) -> tuple[dict, dict, dict]:

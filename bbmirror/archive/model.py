@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ArchiveError(ValueError):
@@ -64,6 +65,8 @@ class ChangeItem:
     field: str
     old: str | None
     new: str | None
+    created_on: str | None = None  # the log's own time, a little after its carrier's (§4.4)
+    raw: dict[str, Any] = field(default_factory=dict)  # log values the normalisation changed
 
 
 @dataclass(slots=True)
@@ -76,6 +79,8 @@ class ArchiveChange:
     created_on: str | None
     message: str | None
     items: list[ChangeItem] = field(default_factory=list)  # file order = ordinal
+    updated_on: str | None = None  # the carrier comment's, when it was edited
+    carrier: bool = True  # False: the logs point at no comment record of the file
 
 
 @dataclass(slots=True)

@@ -20,7 +20,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bbmirror.archive.api10 import from_api_10
 from bbmirror.archive.container import check_path
+from bbmirror.archive.encoding import DEFAULT_META, log_name, log_value
 from bbmirror.archive.model import (
     Archive,
     ArchiveAttachment,
@@ -86,42 +88,6 @@ def parse_document(
 ) -> Archive:
     """Normalise one export document; ``usernames`` maps account_id -> 1.0 username."""
     return _Parser(document, name, usernames or {}).parse()
-
-
-def username_slots(doc_10: dict[str, Any]) -> dict[tuple, str]:
-    """Where each username sits in a 1.0 file, by record ids (kept small: no documents)."""
-    return {slot: value for slot, value in _user_slots(doc_10) if isinstance(value, str)}
-
-
-def username_map(names: dict[tuple, str], doc_20: dict[str, Any]) -> dict[str, str]:
-    """Join a zip's 1.0 and 2.0 files record by record to learn each account's username."""
-    found: dict[str, str] = {}
-    for slot, value in _user_slots(doc_20):
-        if isinstance(value, dict) and value.get("account_id") and slot in names:
-            found.setdefault(value["account_id"], names[slot])
-    return found
-
-
-def _user_slots(document: dict[str, Any]) -> Any:
-    """(where, user value) for every user value in a document, keyed by ids, not positions."""
-    for issue in _records(document, "issues"):
-        for key in ("reporter", "assignee"):
-            yield ("issue", issue.get("id"), key), issue.get(key)
-        for key in ("watchers", "voters"):
-            for n, value in enumerate(issue.get(key) or []):
-                yield ("issue", issue.get("id"), key, n), value
-    for comment in _records(document, "comments"):
-        yield ("comment", comment.get("id")), comment.get("user")
-    seen: dict[tuple, int] = {}
-    for log in _records(document, "logs"):
-        key = (log.get("issue"), log.get("comment"), log.get("field"))
-        seen[key] = seen.get(key, -1) + 1
-        yield ("log", *key, seen[key]), log.get("user")
-
-
-def _records(document: dict[str, Any], key: str) -> list[dict]:
-    values = document.get(key)
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
 
 def to_utc(value: Any, label: str, key: str) -> str | None:
@@ -208,10 +174,12 @@ class _Parser:
         return names
 
     def meta(self) -> dict[str, Any]:
-        raw = self.doc.get("meta") or {}
+        raw = self.doc.get("meta")
+        raw = {} if raw is None else raw
         if not isinstance(raw, dict):
             raise ArchiveError(f'{self.name}: "meta" is not an object')
-        meta: dict[str, Any] = {k: _named(raw.get(k)) for k in META_KEYS}
+        # A key the file leaves out has Bitbucket's default; a key given as null stays null.
+        meta: dict[str, Any] = {k: _named(raw.get(k, DEFAULT_META[k])) for k in META_KEYS}
         meta["default_assignee"] = self.user(raw.get("default_assignee"), "meta")
         return meta
 
@@ -219,7 +187,7 @@ class _Parser:
         issues: dict[int, ArchiveIssue] = {}
         for n, raw in self.records("issues", "issue"):
             if "id" not in raw and "local_id" in raw:
-                raw = _from_api_10(raw)
+                raw = from_api_10(raw)
             issue_id = _int(raw, "id", f"issues[{n}]")
             label = f"issue #{issue_id}"
             if issue_id in issues:
@@ -307,18 +275,14 @@ class _Parser:
                     user=carrier.user if carrier else user,
                     created_on=carrier.created_on if carrier else created,
                     message=carrier.content if carrier else None,
+                    updated_on=carrier.updated_on if carrier else None,
+                    carrier=carrier is not None,
                 )
             elif change.issue != issue:
                 raise ArchiveError(
                     f"{label}: comment {comment_id} belongs to issue #{change.issue}"
                 )
-            change.items.append(
-                ChangeItem(
-                    field=LOG_FIELDS.get(field, field),
-                    old=_log_value(raw.get("changed_from")),
-                    new=_log_value(raw.get("changed_to")),
-                )
-            )
+            change.items.append(_item(raw, field, created))
         return sorted(changes.values(), key=lambda c: (c.issue, c.id))
 
     def attachments(self, known: set[int], changes: list[ArchiveChange]) -> list[ArchiveAttachment]:
@@ -391,6 +355,22 @@ def _issue_ref(raw: dict, label: str, known: set[int]) -> int:
     return issue
 
 
+def _item(raw: dict, field: str, created: str | None) -> ChangeItem:
+    """A log as a change item; ``raw`` keeps what the normalisation would lose on export."""
+    item = ChangeItem(
+        field=LOG_FIELDS.get(field, field),
+        old=_log_value(raw.get("changed_from")),
+        new=_log_value(raw.get("changed_to")),
+        created_on=created,
+    )
+    if log_name(item.field) != field:
+        item.raw["field"] = field  # e.g. gibiexport's "assignee"
+    for key, value in (("changed_from", item.old), ("changed_to", item.new)):
+        if raw.get(key) != log_value(value):
+            item.raw[key] = raw.get(key)  # "None", null, or a non-string value
+    return item
+
+
 def _log_value(value: Any) -> str | None:
     if value is None:
         return None
@@ -405,23 +385,3 @@ def _url_time(url: str | None) -> str | None:
         return None
     moment = datetime.fromtimestamp(float(match.group(1)), UTC)
     return moment.isoformat(timespec="microseconds")
-
-
-def _from_api_10(raw: dict) -> dict:
-    """An old 1.0 API issue (bitbucket-cloud.md §5.2, §5.4) in export-record terms."""
-    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-    return {
-        "id": raw.get("local_id"),
-        "title": raw.get("title"),
-        "content": raw.get("content"),
-        "reporter": raw.get("reported_by"),
-        "assignee": raw.get("responsible"),
-        "status": raw.get("status"),
-        "priority": raw.get("priority"),
-        "kind": metadata.get("kind"),
-        "component": metadata.get("component"),
-        "milestone": metadata.get("milestone"),
-        "version": metadata.get("version"),
-        "created_on": raw.get("utc_created_on") or raw.get("created_on"),
-        "updated_on": raw.get("utc_last_updated") or raw.get("created_on"),
-    }

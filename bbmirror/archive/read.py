@@ -6,7 +6,8 @@ from pathlib import Path
 
 from bbmirror.archive.container import Container, Limits, open_container
 from bbmirror.archive.model import Archive, ArchiveAttachment
-from bbmirror.archive.parse import loads, parse_document, username_map, username_slots
+from bbmirror.archive.parse import loads, parse_document
+from bbmirror.archive.usernames import prefer_10, username_map, username_slots
 
 
 class ArchiveFile:
@@ -30,14 +31,22 @@ class ArchiveFile:
 
 
 def read_archive(path: str | Path, limits: Limits | None = None) -> ArchiveFile:
-    """Open and validate an export: prefer db-2.0.json, use db-1.0.json only for usernames."""
+    """Open and validate an export: prefer db-2.0.json, use db-1.0.json for usernames.
+
+    The 1.0 file is read instead when it says more, or the same (see ``prefer_10``).
+    """
     container = open_container(path, limits)
     try:
         json_name = container.json_names[0]
         names: dict[tuple, str] = {}
-        if json_name == "db-2.0.json" and "db-1.0.json" in container.json_names:
-            names = username_slots(loads(_read(container, "db-1.0.json"), "db-1.0.json"))
         document = loads(_read(container, json_name), json_name)
+        if json_name == "db-2.0.json" and "db-1.0.json" in container.json_names:
+            doc_10 = loads(_read(container, "db-1.0.json"), "db-1.0.json")
+            if prefer_10(document, doc_10):
+                json_name, document = "db-1.0.json", doc_10
+            else:
+                names = username_slots(doc_10)
+            del doc_10
         usernames = username_map(names, document) if names else {}
         archive = parse_document(document, json_name, usernames)
         del document

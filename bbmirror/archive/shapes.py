@@ -1,4 +1,9 @@
-"""Archive records -> 2.0-API-shaped objects, so ``store/rows.py`` keys them as live sync does."""
+"""Archive records -> 2.0-API-shaped objects, so ``store/rows.py`` keys them as live sync does.
+
+What an export record holds beyond the 2.0 API shape (a log's own time, a carrier comment's
+``updated_on``, ``"None"`` log values, an attachment's zip path) rides along in the objects'
+JSON under ``"archive"`` / ``"path"``, so ``export-issues`` can write the record back as it came.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from bbmirror.archive.model import (
     ArchiveChange,
     ArchiveComment,
     ArchiveIssue,
+    ChangeItem,
     UserRef,
 )
 
+ARCHIVE = "archive"  # the key holding what an export record has and the 2.0 API shape lacks
 UserDoc = Callable[[UserRef | None], dict[str, Any] | None]
 
 
@@ -67,6 +74,7 @@ def comment(record: ArchiveComment, user: UserDoc = user) -> dict[str, Any]:
         "updated_on": record.updated_on or record.created_on,  # the API always sets it
         "deleted": False,
         "issue": {"type": "issue", "id": record.issue},
+        ARCHIVE: {"updated_on": record.updated_on},  # null when never edited (§4.3)
     }
 
 
@@ -83,6 +91,16 @@ def change(record: ArchiveChange, user: UserDoc = user) -> dict[str, Any]:
         "created_on": record.created_on,
         "message": {"raw": record.message} if record.message is not None else None,
         "issue": {"type": "issue", "id": record.issue},
+        ARCHIVE: {"updated_on": record.updated_on, "carrier": record.carrier},
+    }
+
+
+def item(record: ChangeItem) -> dict[str, Any]:
+    """One change item's JSON: the 2.0 ``{old, new}`` plus the log's own time and raw values."""
+    return {
+        "old": record.old or "",
+        "new": record.new or "",
+        ARCHIVE: {"created_on": record.created_on, **record.raw},
     }
 
 
@@ -90,6 +108,7 @@ def attachment(record: ArchiveAttachment, user: UserDoc = user) -> dict[str, Any
     found = {
         "type": "issue_attachment",
         "name": record.filename,
+        "path": record.path,
         "url": record.url,
         "user": user(record.user),
         "created_on": record.uploaded_on,

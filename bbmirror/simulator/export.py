@@ -13,6 +13,13 @@ docs/simulator.md, "Issue export zips"):
 - Deleted comments are not exported; ``voters`` is ``[]`` (the world keeps only a vote count);
   ``content_updated_on`` and ``edited_on`` both carry ``Issue.edited_on``; a comment's
   ``updated_on`` is null unless it differs from ``created_on``.
+- As in real exports (§4.4), each log has its own ``created_on``: a few milliseconds after its
+  carrier comment's, one log in ten up to 17.5 s after, one in twenty 0.2 ms before (seeded by
+  the change). A carrier with a message was edited one time in three (``updated_on`` set).
+- Switches for what older or damaged exports look like: ``none_value="None"`` writes "no
+  value" as the 2013-2014 exports did; ``missing_files`` (0.0-1.0) leaves that share of the
+  attachment files out of the zip while keeping their records, as archives committed without
+  their ``attachments/`` folder do.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import hashlib
 import io
 import random
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -30,24 +37,38 @@ from bbmirror.simulator.world import Issue, IssueChange, Repository, User, World
 
 FIELD_TO_LOG = {"state": "status", "assignee": "responsible"}
 FORMATS = ("1.0", "2.0")
+NONE_VALUES = ("", "None")  # how exports write "no value" in logs (§4.4 rule 2)
 
 
-def export_json(world: World, repo: Repository, fmt: str = "2.0") -> dict[str, Any]:
+def export_json(
+    world: World, repo: Repository, fmt: str = "2.0", *, none_value: str = ""
+) -> dict[str, Any]:
     """The ``db-<fmt>.json`` object for ``repo`` (a pre-2019 file when ``fmt`` is 1.0)."""
-    return _Exporter(world, repo, fmt, with_url=fmt == "2.0").document()
+    return _Exporter(world, repo, fmt, with_url=fmt == "2.0", none_value=none_value).document()
 
 
-def export_zip(world: World, repo: Repository, *, fmt: str = "2.0", both: bool = False) -> bytes:
+def export_zip(
+    world: World,
+    repo: Repository,
+    *,
+    fmt: str = "2.0",
+    both: bool = False,
+    none_value: str = "",
+    missing_files: float = 0.0,
+) -> bytes:
     """A complete export zip: ``.signature``, the JSON file(s) and ``attachments/<hex>``."""
     fmts = FORMATS if both else (fmt,)
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
+    if none_value not in NONE_VALUES:
+        raise ValueError(f"none_value must be one of {NONE_VALUES}, not {none_value!r}")
     stamp = datetime.fromisoformat(world.clock).timetuple()[:6]
     entries: list[tuple[str, bytes]] = []
+    lose = random.Random(f"{repo.uuid}|missing")
     for one in fmts:
-        exporter = _Exporter(world, repo, one, with_url=both or one == "2.0")
+        exporter = _Exporter(world, repo, one, with_url=both or one == "2.0", none_value=none_value)
         entries.append((f"db-{one}.json", dumps(exporter.document())))
-        entries.extend(exporter.files.items())
+        entries.extend(e for e in exporter.files.items() if lose.random() >= missing_files)
     signature = hashlib.sha1(b"".join(data for _, data in entries)).hexdigest().encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -62,10 +83,13 @@ def export_zip(world: World, repo: Repository, *, fmt: str = "2.0", both: bool =
 class _Exporter:
     """Builds one JSON document and the attachment files it points at."""
 
-    def __init__(self, world: World, repo: Repository, fmt: str, *, with_url: bool) -> None:
+    def __init__(
+        self, world: World, repo: Repository, fmt: str, *, with_url: bool, none_value: str = ""
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown export format {fmt!r}")
         self.world, self.repo, self.fmt, self.with_url = world, repo, fmt, with_url
+        self.none_value = none_value
         self.by_account = {u.account_id: u for u in world.users.values()}
         self.files: dict[str, bytes] = {}
 
@@ -83,8 +107,9 @@ class _Exporter:
                 if carrier in used:
                     carrier, next_id = next_id, next_id + 1
                 used.add(carrier)
-                comments.append(self.carrier(issue, change, carrier))
-                logs.extend(self.logs(issue, change, carrier))
+                made = self.logs(issue, change, carrier)
+                comments.append(self.carrier(issue, change, carrier, made))
+                logs.extend(made)
             attachments.extend(self.attachment(issue, n) for n in range(len(issue.attachments)))
         shuffle = random.Random(self.repo.uuid)
         records = {
@@ -155,19 +180,26 @@ class _Exporter:
             "user": self.user(comment.user_uuid),
         }
 
-    def carrier(self, issue: Issue, change: IssueChange, comment_id: int) -> dict[str, Any]:
+    def carrier(
+        self, issue: Issue, change: IssueChange, comment_id: int, logs: list[dict]
+    ) -> dict[str, Any]:
         """The comment a change event hangs on: null content unless the change had a message."""
+        edited = None
+        if change.message and random.Random(f"{self.repo.uuid}|{change.id}|edit").random() < 1 / 3:
+            edited = max([change.created_on, *(log["created_on"] for log in logs)])
+            edited = _later(edited, 1 + change.id % 600)
         return {
             "content": change.message or None,
             "created_on": change.created_on,
             "id": comment_id,
             "issue": issue.id,
-            "updated_on": None,
+            "updated_on": edited,
             "user": self.user(change.user_uuid),
         }
 
     def logs(self, issue: Issue, change: IssueChange, comment_id: int) -> list[dict[str, Any]]:
         out = []
+        delays = random.Random(f"{self.repo.uuid}|{change.id}|logs")
         for field, values in change.changes.items():
             if field == "assignee_account_id":
                 if "assignee" in change.changes:
@@ -176,16 +208,20 @@ class _Exporter:
                 field = "assignee"
             out.append(
                 {
-                    "changed_from": _log_value(values.get("old")),
-                    "changed_to": _log_value(values.get("new")),
+                    "changed_from": self.log_value(values.get("old")),
+                    "changed_to": self.log_value(values.get("new")),
                     "comment": comment_id,
-                    "created_on": change.created_on,
+                    "created_on": _later(change.created_on, _log_delay(delays)),
                     "field": FIELD_TO_LOG.get(field, field),
                     "issue": issue.id,
                     "user": self.user(change.user_uuid),
                 }
             )
         return out
+
+    def log_value(self, value: str | None) -> str:
+        """A log value: cut at 254, "no value" as this export writes it (§4.4 rules 2-3)."""
+        return _log_value(value) or self.none_value
 
     def username(self, account_id: str | None) -> str:
         """``responsible`` logs hold usernames even in 2.0 (§4.4 rule 1)."""
@@ -228,3 +264,18 @@ def _name(named: dict[int, Any], key: int | None) -> str | None:
 
 def _log_value(value: str | None) -> str:
     return (value or "")[:LOG_VALUE_LIMIT]
+
+
+def _log_delay(rng: random.Random) -> float:
+    """Seconds from a carrier comment to one of its logs: −0.2 ms to +17.5 s, mostly ms (§4.4)."""
+    roll = rng.random()
+    if roll < 0.05:
+        return -0.0002
+    if roll < 0.15:
+        return rng.uniform(0.02, 17.5)
+    return rng.uniform(0.0005, 0.02)
+
+
+def _later(stamp: str, seconds: float) -> str:
+    moment = datetime.fromisoformat(stamp) + timedelta(seconds=seconds)
+    return moment.isoformat(timespec="microseconds")
