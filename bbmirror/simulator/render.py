@@ -518,11 +518,14 @@ def tag(world: World, repo: Repository, t: Tag, base: str, html: str = HTML_BASE
 def commit_status(
     world: World, repo: Repository, hash_: str, s: CommitStatus, base: str, html: str = HTML_BASE
 ) -> Doc:
-    """A commit status (§3.17); ``type`` is ``build``, the only status type."""
+    """A commit status (§3.17); ``type`` is ``build``, the only status type.
+
+    No ``uuid``: real payloads (2021, 2024 captures) and the current API description carry
+    none; a status is its commit plus its ``key``.
+    """
     api = f"{_repo_api(base, repo)}/commit/{hash_}"
     return {
         "type": "build",
-        "uuid": s.uuid,
         "key": s.key,
         "state": s.state,
         "name": s.name,

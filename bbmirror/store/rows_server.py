@@ -30,6 +30,7 @@ from bbmirror.store.rows import (
     comment_key,
     commit_key,
     pullrequest_key,
+    status_key,
     to_utc,
 )
 
@@ -448,7 +449,7 @@ def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str
     key = _need(obj, "key", "build status")
     added = _ms(obj, "dateAdded", "build status")
     row = {
-        "id": f"{commit_key(repository_id, commit_hash)}/build/{key}",
+        "id": status_key(repository_id, commit_hash, key),
         "source": source,
         "commit_id": commit_key(repository_id, commit_hash),
         "repository_id": repository_id,
