@@ -44,9 +44,7 @@ def test_old_status_rows_take_the_commit_and_key_and_duplicates_are_tombstoned()
     _status(conn, f"{COMMIT}/build/LINT", "LINT", "2020-01-01T00:00:00.000000+00:00")
     conn.commit()
     assert migrate(conn) == len(MIGRATIONS) - 3
-    rows = dict(
-        conn.execute("SELECT id, updated_on FROM commit_statuses WHERE deleted_at IS NULL")
-    )
+    rows = dict(conn.execute("SELECT id, updated_on FROM commit_statuses WHERE deleted_at IS NULL"))
     assert rows == {
         f"{COMMIT}/status/CI": "2020-02-01T00:00:00.000000+00:00",  # the newest one wins
         f"{COMMIT}/status/LINT": "2020-01-01T00:00:00.000000+00:00",

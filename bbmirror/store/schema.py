@@ -507,7 +507,8 @@ STATUS_KEYS: tuple[str, ...] = (
     ) AND [id] IS NOT [commit_id] || '/status/' || [key]""",
     """UPDATE [commit_statuses] SET [deleted_at] = strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now')
     WHERE [deleted_at] IS NULL
-      AND ([commit_id] IS NULL OR [key] IS NULL OR [id] IS NOT [commit_id] || '/status/' || [key])""",
+      AND ([commit_id] IS NULL OR [key] IS NULL
+        OR [id] IS NOT [commit_id] || '/status/' || [key])""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
