@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 
 import httpx
-from replay import data_center_replay, replay_app
+from replay import cloud_replay, data_center_replay, replay_app
 
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.sync import Options, sync_sources
@@ -78,3 +78,58 @@ def test_sync_of_real_data_center_pages_loses_and_skips_nothing(tmp_path):
     again = _sync(db, app)  # an incremental run over the same pages changes nothing
     assert (again.outcome, again.errors) == ("ok", 0), again.message
     assert {t: _count(conn, t) for t in counts} == counts
+
+
+CLOUD_ROOT = "http://bitbucket-cloud-replay.test/2.0"
+
+
+def test_sync_of_real_cloud_pages_loses_and_skips_nothing(tmp_path):
+    db = str(tmp_path / "cloud.db")
+    app = replay_app(cloud_replay())
+    source = Source(
+        name="cloud",
+        base_url=CLOUD_ROOT,
+        repos=["amuniz/test-repos"],
+        credentials=Credentials(token=Secret("replay-token-0123456789")),
+        budget=1_000_000,
+    )
+    summary = asyncio.run(
+        sync_sources(
+            db,
+            [source],
+            Options(),
+            transport=httpx.ASGITransport(app=app),
+            client_options={"backoff": 0.001, "max_backoff": 0.01, "retries": 2},
+        )
+    )[0]
+    unanswered = sorted({path for path, known in app.state.log if not known})
+    assert (summary.outcome, summary.errors) == ("ok", 0), (summary.message, unanswered)
+    assert unanswered == []
+    conn = sqlite3.connect(db)
+    tables = (
+        "workspaces",
+        "workspace_members",
+        "repositories",
+        "pullrequests",
+        "comments",
+        "pullrequest_activity",
+        "branches",
+        "commits",
+        "commit_statuses",
+        "pullrequest_commits",
+    )
+    counts = {t: _count(conn, t) for t in tables}
+    assert counts == {
+        "workspaces": 1,
+        "workspace_members": 1,
+        "repositories": 1,
+        "pullrequests": 1,
+        "comments": 1,
+        "pullrequest_activity": 1,
+        "branches": 1,
+        "commits": 2,
+        "commit_statuses": 1,
+        "pullrequest_commits": 1,
+    }
+    status = conn.execute("select id from commit_statuses").fetchone()[0]
+    assert status.endswith("/9fec847784abb10b2fa567ee63b85bd238955d0e/status/mybuildtool")
