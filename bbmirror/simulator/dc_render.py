@@ -182,15 +182,20 @@ def pr_ref(world: DcWorld, r: DcRepository, name: str, head: str, base: str) -> 
 def pr_properties(pr: DcPullRequest) -> Doc:
     """``commentCount`` counts every visible comment and reply; tasks are BLOCKER comments.
 
-    A merged PR names its ``mergeCommit`` (Data Center 7.x and later).
+    As real payloads: ``commentCount`` only when there are comments, ``mergeResult`` on open
+    PRs, and a merged PR's ``mergeCommit`` (Data Center 7.x and later).
     """
     comments = list(pr.all_comments())
     blockers = [c for c in comments if c.severity == "BLOCKER"]
-    doc: Doc = {
-        "commentCount": len(comments),
-        "openTaskCount": sum(1 for c in blockers if c.state == "OPEN"),
-        "resolvedTaskCount": sum(1 for c in blockers if c.state == "RESOLVED"),
-    }
+    doc: Doc = {}
+    if pr.state == "OPEN":
+        doc["mergeResult"] = {"outcome": "CLEAN", "current": True}
+    if comments:
+        doc["commentCount"] = len(comments)
+    doc.update(
+        openTaskCount=sum(1 for c in blockers if c.state == "OPEN"),
+        resolvedTaskCount=sum(1 for c in blockers if c.state == "RESOLVED"),
+    )
     if pr.merge_commit and pr.state == "MERGED":
         doc["mergeCommit"] = {"displayId": pr.merge_commit[:11], "id": pr.merge_commit}
     return doc

@@ -472,11 +472,16 @@ def commit(world: World, repo: Repository, c: Commit, base: str, html: str = HTM
     }
 
 
+# A ref's target is the commit without these (a real 2026 branch capture, tests/fixtures/real).
+TARGET_OMITS = frozenset({"summary", "rendered", "participants"})
+
+
 def _target(world: World, repo: Repository, hash_: str, base: str, html: str) -> Doc:
     found = repo.commits.get(hash_)
     if found is None:
         return commit_ref(repo, hash_, base, html)
-    return commit(world, repo, found, base, html)
+    doc = commit(world, repo, found, base, html)
+    return {k: v for k, v in doc.items() if k not in TARGET_OMITS}
 
 
 def branch(world: World, repo: Repository, name: str, base: str, html: str = HTML_BASE) -> Doc:
@@ -488,6 +493,9 @@ def branch(world: World, repo: Repository, name: str, base: str, html: str = HTM
             "commits": _href(f"{api}/commits/{quote(name)}"),
             "self": _href(f"{api}/refs/branches/{quote(name)}"),
             "html": _href(f"{_repo_html(html, repo)}/branch/{quote(name)}"),
+            "pullrequest_create": _href(
+                f"{_repo_html(html, repo)}/pull-requests/new?source={quote(name)}&t=1"
+            ),
         },
         "default_merge_strategy": "merge_commit",
         "merge_strategies": list(MERGE_STRATEGIES),
