@@ -102,6 +102,7 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
                 pr.destination_branch,
                 pr.comment_count,
                 _t(pr.updated_on),
+                int(pr.draft),
             )
             people = {p.user_uuid: p for p in pr.participants}
             for uuid in {*people, *pr.reviewer_uuids}:
@@ -155,7 +156,7 @@ QUERIES = {
     "tags": "select id, target_hash from tags",
     "commits": "select id, message, author_raw, parent_count from commits",
     "pullrequests": "select id, title, state, author_id, source_branch, destination_branch,"
-    " comment_count, updated_on from pullrequests",
+    " comment_count, updated_on, draft from pullrequests",
     "pullrequest_participants": "select id, approved, state from pullrequest_participants",
     "pullrequest_commits": "select id from pullrequest_commits",
     "comments": "select id, pullrequest_id, issue_id, coalesce(body, ''), deleted, parent_id"
