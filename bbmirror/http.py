@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import random
 import time
 from collections import deque
@@ -261,8 +262,8 @@ class BitbucketClient:
         if response.status_code == 204 or not response.content:
             return shape()
         try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            body = _loads(response.content)
+        except (ValueError, RecursionError):
             raise BadPayload(
                 f"{_short(str(response.url))} answered {response.status_code} with invalid JSON",
                 status=response.status_code,
@@ -306,6 +307,14 @@ class BitbucketClient:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+def _loads(content: bytes) -> Any:
+    """orjson, or the stdlib for valid JSON orjson refuses (a lone surrogate escape, issue 11.4)."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
 
 
 def _origin(url: str) -> str:

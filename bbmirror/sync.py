@@ -17,7 +17,6 @@ How each kind of source walks its API is in ``sync_cloud.py`` and ``sync_server.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,9 @@ from bbmirror.http import (
     NotFound,
     Unreachable,
 )
+from bbmirror.store import rowcheck
 from bbmirror.store.db import Store, SyncState
+from bbmirror.store.rows import RowError
 from bbmirror.streams import Context, Owned, RowSet, Stream
 
 OVERLAP = timedelta(seconds=60)
@@ -107,6 +108,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+# What a row function may raise on a malformed object (RecursionError: JSON nested too deep).
+UNCONVERTIBLE = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError)
+
+
 class Engine:
     """Runs every stream of one source against one store."""
 
@@ -143,15 +148,25 @@ class Engine:
     # ----------------------------------------------------------------- writing
 
     def to_rows(self, stream: Stream, obj: dict, ctx: Context) -> RowSet | None:
-        """Turn one API object into rows, quarantining it if that fails."""
+        """Turn one API object into rows SQLite can hold, quarantining it if that fails."""
         try:
-            return stream.rows(obj, ctx)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            if not isinstance(obj, dict):
+                raise RowError(f"a list entry is a JSON {type(obj).__name__}, not an object")
+            return rowcheck.check(stream.rows(obj, ctx))
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
             self.quarantine(stream.name, f"{type(exc).__name__}: {exc}", obj)
             return None
 
     def quarantine(self, stream: str, reason: str, payload: object) -> None:
-        text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
+        text = rowcheck.payload_text(payload)
+        reason = rowcheck.safe_text(reason)
         with self.store.transaction():
             self.store.record_error(self.summary.run_id, self.source.name, stream, reason, text)
         self.summary.errors += 1
@@ -314,13 +329,12 @@ class Engine:
         """Every object of a list, paged or answered as one bare array."""
         if not stream.paged:
             for obj in await self.client.get_list(path):
-                if isinstance(obj, dict):
-                    yield obj
+                yield obj
             return
         params = [*stream.params, *self.page_size(stream)]
         async for page in self.client.pages(path, params):
             for obj in page.values:
-                yield obj
+                yield obj  # a non-object entry is quarantined by to_rows, never dropped
 
     def page_size(self, stream: Stream) -> list[tuple[str, str]]:
         """Cloud's ``pagelen`` or Server's ``limit``."""
@@ -402,11 +416,11 @@ def page_values(body: dict, path: str) -> list[dict]:
     values = body.get("values")
     if not isinstance(values, list):
         raise BadPayload(f"expected a page with 'values' from {path}")
-    return [v for v in values if isinstance(v, dict)]
+    return values  # non-object entries are quarantined by Engine.to_rows, never dropped
 
 
 def cursor_of(obj: dict, field_name: str) -> str | None:
-    value = obj.get(field_name)
+    value = obj.get(field_name) if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
 
 

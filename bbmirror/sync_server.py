@@ -22,7 +22,7 @@ import asyncio
 
 from bbmirror.http import NotFound
 from bbmirror.store.db import SyncState
-from bbmirror.store.rows import to_utc
+from bbmirror.store.rows import pullrequest_key
 from bbmirror.streams import Context, RowSet, Stream
 from bbmirror.streams.server import API
 from bbmirror.sync import OVERLAP, Engine, SyncError, before_watermark, merge
@@ -204,16 +204,34 @@ class ServerSync(Engine):
     async def pr_page(
         self, stream: Stream, ctx: Context, values: list[dict], seen: set[str], state: SyncState
     ) -> list[str]:
-        """Write one page of PRs with the children of those that changed; their dates."""
+        """Write one page of PRs with the children of those that changed; their dates.
+
+        A PR that could not be converted is quarantined, never tombstoned: its id still counts
+        as seen (and when it has no usable id, every alive PR of the repository does).
+        """
         page = await self.read_parents(stream, ctx, values)
         with self.store.transaction():
             self.write_parents(stream, page, state)
             if page.failed:
                 self.store.put_state(state)
-        for _, rows in page.parents:
-            seen.update(r["id"] for r in rows.get(stream.table, ()))
+        written = [r for _, rows in page.parents for r in rows.get(stream.table, ())]
+        seen.update(r["id"] for r in written)
+        if len(page.parents) < len(values):
+            seen.update(self.unconverted(ctx, values, seen))
         self.progress(ctx.get("full_name", ""), stream.name, len(seen))
-        return [to_utc(v["updatedDate"]) for v in values if isinstance(v.get("updatedDate"), int)]
+        return [r["updated_on"] for r in written if r.get("updated_on")]
+
+    def unconverted(self, ctx: Context, values: list, seen: set[str]) -> set[str]:
+        """Ids that quarantined PRs of a page stand for, so that none is taken for deleted."""
+        keep: set[str] = set()
+        for value in values:
+            number = value.get("id") if isinstance(value, dict) else None
+            if type(number) is not int:
+                return self.store.ids(
+                    self.streams["pullrequests"].table, {"repository_id": ctx["repository_id"]}
+                )
+            keep.add(pullrequest_key(ctx["repository_id"], number))
+        return keep - seen
 
 
 def _full_name(repo: dict) -> str:

@@ -65,6 +65,7 @@ def expected(world: DcWorld, source: str = SOURCE) -> dict[str, dict[str, tuple]
                 pr.to_branch,
                 len(comments),
                 _t(pr.updated),
+                int(pr.draft),
             )
             for p in pr.reviewers + pr.participants:
                 exp["pullrequest_participants"][f"{key}/{source}/user/{p.user_id}"] = (

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bbmirror.store import rows
+from bbmirror.store import rowcheck, rows
 from bbmirror.store.rows import RowError, to_utc
 from bbmirror.store.schema import TABLES
 
@@ -646,9 +646,8 @@ def test_pr_commit_link_writes_link_and_commit():
 
 
 def test_commit_status():
-    obj = {
+    obj = {  # real statuses carry no uuid (issue 12.1)
         "type": "build",
-        "uuid": "{s1}",
         "key": "CI",
         "state": "SUCCESSFUL",
         "name": "build #1",
@@ -666,7 +665,7 @@ def test_commit_status():
     assert_complete(rs)
     row = only(rs, "commit_statuses")
     assert (row["id"], row["key"], row["state"], row["commit_hash"]) == (
-        "{s1}",
+        f"{REPO}/{COMMIT['hash']}/status/CI",
         "CI",
         "SUCCESSFUL",
         COMMIT["hash"],
@@ -799,3 +798,28 @@ def test_combine_and_ids_of():
     )
     assert set(rs) == {"commits", "commit_parents", "users", "branches"}
     assert rows.ids_of(rs, "branches") == {f"{REPO}/branch/master"}
+
+
+def test_rowcheck_names_values_sqlite_cannot_hold():
+    good = {"t": [{"a": None, "b": 1, "c": 1.5, "d": "x", "e": b"y", "f": True}]}
+    assert rowcheck.check(good) is good
+    for bad, words in (
+        (2**63, "beyond 64 bits"),
+        (-(2**63) - 1, "beyond 64 bits"),
+        ("a \ud800 b", "lone surrogate"),
+        ({"raw": "x"}, "JSON object"),
+        ([1, 2], "JSON array"),
+    ):
+        with pytest.raises(rows.RowError, match=words):
+            rowcheck.check({"pullrequests": [{"id": "p", "title": bad}]})
+
+
+def test_quarantine_payload_of_any_depth_is_bounded_json():
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    text = rowcheck.payload_text({"title": deep})
+    assert json.loads(text)["unserialisable"] == "RecursionError"
+    assert len(text) < 1000
+    assert rowcheck.payload_text({"t": "a \ud800"}).isascii()
+    assert rowcheck.safe_text("a \ud800").encode("utf-8")

@@ -569,7 +569,17 @@ def members(c: Call) -> Response:
     ws = c.workspace()
     if c.member(ws) is None:
         raise ApiError(403, "You must be a member of this workspace to list its members.")
-    return c.page(ws.members, lambda m: render.membership(c.world, ws, m, c.base, c.html))
+
+    def make(m: Membership) -> Doc:
+        return render.membership(c.world, ws, m, c.base, c.html)
+
+    # q may filter on permission (the workspace's ``owners`` link does) though no member shows it.
+    return c.page(
+        ws.members,
+        make,
+        full=lambda m: {**make(m), "permission": m.permission},
+        post=lambda d: {k: v for k, v in d.items() if k != "permission"},
+    )
 
 
 def member(c: Call) -> Response:

@@ -682,7 +682,8 @@ def _builds_for(c: Call, sha: str) -> list:
 
 
 def build_statuses(c: Call) -> Response:
-    return c.page(_builds_for(c, c.params["sha"]), render.build, "builds")
+    builds = _builds_for(c, c.params["sha"])
+    return c.page(builds, lambda b: render.build(b, c.world), "builds")
 
 
 def build_stats(c: Call) -> Response:

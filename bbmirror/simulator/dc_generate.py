@@ -431,6 +431,7 @@ class _Generator:
             merge_commit=plan.merge,
             reviewers=[DcParticipant(r, "REVIEWER") for r in plan.reviewers],
             commit_ids=list(reversed(plan.commits)),
+            draft=plan.state == "OPEN" and plan.id % 5 == 0,  # no draw: seeds keep their worlds
         )
         self.activity(pr, plan.t_open, plan.author, "OPENED")
         for t, data in plan.rescopes:

@@ -3,12 +3,15 @@
 ``base`` is the server's root URL (scheme, host, port and any context path, no ``/rest``):
 ``links.self`` is always an array of ``{href}`` built from it (§5 "Links"), clone links use
 ``ssh://git@HOST:7999/key/slug.git`` and ``BASE/scm/key/slug.git``. Timestamps are the world's
-epoch-millisecond ints. Choices where the reference is silent are listed in docs/simulator.md.
+epoch-millisecond ints, or with ``settings.iso_dates`` the ISO-8601 text newer releases send
+(``2018-07-05T05:01:10+0000``, whole seconds). Choices where the reference is silent are listed
+in docs/simulator.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -124,6 +127,13 @@ def tag(t: DcTag) -> Doc:
     }
 
 
+def when(world: DcWorld | None, ms: int | None) -> int | str | None:
+    """A time as this server sends it: epoch ms, or ISO-8601 text when ``iso_dates`` is on."""
+    if ms is None or world is None or not world.settings.iso_dates:
+        return ms
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
 def _identity(world: DcWorld, name: str, email: str, uid: int | None, base: str) -> Doc:
     if uid is not None and uid in world.users:
         return user(world.users[uid], base)
@@ -135,9 +145,9 @@ def commit(world: DcWorld, c: DcCommit, base: str) -> Doc:
         "id": c.id,
         "displayId": c.id[:11],
         "author": _identity(world, c.author_name, c.author_email, c.author_id, base),
-        "authorTimestamp": c.author_ts,
+        "authorTimestamp": when(world, c.author_ts),
         "committer": _identity(world, c.committer_name, c.committer_email, c.author_id, base),
-        "committerTimestamp": c.committer_ts,
+        "committerTimestamp": when(world, c.committer_ts),
         "message": c.message,
         "parents": [{"id": p, "displayId": p[:11]} for p in c.parents],
     }
@@ -170,14 +180,25 @@ def pr_ref(world: DcWorld, r: DcRepository, name: str, head: str, base: str) -> 
 
 
 def pr_properties(pr: DcPullRequest) -> Doc:
-    """``commentCount`` counts every visible comment and reply; tasks are BLOCKER comments."""
+    """``commentCount`` counts every visible comment and reply; tasks are BLOCKER comments.
+
+    As real payloads: ``commentCount`` only when there are comments, ``mergeResult`` on open
+    PRs, and a merged PR's ``mergeCommit`` (Data Center 7.x and later).
+    """
     comments = list(pr.all_comments())
     blockers = [c for c in comments if c.severity == "BLOCKER"]
-    return {
-        "commentCount": len(comments),
-        "openTaskCount": sum(1 for c in blockers if c.state == "OPEN"),
-        "resolvedTaskCount": sum(1 for c in blockers if c.state == "RESOLVED"),
-    }
+    doc: Doc = {}
+    if pr.state == "OPEN":
+        doc["mergeResult"] = {"outcome": "CLEAN", "current": True}
+    if comments:
+        doc["commentCount"] = len(comments)
+    doc.update(
+        openTaskCount=sum(1 for c in blockers if c.state == "OPEN"),
+        resolvedTaskCount=sum(1 for c in blockers if c.state == "RESOLVED"),
+    )
+    if pr.merge_commit and pr.state == "MERGED":
+        doc["mergeCommit"] = {"displayId": pr.merge_commit[:11], "id": pr.merge_commit}
+    return doc
 
 
 def pull_request(
@@ -192,11 +213,12 @@ def pull_request(
         "state": pr.state,
         "open": pr.state == "OPEN",
         "closed": pr.state != "OPEN",
-        "createdDate": pr.created,
-        "updatedDate": pr.updated,
+        "draft": pr.draft,
+        "createdDate": when(world, pr.created),
+        "updatedDate": when(world, pr.updated),
     }
     if pr.closed is not None and pr.state != "OPEN":
-        doc["closedDate"] = pr.closed
+        doc["closedDate"] = when(world, pr.closed)
     doc.update(
         fromRef=pr_ref(world, source, pr.from_branch, pr.from_commit, base),
         toRef=pr_ref(world, r, pr.to_branch, pr.to_commit, base),
@@ -220,8 +242,8 @@ def comment(world: DcWorld, c: DcComment, base: str, repo_id: int) -> Doc:
         "version": c.version,
         "text": c.text,
         "author": user_by_id(world, c.author_id, base),
-        "createdDate": c.created,
-        "updatedDate": c.updated,
+        "createdDate": when(world, c.created),
+        "updatedDate": when(world, c.updated),
         "comments": [comment(world, r, base, repo_id) for r in replies],
         "tasks": [],
         "severity": c.severity,
@@ -246,7 +268,7 @@ def activity(world: DcWorld, r: DcRepository, pr: DcPullRequest, a: DcActivity, 
     """One activity; ``COMMENTED`` embeds the current thread (§2.7), others their extras."""
     doc: Doc = {
         "id": a.id,
-        "createdDate": a.created,
+        "createdDate": when(world, a.created),
         "user": user_by_id(world, a.user_id, base),
         "action": a.action,
     }
@@ -276,7 +298,7 @@ def activity(world: DcWorld, r: DcRepository, pr: DcPullRequest, a: DcActivity, 
     return doc
 
 
-def build(b: DcBuild) -> Doc:
+def build(b: DcBuild, world: DcWorld | None = None) -> Doc:
     """A build status as ``/rest/build-status/1.0/commits/{id}`` lists it."""
     return {
         "state": b.state,
@@ -284,16 +306,16 @@ def build(b: DcBuild) -> Doc:
         "name": b.name,
         "url": b.url,
         "description": b.description,
-        "dateAdded": b.date_added,
+        "dateAdded": when(world, b.date_added),
     }
 
 
 def build_detail(world: DcWorld, r: DcRepository, sha: str, b: DcBuild, base: str) -> Doc:
     """The core API's single build status (``{P}/commits/{id}/builds?key=``, §2.11)."""
-    doc = build(b)
+    doc = build(b, world)
     doc.update(
-        createdDate=b.date_added,
-        updatedDate=b.date_added,
+        createdDate=when(world, b.date_added),
+        updatedDate=when(world, b.date_added),
         buildNumber=b.build_number,
         commit=commit(world, r.commits[sha], base),
         duration=b.duration,

@@ -154,6 +154,7 @@ class DcPullRequest:
     comments: list[DcComment] = field(default_factory=list)  # thread roots, oldest first
     activities: list[DcActivity] = field(default_factory=list)  # oldest first
     commit_ids: list[str] = field(default_factory=list)  # newest first
+    draft: bool = False  # Data Center 8.x draft pull requests
 
     def all_comments(self, deleted: bool = False) -> Iterator[DcComment]:
         """Every comment of every thread, depth first; deleted ones only when asked."""
@@ -202,6 +203,7 @@ class DcSettings:
     activities_newest_first: bool = True  # activity pages newest first (else oldest first)
     comments_need_path: bool = True  # GET .../comments without ``path`` is a 400
     sparse_paging: bool = False  # nextPageStart skips ahead (never start + size)
+    iso_dates: bool = False  # times as ISO-8601 text ("2018-07-05T05:01:10+0000"), not epoch ms
 
 
 @dataclass

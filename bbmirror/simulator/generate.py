@@ -780,6 +780,7 @@ class _Generator:
             task_count=rng.choice((0, 0, 0, 0, 1, 2)),
             reviewer_uuids=list(plan.reviewers),
             commit_hashes=list(reversed(plan.commits)),
+            draft=plan.state == "OPEN" and plan.id % 5 == 0,  # no draw: seeds keep their worlds
         )
         if plan.state == "MERGED":
             pr.closed_by_uuid = plan.closed_by

@@ -42,6 +42,7 @@ from bbmirror.simulator.world import (
 
 HTML_BASE = "https://bitbucket.org"
 MERGE_STRATEGIES = ["merge_commit", "squash", "fast_forward"]
+SYNC_STRATEGIES = ["merge_commit", "rebase"]  # as a real 2026 branch capture lists them
 SHORT = 12  # PR endpoints and merge commits carry 12-char hashes (reference §3.11, §7.1)
 
 Doc = dict[str, Any]
@@ -170,12 +171,10 @@ def team(world: World, ws: Workspace, base: str, html: str = HTML_BASE) -> Doc:
 
 
 def membership(world: World, ws: Workspace, m: Membership, base: str, html: str = HTML_BASE) -> Doc:
-    """A ``workspace_membership`` (§3.2)."""
+    """A ``workspace_membership`` (§3.2): real ones carry no ``permission``, ``added_on`` nor
+    ``last_accessed`` (those appear only in the reference's examples; issue 12.7)."""
     return {
         "type": "workspace_membership",
-        "permission": m.permission,
-        "added_on": m.added_on,
-        "last_accessed": None,
         "user": user_by_uuid(world, m.user_uuid, base, html),
         "workspace": workspace(world, ws, base, condensed=True, html=html),
         "links": {"self": _href(f"{base}/workspaces/{ws.slug}/members/{_q(m.user_uuid)}")},
@@ -473,11 +472,16 @@ def commit(world: World, repo: Repository, c: Commit, base: str, html: str = HTM
     }
 
 
+# A ref's target is the commit without these (a real 2026 branch capture, tests/fixtures/real).
+TARGET_OMITS = frozenset({"summary", "rendered", "participants"})
+
+
 def _target(world: World, repo: Repository, hash_: str, base: str, html: str) -> Doc:
     found = repo.commits.get(hash_)
     if found is None:
         return commit_ref(repo, hash_, base, html)
-    return commit(world, repo, found, base, html)
+    doc = commit(world, repo, found, base, html)
+    return {k: v for k, v in doc.items() if k not in TARGET_OMITS}
 
 
 def branch(world: World, repo: Repository, name: str, base: str, html: str = HTML_BASE) -> Doc:
@@ -489,9 +493,13 @@ def branch(world: World, repo: Repository, name: str, base: str, html: str = HTM
             "commits": _href(f"{api}/commits/{quote(name)}"),
             "self": _href(f"{api}/refs/branches/{quote(name)}"),
             "html": _href(f"{_repo_html(html, repo)}/branch/{quote(name)}"),
+            "pullrequest_create": _href(
+                f"{_repo_html(html, repo)}/pull-requests/new?source={quote(name)}&t=1"
+            ),
         },
         "default_merge_strategy": "merge_commit",
         "merge_strategies": list(MERGE_STRATEGIES),
+        "sync_strategies": list(SYNC_STRATEGIES),
         "type": "branch",
         "target": _target(world, repo, repo.branches[name], base, html),
     }
@@ -518,11 +526,15 @@ def tag(world: World, repo: Repository, t: Tag, base: str, html: str = HTML_BASE
 def commit_status(
     world: World, repo: Repository, hash_: str, s: CommitStatus, base: str, html: str = HTML_BASE
 ) -> Doc:
-    """A commit status (§3.17); ``type`` is ``build``, the only status type."""
+    """A commit status (§3.17); ``type`` is ``build``, the only status type.
+
+    No ``uuid``: real payloads (2021, 2024 captures) and the current API description carry
+    none; a status is its commit plus its ``key``. Nor ``commit``/``repository``: the schema
+    (§3.17) and real captures name the commit only in ``links.commit``.
+    """
     api = f"{_repo_api(base, repo)}/commit/{hash_}"
     return {
         "type": "build",
-        "uuid": s.uuid,
         "key": s.key,
         "state": s.state,
         "name": s.name,
@@ -531,8 +543,6 @@ def commit_status(
         "refname": s.refname,
         "created_on": s.created_on,
         "updated_on": s.updated_on,
-        "commit": commit_ref(repo, hash_, base, html),
-        "repository": repository(world, repo, base, condensed=True, html=html),
         "links": {
             "self": _href(f"{api}/statuses/build/{quote(s.key, safe='')}"),
             "commit": _href(api),
@@ -624,6 +634,7 @@ def pullrequest(
         "comment_count": pr.comment_count,
         "task_count": pr.task_count,
         "close_source_branch": pr.close_source_branch,
+        "draft": pr.draft,
         "created_on": pr.created_on,
         "updated_on": pr.updated_on,
         "links": {

@@ -211,6 +211,7 @@ class PullRequest:
     comments: list[Comment] = field(default_factory=list)
     activity: list[Activity] = field(default_factory=list)  # oldest first
     commit_hashes: list[str] = field(default_factory=list)  # newest first
+    draft: bool = False
 
     @property
     def comment_count(self) -> int:

@@ -109,6 +109,11 @@ def commit_key(repository_id: str, hash_: str) -> str:
     return f"{repository_id}/{hash_}"
 
 
+def status_key(repository_id: str, hash_: str, key: str) -> str:
+    """A build status is its commit plus its ``key`` (re-posting a key overwrites it, §3.17)."""
+    return f"{commit_key(repository_id, hash_)}/status/{key}"
+
+
 def named_key(repository_id: str, kind: str, api_id: int | str) -> str:
     """Key of a milestone, version or component (``kind`` is the singular noun)."""
     return f"{repository_id}/{kind}/{api_id}"
@@ -629,21 +634,24 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
 def commit_status(
     obj: dict, *, source: str, repository_id: str, commit_hash: str | None = None
 ) -> RowSet:
-    """A build status; the commit comes from the context or the ``links.commit`` URL."""
+    """A build status, keyed by commit + ``key`` (real payloads carry no ``uuid``, §3.17).
+
+    The commit comes from the context or the ``links.commit`` URL.
+    """
     obj = _obj(obj, "commit status")
-    key = _uuid(obj)
-    if key is None:
-        raise RowError("commit status has no 'uuid'")
+    key = _need(obj, "key", "commit status")
     if commit_hash is None:
         href = _get(obj, "links", "commit", "href")
         commit_hash = href.rstrip("/").rsplit("/", 1)[-1] if isinstance(href, str) else None
+    if not commit_hash:
+        raise RowError("commit status has no commit (context or 'links.commit')")
     row = {
-        "id": key,
+        "id": status_key(repository_id, commit_hash, key),
         "source": source,
-        "commit_id": commit_key(repository_id, commit_hash) if commit_hash else None,
+        "commit_id": commit_key(repository_id, commit_hash),
         "repository_id": repository_id,
         "commit_hash": commit_hash,
-        "key": obj.get("key"),
+        "key": key,
         "state": obj.get("state"),
         "name": obj.get("name"),
         "description": obj.get("description"),

@@ -3,7 +3,8 @@
 Server keys everything by numeric ids that are unique only within one instance, so keys carry
 the source: users ``{source}/user/{id}``, projects ``{source}/project/{id}``, repositories
 ``{source}/repo/{id}``; PRs, commits, branches and comments then follow the Cloud scheme
-(``{repository_id}/pr/{n}``, ``{source}/comment/{id}``...). Timestamps are epoch milliseconds.
+(``{repository_id}/pr/{n}``, ``{source}/comment/{id}``...). Timestamps are epoch
+milliseconds, or ISO-8601 text in newer releases.
 
 Where the two APIs differ, the columns hold the Cloud meaning so reports work on both
 (reference bitbucket-server.md §7): review ``status`` APPROVED/NEEDS_WORK/UNAPPROVED becomes
@@ -30,6 +31,7 @@ from bbmirror.store.rows import (
     comment_key,
     commit_key,
     pullrequest_key,
+    status_key,
     to_utc,
 )
 
@@ -59,12 +61,17 @@ def repository_key(source: str, repo_id: int | str) -> str:
 
 
 def _ms(obj: Any, key: str, what: str) -> str | None:
+    """A Data Center time: epoch milliseconds, or the ISO-8601 text newer releases send
+    (``2018-07-05T05:01:10+0000``)."""
     value = _get(obj, key)
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise RowError(f"{what} '{key}' is not epoch milliseconds: {value!r}")
-    return to_utc(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RowError(f"{what} '{key}' is neither epoch milliseconds nor ISO-8601: {value!r}")
+    try:
+        return to_utc(value)
+    except RowError as exc:
+        raise RowError(f"{what} '{key}': {exc}") from None
 
 
 def _user(rs: RowSet, obj: Any, source: str) -> str | None:
@@ -191,13 +198,13 @@ def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
             "destination_repository_id": _repo_of(dst, source),
             "destination_branch": dst.get("displayId"),
             "destination_commit": dst.get("latestCommit"),
-            "merge_commit": None,
+            "merge_commit": _get(props, "mergeCommit", "id"),
             "closed_by_id": None,
             "reason": None,
             "comment_count": _int(props.get("commentCount"), "commentCount") or 0,
             "task_count": _int(props.get("openTaskCount"), "openTaskCount") or 0,
             "close_source_branch": None,
-            "draft": None,
+            "draft": None if obj.get("draft") is None else int(bool(obj["draft"])),
             "version": _int(obj.get("version"), "pull request 'version'"),
             "created_on": _ms(obj, "createdDate", "pull request"),
             "updated_on": _ms(obj, "updatedDate", "pull request"),
@@ -448,7 +455,7 @@ def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str
     key = _need(obj, "key", "build status")
     added = _ms(obj, "dateAdded", "build status")
     row = {
-        "id": f"{commit_key(repository_id, commit_hash)}/build/{key}",
+        "id": status_key(repository_id, commit_hash, key),
         "source": source,
         "commit_id": commit_key(repository_id, commit_hash),
         "repository_id": repository_id,

@@ -490,10 +490,32 @@ FROM (
 ) m""",
 )
 
+# Build statuses were keyed by Cloud's ``uuid`` (which real payloads do not carry) and by
+# ``{commit}/build/{key}`` on Data Center; both become ``{commit}/status/{key}`` (bitbucket-cloud.md
+# §3.17: posting a key again overwrites that status). Where old rows collide on the new key, the
+# most recently updated one takes it and the others get a tombstone (nothing is deleted).
+STATUS_KEYS: tuple[str, ...] = (
+    """UPDATE [commit_statuses] SET [id] = [commit_id] || '/status/' || [key]
+    WHERE rowid IN (
+      SELECT rowid FROM (
+        SELECT rowid, row_number() OVER (
+          PARTITION BY [commit_id], [key]
+          ORDER BY [deleted_at] IS NOT NULL, [updated_on] DESC, rowid DESC
+        ) AS rank
+        FROM [commit_statuses] WHERE [commit_id] IS NOT NULL AND [key] IS NOT NULL
+      ) WHERE rank = 1
+    ) AND [id] IS NOT [commit_id] || '/status/' || [key]""",
+    """UPDATE [commit_statuses] SET [deleted_at] = strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now')
+    WHERE [deleted_at] IS NULL
+      AND ([commit_id] IS NULL OR [key] IS NULL
+        OR [id] IS NOT [commit_id] || '/status/' || [key])""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", extra=CLOSED_ON_TRIGGERS),
     Migration(2, "report views and index", extra=REPORT_SCHEMA),
     Migration(3, "Jira issue keys linked to pull requests and commits"),
+    Migration(4, "build statuses keyed by commit and key", extra=STATUS_KEYS),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 

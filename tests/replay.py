@@ -1,0 +1,109 @@
+"""A replay server: real captured Bitbucket pages served by path, for a real ``bbmirror sync``.
+
+The corpus (tests/fixtures/real/) holds real objects from several repositories, not one
+coherent repository, so each flavour's replay assembles one from real objects; where two
+captures must agree (a branch's head, a PR's comment count), the value is set, and the shapes
+stay as captured. Query strings are ignored; an unknown path answers Bitbucket's 404 body and
+is logged, so a test can prove nothing was asked for that the replay could not answer.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from realcorpus import load
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+API = "/rest/api/1.0"
+REPO = f"{API}/projects/PRJ/repos/my-repo"
+
+
+def page(values: list[Any], limit: int = 25) -> dict:
+    """A Server page holding every value (the last page)."""
+    return {"size": len(values), "limit": limit, "isLastPage": True, "values": values, "start": 0}
+
+
+def data_center_replay() -> dict[str, Any]:
+    """Path -> body for one repository assembled from real Data Center objects: the real
+    repository, pull request (ISO-8601 dates), its activity page, a commit, build statuses."""
+    commit = load("server/commit.json")
+    sha = commit["id"]
+    branches = load("server/branches.json")
+    for ref in branches["values"]:
+        ref["latestCommit"] = ref["latestChangeset"] = sha  # agree with the captured commit
+    pr = load("server/pullrequest_iso_dates.json")
+    author = copy.deepcopy(pr["author"]["user"])
+    return {
+        f"{API}/users": page([author], limit=1),
+        REPO: load("server/repository.json"),
+        f"{REPO}/branches": branches,
+        f"{REPO}/tags": page([]),
+        f"{REPO}/commits": page([commit]),
+        f"/rest/build-status/1.0/commits/{sha}": load("server/build_statuses.json"),
+        f"{REPO}/pull-requests": page([pr]),
+        f"{REPO}/pull-requests/1/activities": load("server/pullrequest_activities.json"),
+        f"{REPO}/pull-requests/1/commits": page([commit]),
+        "/rest/jira/1.0/projects/PRJ/repos/my-repo/pull-requests/1/issues": [],
+    }
+
+
+CLOUD_REPO = "/2.0/repositories/amuniz/test-repos"
+
+
+def cloud_page(values: list[Any]) -> dict:
+    """A Cloud page holding every value (no ``next``)."""
+    return {"pagelen": 50, "values": values, "page": 1, "size": len(values)}
+
+
+def cloud_replay() -> dict[str, Any]:
+    """Path -> body for one Cloud repository assembled from real Cloud objects.
+
+    The repository, its pull request, branch and commits are one capture set (amuniz/test-repos);
+    the comment, approval, status and member come from other repositories and take their place
+    here through the context the sync gives them (the PR they are listed under).
+    """
+    repository = load("cloud/repository.json")
+    branch = load("cloud/branch.json")
+    member = load("cloud/workspace_member.json")
+    workspace = {**member["workspace"], "slug": "amuniz", "name": "amuniz"}
+    member["workspace"] = workspace
+    pr = load("cloud/pullrequest.json")
+    pr["comment_count"] = 1  # agree with the comment page served below
+    return {
+        "/2.0/user": repository["owner"],
+        "/2.0/workspaces/amuniz": workspace,
+        "/2.0/workspaces/amuniz/members": cloud_page([member]),
+        "/2.0/workspaces/amuniz/projects": cloud_page([]),
+        CLOUD_REPO: repository,
+        f"{CLOUD_REPO}/refs/branches": cloud_page([branch]),
+        f"{CLOUD_REPO}/refs/tags": cloud_page([]),
+        f"{CLOUD_REPO}/commits": cloud_page([branch["target"], load("cloud/commit.json")]),
+        f"{CLOUD_REPO}/pullrequests": cloud_page([pr]),
+        f"{CLOUD_REPO}/pullrequests/2": pr,
+        f"{CLOUD_REPO}/pullrequests/2/comments": load("cloud/pullrequest_comments.json"),
+        f"{CLOUD_REPO}/pullrequests/2/activity": cloud_page([load("cloud/activity_approval.json")]),
+        f"{CLOUD_REPO}/pullrequests/2/commits": cloud_page([load("cloud/commit.json")]),
+        f"{CLOUD_REPO}/pullrequests/2/statuses": cloud_page([load("cloud/commit_status.json")]),
+    }
+
+
+def replay_app(bodies: dict[str, Any]) -> Starlette:
+    """A Starlette app answering each known path with its body; ``state.log`` lists requests."""
+
+    async def answer(request: Request) -> JSONResponse:
+        path = request.url.path.rstrip("/")
+        request.app.state.log.append((path, path in bodies))
+        if path in bodies:
+            return JSONResponse(bodies[path])
+        if path.startswith("/2.0/"):
+            return JSONResponse({"type": "error", "error": {"message": "Not found"}}, 404)
+        errors = [{"context": None, "message": f"{path} does not exist", "exceptionName": None}]
+        return JSONResponse({"errors": errors}, status_code=404)
+
+    app = Starlette(routes=[Route("/{path:path}", answer, methods=["GET"])])
+    app.state.log = []
+    return app

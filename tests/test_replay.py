@@ -1,0 +1,135 @@
+"""A real ``sync`` against real captured Data Center pages finishes with nothing lost (issue 12)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import httpx
+from replay import cloud_replay, data_center_replay, replay_app
+
+from bbmirror.config import Credentials, Secret, Source
+from bbmirror.sync import Options, sync_sources
+
+ROOT = "http://bitbucket-replay.test"
+
+
+def _sync(db: str, app) -> object:
+    source = Source(
+        name="dc",
+        kind="server",
+        base_url=ROOT,
+        repos=["PRJ/my-repo"],
+        credentials=Credentials(token=Secret("replay-token-0123456789")),
+        budget=1_000_000,
+    )
+    summaries = asyncio.run(
+        sync_sources(
+            db,
+            [source],
+            Options(),
+            transport=httpx.ASGITransport(app=app),
+            client_options={"backoff": 0.001, "max_backoff": 0.01, "retries": 2},
+        )
+    )
+    return summaries[0]
+
+
+def _count(conn: sqlite3.Connection, table: str) -> int:
+    return conn.execute(f"select count(*) from {table} where deleted_at is null").fetchone()[0]
+
+
+def test_sync_of_real_data_center_pages_loses_and_skips_nothing(tmp_path):
+    db = str(tmp_path / "replay.db")
+    app = replay_app(data_center_replay())
+    summary = _sync(db, app)
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    unanswered = sorted({path for path, known in app.state.log if not known})
+    assert unanswered == []  # everything the sync asked for is a real page: nothing skipped
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from sync_errors").fetchone()[0] == 0
+    counts = {
+        t: _count(conn, t)
+        for t in (
+            "repositories",
+            "projects",
+            "pullrequests",
+            "pullrequest_activity",
+            "comments",
+            "branches",
+            "commits",
+            "commit_statuses",
+            "pullrequest_commits",
+        )
+    }
+    assert counts == {
+        "repositories": 1,
+        "projects": 1,
+        "pullrequests": 1,
+        "pullrequest_activity": 3,
+        "comments": 3,  # two threads, one reply
+        "branches": 1,
+        "commits": 1,
+        "commit_statuses": 2,
+        "pullrequest_commits": 1,
+    }
+    pr = conn.execute("select title, created_on, state from pullrequests").fetchone()
+    assert pr == ("Updated Files", "2018-07-05T05:01:10.000000+00:00", "OPEN")
+    again = _sync(db, app)  # an incremental run over the same pages changes nothing
+    assert (again.outcome, again.errors) == ("ok", 0), again.message
+    assert {t: _count(conn, t) for t in counts} == counts
+
+
+CLOUD_ROOT = "http://bitbucket-cloud-replay.test/2.0"
+
+
+def test_sync_of_real_cloud_pages_loses_and_skips_nothing(tmp_path):
+    db = str(tmp_path / "cloud.db")
+    app = replay_app(cloud_replay())
+    source = Source(
+        name="cloud",
+        base_url=CLOUD_ROOT,
+        repos=["amuniz/test-repos"],
+        credentials=Credentials(token=Secret("replay-token-0123456789")),
+        budget=1_000_000,
+    )
+    summary = asyncio.run(
+        sync_sources(
+            db,
+            [source],
+            Options(),
+            transport=httpx.ASGITransport(app=app),
+            client_options={"backoff": 0.001, "max_backoff": 0.01, "retries": 2},
+        )
+    )[0]
+    unanswered = sorted({path for path, known in app.state.log if not known})
+    assert (summary.outcome, summary.errors) == ("ok", 0), (summary.message, unanswered)
+    assert unanswered == []
+    conn = sqlite3.connect(db)
+    tables = (
+        "workspaces",
+        "workspace_members",
+        "repositories",
+        "pullrequests",
+        "comments",
+        "pullrequest_activity",
+        "branches",
+        "commits",
+        "commit_statuses",
+        "pullrequest_commits",
+    )
+    counts = {t: _count(conn, t) for t in tables}
+    assert counts == {
+        "workspaces": 1,
+        "workspace_members": 1,
+        "repositories": 1,
+        "pullrequests": 1,
+        "comments": 1,
+        "pullrequest_activity": 1,
+        "branches": 1,
+        "commits": 2,
+        "commit_statuses": 1,
+        "pullrequest_commits": 1,
+    }
+    status = conn.execute("select id from commit_statuses").fetchone()[0]
+    assert status.endswith("/9fec847784abb10b2fa567ee63b85bd238955d0e/status/mybuildtool")
