@@ -23,17 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bbmirror.config import Source
-from bbmirror.http import (
-    AuthError,
-    BadPayload,
-    BitbucketClient,
-    BitbucketError,
-    Gone,
-    NotFound,
-    Unreachable,
-)
+from bbmirror.http import BadPayload, BitbucketClient, BitbucketError, Gone, NotFound
 from bbmirror.store.db import Store, SyncState
-from bbmirror.streams import Context, Owned, RowSet, Stream
+from bbmirror.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
+from bbmirror.sync_policy import StatusPolicy, due_now, settle
 
 OVERLAP = timedelta(seconds=60)
 
@@ -107,7 +100,7 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-class Engine:
+class Engine(StatusPolicy):
     """Runs every stream of one source against one store."""
 
     def __init__(
@@ -128,6 +121,8 @@ class Engine:
         self.summary = summary
         self.progress = progress or (lambda repo, stream, n: None)
         self.checked: dict[str, dict] = {}  # objects fetched by the preflight
+        self.denied: dict[str, str] = {}  # skip key -> reason: families this run cannot read
+        self.pending: list[tuple[str, str, str]] = []  # notes made before the store was open
 
     async def preflight(self) -> None:
         """Check credentials and named things before the run writes anything."""
@@ -174,10 +169,11 @@ class Engine:
                     continue
                 objects.append(obj)
                 merge(rowset, rows)
-        except (NotFound, Gone):
-            if not stream.optional:
-                raise
-            return []  # e.g. no issue tracker: a normal state, nothing to mirror
+        except BitbucketError as exc:
+            if stream.meaning(exc.status) not in (ABSENT, REMOVED):
+                raise  # the caller's guard applies the rest of the policy
+            self.failure(stream, exc, ctx)
+            return []  # no tracker, or a removed one: a normal state, nothing to mirror
         with self.store.transaction():
             self.write(rowset)
             if clean:  # a quarantined record's row must not be mistaken for a deletion
@@ -211,6 +207,9 @@ class Engine:
             self.write(child.rows)
             for table, where, keep in child.tombstones:
                 self.summary.add({table: self.store.tombstone(table, where, keep, now())})
+        tried = {obj.get("id") for obj, _ in page.parents if isinstance(obj.get("id"), int)}
+        if page.failed or state.extra.get("redo_failures"):
+            settle(state, tried, page.failed)
         if page.failed:
             state.extra["redo"] = sorted(set(state.extra.get("redo", [])) | page.failed)
 
@@ -220,15 +219,23 @@ class Engine:
         if not numbers:
             return
         path = stream.path.format(**ctx)
-        found = []
+        found, waiting, unread = [], [], set()
         for number in numbers:
+            if not due_now(state, number):
+                waiting.append(number)  # backing off after repeated failures (issue 11.7)
+                continue
             try:
                 found.append(await self.client.get(f"{path}/{number}"))
             except (NotFound, Gone):
+                settle(state, {number}, set())
                 continue  # gone since: the next complete list or reconciliation says so
+            except BitbucketError as exc:
+                if self.failure(stream, exc, ctx) != DELETED:
+                    unread.add(number)
         page = await self.read_parents(stream, ctx, found, force=True)
+        page.failed |= unread
         with self.store.transaction():
-            state.extra["redo"] = []
+            state.extra["redo"] = waiting
             self.write_parents(stream, page, state)
             self.store.put_state(state)
 
@@ -288,6 +295,8 @@ class Engine:
         path = stream.path.format(**ctx)
         rowset: RowSet = {}
         clean = True
+        if self.is_denied(stream, ctx):
+            return None  # skipped this run (noted once); the parent is read again later
         try:
             async for obj in self.objects_of(stream, path):
                 rows = self.to_rows(stream, obj, ctx)
@@ -295,11 +304,17 @@ class Engine:
                     clean = False
                     continue
                 merge(rowset, rows)
-        except (NotFound, Gone):
-            rowset = {}  # the parent vanished meanwhile: its children went with it
-        except BadPayload as exc:
-            self.quarantine(stream.name, str(exc), {"parent": parent_id, "path": path})
-            return None
+        except BitbucketError as exc:
+            meaning = self.failure(stream, exc, ctx)
+            if meaning == REMOVED:
+                return ChildRows({}, [])  # removed upstream: keep what is mirrored
+            if meaning == DELETED:
+                reason = (
+                    f"deleted upstream meanwhile? {stream.name} of {parent_id} answered "
+                    f"{exc.status}; the parent is read again next run"
+                )
+                self.note(stream.name, reason, {"parent": parent_id, "url": exc.url})
+            return None  # the parent goes on the redo list, with backoff
         tombstones = []
         if clean:  # a quarantined record's row must not be mistaken for a deletion
             owned = [Owned(stream.table, stream.scope, stream.scope_filter), *stream.owns]
@@ -341,8 +356,8 @@ class Engine:
         try:
             async for page in self.client.pages(path, params):
                 ids.update(v["id"] for v in page.values if isinstance(v, dict) and "id" in v)
-        except (NotFound, Gone):
-            if not stream.optional:
+        except BitbucketError as exc:
+            if stream.meaning(exc.status) not in (ABSENT, REMOVED):
                 raise
             return  # a tracker that is gone says nothing about which issues were deleted
         keep = {stream.key.format(**ctx, id=i) for i in ids}
@@ -367,28 +382,44 @@ class Engine:
         """
         refs: dict[str, str] = {}
         default = None
+        failed = []
         for name, kind in (("branches", "branch"), ("tags", "tag")):
             if not (self.wanted(name) or self.wanted("commits")):
                 continue
-            found = await self.guarded(name, self.run_full(self.streams[name], ctx, where))
+            found = await self.guarded(name, self.run_full(self.streams[name], ctx, where), ctx)
             if found is None:
-                return None
+                failed.append(name)
+                continue  # the other ref list is still worth mirroring
             for obj in found:
                 ref, target, is_default = name_and_target(obj)
                 if target:
                     refs[f"{kind}:{ref}"] = target
                 if is_default:
                     default = f"{kind}:{ref}"
+        if failed:
+            commits = self.streams["commits"]
+            if self.wanted("commits") and not self.is_denied(commits, ctx):
+                reason = (
+                    f"skipped: commits of {ctx.get('full_name')} wait for a run that lists "
+                    f"every ref ({', '.join(failed)} could not be read)"
+                )
+                self.note("commits", reason, {"repository_id": ctx.get("repository_id")})
+            return None
         return refs, default
 
-    async def guarded(self, name: str, work):
-        """Run one stream; a failure is recorded and the other streams go on."""
+    async def guarded(self, name: str, work, ctx: Context | None = None):
+        """Run one stream under the declared status policy; the other streams go on."""
+        stream = self.stream_named(name)
+        if stream is not None and self.is_denied(stream, ctx):
+            work.close()  # skipped this run, said once: no request spent
+            return None
         try:
             return await work
-        except (AuthError, Unreachable):
-            raise
         except BitbucketError as exc:
-            self.quarantine(name, str(exc), {"url": exc.url, "status": exc.status})
+            if stream is None:
+                self.failure(Stream(name, "", "", lambda o, c: {}), exc, ctx)
+            else:
+                self.failure(stream, exc, ctx)
             return None
 
 
