@@ -96,6 +96,12 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
         "errors": len(errors),
         "last_error": _public(errors[0]) if errors else None,
         "last_source_error": _public(loose[0]) if loose else None,
+        # What the last run could not read (a narrow credential, refs missing): sync_policy
+        "skipped": [
+            f"{e['stream']}: {e['reason']}"
+            for e in errors
+            if last and e["run_id"] == last[0] and e["reason"].startswith("skipped:")
+        ],
         "repositories": repos,
     }
 
@@ -225,6 +231,8 @@ def render(report: dict[str, Any]) -> str:
             f"  errors        {src['errors']} quarantined"
             + (f"; last {_describe_error(err)}" if err else "")
         )
+        for skipped in src["skipped"]:
+            lines.append(f"  skipped       {skipped}")
         for repo in src["repositories"]:
             lines += ["", *_repository(repo)]
     return "\n".join(lines)

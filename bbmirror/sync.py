@@ -306,8 +306,8 @@ class Engine(StatusPolicy):
                 merge(rowset, rows)
         except BitbucketError as exc:
             meaning = self.failure(stream, exc, ctx)
-            if meaning == REMOVED:
-                return ChildRows({}, [])  # removed upstream: keep what is mirrored
+            if meaning in (ABSENT, REMOVED):
+                return ChildRows({}, [])  # not there, or removed upstream: keep what is mirrored
             if meaning == DELETED:
                 reason = (
                     f"deleted upstream meanwhile? {stream.name} of {parent_id} answered "

@@ -32,14 +32,26 @@ class ServerSync(Engine):
     """The order of work for one Bitbucket Data Center source."""
 
     async def preflight(self) -> None:
-        """Check credentials, projects and repositories before anything is written."""
-        await self.client.get(f"{API}/users", [("limit", "1")])  # needs a valid login (§3.2 7)
+        """Check credentials, projects and repositories before anything is written.
+
+        ``/users`` needs a licensed user, which project and repository HTTP access tokens are
+        not: it checks the login only when nothing is named. After a good preflight a 401 on
+        one repository's stream is a missing permission there (Server's AuthorisationException)
+        and skips that family of that repository (sync_policy), not the run.
+        """
+        if not (self.source.projects or self.named_repos()):
+            await self.client.get(f"{API}/users", [("limit", "1")])  # a valid login (§3.2 7)
         for key in self.source.projects:
             self.checked[key] = await self.fetch_named(f"{API}/projects/{key}", "project", key)
         for full_name in self.named_repos():
             key, slug = full_name.split("/", 1)
             path = f"{API}/projects/{key}/repos/{slug}"
             self.checked[full_name] = await self.fetch_named(path, "repository", full_name)
+        self.auth_means_denied = True
+
+    def skip_key(self, stream: Stream, ctx: Context | None) -> str:
+        """Server permissions are per project and repository: a denial skips one repository."""
+        return f"{stream.family}:{(ctx or {}).get('repository_id', '')}"
 
     def named_repos(self) -> list[str]:
         return [*self.options.repos, *self.source.repos]
@@ -55,6 +67,7 @@ class ServerSync(Engine):
             ) from None
 
     async def run(self) -> None:
+        self.flush_notes()
         repos = [r for r in await self.repositories() if self.source.wants(_full_name(r))]
         self.summary.repositories = len(repos)
         limit = asyncio.Semaphore(max(1, self.source.concurrency))

@@ -1,0 +1,274 @@
+"""Narrow credentials and one status policy (issue 12.2-12.4, issue 11.7), against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import sqlite3
+
+import httpx
+import pytest
+from dc_mirror import DcHarness
+from mirror import TOKEN, Harness, differences
+
+from bbmirror import status
+from bbmirror.simulator import mutate
+from bbmirror.simulator.dc_api import DcConfig, create_dc_app
+from bbmirror.simulator.dc_generate import generate_dc
+from bbmirror.simulator.faults import SimulatorTransport
+from bbmirror.simulator.generate import generate
+from bbmirror.sync import Options, SyncError
+
+TRACKER_LISTS = ("/milestones", "/versions", "/components", "/issues")
+
+
+def _get(app, path: str, token: str | None = TOKEN) -> httpx.Response:
+    async def go() -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(
+            transport=SimulatorTransport(app), base_url="http://bitbucket.test"
+        ) as client:
+            return await client.get(path, headers=headers)
+
+    return asyncio.run(go())
+
+
+def _narrow(harness: Harness, *scopes: str) -> None:
+    harness.app.state.config.scopes = {TOKEN: frozenset(scopes)}
+
+
+def _errors(db: str) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT stream, reason FROM sync_errors ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def _count(db: str, sql: str, *args) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _pr_repo(world):
+    return next(r for r in world.repositories.values() if len(r.pullrequests) >= 2)
+
+
+# -- the simulator's scopes ---------------------------------------------------------------
+
+
+def test_simulator_scopes_refuse_other_families_with_bitbucket_403(tmp_path):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    repo = _pr_repo(harness.world)
+    base = f"/2.0/repositories/{repo.full_name}"
+    _narrow(harness, "repository")
+    user = _get(harness.app, "/2.0/user")
+    assert user.status_code == 403
+    body = user.json()
+    assert body["type"] == "error"
+    assert (
+        body["error"]["message"] == "Your credentials lack one or more required privilege scopes."
+    )
+    assert body["error"]["detail"] == {"required": ["account"], "granted": ["repository"]}
+    assert _get(harness.app, base).status_code == 200
+    assert _get(harness.app, f"{base}/refs/branches").status_code == 200
+    assert _get(harness.app, f"{base}/pullrequests").status_code == 403
+    assert _get(harness.app, f"/2.0/workspaces/{repo.full_name.split('/')[0]}").status_code == 403
+    _narrow(harness, "pullrequest")  # implies repository (documented)
+    assert _get(harness.app, f"{base}/pullrequests").status_code == 200
+    assert _get(harness.app, base).status_code == 200
+    _narrow(harness, "read:pullrequest:bitbucket")  # API token scopes imply nothing
+    assert _get(harness.app, f"{base}/pullrequests").status_code == 200
+    assert _get(harness.app, base).status_code == 403
+    harness.app.state.config.scopes = {}
+    assert _get(harness.app, "/2.0/user").status_code == 200  # unrestricted by default
+
+
+def test_dc_simulator_token_tied_to_a_project_gets_401_elsewhere():
+    world = generate_dc(3, "tiny")
+    keys = sorted(p.key for p in world.projects.values())
+    viewer = world.users[min(world.users)].slug
+    config = DcConfig(base_url="http://bitbucket.test", tokens={TOKEN: viewer})
+    config.access = {TOKEN: (keys[0],)}
+    app = create_dc_app(world, config)
+    assert _get(app, f"/rest/api/1.0/projects/{keys[0]}/repos").status_code == 200
+    other = _get(app, f"/rest/api/1.0/projects/{keys[1]}/repos")
+    assert other.status_code == 401
+    assert other.json()["errors"][0]["exceptionName"].endswith("AuthorisationException")
+    assert _get(app, "/rest/api/1.0/users").status_code == 401
+
+
+# -- narrow credentials in a sync -----------------------------------------------------------
+
+
+def test_repository_access_token_syncs_without_user_and_notes_each_skip(tmp_path, caplog):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    _narrow(harness, "repository", "pullrequest")  # what a repository access token can have
+    with caplog.at_level(logging.WARNING, logger="bbmirror.sync"):
+        summary = harness.sync()
+    assert "/2.0/user" not in [r.path for r in harness.log]
+    assert summary.outcome == "partial"
+    errors = _errors(harness.db)
+    assert errors and all(reason.startswith("skipped:") for _, reason in errors)
+    families = sorted(reason.split(" the ")[2].split()[0] for _, reason in errors)
+    assert families == ["issue", "project", "team"]  # one note per family, not per repository
+    assert len([r for r in harness.log if r.status == 403]) == 3  # one refused request each
+    assert len(caplog.records) == 3
+    world = harness.world
+    prs = sum(len(r.pullrequests) for r in world.repositories.values())
+    assert _count(harness.db, "select count(*) from pullrequests") == prs
+    assert _count(harness.db, "select count(*) from repositories") == len(world.repositories)
+    branches = sum(len(r.branches) for r in world.repositories.values())
+    assert _count(harness.db, "select count(*) from branches") == branches
+    report = status.collect(harness.db)
+    assert len(report["sources"][0]["skipped"]) == 3
+    assert "skipped       milestones: skipped: the credential lacks the issue scope" in (
+        status.render(report)
+    )
+
+
+def test_no_pullrequest_scope_skips_that_family_once_and_the_run_goes_on(tmp_path):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    _narrow(harness, "account", "project", "repository", "issue")
+    summary = harness.sync()
+    assert summary.outcome == "partial"
+    assert [s for s, _ in _errors(harness.db)] == ["pullrequests"]
+    assert len([r for r in harness.log if "/pullrequests" in r.path]) == 1  # then no more asking
+    commits = sum(len(r.commits) for r in harness.world.repositories.values())
+    assert _count(harness.db, "select count(*) from commits") == commits
+    assert _count(harness.db, "select count(*) from issues") > 0
+
+
+def test_a_credential_that_reads_nothing_is_one_error(tmp_path):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    _narrow(harness, "pipeline")
+    with pytest.raises(SyncError, match="may read none of the named workspaces"):
+        harness.sync()
+    assert not os.path.exists(harness.db)  # nothing written
+
+
+# -- one policy for 404 and 410 -------------------------------------------------------------
+
+
+def test_a_404_on_branches_still_reads_tags_and_says_commits_wait(tmp_path):
+    world = generate(5, "tiny")
+    repo = next(r for r in world.repositories.values() if r.tags)
+    faults = {
+        "failing_paths": (f"/2.0/repositories/{repo.full_name}/refs/branches",),
+        "failing_status": 404,
+    }
+    harness = Harness(world, str(tmp_path / "m.db"), faults=faults)
+    summary = harness.sync()
+    assert summary.outcome == "partial"
+    assert _count(harness.db, "select count(*) from tags where repository_id = ?", repo.uuid) == (
+        len(repo.tags)
+    )
+    errors = _errors(harness.db)
+    assert [s for s, r in errors if "was not found" in r] == ["branches"]
+    assert any(r.startswith("skipped: commits of " + repo.full_name) for _, r in errors)
+
+
+def test_a_404_on_one_prs_activity_is_noted_not_tombstoned(tmp_path):
+    world = generate(5, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    harness.sync()
+    repo = _pr_repo(world)
+    pr = next(p for p in repo.pullrequests.values() if p.activity)
+    key = f"{repo.uuid}/pr/{pr.id}"
+    alive = (
+        "select count(*) from pullrequest_activity where pullrequest_id = ? and deleted_at is null"
+    )
+    before = _count(harness.db, alive, key)
+    assert before > 0
+    mutate.comment_pr(world, repo, pr, random.Random(1))
+    faults = harness.app.state.faults
+    faults.failing_paths = (f"/2.0/repositories/{repo.full_name}/pullrequests/{pr.id}/activity",)
+    faults.failing_status = 404
+    assert harness.sync().outcome == "partial"
+    assert _count(harness.db, alive, key) == before  # nothing tombstoned on a guess
+    assert any(f"pr_activity of {key} answered 404" in r for _, r in _errors(harness.db))
+    faults.failing_paths = ()
+    harness.sync()
+    assert differences(world, harness.db) == []
+
+
+def test_a_removed_tracker_is_remembered_and_not_asked_again(tmp_path):
+    world = generate(5, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    harness.sync()
+    issues = _count(harness.db, "select count(*) from issues where deleted_at is null")
+    assert issues > 0
+    harness.app.state.config.issue_tracker_removed = True
+    harness.sync()  # learns that the tracker is gone (one 410 per repository)
+    harness.log.clear()
+    assert harness.sync().outcome == "ok"
+    assert not [r.path for r in harness.log if r.path.endswith(TRACKER_LISTS)]
+    assert _count(harness.db, "select count(*) from issues where deleted_at is null") == issues
+    harness.log.clear()
+    harness.sync(Options(reconcile=True))  # re-checked on --reconcile (and --full)
+    trackers = sum(1 for r in world.repositories.values() if r.has_issues)
+    assert len([r for r in harness.log if r.status == 410]) == trackers
+    assert _count(harness.db, "select count(*) from issues where deleted_at is null") == issues
+
+
+# -- a child that always fails (issue 11.7) -------------------------------------------------
+
+
+def test_one_child_that_always_fails_does_not_stall_the_pr_stream(tmp_path):
+    world = generate(5, "tiny")
+    repo = _pr_repo(world)
+    stuck, other = list(repo.pullrequests.values())[:2]
+    path = f"/2.0/repositories/{repo.full_name}/pullrequests/{stuck.id}/activity"
+    harness = Harness(world, str(tmp_path / "m.db"), faults={"failing_paths": (path,)})
+    first = harness.sync()
+    assert first.outcome == "partial"
+    conn = sqlite3.connect(harness.db)
+    watermark = conn.execute(
+        "select watermark from sync_state where scope = ? and stream = 'pullrequests'",
+        (repo.uuid,),
+    ).fetchone()
+    conn.close()
+    assert watermark and watermark[0]  # the walk finished past the stuck PR
+    assert any(f"pullrequests/{stuck.id}/activity" in r for _, r in _errors(harness.db))
+    tried = []
+    for run in range(4):
+        if run == 0:
+            mutate.comment_pr(world, repo, other, random.Random(2))
+        harness.log.clear()
+        harness.sync()
+        tried.append(any(r.path == path for r in harness.log))
+    assert tried == [True, False, True, False]  # retried with backoff: 0, 1, 3 runs skipped
+    other_key = f"{repo.uuid}/pr/{other.id}"
+    comments = "select count(*) from comments where pullrequest_id = ? and deleted_at is null"
+    assert _count(harness.db, comments, other_key) == len(other.comments)  # not held back
+    harness.app.state.faults.failing_paths = ()
+    for _ in range(4):
+        harness.sync()
+    assert differences(world, harness.db) == []
+
+
+# -- Data Center ----------------------------------------------------------------------------
+
+
+class DeniedActivity(DcHarness):
+    def make_app(self):
+        app = super().make_app()
+        app.state.config.deny = (r"/pull-requests/\d+/activities$",)
+        return app
+
+
+def test_dc_missing_permission_on_activity_skips_it_and_the_run_goes_on(tmp_path):
+    harness = DeniedActivity(generate_dc(3, "tiny"), str(tmp_path / "m.db"))
+    summary = harness.sync(projects=sorted(p.key for p in harness.world.projects.values()))
+    assert summary.outcome == "partial"
+    prs = sum(len(r.pull_requests) for r in harness.world.repositories.values())
+    assert _count(harness.db, "select count(*) from pullrequests") == prs
+    reasons = [r for _, r in _errors(harness.db)]
+    assert reasons and all(r.startswith("skipped:") for r in reasons)
+    with_prs = sum(1 for r in harness.world.repositories.values() if r.pull_requests)
+    assert len(reasons) == with_prs  # one note per repository, not one per pull request
