@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bbmirror.config import Source
-from bbmirror.http import BadPayload, BitbucketClient, BitbucketError, Gone, NotFound
+from bbmirror.http import BadPayload, BitbucketClient, BitbucketError
 from bbmirror.store.db import Store, SyncState
 from bbmirror.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
-from bbmirror.sync_policy import StatusPolicy, due_now, settle
+from bbmirror.sync_policy import StatusPolicy, settle
 
 OVERLAP = timedelta(seconds=60)
 
@@ -213,32 +213,6 @@ class Engine(StatusPolicy):
         if page.failed:
             state.extra["redo"] = sorted(set(state.extra.get("redo", [])) | page.failed)
 
-    async def redo(self, stream: Stream, ctx: Context, state: SyncState) -> None:
-        """Read again the parents whose children failed last time, forcing their children."""
-        numbers = state.extra.get("redo")
-        if not numbers:
-            return
-        path = stream.path.format(**ctx)
-        found, waiting, unread = [], [], set()
-        for number in numbers:
-            if not due_now(state, number):
-                waiting.append(number)  # backing off after repeated failures (issue 11.7)
-                continue
-            try:
-                found.append(await self.client.get(f"{path}/{number}"))
-            except (NotFound, Gone):
-                settle(state, {number}, set())
-                continue  # gone since: the next complete list or reconciliation says so
-            except BitbucketError as exc:
-                if self.failure(stream, exc, ctx) != DELETED:
-                    unread.add(number)
-        page = await self.read_parents(stream, ctx, found, force=True)
-        page.failed |= unread
-        with self.store.transaction():
-            state.extra["redo"] = waiting
-            self.write_parents(stream, page, state)
-            self.store.put_state(state)
-
     def tombstone_owned(self, stream: Stream, rowset: RowSet) -> None:
         """Rows a parent carries in full (a PR's participants): drop the ones it no longer has."""
         main = rowset.get(stream.table) or []
@@ -371,41 +345,6 @@ class Engine(StatusPolicy):
         for table, column in stream.cascade:
             gone = self.store.tombstone_children(table, column, stream.table, when)
             self.summary.add({table: gone})
-
-    async def read_refs(
-        self, ctx: Context, where: dict[str, str], name_and_target: Callable
-    ) -> tuple[dict[str, str], str | None] | None:
-        """Branches and tags as ``{"branch:NAME": hash}`` plus the default branch's key.
-
-        None when a listing failed: commits and their garbage collection then wait for a run
-        that sees every ref, or a missing branch would look like a deleted one.
-        """
-        refs: dict[str, str] = {}
-        default = None
-        failed = []
-        for name, kind in (("branches", "branch"), ("tags", "tag")):
-            if not (self.wanted(name) or self.wanted("commits")):
-                continue
-            found = await self.guarded(name, self.run_full(self.streams[name], ctx, where), ctx)
-            if found is None:
-                failed.append(name)
-                continue  # the other ref list is still worth mirroring
-            for obj in found:
-                ref, target, is_default = name_and_target(obj)
-                if target:
-                    refs[f"{kind}:{ref}"] = target
-                if is_default:
-                    default = f"{kind}:{ref}"
-        if failed:
-            commits = self.streams["commits"]
-            if self.wanted("commits") and not self.is_denied(commits, ctx):
-                reason = (
-                    f"skipped: commits of {ctx.get('full_name')} wait for a run that lists "
-                    f"every ref ({', '.join(failed)} could not be read)"
-                )
-                self.note("commits", reason, {"repository_id": ctx.get("repository_id")})
-            return None
-        return refs, default
 
     async def guarded(self, name: str, work, ctx: Context | None = None):
         """Run one stream under the declared status policy; the other streams go on."""

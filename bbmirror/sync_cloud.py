@@ -92,9 +92,10 @@ class CloudSync(Engine):
                     start, url = page_max, None
                 else:
                     url = following  # a page full of one timestamp: fall back to `next`
-        except (NotFound, Gone):
+        except (NotFound, Gone) as exc:
             if not stream.optional:
                 raise
+            self.failure(stream, exc, ctx)  # the declared policy: absent, or removed (410)
 
     async def run_commits(
         self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str]
@@ -169,7 +170,15 @@ class CloudSync(Engine):
         named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
         slugs = sorted(set(self.source.workspaces) | named)
         if self.source.credentials.header() and not slugs:
-            await self.client.get("user")
+            try:
+                await self.client.get("user")
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                raise SyncError(
+                    f"the credentials ({self.source.credentials.label}) may not list their "
+                    "workspaces (no account scope): name them with --workspace or --repo"
+                ) from None
         readable = 0
         for slug in slugs:
             path = f"workspaces/{slug}"

@@ -24,10 +24,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from bbmirror.http import AuthError, BitbucketError, Unreachable
+from bbmirror.http import AuthError, BitbucketError, Gone, NotFound, Unreachable
 from bbmirror.store.db import SyncState
-from bbmirror.streams import ABSENT, DENIED, FAILED, REMOVED, Context, Stream
+from bbmirror.streams import ABSENT, DELETED, DENIED, FAILED, REMOVED, Context, Stream
+
+if TYPE_CHECKING:
+    from bbmirror.config import Source
+    from bbmirror.http import BitbucketClient
+    from bbmirror.store.db import Store
 
 log = logging.getLogger("bbmirror.sync")
 
@@ -38,6 +45,18 @@ class StatusPolicy:
     """The mixin ``Engine`` uses to apply the declared status policy (see the module doc)."""
 
     # set by Engine.__init__ / the flavour
+    store: Store
+    client: BitbucketClient
+    source: Source
+    options: Any
+    streams: dict[str, Stream]
+    progress: Callable
+    quarantine: Callable[..., None]
+    read_parents: Callable
+    write_parents: Callable
+    run_full: Callable
+    guarded: Callable
+    wanted: Callable[[str], bool]
     denied: dict[str, str]
     pending: list[tuple[str, str, str]]
     auth_means_denied: bool = False  # Server: a 401 after a good preflight is a permission
@@ -50,7 +69,7 @@ class StatusPolicy:
         return self.skip_key(stream, ctx) in self.denied
 
     def stream_named(self, name: str) -> Stream | None:
-        return self.streams.get(name.rsplit(" ", 1)[-1])  # type: ignore[attr-defined]
+        return self.streams.get(name.rsplit(" ", 1)[-1])
 
     def failure(self, stream: Stream, exc: BitbucketError, ctx: Context | None = None) -> str:
         """Apply the declared meaning of a failed request; return it (re-raise fatal ones)."""
@@ -67,7 +86,7 @@ class StatusPolicy:
         elif meaning == REMOVED and ctx is not None:
             self.remember_removed(ctx)
         elif meaning == FAILED:
-            self.quarantine(stream.name, str(exc), {"url": exc.url, "status": exc.status})  # type: ignore[attr-defined]
+            self.quarantine(stream.name, str(exc), {"url": exc.url, "status": exc.status})
         return meaning
 
     def deny(self, stream: Stream, exc: BitbucketError, ctx: Context | None) -> None:
@@ -85,31 +104,92 @@ class StatusPolicy:
 
     def note(self, stream: str, reason: str, payload: dict) -> None:
         """A skip: a warning line on stderr and a ``sync_errors`` row that ``status`` shows."""
-        source = self.source.name  # type: ignore[attr-defined]
+        source = self.source.name
         log.warning("%s: %s", source, reason)
-        warn = getattr(self.progress, "warn", None)  # type: ignore[attr-defined]
+        warn = getattr(self.progress, "warn", None)
         if warn is not None:
             warn(f"{source}: {reason}")
-        if self.store is None:  # type: ignore[attr-defined]
+        if self.store is None:
             self.pending.append((stream, reason, json.dumps(payload)))  # the preflight's
         else:
-            self.quarantine(stream, reason, json.dumps(payload))  # type: ignore[attr-defined]
+            self.quarantine(stream, reason, json.dumps(payload))
 
     def flush_notes(self) -> None:
         """Record the notes the preflight made before the store was open."""
         while self.pending:
-            self.quarantine(*self.pending.pop(0))  # type: ignore[attr-defined]
+            self.quarantine(*self.pending.pop(0))
+
+    async def redo(self, stream: Stream, ctx: Context, state: SyncState) -> None:
+        """Read again the parents whose children failed last time, forcing their children."""
+        numbers = state.extra.get("redo")
+        if not numbers:
+            return
+        path = stream.path.format(**ctx)
+        found, waiting, unread = [], [], set()
+        for number in numbers:
+            if not due_now(state, number):
+                waiting.append(number)  # backing off after repeated failures (issue 11.7)
+                continue
+            try:
+                found.append(await self.client.get(f"{path}/{number}"))
+            except (NotFound, Gone):
+                settle(state, {number}, set())
+                continue  # gone since: the next complete list or reconciliation says so
+            except BitbucketError as exc:
+                if self.failure(stream, exc, ctx) != DELETED:
+                    unread.add(number)
+        page = await self.read_parents(stream, ctx, found, force=True)
+        page.failed |= unread
+        with self.store.transaction():
+            state.extra["redo"] = waiting
+            self.write_parents(stream, page, state)
+            self.store.put_state(state)
+
+    async def read_refs(
+        self, ctx: Context, where: dict[str, str], name_and_target: Callable
+    ) -> tuple[dict[str, str], str | None] | None:
+        """Branches and tags as ``{"branch:NAME": hash}`` plus the default branch's key.
+
+        None when a listing failed: commits and their garbage collection then wait for a run
+        that sees every ref, or a missing branch would look like a deleted one.
+        """
+        refs: dict[str, str] = {}
+        default = None
+        failed = []
+        for name, kind in (("branches", "branch"), ("tags", "tag")):
+            if not (self.wanted(name) or self.wanted("commits")):
+                continue
+            found = await self.guarded(name, self.run_full(self.streams[name], ctx, where), ctx)
+            if found is None:
+                failed.append(name)
+                continue  # the other ref list is still worth mirroring
+            for obj in found:
+                ref, target, is_default = name_and_target(obj)
+                if target:
+                    refs[f"{kind}:{ref}"] = target
+                if is_default:
+                    default = f"{kind}:{ref}"
+        if failed:
+            commits = self.streams["commits"]
+            if self.wanted("commits") and not self.is_denied(commits, ctx):
+                reason = (
+                    f"skipped: commits of {ctx.get('full_name')} wait for a run that lists "
+                    f"every ref ({', '.join(failed)} could not be read)"
+                )
+                self.note("commits", reason, {"repository_id": ctx.get("repository_id")})
+            return None
+        return refs, default
 
     # -- a removed issue tracker ----------------------------------------------------------
 
     def is_removed(self, ctx: Context) -> bool:
         """Whether the repository's issue tracker is remembered as removed (410)."""
-        state = self.store.get_state(self.source.name, ctx["repository_id"], TRACKER)  # type: ignore[attr-defined]
+        state = self.store.get_state(self.source.name, ctx["repository_id"], TRACKER)
         return bool(state and state.extra.get("removed"))
 
     def remember_removed(self, ctx: Context) -> None:
         """Cloud answered 410 for the tracker: stop asking until --full or --reconcile."""
-        store, source = self.store, self.source.name  # type: ignore[attr-defined]
+        store, source = self.store, self.source.name
         state = store.get_state(source, ctx["repository_id"], TRACKER) or SyncState(
             source=source, scope=ctx["repository_id"], stream=TRACKER
         )
@@ -121,7 +201,7 @@ class StatusPolicy:
 
     def forget_removed(self, ctx: Context) -> None:
         """A re-check found the tracker answering again."""
-        store, source = self.store, self.source.name  # type: ignore[attr-defined]
+        store, source = self.store, self.source.name
         state = store.get_state(source, ctx["repository_id"], TRACKER)
         if state and state.extra.get("removed"):
             state.extra["removed"] = False

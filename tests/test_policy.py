@@ -272,3 +272,20 @@ def test_dc_missing_permission_on_activity_skips_it_and_the_run_goes_on(tmp_path
     assert reasons and all(r.startswith("skipped:") for r in reasons)
     with_prs = sum(1 for r in harness.world.repositories.values() if r.pull_requests)
     assert len(reasons) == with_prs  # one note per repository, not one per pull request
+
+
+def test_only_issues_remembers_a_removed_tracker_too(tmp_path):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    harness.app.state.config.issue_tracker_removed = True
+    harness.sync(Options(only=frozenset({"issues"})))
+    harness.log.clear()
+    harness.sync(Options(only=frozenset({"issues"})))
+    assert not [r.path for r in harness.log if r.path.endswith(TRACKER_LISTS)]
+
+
+def test_without_named_workspaces_a_token_lacking_account_says_what_to_do(tmp_path):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    _narrow(harness, "repository", "pullrequest")
+    with pytest.raises(SyncError, match="name them with --workspace or --repo"):
+        harness.sync(workspaces=())
+    assert not os.path.exists(harness.db)
