@@ -289,3 +289,37 @@ def test_without_named_workspaces_a_token_lacking_account_says_what_to_do(tmp_pa
     with pytest.raises(SyncError, match="name them with --workspace or --repo"):
         harness.sync(workspaces=())
     assert not os.path.exists(harness.db)
+
+
+@pytest.mark.slow
+def test_simulate_serves_narrow_scopes_and_a_removed_tracker():
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "bbmirror", "simulate", "--size", "tiny", "--port", "0"]
+    command += ["--token", "narrow-token", "--token-scopes", "repository,pullrequest,issue"]
+    command += ["--issue-tracker-removed"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert " at http://127.0.0.1:" in first, proc.stderr.read() if proc.stderr else first
+        base = first.strip().rsplit(" at ", 1)[1]
+        mirror = next(line for line in proc.stdout if "Mirror it:" in line)
+        workspace = mirror.split("--workspace ")[1].split()[0]
+        headers = {"Authorization": "Bearer narrow-token"}
+        user = httpx.get(f"{base}/user", headers=headers, timeout=10)
+        assert user.status_code == 403
+        assert user.json()["error"]["detail"]["required"] == ["account"]
+        repos = httpx.get(f"{base}/repositories/{workspace}", headers=headers, timeout=10)
+        assert repos.status_code == 200
+        full_name = repos.json()["values"][0]["full_name"]
+        issues = httpx.get(f"{base}/repositories/{full_name}/issues", headers=headers, timeout=10)
+        assert issues.status_code == 410  # readable with the issue scope, but removed
+        prs = httpx.get(f"{base}/repositories/{full_name}/pullrequests", headers=headers)
+        assert prs.status_code == 200
+        members = httpx.get(f"{base}/workspaces/{workspace}/members", headers=headers)
+        assert members.status_code == 403  # no team scope
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
