@@ -123,6 +123,7 @@ class Engine(StatusPolicy):
         self.checked: dict[str, dict] = {}  # objects fetched by the preflight
         self.denied: dict[str, str] = {}  # skip key -> reason: families this run cannot read
         self.pending: list[tuple[str, str, str]] = []  # notes made before the store was open
+        self.condensed: set[str] = set()  # workspaces known only from a repository (403)
 
     async def preflight(self) -> None:
         """Check credentials and named things before the run writes anything."""

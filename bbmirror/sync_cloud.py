@@ -215,7 +215,10 @@ class CloudSync(Engine):
             page = await self.guarded_get(f"repositories/{path.split('/', 1)[1]}")
             values = (page or {}).get("values") or []
             workspace = values[0].get("workspace") if values else None
-            return workspace if isinstance(workspace, dict) else None
+            if not isinstance(workspace, dict):
+                return None
+            self.condensed.add(path)  # a repository's condensed copy, not the whole object
+            return workspace
         except NotFound:
             what, name = path.split("/", 1)
             raise SyncError(
@@ -253,8 +256,10 @@ class CloudSync(Engine):
             return []
         ws_id = rows["workspaces"][0]["id"]
         ctx["workspace_id"] = ws_id
-        with self.store.transaction():
-            self.write(rows)
+        condensed = path in self.condensed
+        if not (condensed and self.store.has_alive("workspaces", {"id": ws_id})):
+            with self.store.transaction():
+                self.write(rows)  # a condensed copy never replaces the whole object
         if self.wanted("members"):
             await self.optional_full("members", ctx, {"workspace_id": ws_id})
         if self.wanted("projects"):
@@ -311,11 +316,10 @@ class CloudSync(Engine):
         moved = False
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
-            moved = bool(await self.guarded("commits", commits))
+            moved = bool(await self.guarded("commits", commits, ctx))
         if self.wanted("pullrequests"):
-            await self.guarded(
-                "pullrequests", self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
-            )
+            prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
+            await self.guarded("pullrequests", prs, ctx)
         if self.wanted("commits") and refs and (moved or self.options.reconcile):
             self.collect_garbage(repo_id, refs)
         tracker = bool(repo.get("has_issues")) and await self.tracker(ctx, where)

@@ -59,14 +59,21 @@ class StatusPolicy:
     wanted: Callable[[str], bool]
     denied: dict[str, str]
     pending: list[tuple[str, str, str]]
+    condensed: set[str]
     auth_means_denied: bool = False  # Server: a 401 after a good preflight is a permission
 
-    def skip_key(self, stream: Stream, ctx: Context | None) -> str:
-        """What one denial skips: on Cloud the scope family (scopes are per credential)."""
+    def skip_key(self, stream: Stream, ctx: Context | None, exc: BitbucketError | None) -> str:
+        """What one denial skips: the whole family when a scope is missing (Cloud's "privilege
+        scopes" 403, a credential-wide fact), else that family of one repository (a permission,
+        as Server's 401 and a Cloud 403 on one private repository are)."""
+        repo = (ctx or {}).get("repository_id")
+        if repo and (exc is None or "privilege scopes" not in str(exc)):
+            return f"{stream.family}:{repo}"
         return stream.family
 
     def is_denied(self, stream: Stream, ctx: Context | None = None) -> bool:
-        return self.skip_key(stream, ctx) in self.denied
+        repo = (ctx or {}).get("repository_id")
+        return stream.family in self.denied or f"{stream.family}:{repo}" in self.denied
 
     def stream_named(self, name: str) -> Stream | None:
         return self.streams.get(name.rsplit(" ", 1)[-1])
@@ -91,14 +98,19 @@ class StatusPolicy:
 
     def deny(self, stream: Stream, exc: BitbucketError, ctx: Context | None) -> None:
         """Skip a family for the rest of the run: one warning line, one recorded note."""
-        key = self.skip_key(stream, ctx)
+        key = self.skip_key(stream, ctx, exc)
         if key in self.denied:
             return
-        what = "scope" if key == stream.family else "permission"
-        reason = (
-            f"skipped: the credential lacks the {stream.family} {what} ({exc.status}); "
-            f"{stream.family} streams were not read"
-        )
+        if key == stream.family:
+            reason = (
+                f"skipped: the credential lacks the {stream.family} scope ({exc.status}); "
+                f"{stream.family} streams were not read"
+            )
+        else:
+            reason = (
+                f"skipped: the credential may not read the {stream.family} streams of "
+                f"{(ctx or {}).get('full_name')} ({exc.status})"
+            )
         self.denied[key] = reason
         self.note(stream.name, reason, {"url": exc.url, "status": exc.status, "skipped": key})
 

@@ -49,10 +49,6 @@ class ServerSync(Engine):
             self.checked[full_name] = await self.fetch_named(path, "repository", full_name)
         self.auth_means_denied = True
 
-    def skip_key(self, stream: Stream, ctx: Context | None) -> str:
-        """Server permissions are per project and repository: a denial skips one repository."""
-        return f"{stream.family}:{(ctx or {}).get('repository_id', '')}"
-
     def named_repos(self) -> list[str]:
         return [*self.options.repos, *self.source.repos]
 
@@ -116,14 +112,14 @@ class ServerSync(Engine):
         moved = False
         if self.wanted("commits") and refs:
             ranges = self.run_ranges(self.streams["commits"], ctx, repo_id, refs, default)
-            result = await self.guarded("commits", ranges)
+            result = await self.guarded("commits", ranges, ctx)
             if result is not None:
                 moved, new_heads = result
                 heads = set(refs.values()) if self.options.reconcile else set(new_heads)
-                await self.guarded("statuses", self.statuses(ctx, sorted(heads)))
+                await self.guarded("statuses", self.statuses(ctx, sorted(heads)), ctx)
         if self.wanted("pullrequests"):
             newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)
-            await self.guarded("pullrequests", newest)
+            await self.guarded("pullrequests", newest, ctx)
         if self.wanted("commits") and refs and (moved or self.options.reconcile):
             self.collect_garbage(repo_id, refs)
 

@@ -323,3 +323,33 @@ def test_simulate_serves_narrow_scopes_and_a_removed_tracker():
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_a_403_without_a_scope_message_skips_one_repository_not_the_family(tmp_path):
+    world = generate(5, "tiny")
+    repos = [r for r in world.repositories.values() if r.pullrequests]
+    assert len(repos) >= 2
+    denied, other = repos[:2]
+    faults = {
+        "failing_paths": (f"/2.0/repositories/{denied.full_name}/pullrequests",),
+        "failing_status": 403,
+    }
+    harness = Harness(world, str(tmp_path / "m.db"), faults=faults)
+    assert harness.sync().outcome == "partial"
+    prs = "select count(*) from pullrequests where repository_id = ?"
+    assert _count(harness.db, prs, other.uuid) == len(other.pullrequests)
+    assert _count(harness.db, prs, denied.uuid) == 0
+    reasons = [r for _, r in _errors(harness.db)]
+    assert reasons == [
+        f"skipped: the credential may not read the pullrequest streams of {denied.full_name} (403)"
+    ]
+
+
+def test_a_narrow_token_never_replaces_a_whole_workspace_with_a_condensed_one(tmp_path):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    harness.sync()
+    whole = "select json from workspaces order by id"
+    before = sqlite3.connect(harness.db).execute(whole).fetchall()
+    _narrow(harness, "repository", "pullrequest")
+    harness.sync()
+    assert sqlite3.connect(harness.db).execute(whole).fetchall() == before
