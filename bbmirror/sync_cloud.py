@@ -33,6 +33,8 @@ LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
 class CloudSync(Engine):
     """The order of work for one Bitbucket Cloud source."""
 
+    discovered: list[str] | None = None  # the credential's own workspaces (preflight)
+
     async def run(self) -> None:
         self.flush_notes()
         workspaces = await self.workspaces()
@@ -162,23 +164,16 @@ class CloudSync(Engine):
     async def preflight(self) -> None:
         """Check credentials, workspaces and repositories before anything is written.
 
-        ``GET /user`` needs the ``account`` scope, which repository, project and workspace
-        access tokens cannot have: it is asked only when nothing is named (to list the
-        credential's own workspaces). A named workspace the credential may not read (403) is
-        reached through its repositories; only a credential that reads nothing is an error.
+        ``GET /user`` is never asked: it needs the ``account`` scope, which repository, project
+        and workspace access tokens cannot have. Named workspaces and repositories check the
+        credential; with none named, listing the credential's own workspaces does. A named
+        workspace the credential may not read (403) is reached through its repositories; only
+        a credential that reads nothing is an error.
         """
         named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
         slugs = sorted(set(self.source.workspaces) | named)
-        if self.source.credentials.header() and not slugs:
-            try:
-                await self.client.get("user")
-            except AuthError as exc:
-                if exc.status != 403:
-                    raise
-                raise SyncError(
-                    f"the credentials ({self.source.credentials.label}) may not list their "
-                    "workspaces (no account scope): name them with --workspace or --repo"
-                ) from None
+        if not slugs:
+            self.discovered = await self.own_workspaces()
         readable = 0
         for slug in slugs:
             path = f"workspaces/{slug}"
@@ -231,12 +226,24 @@ class CloudSync(Engine):
         named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
         if self.source.workspaces or named:
             return sorted(set(self.source.workspaces) | named)
+        return self.discovered or await self.own_workspaces()
+
+    async def own_workspaces(self) -> list[str]:
+        """The credential's workspaces (``/user/workspaces``); a 403 or 404 says what to do."""
         found: list[str] = []
-        async for page in self.client.pages("user/workspaces", [("pagelen", "100")]):
-            for value in page.values:
-                ws = value.get("workspace", value)
-                if isinstance(ws, dict) and ws.get("slug"):
-                    found.append(ws["slug"])
+        try:
+            async for page in self.client.pages("user/workspaces", [("pagelen", "100")]):
+                for value in page.values:
+                    ws = value.get("workspace", value)
+                    if isinstance(ws, dict) and ws.get("slug"):
+                        found.append(ws["slug"])
+        except (AuthError, NotFound) as exc:
+            if exc.status not in (403, 404):
+                raise
+            raise SyncError(
+                f"the credentials ({self.source.credentials.label}) may not list their "
+                f"workspaces ({exc.status}): name them with --workspace or --repo"
+            ) from None
         if not found:
             raise SyncError(
                 f"the credentials ({self.source.credentials.label}) see no workspace: "

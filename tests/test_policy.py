@@ -353,3 +353,19 @@ def test_a_narrow_token_never_replaces_a_whole_workspace_with_a_condensed_one(tm
     _narrow(harness, "repository", "pullrequest")
     harness.sync()
     assert sqlite3.connect(harness.db).execute(whole).fetchall() == before
+
+
+def test_a_404_on_members_and_projects_is_recorded_and_the_run_goes_on(tmp_path):
+    world = generate(5, "tiny")
+    slug = sorted(world.workspaces)[0]
+    faults = {
+        "failing_paths": (f"/2.0/workspaces/{slug}/members", f"/2.0/workspaces/{slug}/projects"),
+        "failing_status": 404,
+    }
+    harness = Harness(world, str(tmp_path / "m.db"), faults=faults)
+    summary = harness.sync(workspaces=[])  # discovery: no GET /user either
+    assert "/2.0/user" not in [r.path for r in harness.log]
+    assert summary.outcome == "partial"
+    assert sorted(s for s, _ in _errors(harness.db)) == ["members", "projects"]
+    repos = sum(1 for r in world.repositories.values() if r.workspace == slug)
+    assert _count(harness.db, "select count(*) from repositories") >= repos > 0
