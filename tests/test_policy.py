@@ -369,3 +369,32 @@ def test_a_404_on_members_and_projects_is_recorded_and_the_run_goes_on(tmp_path)
     assert sorted(s for s, _ in _errors(harness.db)) == ["members", "projects"]
     repos = sum(1 for r in world.repositories.values() if r.workspace == slug)
     assert _count(harness.db, "select count(*) from repositories") >= repos > 0
+
+
+@pytest.mark.parametrize(
+    ("scopes", "skipped"),
+    [
+        (("repository",), ["issue", "project", "pullrequest", "team"]),
+        (("repository", "pullrequest", "project", "team"), ["issue"]),  # a workspace token
+        (
+            ("read:repository:bitbucket", "read:pullrequest:bitbucket", "read:workspace:bitbucket"),
+            ["issue", "project"],
+        ),
+        (("pullrequest", "issue"), ["project", "team"]),
+    ],
+)
+def test_each_narrow_token_mirrors_what_it_may_read_and_names_the_rest(tmp_path, scopes, skipped):
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    _narrow(harness, *scopes)
+    summary = harness.sync()
+    assert summary.outcome == "partial"
+    reasons = [r for _, r in _errors(harness.db)]
+    assert sorted(r.split(" lacks the ")[1].split()[0] for r in reasons) == skipped
+    world = harness.world
+    assert _count(harness.db, "select count(*) from repositories") == len(world.repositories)
+    prs = sum(len(r.pullrequests) for r in world.repositories.values())
+    expected_prs = 0 if "pullrequest" in skipped else prs
+    assert _count(harness.db, "select count(*) from pullrequests") == expected_prs
+    issues = sum(len(r.issues) for r in world.repositories.values() if r.has_issues)
+    expected_issues = 0 if "issue" in skipped else issues
+    assert _count(harness.db, "select count(*) from issues") == expected_issues
