@@ -47,6 +47,7 @@ class ParentPage:
     parents: list[tuple[dict, RowSet]]
     children: list[ChildRows]
     failed: set[int]
+    tried: set[int] = field(default_factory=set)  # parents whose children were read (or tried)
 
 
 class SyncError(Exception):
@@ -193,7 +194,13 @@ class Engine(StatusPolicy):
         if force:
             changed = {r["id"] for _, rows in parents for r in rows.get(stream.table, ())}
         children, failed = await self.fetch_children(stream, ctx, parents, changed)
-        return ParentPage(parents, children, failed)
+        tried = {
+            obj["id"]
+            for obj, rows in parents
+            if isinstance(obj.get("id"), int)
+            and any(r["id"] in changed for r in rows.get(stream.table, ()))
+        }
+        return ParentPage(parents, children, failed, tried)
 
     def write_parents(self, stream: Stream, page: ParentPage, state: SyncState) -> None:
         """Write a page of parents and their children; call inside the page's transaction.
@@ -208,9 +215,8 @@ class Engine(StatusPolicy):
             self.write(child.rows)
             for table, where, keep in child.tombstones:
                 self.summary.add({table: self.store.tombstone(table, where, keep, now())})
-        tried = {obj.get("id") for obj, _ in page.parents if isinstance(obj.get("id"), int)}
         if page.failed or state.extra.get("redo_failures"):
-            settle(state, tried, page.failed)
+            settle(state, page.tried, page.failed)
         if page.failed:
             state.extra["redo"] = sorted(set(state.extra.get("redo", [])) | page.failed)
 

@@ -398,3 +398,30 @@ def test_each_narrow_token_mirrors_what_it_may_read_and_names_the_rest(tmp_path,
     issues = sum(len(r.issues) for r in world.repositories.values() if r.has_issues)
     expected_issues = 0 if "issue" in skipped else issues
     assert _count(harness.db, "select count(*) from issues") == expected_issues
+
+
+def test_dc_an_open_pr_whose_activity_always_fails_backs_off_too(tmp_path):
+    world = generate_dc(3, "tiny")
+    repo, pr = next(
+        (r, p)
+        for r in world.repositories.values()
+        for p in r.pull_requests.values()
+        if p.state == "OPEN"  # re-listed every run: must not reset its backoff
+    )
+    key = world.projects[repo.project_id].key
+    path = f"/rest/api/1.0/projects/{key}/repos/{repo.slug}/pull-requests/{pr.id}/activities"
+    harness = DcHarness(world, str(tmp_path / "m.db"), faults={"failing_paths": (path,)})
+    projects = sorted(p.key for p in world.projects.values())
+    assert harness.sync(projects=projects).outcome == "partial"
+    tried = []
+    for _ in range(4):
+        harness.log.clear()
+        harness.sync(projects=projects)
+        tried.append(any(r.path == path for r in harness.log))
+    assert tried == [True, False, True, False]
+    harness.app.state.faults.failing_paths = ()
+    for _ in range(4):
+        harness.sync(projects=projects)
+    key_id = f"dc/repo/{repo.id}/pr/{pr.id}"
+    activity = "select count(*) from pullrequest_activity where pullrequest_id = ?"
+    assert _count(harness.db, activity, key_id) > 0
