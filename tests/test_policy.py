@@ -10,6 +10,7 @@ import sqlite3
 
 import httpx
 import pytest
+from dc_mirror import TOKEN as DC_TOKEN
 from dc_mirror import DcHarness
 from mirror import TOKEN, Harness, differences
 
@@ -425,3 +426,22 @@ def test_dc_an_open_pr_whose_activity_always_fails_backs_off_too(tmp_path):
     key_id = f"dc/repo/{repo.id}/pr/{pr.id}"
     activity = "select count(*) from pullrequest_activity where pullrequest_id = ?"
     assert _count(harness.db, activity, key_id) > 0
+
+
+class ProjectToken(DcHarness):
+    def make_app(self):
+        app = super().make_app()
+        first = sorted(p.key for p in self.world.projects.values())[0]
+        app.state.config.access = {DC_TOKEN: (first,)}
+        return app
+
+
+def test_dc_project_token_syncs_its_named_project_without_users(tmp_path):
+    harness = ProjectToken(generate_dc(3, "tiny"), str(tmp_path / "m.db"))
+    first = sorted(p.key for p in harness.world.projects.values())[0]
+    summary = harness.sync(projects=[first])
+    assert summary.outcome == "ok", summary.message
+    assert not [r for r in harness.log if r.path.endswith("/users")]
+    project = next(p for p in harness.world.projects.values() if p.key == first)
+    repos = [r for r in harness.world.repositories.values() if r.project_id == project.id]
+    assert _count(harness.db, "select count(*) from repositories") == len(repos) > 0
