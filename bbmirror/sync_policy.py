@@ -92,6 +92,15 @@ class StatusPolicy:
             self.deny(stream, exc, ctx)
         elif meaning == REMOVED and ctx is not None:
             self.remember_removed(ctx)
+        elif meaning == ABSENT:
+            where = (ctx or {}).get("full_name", "")
+            log.info(
+                "%s: %s %s is off (%s): nothing to mirror",
+                self.source.name,
+                where,
+                stream.name,
+                status,
+            )
         elif meaning == FAILED:
             self.quarantine(stream.name, str(exc), {"url": exc.url, "status": exc.status})
         return meaning

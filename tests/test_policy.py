@@ -210,6 +210,10 @@ def test_a_removed_tracker_is_remembered_and_not_asked_again(tmp_path):
     assert harness.sync().outcome == "ok"
     assert not [r.path for r in harness.log if r.path.endswith(TRACKER_LISTS)]
     assert _count(harness.db, "select count(*) from issues where deleted_at is null") == issues
+    shown = status.render(status.collect(harness.db))
+    assert shown.count("issue tracker removed upstream (410)") == sum(
+        1 for r in world.repositories.values() if r.has_issues
+    )
     harness.log.clear()
     harness.sync(Options(reconcile=True))  # re-checked on --reconcile (and --full)
     trackers = sum(1 for r in world.repositories.values() if r.has_issues)
