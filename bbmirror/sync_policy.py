@@ -151,6 +151,9 @@ class StatusPolicy:
             if not due_now(state, number):
                 waiting.append(number)  # backing off after repeated failures (issue 11.7)
                 continue
+            if self.is_denied(stream, ctx):
+                unread.add(number)  # its family is skipped this run (noted once)
+                continue
             try:
                 found.append(await self.client.get(f"{path}/{number}"))
             except (NotFound, Gone):
