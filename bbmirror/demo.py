@@ -52,6 +52,7 @@ def run_demo(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     say: Callable[[str], None] = print,
+    issue_tracker_removed: bool = False,
 ) -> None:
     """Serve a world, mirror it, serve the mirror, then change and re-sync it every `every` s."""
     signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM before the scheduler runs: same as ^C
@@ -62,6 +63,7 @@ def run_demo(
         logging.getLogger(noisy).setLevel(logging.ERROR)
     world = generate(seed, size)
     config = simulator_config(world, SimulatorCredentials(token=DEFAULT_TOKEN))
+    config.issue_tracker_removed = issue_tracker_removed  # Cloud since 2026-08-20: 410
     rng = random.Random(seed)
     try:
         with RunningSimulator(world, config) as simulator:

@@ -96,6 +96,12 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
         "errors": len(errors),
         "last_error": _public(errors[0]) if errors else None,
         "last_source_error": _public(loose[0]) if loose else None,
+        # What the last run could not read (a narrow credential, refs missing): sync_policy
+        "skipped": [
+            f"{e['stream']}: {e['reason']}"
+            for e in errors
+            if last and e["run_id"] == last[0] and e["reason"].startswith("skipped:")
+        ],
         "repositories": repos,
     }
 
@@ -161,12 +167,17 @@ def _repositories(conn: Any, source: str, errors: list[dict]) -> list[dict[str, 
             if repo_id in counts and n:
                 counts[repo_id][table] = n
     states: dict[str, list[dict[str, Any]]] = {}
-    for scope, stream, watermark, resume, updated, heads in conn.execute(
-        "SELECT scope, stream, watermark, resume, updated_at, heads FROM sync_state"
+    removed: set[str] = set()  # repositories whose Cloud issue tracker answered 410
+    for scope, stream, watermark, resume, updated, heads, extra in conn.execute(
+        "SELECT scope, stream, watermark, resume, updated_at, heads, extra FROM sync_state"
         " WHERE source = ?"
         " ORDER BY stream",
         (source,),
     ):
+        if stream == "issue_tracker":
+            if extra and json.loads(extra).get("removed"):
+                removed.add(scope)
+            continue
         states.setdefault(scope, []).append(
             {
                 "stream": stream,
@@ -189,6 +200,7 @@ def _repositories(conn: Any, source: str, errors: list[dict]) -> list[dict[str, 
                 "id": repo_id,
                 "full_name": full_name,
                 "deleted": deleted_at is not None,
+                "tracker_removed": repo_id in removed,
                 "rows": counts[repo_id],
                 "streams": streams,
                 "last_error": _public(mine[0]) if mine else None,
@@ -225,6 +237,8 @@ def render(report: dict[str, Any]) -> str:
             f"  errors        {src['errors']} quarantined"
             + (f"; last {_describe_error(err)}" if err else "")
         )
+        for skipped in src["skipped"]:
+            lines.append(f"  skipped       {skipped}")
         for repo in src["repositories"]:
             lines += ["", *_repository(repo)]
     return "\n".join(lines)
@@ -269,6 +283,11 @@ def _repository(repo: dict[str, Any]) -> list[str]:
             error = _describe_error(s["last_error"]) if s["last_error"] else ""
             mark = _t(s["watermark"]) if s["watermark"] or not s["heads"] else f"{s['heads']} refs"
             out.append(f"    {s['stream']:<14}{synced:<22}{mark:<22}{error}".rstrip())
+    if repo["tracker_removed"]:
+        out.append(
+            "    issue tracker removed upstream (410): issues kept as mirrored; "
+            "asked again on --full or --reconcile"
+        )
     if repo["last_error"]:
         out.append(f"    last error: {_describe_error(repo['last_error'])}")
     return out

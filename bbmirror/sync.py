@@ -22,19 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bbmirror.config import Source
-from bbmirror.http import (
-    AuthError,
-    BadPayload,
-    BitbucketClient,
-    BitbucketError,
-    Gone,
-    NotFound,
-    Unreachable,
-)
+from bbmirror.http import BadPayload, BitbucketClient, BitbucketError
 from bbmirror.store import rowcheck
 from bbmirror.store.db import Store, SyncState
 from bbmirror.store.rows import RowError
-from bbmirror.streams import Context, Owned, RowSet, Stream
+from bbmirror.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
+from bbmirror.sync_policy import StatusPolicy, settle
 
 OVERLAP = timedelta(seconds=60)
 
@@ -55,6 +48,7 @@ class ParentPage:
     parents: list[tuple[dict, RowSet]]
     children: list[ChildRows]
     failed: set[int]
+    tried: set[int] = field(default_factory=set)  # parents whose children were read (or tried)
 
 
 class SyncError(Exception):
@@ -112,7 +106,7 @@ def now() -> str:
 UNCONVERTIBLE = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError)
 
 
-class Engine:
+class Engine(StatusPolicy):
     """Runs every stream of one source against one store."""
 
     def __init__(
@@ -133,6 +127,9 @@ class Engine:
         self.summary = summary
         self.progress = progress or (lambda repo, stream, n: None)
         self.checked: dict[str, dict] = {}  # objects fetched by the preflight
+        self.denied: dict[str, str] = {}  # skip key -> reason: families this run cannot read
+        self.pending: list[tuple[str, str, str]] = []  # notes made before the store was open
+        self.condensed: set[str] = set()  # workspaces known only from a repository (403)
 
     async def preflight(self) -> None:
         """Check credentials and named things before the run writes anything."""
@@ -189,10 +186,11 @@ class Engine:
                     continue
                 objects.append(obj)
                 merge(rowset, rows)
-        except (NotFound, Gone):
-            if not stream.optional:
-                raise
-            return []  # e.g. no issue tracker: a normal state, nothing to mirror
+        except BitbucketError as exc:
+            if stream.meaning(exc.status) not in (ABSENT, REMOVED):
+                raise  # the caller's guard applies the rest of the policy
+            self.failure(stream, exc, ctx)
+            return []  # no tracker, or a removed one: a normal state, nothing to mirror
         with self.store.transaction():
             self.write(rowset)
             if clean:  # a quarantined record's row must not be mistaken for a deletion
@@ -211,7 +209,13 @@ class Engine:
         if force:
             changed = {r["id"] for _, rows in parents for r in rows.get(stream.table, ())}
         children, failed = await self.fetch_children(stream, ctx, parents, changed)
-        return ParentPage(parents, children, failed)
+        tried = {
+            obj["id"]
+            for obj, rows in parents
+            if isinstance(obj.get("id"), int)
+            and any(r["id"] in changed for r in rows.get(stream.table, ()))
+        }
+        return ParentPage(parents, children, failed, tried)
 
     def write_parents(self, stream: Stream, page: ParentPage, state: SyncState) -> None:
         """Write a page of parents and their children; call inside the page's transaction.
@@ -226,26 +230,10 @@ class Engine:
             self.write(child.rows)
             for table, where, keep in child.tombstones:
                 self.summary.add({table: self.store.tombstone(table, where, keep, now())})
+        if page.failed or state.extra.get("redo_failures"):
+            settle(state, page.tried, page.failed)
         if page.failed:
             state.extra["redo"] = sorted(set(state.extra.get("redo", [])) | page.failed)
-
-    async def redo(self, stream: Stream, ctx: Context, state: SyncState) -> None:
-        """Read again the parents whose children failed last time, forcing their children."""
-        numbers = state.extra.get("redo")
-        if not numbers:
-            return
-        path = stream.path.format(**ctx)
-        found = []
-        for number in numbers:
-            try:
-                found.append(await self.client.get(f"{path}/{number}"))
-            except (NotFound, Gone):
-                continue  # gone since: the next complete list or reconciliation says so
-        page = await self.read_parents(stream, ctx, found, force=True)
-        with self.store.transaction():
-            state.extra["redo"] = []
-            self.write_parents(stream, page, state)
-            self.store.put_state(state)
 
     def tombstone_owned(self, stream: Stream, rowset: RowSet) -> None:
         """Rows a parent carries in full (a PR's participants): drop the ones it no longer has."""
@@ -303,6 +291,8 @@ class Engine:
         path = stream.path.format(**ctx)
         rowset: RowSet = {}
         clean = True
+        if self.is_denied(stream, ctx):
+            return None  # skipped this run (noted once); the parent is read again later
         try:
             async for obj in self.objects_of(stream, path):
                 rows = self.to_rows(stream, obj, ctx)
@@ -310,11 +300,17 @@ class Engine:
                     clean = False
                     continue
                 merge(rowset, rows)
-        except (NotFound, Gone):
-            rowset = {}  # the parent vanished meanwhile: its children went with it
-        except BadPayload as exc:
-            self.quarantine(stream.name, str(exc), {"parent": parent_id, "path": path})
-            return None
+        except BitbucketError as exc:
+            meaning = self.failure(stream, exc, ctx)
+            if meaning in (ABSENT, REMOVED):
+                return ChildRows({}, [])  # not there, or removed upstream: keep what is mirrored
+            if meaning == DELETED:
+                reason = (
+                    f"deleted upstream meanwhile? {stream.name} of {parent_id} answered "
+                    f"{exc.status}; the parent is read again next run"
+                )
+                self.note(stream.name, reason, {"parent": parent_id, "url": exc.url})
+            return None  # the parent goes on the redo list, with backoff
         tombstones = []
         if clean:  # a quarantined record's row must not be mistaken for a deletion
             owned = [Owned(stream.table, stream.scope, stream.scope_filter), *stream.owns]
@@ -355,8 +351,8 @@ class Engine:
         try:
             async for page in self.client.pages(path, params):
                 ids.update(v["id"] for v in page.values if isinstance(v, dict) and "id" in v)
-        except (NotFound, Gone):
-            if not stream.optional:
+        except BitbucketError as exc:
+            if stream.meaning(exc.status) not in (ABSENT, REMOVED):
                 raise
             return  # a tracker that is gone says nothing about which issues were deleted
         keep = {stream.key.format(**ctx, id=i) for i in ids}
@@ -371,38 +367,19 @@ class Engine:
             gone = self.store.tombstone_children(table, column, stream.table, when)
             self.summary.add({table: gone})
 
-    async def read_refs(
-        self, ctx: Context, where: dict[str, str], name_and_target: Callable
-    ) -> tuple[dict[str, str], str | None] | None:
-        """Branches and tags as ``{"branch:NAME": hash}`` plus the default branch's key.
-
-        None when a listing failed: commits and their garbage collection then wait for a run
-        that sees every ref, or a missing branch would look like a deleted one.
-        """
-        refs: dict[str, str] = {}
-        default = None
-        for name, kind in (("branches", "branch"), ("tags", "tag")):
-            if not (self.wanted(name) or self.wanted("commits")):
-                continue
-            found = await self.guarded(name, self.run_full(self.streams[name], ctx, where))
-            if found is None:
-                return None
-            for obj in found:
-                ref, target, is_default = name_and_target(obj)
-                if target:
-                    refs[f"{kind}:{ref}"] = target
-                if is_default:
-                    default = f"{kind}:{ref}"
-        return refs, default
-
-    async def guarded(self, name: str, work):
-        """Run one stream; a failure is recorded and the other streams go on."""
+    async def guarded(self, name: str, work, ctx: Context | None = None):
+        """Run one stream under the declared status policy; the other streams go on."""
+        stream = self.stream_named(name)
+        if stream is not None and self.is_denied(stream, ctx):
+            work.close()  # skipped this run, said once: no request spent
+            return None
         try:
             return await work
-        except (AuthError, Unreachable):
-            raise
         except BitbucketError as exc:
-            self.quarantine(name, str(exc), {"url": exc.url, "status": exc.status})
+            if stream is None:
+                self.failure(Stream(name, "", "", lambda o, c: {}), exc, ctx)
+            else:
+                self.failure(stream, exc, ctx)
             return None
 
 

@@ -33,7 +33,10 @@ LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
 class CloudSync(Engine):
     """The order of work for one Bitbucket Cloud source."""
 
+    discovered: list[str] | None = None  # the credential's own workspaces (preflight)
+
     async def run(self) -> None:
+        self.flush_notes()
         workspaces = await self.workspaces()
         repos: list[dict] = []
         for slug in workspaces:
@@ -91,9 +94,10 @@ class CloudSync(Engine):
                     start, url = page_max, None
                 else:
                     url = following  # a page full of one timestamp: fall back to `next`
-        except (NotFound, Gone):
+        except (NotFound, Gone) as exc:
             if not stream.optional:
                 raise
+            self.failure(stream, exc, ctx)  # the declared policy: absent, or removed (410)
 
     async def run_commits(
         self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str]
@@ -158,21 +162,58 @@ class CloudSync(Engine):
         return await self.client.get(path, [*refs, ("pagelen", "100")])
 
     async def preflight(self) -> None:
-        """Check credentials, workspaces and repositories before anything is written."""
-        if self.source.credentials.header():
-            await self.client.get("user")
+        """Check credentials, workspaces and repositories before anything is written.
+
+        ``GET /user`` is never asked: it needs the ``account`` scope, which repository, project
+        and workspace access tokens cannot have. Named workspaces and repositories check the
+        credential; with none named, listing the credential's own workspaces does. A named
+        workspace the credential may not read (403) is reached through its repositories; only
+        a credential that reads nothing is an error.
+        """
         named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
-        for slug in sorted(set(self.source.workspaces) | named):
+        slugs = sorted(set(self.source.workspaces) | named)
+        if not slugs:
+            self.discovered = await self.own_workspaces()
+        readable = 0
+        for slug in slugs:
             path = f"workspaces/{slug}"
-            self.checked[path] = await self.fetch_named(path)
-        for full_name in (*self.options.repos, *self.source.repos):
+            self.checked[path] = await self.fetch_named(path, probe=slug not in named)
+            readable += bool(self.checked[path])
+        repos = (*self.options.repos, *self.source.repos)
+        for full_name in repos:
             path = f"repositories/{full_name}"
             self.checked[path] = await self.fetch_named(path)
+            readable += bool(self.checked[path])
+        if slugs and not readable:
+            raise SyncError(
+                f"the credentials ({self.source.credentials.label}) may read none of the named "
+                "workspaces or repositories (403): give the token the repository scope"
+            )
 
-    async def fetch_named(self, path: str) -> dict:
-        """GET a workspace or repository the user named; a 404 is their mistake, said plainly."""
+    async def fetch_named(self, path: str, probe: bool = False) -> dict | None:
+        """GET a workspace or repository the user named; a 404 is their mistake, said plainly.
+
+        A 403 is a narrow credential: None for a repository, and for a workspace the
+        workspace as its first readable repository shows it (``probe``), or None.
+        """
         try:
             return await self.client.get(path)
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            if not probe:
+                name = path.split("/", 1)[1]
+                reason = f"skipped: the credentials may not read repository {name} (403)"
+                self.note("repositories", reason, {"url": exc.url, "status": exc.status})
+                return None
+            self.deny(self.streams["workspaces"], exc, None)
+            page = await self.guarded_get(f"repositories/{path.split('/', 1)[1]}")
+            values = (page or {}).get("values") or []
+            workspace = values[0].get("workspace") if values else None
+            if not isinstance(workspace, dict):
+                return None
+            self.condensed.add(path)  # a repository's condensed copy, not the whole object
+            return workspace
         except NotFound:
             what, name = path.split("/", 1)
             raise SyncError(
@@ -185,12 +226,24 @@ class CloudSync(Engine):
         named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
         if self.source.workspaces or named:
             return sorted(set(self.source.workspaces) | named)
+        return self.discovered or await self.own_workspaces()
+
+    async def own_workspaces(self) -> list[str]:
+        """The credential's workspaces (``/user/workspaces``); a 403 or 404 says what to do."""
         found: list[str] = []
-        async for page in self.client.pages("user/workspaces", [("pagelen", "100")]):
-            for value in page.values:
-                ws = value.get("workspace", value)
-                if isinstance(ws, dict) and ws.get("slug"):
-                    found.append(ws["slug"])
+        try:
+            async for page in self.client.pages("user/workspaces", [("pagelen", "100")]):
+                for value in page.values:
+                    ws = value.get("workspace", value)
+                    if isinstance(ws, dict) and ws.get("slug"):
+                        found.append(ws["slug"])
+        except (AuthError, NotFound) as exc:
+            if exc.status not in (403, 404):
+                raise
+            raise SyncError(
+                f"the credentials ({self.source.credentials.label}) may not list their "
+                f"workspaces ({exc.status}): name them with --workspace or --repo"
+            ) from None
         if not found:
             raise SyncError(
                 f"the credentials ({self.source.credentials.label}) see no workspace: "
@@ -200,43 +253,57 @@ class CloudSync(Engine):
 
     async def workspace(self, slug: str) -> list[dict]:
         """Mirror a workspace, its members and projects; return the repositories to sync."""
-        obj = self.checked.get(f"workspaces/{slug}") or await self.fetch_named(f"workspaces/{slug}")
+        path = f"workspaces/{slug}"
+        obj = self.checked[path] if path in self.checked else await self.fetch_named(path)
+        if not obj:
+            return await self.named_repositories(slug, {"source": self.source.name})
         ctx: Context = {"source": self.source.name, "workspace": slug}
         rows = self.to_rows(self.streams["workspaces"], obj, ctx)
         if rows is None:
             return []
         ws_id = rows["workspaces"][0]["id"]
         ctx["workspace_id"] = ws_id
-        with self.store.transaction():
-            self.write(rows)
+        condensed = path in self.condensed
+        if not (condensed and self.store.has_alive("workspaces", {"id": ws_id})):
+            with self.store.transaction():
+                self.write(rows)  # a condensed copy never replaces the whole object
         if self.wanted("members"):
             await self.optional_full("members", ctx, {"workspace_id": ws_id})
         if self.wanted("projects"):
             await self.optional_full("projects", ctx, {"workspace_id": ws_id})
-        wanted_repos = [
-            r for r in (*self.options.repos, *self.source.repos) if r.split("/")[0] == slug
-        ]
-        if wanted_repos:
-            repos = []
-            for full_name in wanted_repos:
-                path = f"repositories/{full_name}"
-                obj = self.checked.get(path) or await self.fetch_named(path)
-                rows = self.to_rows(self.streams["repositories"], obj, ctx)
-                if rows is not None:
-                    with self.store.transaction():
-                        self.write(rows)
-                    repos.append(obj)
-        else:
-            repos = await self.run_full(self.streams["repositories"], ctx, {"workspace_id": ws_id})
+        if any(r.split("/")[0] == slug for r in (*self.options.repos, *self.source.repos)):
+            return await self.named_repositories(slug, ctx)
+        listing = self.run_full(self.streams["repositories"], ctx, {"workspace_id": ws_id})
+        repos = await self.guarded("repositories", listing, ctx) or []
+        return [r for r in repos if self.source.wants(r.get("full_name", ""))]
+
+    async def named_repositories(self, slug: str, ctx: Context) -> list[dict]:
+        """The repositories named in ``slug`` that the preflight could read, written."""
+        repos = []
+        for full_name in (*self.options.repos, *self.source.repos):
+            path = f"repositories/{full_name}"
+            if full_name.split("/")[0] != slug or not self.checked.get(path):
+                continue
+            obj = self.checked[path]
+            rows = self.to_rows(self.streams["repositories"], obj, ctx)
+            if rows is not None:
+                with self.store.transaction():
+                    self.write(rows)
+                repos.append(obj)
         return [r for r in repos if self.source.wants(r.get("full_name", ""))]
 
     async def optional_full(self, name: str, ctx: Context, where: dict[str, str]) -> None:
+        """Members and projects: scopes a repository access token lacks (403 skips them)."""
+        await self.guarded(name, self.run_full(self.streams[name], ctx, where), ctx)
+
+    async def guarded_get(self, path: str) -> dict | None:
+        """One GET whose 403 is a narrow credential (None), not an error."""
         try:
-            await self.run_full(self.streams[name], ctx, where)
-        except AuthError:
-            # Members and projects need more scope than repositories; a repository access
-            # token may lack it. Mirror what we can.
-            return
+            return await self.client.get(path, [("pagelen", "1")])
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            return None
 
     async def repository(self, repo: dict) -> None:
         """Every stream of one repository; one failing stream does not stop the others."""
@@ -256,27 +323,43 @@ class CloudSync(Engine):
         moved = False
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
-            moved = bool(await self.guarded("commits", commits))
+            moved = bool(await self.guarded("commits", commits, ctx))
         if self.wanted("pullrequests"):
-            await self.guarded(
-                "pullrequests", self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
-            )
+            prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
+            await self.guarded("pullrequests", prs, ctx)
         if self.wanted("commits") and refs and (moved or self.options.reconcile):
             self.collect_garbage(repo_id, refs)
-        if repo.get("has_issues"):
-            for name in ("milestones", "versions", "components"):
-                if self.wanted(name):
-                    await self.guarded(name, self.run_full(self.streams[name], ctx, where))
-            if self.wanted("issues"):
-                await self.guarded(
-                    "issues", self.run_incremental(self.streams["issues"], ctx, repo_id)
-                )
+        tracker = bool(repo.get("has_issues")) and await self.tracker(ctx, where)
         if self.options.reconcile:
             for name in ("pullrequests", "issues"):
-                if self.wanted(name) and (name == "pullrequests" or repo.get("has_issues")):
+                if self.wanted(name) and (name == "pullrequests" or tracker):
                     await self.guarded(
-                        f"reconcile {name}", self.reconcile_ids(self.streams[name], ctx, where)
+                        f"reconcile {name}",
+                        self.reconcile_ids(self.streams[name], ctx, where),
+                        ctx,
                     )
+
+    async def tracker(self, ctx: Context, where: dict[str, str]) -> bool:
+        """The issue tracker's lists; whether the tracker is there (not removed upstream).
+
+        A 410 is remembered in the sync state and asked again only on ``--full`` or
+        ``--reconcile`` (sync_policy); its mirrored issues stay untouched.
+        """
+        if self.is_removed(ctx):
+            if not (self.options.full or self.options.reconcile):
+                return False
+            self.forget_removed(ctx)  # re-check: a new 410 remembers it again
+        for name in ("milestones", "versions", "components", "issues"):
+            if not self.wanted(name):
+                continue
+            if name == "issues":
+                work = self.run_incremental(self.streams[name], ctx, ctx["repository_id"])
+            else:
+                work = self.run_full(self.streams[name], ctx, where)
+            await self.guarded(name, work, ctx)
+            if self.is_removed(ctx):
+                return False  # removed upstream: the other tracker lists would say 410 too
+        return True
 
 
 def _name_and_target(ref: dict) -> tuple[str, str | None, bool]:

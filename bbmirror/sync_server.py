@@ -32,14 +32,22 @@ class ServerSync(Engine):
     """The order of work for one Bitbucket Data Center source."""
 
     async def preflight(self) -> None:
-        """Check credentials, projects and repositories before anything is written."""
-        await self.client.get(f"{API}/users", [("limit", "1")])  # needs a valid login (§3.2 7)
+        """Check credentials, projects and repositories before anything is written.
+
+        ``/users`` needs a licensed user, which project and repository HTTP access tokens are
+        not: it checks the login only when nothing is named. After a good preflight a 401 on
+        one repository's stream is a missing permission there (Server's AuthorisationException)
+        and skips that family of that repository (sync_policy), not the run.
+        """
+        if not (self.source.projects or self.named_repos()):
+            await self.client.get(f"{API}/users", [("limit", "1")])  # a valid login (§3.2 7)
         for key in self.source.projects:
             self.checked[key] = await self.fetch_named(f"{API}/projects/{key}", "project", key)
         for full_name in self.named_repos():
             key, slug = full_name.split("/", 1)
             path = f"{API}/projects/{key}/repos/{slug}"
             self.checked[full_name] = await self.fetch_named(path, "repository", full_name)
+        self.auth_means_denied = True
 
     def named_repos(self) -> list[str]:
         return [*self.options.repos, *self.source.repos]
@@ -55,6 +63,7 @@ class ServerSync(Engine):
             ) from None
 
     async def run(self) -> None:
+        self.flush_notes()
         repos = [r for r in await self.repositories() if self.source.wants(_full_name(r))]
         self.summary.repositories = len(repos)
         limit = asyncio.Semaphore(max(1, self.source.concurrency))
@@ -103,14 +112,14 @@ class ServerSync(Engine):
         moved = False
         if self.wanted("commits") and refs:
             ranges = self.run_ranges(self.streams["commits"], ctx, repo_id, refs, default)
-            result = await self.guarded("commits", ranges)
+            result = await self.guarded("commits", ranges, ctx)
             if result is not None:
                 moved, new_heads = result
                 heads = set(refs.values()) if self.options.reconcile else set(new_heads)
-                await self.guarded("statuses", self.statuses(ctx, sorted(heads)))
+                await self.guarded("statuses", self.statuses(ctx, sorted(heads)), ctx)
         if self.wanted("pullrequests"):
             newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)
-            await self.guarded("pullrequests", newest)
+            await self.guarded("pullrequests", newest, ctx)
         if self.wanted("commits") and refs and (moved or self.options.reconcile):
             self.collect_garbage(repo_id, refs)
 

@@ -67,8 +67,8 @@ def _no_op_requests(world) -> int:
     per_repo = 3  # branches, tags, pull requests since the watermark
     per_tracker = 4  # milestones, versions, components, issues since the watermark
     return (
-        1  # GET /user checks the credentials
-        + per_workspace * len(world.workspaces)
+        # no GET /user: named workspaces check the credentials (repository tokens lack `account`)
+        per_workspace * len(world.workspaces)
         + sum(per_repo + per_tracker * r.has_issues for r in world.repositories.values())
     )
 

@@ -57,6 +57,7 @@ from bbmirror.simulator.faults import (
 )
 from bbmirror.simulator.fields import apply_fields, wants_field
 from bbmirror.simulator.responses import JSONResponse
+from bbmirror.simulator.scopes import cloud_refusal
 from bbmirror.simulator.world import (
     Activity,
     Issue,
@@ -91,6 +92,8 @@ class SimulatorConfig:
     export_polls_before_ready: int = 1
     legacy_workspace_apis: bool = False  # True: /workspaces lists instead of 410
     issue_tracker_removed: bool = False  # True: every issue endpoint answers 410 (2026-08-20)
+    # Token or Basic email -> the scopes it was given (simulator/scopes.py); absent: unrestricted
+    scopes: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Viewer:
     uuid: str | None
     label: str
     scheme: str  # bearer | basic | anonymous | invalid
+    key: str = field(default="", repr=False)  # the token or email, to look its scopes up
 
 
 @dataclass
@@ -146,7 +150,7 @@ def authenticate(authorization: str | None, config: SimulatorConfig) -> Viewer:
     if scheme.lower() == "bearer":
         for index, (token, uuid) in enumerate(config.tokens.items(), start=1):
             if secrets.compare_digest(token.encode(), credential.encode()):
-                return Viewer(uuid, f"token#{index}", "bearer")
+                return Viewer(uuid, f"token#{index}", "bearer", token)
         return Viewer(None, "token#invalid", "invalid")
     if scheme.lower() == "basic":
         try:
@@ -156,7 +160,7 @@ def authenticate(authorization: str | None, config: SimulatorConfig) -> Viewer:
         email, _, secret = decoded.partition(":")
         uuid = config.basic.get((email, secret))
         if uuid is not None:
-            return Viewer(uuid, f"basic:{email}", "basic")
+            return Viewer(uuid, f"basic:{email}", "basic", email)
         return Viewer(None, "basic:invalid", "invalid")
     return Viewer(None, "invalid", "invalid")
 
@@ -1023,6 +1027,10 @@ def _endpoint(handler: Callable[[Call], Response], anonymous: bool = False) -> C
                 return error_response(401, "Token is invalid, expired, or not supported.")
             if viewer.uuid is None and not request.app.state.config.allow_anonymous:
                 return error_response(401, "Authentication required")
+            scopes = request.app.state.config.scopes.get(viewer.key) if viewer.key else None
+            refusal = cloud_refusal(request.scope["path"][len(API_PREFIX) :], scopes)
+            if refusal is not None:
+                return JSONResponse(refusal, status_code=403)
         try:
             with request.app.state.lock:
                 return handler(Call(request, viewer, form))

@@ -43,6 +43,7 @@ from bbmirror.simulator.dc_world import (
 )
 from bbmirror.simulator.faults import RAW_SEND_KEY, FaultMiddleware, Faults, SimulatorTransport
 from bbmirror.simulator.responses import JSONResponse
+from bbmirror.simulator.scopes import dc_allowed
 
 API = ("/rest/api/1.0", "/rest/api/latest")
 JIRA = ("/rest/jira/1.0", "/rest/jira/latest")
@@ -97,6 +98,9 @@ class DcConfig:
     max_limit: int = 1000  # the per-resource hard limit on ``limit`` (admin-configurable)
     max_limits: dict[str, int] = field(default_factory=dict)  # per resource, e.g. "activities"
     deny: tuple[str, ...] = ()  # regexes on the path: 401 for everyone (missing permission)
+    # Token or username -> the projects / repositories ("PROJ", "PROJ/slug") an HTTP access
+    # token is tied to (simulator/scopes.py); absent: the user's own permissions
+    access: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class ApiError(Exception):
@@ -761,7 +765,10 @@ def _endpoint(handler: Handler, anonymous: bool = False) -> Callable:
                 return error_response(
                     401, "Authentication is required.", exc=EXC + "AuthorisationException"
                 )
-            if any(re.search(p, request.url.path) for p in config.deny):
+            grants = config.access.get(viewer.key) if viewer.key else None
+            if any(re.search(p, request.url.path) for p in config.deny) or not dc_allowed(
+                request.url.path, grants
+            ):
                 denied = _denied()
                 return error_response(401, denied.message, exc=denied.exc)
         try:

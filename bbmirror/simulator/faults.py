@@ -65,6 +65,8 @@ class Faults:
     rate_limit_headers: bool = False
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
+    failing_paths: tuple[str, ...] = ()  # path prefixes that always fail (a stuck child)
+    failing_status: int = 500  # what they answer (e.g. 404: a parent deleted meanwhile)
     seed: int = 0
     window: float = 3600.0
     clock: Callable[[], float] = time.monotonic
@@ -155,6 +157,8 @@ class FaultMiddleware:
             return
         rl_headers = self._rate_headers(faults, scope, credential)
         kind = faults.pick_fault()
+        if faults.failing_paths and scope["path"].startswith(faults.failing_paths):
+            kind = str(faults.failing_status)
         if kind is not None:
             faults.counters[kind] += 1
             if kind == "drop":

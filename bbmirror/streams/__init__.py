@@ -35,6 +35,20 @@ class Owned:
     only: tuple[tuple[str, str], ...] = ()
 
 
+# What an HTTP status means for a stream (issue 12.3). One policy, declared per stream, read by
+# every walker (``Engine.meaning``):
+ABSENT = "absent"  # the feature is off (a disabled issue tracker): nothing to mirror
+DENIED = "denied"  # no permission or scope: skip the stream's family for the run, note it once
+REMOVED = "removed"  # removed upstream for good (Cloud's issue tracker, 410): remember, keep rows
+DELETED = "deleted"  # the parent vanished meanwhile: note it, read the parent again next run
+FAILED = "failed"  # anything else: record the error, the other streams go on
+
+Policy = tuple[tuple[int, str], ...]
+LIST_POLICY: Policy = ((403, DENIED), (404, FAILED), (410, FAILED))
+CHILD_POLICY: Policy = ((403, DENIED), (404, DELETED), (410, DELETED))
+TRACKER_POLICY: Policy = ((403, DENIED), (404, ABSENT), (410, REMOVED))
+
+
 @dataclass(frozen=True)
 class Stream:
     """How to read one resource and turn it into rows.
@@ -63,7 +77,18 @@ class Stream:
     scope_filter: tuple[tuple[str, str], ...] = ()  # narrows the scope (e.g. found_in=jira)
     paged: bool = True  # False: one GET answering a bare JSON array
     pagelen: int = 100
-    optional: bool = False  # 404/410 is a normal state (e.g. no issue tracker)
+    family: str = "repository"  # the scope that reads it; a 403 skips the whole family
+    statuses: Policy | None = None  # status -> meaning; None: LIST_POLICY, or CHILD_POLICY
     skip: Callable[[dict], bool] | None = None  # parent object → nothing to fetch
     key: str = ""  # row id template from an API id, e.g. "{repository_id}/pr/{id}"
     reconcile_params: tuple[tuple[str, str], ...] = field(default=())
+
+    def meaning(self, status: int | None) -> str:
+        """What an HTTP status means for this stream (see the policy constants above)."""
+        policy = self.statuses or (CHILD_POLICY if self.mode == "children" else LIST_POLICY)
+        return dict(policy).get(status or 0, FAILED)
+
+    @property
+    def optional(self) -> bool:
+        """A 404 or 410 is a normal state here (no tracker, or a removed one)."""
+        return self.meaning(404) == ABSENT or self.meaning(410) == REMOVED

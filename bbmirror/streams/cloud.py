@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bbmirror.store import rows
-from bbmirror.streams import Owned, Stream, using
+from bbmirror.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -13,6 +13,10 @@ IN_REPO = ("repository_id",)
 IN_PR = ("repository_id", "pullrequest_id")
 IN_ISSUE = ("repository_id", "issue_id")
 IN_WORKSPACE = ("workspace_id",)
+
+
+# An issue's child list: 404 means the issue vanished meanwhile; 410, the tracker was removed.
+ISSUE_CHILD_POLICY = ((403, DENIED), (404, DELETED), (410, REMOVED))
 
 
 def _no_comments(pr: dict) -> bool:
@@ -26,6 +30,7 @@ def _stream_list() -> list[Stream]:
             "workspaces/{workspace}",
             "workspaces",
             using(rows.workspace),
+            family="team",
         ),
         Stream(
             "members",
@@ -33,6 +38,7 @@ def _stream_list() -> list[Stream]:
             "workspace_members",
             using(rows.member, *IN_WORKSPACE),
             scope="workspace_id",
+            family="team",
         ),
         Stream(
             "projects",
@@ -40,6 +46,7 @@ def _stream_list() -> list[Stream]:
             "projects",
             using(rows.project, *IN_WORKSPACE),
             scope="workspace_id",
+            family="project",
         ),
         Stream(
             "repositories",
@@ -69,6 +76,7 @@ def _stream_list() -> list[Stream]:
                 ("pullrequest_commits", "pullrequest_id"),
             ),
             key="{repository_id}/pr/{id}",
+            family="pullrequest",
             reconcile_params=PR_STATES,
         ),
         Stream(
@@ -79,6 +87,7 @@ def _stream_list() -> list[Stream]:
             mode="children",
             scope="pullrequest_id",
             skip=_no_comments,
+            family="pullrequest",
         ),
         Stream(
             "pr_activity",
@@ -88,6 +97,7 @@ def _stream_list() -> list[Stream]:
             mode="children",
             scope="pullrequest_id",
             pagelen=50,  # the activity endpoint refuses more (400 "Invalid pagelen")
+            family="pullrequest",
         ),
         Stream(
             "pr_commits",
@@ -96,6 +106,7 @@ def _stream_list() -> list[Stream]:
             using(rows.pr_commit_link, *IN_PR),
             mode="children",
             scope="pullrequest_id",
+            family="pullrequest",
         ),
         Stream(
             "pr_statuses",
@@ -104,23 +115,31 @@ def _stream_list() -> list[Stream]:
             using(rows.commit_status, *IN_REPO),
             mode="children",
             scope="",  # statuses are keyed by uuid; a PR's list is not all of a commit's
+            family="pullrequest",
         ),
         Stream(
             "milestones",
             f"{REPO}/milestones",
             "milestones",
             using(rows.milestone, *IN_REPO),
-            optional=True,
+            statuses=TRACKER_POLICY,
+            family="issue",
         ),
         Stream(
-            "versions", f"{REPO}/versions", "versions", using(rows.version, *IN_REPO), optional=True
+            "versions",
+            f"{REPO}/versions",
+            "versions",
+            using(rows.version, *IN_REPO),
+            statuses=TRACKER_POLICY,
+            family="issue",
         ),
         Stream(
             "components",
             f"{REPO}/components",
             "components",
             using(rows.component, *IN_REPO),
-            optional=True,
+            statuses=TRACKER_POLICY,
+            family="issue",
         ),
         Stream(
             "issues",
@@ -130,7 +149,8 @@ def _stream_list() -> list[Stream]:
             mode="incremental",
             cursor="updated_on",
             children=("issue_comments", "issue_changes", "issue_attachments"),
-            optional=True,  # no tracker (404) or Cloud's removed tracker (410) are normal
+            statuses=TRACKER_POLICY,  # no tracker (404) or Cloud's removed tracker (410) are normal
+            family="issue",
             key="{repository_id}/issue/{id}",
             cascade=(
                 ("comments", "issue_id"),
@@ -146,6 +166,8 @@ def _stream_list() -> list[Stream]:
             using(rows.issue_comment, *IN_ISSUE),
             mode="children",
             scope="issue_id",
+            statuses=ISSUE_CHILD_POLICY,
+            family="issue",
         ),
         Stream(
             "issue_changes",
@@ -154,6 +176,8 @@ def _stream_list() -> list[Stream]:
             using(rows.issue_change, *IN_ISSUE),
             mode="children",
             scope="issue_id",
+            statuses=ISSUE_CHILD_POLICY,
+            family="issue",
         ),
         Stream(
             "issue_attachments",
@@ -162,6 +186,8 @@ def _stream_list() -> list[Stream]:
             using(rows.issue_attachment, *IN_ISSUE),
             mode="children",
             scope="issue_id",
+            statuses=ISSUE_CHILD_POLICY,
+            family="issue",
         ),
     ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bbmirror.store import rows_server as rows
-from bbmirror.streams import Owned, Stream, using
+from bbmirror.streams import ABSENT, DELETED, DENIED, Owned, Stream, using
 
 API = "rest/api/1.0"
 REPO = API + "/projects/{project}/repos/{slug}"
@@ -83,6 +83,7 @@ def _stream_list() -> list[Stream]:
                 ("jira_links", "pullrequest_id"),
             ),
             pagelen=LIMIT,
+            family="pullrequest",
         ),
         Stream(
             "pr_activity",
@@ -95,6 +96,7 @@ def _stream_list() -> list[Stream]:
             # thread was deleted (§3.2 4f).
             owns=(Owned("comments", "pullrequest_id"),),
             pagelen=LIMIT,
+            family="pullrequest",
         ),
         Stream(
             "pr_commits",
@@ -104,6 +106,7 @@ def _stream_list() -> list[Stream]:
             mode="children",
             scope="pullrequest_id",
             pagelen=LIMIT,
+            family="pullrequest",
         ),
         Stream(
             "pr_jira",
@@ -114,6 +117,9 @@ def _stream_list() -> list[Stream]:
             scope="pullrequest_id",
             scope_filter=(("found_in", "jira"),),
             paged=False,  # a bare JSON array
+            family="jira",
+            # No Jira integration installed: 404 is an absent feature, not a deleted PR.
+            statuses=((403, DENIED), (404, ABSENT), (410, DELETED)),
         ),
     ]
 
