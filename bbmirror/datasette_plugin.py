@@ -117,7 +117,7 @@ def _slice_bytes(
     return orjson.dumps(part)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # Datasette 1.x dropped this hook (serve hands metadata over)
 def get_metadata(datasette: Any, key: str | None, database: str | None, table: str | None) -> dict:
     """Datasette hook: bbmirror's metadata for every mirror served (a fresh copy each call)."""
     names = tuple(mirror_names(datasette))
