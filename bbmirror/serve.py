@@ -11,20 +11,16 @@ Choices where the brief is silent:
   only SELECT statements there and runs them on read-only connections; the metadata ships no
   writable canned query (``load_metadata`` refuses one), and no write plugin is installed.
   ``immutable`` mode would be faster but would hide a running sync's changes.
-- ``bbmirror/datasette-metadata.json`` is the source; the top-level copy is for people running
-  plain Datasette, and a test keeps the two identical. It names the database ``bitbucket``
-  (the default of ``bbmirror sync``, so ``datasette bitbucket.db -m datasette-metadata.json``
-  works as is). Datasette names a database after its file, so at launch the metadata and
-  every dashboard chart are re-keyed to the file's stem.
+- The metadata (reports, table options, dashboards) is built from ``bbmirror/reports`` and
+  reaches Datasette through bbmirror's Datasette plugin (``bbmirror/datasette_plugin.py``,
+  registered by entry point), keyed to whatever name Datasette gives the file; ``serve`` adds
+  nothing to it, so plain ``datasette bitbucket.db`` shows the same site.
 - Before serving, the file is opened read-write once (when it is writable) so that an older
   mirror gains the report views of later migrations; a read-only file is served as it is.
 - Settings: SQL time limit 3 s (the reports take well under 1 s on a medium mirror; larger
   mirrors get headroom), facet time limit 500 ms, 50 rows a page, 10 values a facet.
 - SIGTERM and Ctrl-C stop the server gracefully with exit code 0 (uvicorn would re-raise them).
-- The ``json`` column and Bitbucket's pre-rendered ``*_html`` columns are shown collapsed (a
-  ``<details>`` with the pretty-printed or escaped text), so table pages stay readable;
-  datasette-pretty-json still formats every other JSON column. datasette-search-all's results
-  show a few telling columns per table (``SEARCH_COLUMNS``) instead of every column.
+- Folded ``json``/``*_html`` cells and compact search-all results: see the plugin module.
 - Datasette 1.0 alphas read canned queries, plugin settings and table options from
   ``datasette.yaml`` configuration rather than metadata: ``split_config`` moves them there when
   a 1.x Datasette is installed, from the same packaged file.
@@ -34,36 +30,25 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import html
-import json
 import os
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
 
 import uvicorn
-from datasette import hookimpl
 
-PACKAGED = Path(__file__).with_name("datasette-metadata.json")
-SHIPPED_DB = "bitbucket"
+from bbmirror.reports import SHIPPED_DB, load_metadata
+
+__all__ = ["SHIPPED_DB", "load_metadata"]  # re-exported for scripts that read the reports
+PLUGIN_NAME = "bbmirror"  # the entry point's name in pyproject.toml
 SETTINGS: dict[str, Any] = {
     "sql_time_limit_ms": 3000,
     "facet_time_limit_ms": 500,
     "default_page_size": 50,
     "default_facet_size": 10,
-}
-# The columns datasette-search-all shows per searchable table (it would show every column,
-# the JSON included, which makes a results page unreadable).
-SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {
-    "pullrequests": ("number", "title", "repository_id", "author_id", "state", "updated_on"),
-    "issues": ("number", "title", "repository_id", "state", "kind", "priority", "updated_on"),
-    "comments": ("body", "user_id", "pullrequest_id", "issue_id", "created_on"),
-    "commits": ("message", "author_name", "repository_id", "date"),
 }
 # Table options Datasette 1.x reads from configuration instead of metadata.
 TABLE_CONFIG_KEYS = (
@@ -84,25 +69,6 @@ TABLE_CONFIG_KEYS = (
 
 class ServeError(Exception):
     """A condition the user must act on (missing database, port in use, bad metadata)."""
-
-
-def load_metadata(db_name: str = SHIPPED_DB, path: Path = PACKAGED) -> dict:
-    """The packaged metadata, re-keyed from ``bitbucket`` to the served database's name."""
-    metadata = json.loads(path.read_text(encoding="utf-8"))
-    databases = metadata.get("databases", {})
-    if SHIPPED_DB in databases and db_name != SHIPPED_DB:
-        databases[db_name] = databases.pop(SHIPPED_DB)
-    for db in databases.values():
-        for name, query in (db.get("queries") or {}).items():
-            if isinstance(query, dict) and query.get("write"):
-                raise ServeError(f"canned query {name!r} writes; bbmirror serves read-only")
-    dashboards = metadata.get("plugins", {}).get("datasette-dashboards", {})
-    for dashboard in dashboards.values():
-        parts = [*dashboard.get("charts", {}).values(), *dashboard.get("filters", {}).values()]
-        for part in parts:
-            if part.get("db") == SHIPPED_DB:
-                part["db"] = db_name
-    return metadata
 
 
 def split_config(metadata: dict) -> tuple[dict, dict]:
@@ -160,12 +126,14 @@ def make_datasette(
 ) -> Any:
     """A Datasette instance serving ``db_path`` with bbmirror's metadata, reports and plugins."""
     from datasette.app import Datasette
+    from datasette.plugins import pm
 
+    if pm.get_plugin(PLUGIN_NAME) is None:
+        raise ServeError("bbmirror's Datasette plugin is not installed: pip install -e .")
     path = prepare(db_path) if migrate else Path(db_path).absolute()
-    register_plugin()
-    metadata = metadata if metadata is not None else load_metadata(path.stem)
     options: dict[str, Any] = {"settings": {**SETTINGS, **(settings or {})}}
-    if datasette_major() >= 1:
+    if datasette_major() >= 1:  # 1.x has no get_metadata hook: hand the plugin's metadata over
+        metadata = metadata if metadata is not None else load_metadata(path.stem)
         metadata, config = split_config(metadata)
         options["config"] = config
     return Datasette(files=[str(path)], metadata=metadata, **options)
@@ -229,75 +197,3 @@ class _QuietServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-
-# -- this module is also a small Datasette plugin: big JSON and pre-rendered HTML cells fold ---
-
-_FOLDED_SUFFIX = "_html"
-
-
-@hookimpl(tryfirst=True)
-def render_cell(value: Any, column: str, table: str | None) -> Any:
-    """Datasette hook: fold ``json`` and ``*_html`` cells of table and row pages."""
-    if not isinstance(value, str) or not value or not table:
-        return None
-    if column == "json":
-        try:
-            text = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
-        except ValueError:
-            return None
-        return _folded("JSON", len(value), text)
-    if column.endswith(_FOLDED_SUFFIX):
-        return _folded("HTML", len(value), value)
-    return None
-
-
-@hookimpl
-def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
-    """Datasette hook: give datasette-search-all's result requests a compact column list."""
-
-    def wrap(app: Any) -> Any:
-        async def compact(scope: dict, receive: Any, send: Any) -> None:
-            if scope.get("type") == "http":
-                scope = _compact_search(scope)
-            await app(scope, receive, send)
-
-        return compact
-
-    return wrap
-
-
-def _compact_search(scope: dict) -> dict:
-    """Add ``_col`` to a search-all request (``.json`` with ``_search`` and ``_extra=table``)."""
-    path = scope.get("path", "")
-    table = path.rsplit("/", 1)[-1].removesuffix(".json")
-    columns = SEARCH_COLUMNS.get(table)
-    if not columns or not path.endswith(".json"):
-        return scope
-    args = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    if "_search" not in args or "table" not in args.get("_extra", []) or "_col" in args:
-        return scope
-    extra = urlencode([("_col", c) for c in columns]).encode()
-    return {**scope, "query_string": scope["query_string"] + b"&" + extra}
-
-
-def _folded(kind: str, size: int, text: str) -> Any:
-    from markupsafe import Markup
-
-    summary = f"{kind}, {size:,} characters"
-    body = html.escape(text)
-    return Markup(
-        f'<details class="bbmirror-folded"><summary>{summary}</summary>'
-        f'<pre style="white-space: pre-wrap">{body}</pre></details>'
-    )
-
-
-PLUGIN_NAME = "bbmirror"
-
-
-def register_plugin() -> None:
-    """Register bbmirror's hooks with Datasette's plugin manager (once per process)."""
-    from datasette.plugins import pm
-
-    if pm.get_plugin(PLUGIN_NAME) is None:
-        pm.register(sys.modules[__name__], name=PLUGIN_NAME)

@@ -1,7 +1,7 @@
 """Canned reports and dashboard charts: their numbers equal the simulated world's.
 
-A small world is synced, changed and synced again; every report then runs with the SQL shipped
-in datasette-metadata.json, and each figure is recomputed here in Python from the simulator's
+A small world is synced, changed and synced again; every report then runs with the SQL of its
+file in bbmirror/reports/, and each figure is recomputed here in Python from the simulator's
 world objects (never from the database). Durations are compared to the reports' precision.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from datasette_dashboards import replace_opts_in_query
 from mirror import Harness
 
-from bbmirror.serve import PACKAGED, load_metadata
+from bbmirror.reports import FOLDER, ReportError, load_metadata, read_report, render
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.mutate import random_activity
 from bbmirror.sync import Options
@@ -159,9 +159,28 @@ def approx(value: float) -> object:
 # -- the shipped metadata itself -------------------------------------------------------------
 
 
-def test_packaged_and_top_level_metadata_are_identical():
+def test_top_level_metadata_is_generated_from_the_reports_folder():
     top = Path(__file__).resolve().parent.parent / "datasette-metadata.json"
-    assert top.read_bytes() == PACKAGED.read_bytes()
+    assert top.read_text(encoding="utf-8") == render(load_metadata())
+    sql_files = sorted(FOLDER.glob("*.sql"))
+    assert [read_report(p)[0] for p in sql_files] == list(QUERIES)
+    assert len(QUERIES) == 13
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("-- title: T\n-- description: D\n-- params:\n-- write: true\n\nDELETE FROM t", "write"),
+        ("-- title: T\n-- params: repository\n\nSELECT :repository", "lacks description"),
+        ("-- title: T\n-- description: D\n-- params:\n\nSELECT :since", "uses ['since']"),
+        ("-- title: T\n-- description: D\n-- params: a, b\n\nSELECT :a", "params ['a', 'b']"),
+    ],
+)
+def test_a_report_file_with_wrong_front_matter_is_refused(tmp_path, text, error):
+    path = tmp_path / "010-bad.sql"
+    path.write_text(text)
+    with pytest.raises(ReportError, match=re.escape(error)):
+        read_report(path)
 
 
 def test_every_query_declares_exactly_the_parameters_its_sql_uses():

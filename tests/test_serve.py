@@ -7,7 +7,6 @@ on a loopback port, once while a sync writes to the database and once with `--sy
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -24,14 +23,8 @@ import pytest
 from datasette.utils import tilde_encode
 from mirror import Harness
 
-from bbmirror.serve import (
-    SHIPPED_DB,
-    TABLE_CONFIG_KEYS,
-    ServeError,
-    load_metadata,
-    make_datasette,
-    split_config,
-)
+from bbmirror.reports import SHIPPED_DB, load_metadata
+from bbmirror.serve import TABLE_CONFIG_KEYS, make_datasette, split_config
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import DEFAULT_TOKEN, simulator_config
 from bbmirror.simulator.launch import Credentials as SimulatorCredentials
@@ -166,17 +159,13 @@ def test_writes_are_refused(synced):
     ]
 
 
-def test_metadata_is_rekeyed_and_write_queries_are_refused(tmp_path):
+def test_metadata_is_keyed_to_the_database_name():
     md = load_metadata("demo")
     assert list(md["databases"]) == ["demo"]
     for dashboard in md["plugins"]["datasette-dashboards"].values():
-        assert {c["db"] for c in dashboard["charts"].values() if "db" in c} == {"demo"}
-    bad = json.loads(json.dumps(load_metadata()))
-    bad["databases"][SHIPPED_DB]["queries"]["oops"] = {"sql": "delete from users", "write": True}
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(bad))
-    with pytest.raises(ServeError, match="oops"):
-        load_metadata(path=path)
+        assert {c["db"] for c in dashboard["charts"].values()} == {"demo"}
+        assert {f["db"] for f in dashboard["filters"].values() if "query" in f} == {"demo"}
+    assert not any(q.get("write") for q in md["databases"]["demo"]["queries"].values())
 
 
 def test_datasette_1_configuration_form():
