@@ -154,7 +154,8 @@ class CloudSync(Engine):
     async def _commit_query(self, path: str, include: list[str], exclude: list[str]) -> dict:
         refs = [("include", h) for h in include] + [("exclude", h) for h in exclude]
         if len(refs) > LONG_REF_LIST:
-            return await self.client.post_form(path, [*refs, ("pagelen", "100")])
+            # Bitbucket reads pagelen from the query string only, never from a form body.
+            return await self.client.post_form(f"{path}?pagelen=100", refs)
         return await self.client.get(path, [*refs, ("pagelen", "100")])
 
     async def preflight(self) -> None:
