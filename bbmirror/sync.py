@@ -328,9 +328,22 @@ class Engine:
         return [(name, str(stream.pagelen))]
 
     def collect_garbage(self, repository_id: str, refs: dict[str, str]) -> None:
-        """Tombstone commits that no ref and no pull request reaches any more."""
+        """Tombstone commits that no ref and no pull request reaches any more.
+
+        Due when the commit walk flagged a moved or vanished head (``gc`` in its state, set in
+        the transaction that stored the heads, cleared in this one: a kill in between means
+        the next run collects) or on --reconcile; only once the walk is complete for these
+        refs, or ancestors reached only through an unmirrored tip would look unreachable.
+        """
+        state = self.store.get_state(self.source.name, repository_id, "commits")
+        if state is None or state.heads != refs or state.resume:
+            return
+        if not (state.extra.get("gc") or self.options.reconcile):
+            return
         with self.store.transaction():
             gone = self.store.tombstone_unreachable(repository_id, refs.values(), now())
+            state.extra.pop("gc", None)
+            self.store.put_state(state)
         self.summary.add({"commits": gone})
 
     async def reconcile_ids(self, stream: Stream, ctx: Context, where: dict[str, str]) -> None:
@@ -411,10 +424,14 @@ def cursor_of(obj: dict, field_name: str) -> str | None:
 
 
 def before_watermark(stamp: str | None, delta: timedelta) -> str | None:
-    """A watermark minus the overlap, in a form BBQL reads (ISO-8601 with offset)."""
+    """A watermark minus the overlap, in a form BBQL reads (ISO-8601 with offset); None for
+    none or one that does not parse (then the stream is read from its start)."""
     if not stamp:
         return None
-    moment = datetime.fromisoformat(stamp) - delta
+    try:
+        moment = datetime.fromisoformat(stamp) - delta
+    except (ValueError, OverflowError):
+        return None
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 

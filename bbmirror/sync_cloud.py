@@ -26,6 +26,7 @@ from bbmirror.sync import (
     merge,
     page_values,
 )
+from bbmirror.watermark import ceiling, future, newest, usable
 
 LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
 
@@ -53,8 +54,11 @@ class CloudSync(Engine):
         state = self.store.get_state(self.source.name, scope, stream.name)
         if state is None or self.options.full:
             state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        start = state.resume or before_watermark(state.watermark, OVERLAP)
-        run_max = state.extra.get("run_max") if state.resume else None
+        limit = ceiling(self.client.server_date)
+        if state.resume and not usable(state.resume, limit):
+            state.resume = None  # a keyset start written before values were checked
+        start = state.resume or before_watermark(usable(state.watermark, limit), OVERLAP)
+        run_max = usable(state.extra.get("run_max"), limit) if state.resume else None
         path = stream.path.format(**ctx)
         base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
         url: str | None = None  # set when keyset paging cannot progress (ties on a page)
@@ -69,8 +73,11 @@ class CloudSync(Engine):
                     body = await self.client.get(path, [*base, *query])
                 values = page_values(body, path)
                 page = await self.read_parents(stream, ctx, values)
-                cursors = [c for obj in values if (c := cursor_of(obj, stream.cursor))]
-                page_max = max(cursors, default=None)
+                cursors = [cursor_of(obj, stream.cursor) for obj in values]
+                limit = ceiling(self.client.server_date)
+                page_max = newest(cursors, limit)  # only values that parse, none in the future
+                for reason, payload in future(values, stream.cursor, limit):
+                    self.quarantine(stream.name, reason, payload)
                 run_max = max(filter(None, [run_max, page_max]), default=None)
                 following = body.get("next")
                 with self.store.transaction():
@@ -104,8 +111,11 @@ class CloudSync(Engine):
         the caller collects unreachable commits once the pull requests are up to date.
         """
         state = self.store.get_state(self.source.name, scope, stream.name)
-        if state is None or self.options.full:
-            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        state = state or SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        before = set(state.heads.values())  # what the mirror holds, for garbage collection
+        if self.options.full:
+            state.heads, state.resume = {}, None
+            state.extra.pop("pending", None)
         known = dict(state.heads)
         new_heads = sorted(set(refs.values()) - set(known.values()))
         path = stream.path.format(**ctx)
@@ -137,7 +147,7 @@ class CloudSync(Engine):
                 state.resume = following
                 state.extra["pending"] = refs
                 if not following:
-                    state.heads = dict(refs)
+                    self._store_heads(state, refs, before)
                     state.resume = None
                     state.extra.pop("pending", None)
                 self.store.put_state(state)
@@ -147,9 +157,17 @@ class CloudSync(Engine):
         if state.heads != refs and not state.resume:
             # Nothing new to walk, but refs moved back or vanished: remember the current set.
             with self.store.transaction():
-                state.heads = dict(refs)
+                self._store_heads(state, refs, before)
                 self.store.put_state(state)
-        return bool(set(known.values()) - set(refs.values()))
+        return bool(before - set(refs.values()))
+
+    @staticmethod
+    def _store_heads(state: SyncState, refs: dict[str, str], before: set[str]) -> None:
+        """The walked heads, and garbage collection due (in the same transaction) when a head
+        the mirror held is gone (a force-push or a deleted ref)."""
+        state.heads = dict(refs)
+        if before - set(refs.values()):
+            state.extra["gc"] = True
 
     async def _commit_query(self, path: str, include: list[str], exclude: list[str]) -> dict:
         refs = [("include", h) for h in include] + [("exclude", h) for h in exclude]
@@ -254,16 +272,15 @@ class CloudSync(Engine):
         where = {"repository_id": repo_id}
         listed = await self.read_refs(ctx, where, _name_and_target)
         refs = listed[0] if listed else {}
-        moved = False
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
-            moved = bool(await self.guarded("commits", commits))
+            await self.guarded("commits", commits)
         if self.wanted("pullrequests"):
             await self.guarded(
                 "pullrequests", self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             )
-        if self.wanted("commits") and refs and (moved or self.options.reconcile):
-            self.collect_garbage(repo_id, refs)
+        if self.wanted("commits") and refs:
+            self.collect_garbage(repo_id, refs)  # when due (see Engine.collect_garbage)
         if repo.get("has_issues"):
             for name in ("milestones", "versions", "components"):
                 if self.wanted(name):

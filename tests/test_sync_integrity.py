@@ -8,16 +8,64 @@ of it) and compares the database with the world.
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dc_mirror import DcHarness
+from dc_mirror import differences as dc_differences
+from dc_mirror import expected as dc_expected
 from mirror import Harness, differences
 
+from bbmirror.simulator import dc_mutate
+from bbmirror.simulator import mutate as cloud_mutate
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.generate import generate
 from bbmirror.store.db import Store
 from bbmirror.sync import Options
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after this instant runs (like SIGKILL, but in-process)."""
+
+
+class Lying:
+    """An ASGI proxy in front of the simulator: ``rule(scope)`` may kill the run, answer with
+    an error status, or return None to let the simulator answer honestly."""
+
+    def __init__(self, app, rule=None) -> None:
+        self.app = app
+        self.rule = rule
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        verdict = self.rule(scope) if self.rule and scope["type"] == "http" else None
+        if verdict == "kill":
+            raise Killed(scope["path"])
+        if isinstance(verdict, int):
+            body = b'{"errors": [{"message": "injected"}]}'
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": verdict, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def _lie(harness: Harness, rule) -> Lying:
+    """Put a lying proxy between the harness's client and its simulator."""
+    proxy = Lying(harness.app, rule)
+    harness.app = proxy
+    return proxy
+
+
+def _live(db: str, table: str) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        sql = f"select id from {table} where deleted_at is null"
+        return {r[0] for r in conn.execute(sql)}
+    finally:
+        conn.close()
 
 
 def _commit_requests(harness: Harness, full_name: str) -> list:
@@ -114,3 +162,122 @@ def test_garbage_collection_by_key_ranges_equals_the_prefix_join(tmp_path, flavo
         assert _tombstoned(new_db) == _tombstoned(old_db), name
         found += len(_tombstoned(new_db))
     assert found  # the cases did reach below the heads: the comparison is not vacuous
+
+
+@pytest.mark.parametrize("interruption", ["kill", "fail"])
+def test_dc_statuses_and_garbage_survive_an_interruption_after_the_commit_walk(
+    tmp_path, interruption
+):
+    """Issue 11.1: tips walked, then the run dies (or every status read fails) before their
+    statuses are read and before a force-push's orphans are collected; the next run does both."""
+    world = generate_dc(5, "tiny")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    rng = random.Random(3)
+    orphaned = 0
+    for repo in world.repositories.values():
+        branch = sorted(b for b in repo.branches if b != repo.default_branch)[0]
+        old_tip = repo.branches[branch]
+        for sha in dc_mutate.push_commits(world, repo, repo.default_branch, rng, n=2):
+            dc_mutate.add_build(world, repo, sha, rng)
+        for sha in dc_mutate.force_push(world, repo, branch, rng):
+            dc_mutate.add_build(world, repo, sha, rng)
+        orphaned += f"dc/repo/{repo.id}/{old_tip}" not in dc_expected(world)["commits"]
+    assert orphaned  # some force-push left a commit nothing reaches
+
+    def rule(scope):
+        if "/rest/build-status/" in scope["path"]:
+            return "kill" if interruption == "kill" else 500
+        return None
+
+    proxy = _lie(harness, rule)
+    if interruption == "kill":
+        with pytest.raises(Killed):
+            harness.sync(concurrency=1)
+    else:
+        assert harness.sync().outcome == "partial"
+    proxy.rule = None
+    summary = harness.sync()
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    assert dc_differences(world, harness.db) == []
+    clean = DcHarness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    # Every status a clean mirror reads (those of today's tips) is there; older tips keep theirs.
+    assert _live(clean.db, "commit_statuses") <= _live(harness.db, "commit_statuses")
+
+
+def test_cloud_force_push_orphans_are_collected_after_a_kill_before_collection(tmp_path):
+    """Issue 11.1 on Cloud: the walk stores the new heads, the run dies reading pull requests
+    (before garbage collection); the next run still tombstones the force-pushed commits."""
+    world = generate(11, "small")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    rng = random.Random(5)
+    for repo in world.repositories.values():
+        branches = [pr.source_branch for pr in repo.pullrequests.values() if pr.state == "OPEN"]
+        for branch in sorted(set(branches))[:2]:
+            cloud_mutate.force_push(world, repo, branch, rng)
+    assert differences(world, harness.db)  # the mirror is behind: a real test
+    proxy = _lie(harness, lambda scope: "kill" if scope["path"].endswith("/pullrequests") else None)
+    with pytest.raises(Killed):
+        harness.sync(concurrency=1)
+    proxy.rule = None
+    summary = harness.sync()
+    assert summary.outcome == "ok", summary.message
+    assert differences(world, harness.db) == []
+
+
+def _watermarks(db: str) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute("select watermark from sync_state") if r[0]]
+    finally:
+        conn.close()
+
+
+POISON = [
+    "yesterday",
+    "2026-13-45T00:00:00Z",  # sorts above every real date, as text: it would be the max
+    "4102444800",  # epoch seconds as text (2100), likewise
+    "2999-01-01T00:00:00+00:00",
+    "2026-06-01T00:00:00+00:00",  # ahead of the simulator's clock (its Date), not of ours
+]
+
+
+@pytest.mark.parametrize("poison", POISON)
+def test_a_poisoned_updated_on_never_becomes_the_watermark(tmp_path, poison):
+    """Issue 11.5 (Cloud): the bad value is mirrored or quarantined, the watermark stays a real
+    time no later than the server's clock, and later changes are all seen."""
+    world = generate(3, "tiny")
+    repo = next(iter(world.repositories.values()))
+    pr = min(repo.pullrequests.values(), key=lambda p: p.updated_on)
+    original, pr.updated_on = pr.updated_on, poison
+    harness = Harness(world, str(tmp_path / "m.db"))
+    first = harness.sync()
+    assert first.errors == 1  # named in sync_errors, whichever way it failed
+    limit = (datetime.fromisoformat(world.clock) + timedelta(minutes=5)).isoformat()
+    assert all(datetime.fromisoformat(w).isoformat() <= limit for w in _watermarks(harness.db))
+    pr.updated_on = original if poison < "2" else poison
+    cloud_mutate.random_activity(world, 40, random.Random(1))
+    summary = harness.sync()
+    assert summary.outcome in ("ok", "partial"), summary.message
+    key = f"{repo.uuid}/pr/{pr.id} "
+    assert [d for d in differences(world, harness.db, limit=50) if key not in d] == []
+
+
+def test_a_far_future_updated_date_does_not_freeze_dc_sync(tmp_path):
+    """Issue 11.5 (Data Center): one PR dated in 2999 must not stop later runs seeing changes."""
+    world = generate_dc(5, "tiny")
+    repo = next(iter(world.repositories.values()))
+    pr = next(iter(repo.pull_requests.values()))
+    pr.updated = 32503680000000  # 3000-01-01
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().errors == 1
+    limit = datetime.fromtimestamp(world.clock / 1000, UTC) + timedelta(minutes=5)
+    assert all(datetime.fromisoformat(w) <= limit for w in _watermarks(harness.db))
+    for other in world.repositories.values():  # later changes (no deletions: those need
+        for item in other.pull_requests.values():  # a complete list, i.e. --reconcile)
+            dc_mutate.comment_pr(world, item, min(world.users), f"later news on {item.id}")
+    assert harness.sync().outcome in ("ok", "partial")
+    key = f"dc/repo/{repo.id}/pr/{pr.id} "
+    assert [d for d in dc_differences(world, harness.db, limit=50) if key not in d] == []
