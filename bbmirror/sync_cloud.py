@@ -26,6 +26,7 @@ from bbmirror.sync import (
     merge,
     page_values,
 )
+from bbmirror.walk_guard import LoopGuard
 from bbmirror.watermark import ceiling, future, newest, usable
 
 LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
@@ -63,6 +64,7 @@ class CloudSync(Engine):
         base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
         url: str | None = None  # set when keyset paging cannot progress (ties on a page)
         seen = 0
+        guard = LoopGuard()
         try:
             await self.redo(stream, ctx, state)
             while True:
@@ -80,6 +82,7 @@ class CloudSync(Engine):
                     self.quarantine(stream.name, reason, payload)
                 run_max = max(filter(None, [run_max, page_max]), default=None)
                 following = body.get("next")
+                keyset = bool(page_max and (start is None or page_max > start))
                 with self.store.transaction():
                     self.write_parents(stream, page, state)
                     if not following:
@@ -87,17 +90,20 @@ class CloudSync(Engine):
                         state.resume = None
                         state.extra.pop("run_max", None)
                     else:
-                        state.resume = page_max if page_max and page_max != start else start
+                        state.resume = page_max if keyset else start
                         state.extra["run_max"] = run_max
                     self.store.put_state(state)
                 seen += len(values)
                 self.progress(ctx.get("full_name", ""), stream.name, seen)
                 if not following:
                     return
-                if page_max and page_max != start:
-                    start, url = page_max, None
-                else:
-                    url = following  # a page full of one timestamp: fall back to `next`
+                # A keyset start only ever moves forward; a page full of one timestamp falls
+                # back to `next`. Either way, a walk that leads in circles stops here.
+                problem = guard.problem(None if keyset else following)
+                if problem:
+                    self.quarantine(stream.name, problem, {"path": path, "next": following})
+                    return
+                start, url = (page_max, None) if keyset else (start, following)
         except (NotFound, Gone):
             if not stream.optional:
                 raise
@@ -134,6 +140,7 @@ class CloudSync(Engine):
         else:
             body = None
         seen = 0
+        guard = LoopGuard()
         while body is not None:
             values = page_values(body, path)
             rowset: RowSet = {}
@@ -142,17 +149,24 @@ class CloudSync(Engine):
                 if rows is not None:
                     merge(rowset, rows)
             following = body.get("next")
+            problem = guard.problem(following) if following else None
             with self.store.transaction():
                 self.write(rowset)
                 state.resume = following
                 state.extra["pending"] = refs
-                if not following:
+                if problem:  # the walk is not complete: the next run starts it afresh
+                    state.resume = None
+                    state.extra.pop("pending", None)
+                elif not following:
                     self._store_heads(state, refs, before)
                     state.resume = None
                     state.extra.pop("pending", None)
                 self.store.put_state(state)
             seen += len(values)
             self.progress(ctx.get("full_name", ""), stream.name, seen)
+            if problem:
+                self.quarantine(stream.name, problem, {"path": path, "next": following})
+                return bool(before - set(refs.values()))
             body = await self.client.get(following) if following else None
         if state.heads != refs and not state.resume:
             # Nothing new to walk, but refs moved back or vanished: remember the current set.

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from dc_mirror import DcHarness
 from dc_mirror import differences as dc_differences
 from dc_mirror import expected as dc_expected
 from mirror import Harness, differences
+from mirror import expected as cloud_expected
 
+from bbmirror import walk_guard
 from bbmirror.simulator import dc_mutate
 from bbmirror.simulator import mutate as cloud_mutate
 from bbmirror.simulator.dc_generate import generate_dc
@@ -32,24 +36,60 @@ class Killed(BaseException):
 
 class Lying:
     """An ASGI proxy in front of the simulator: ``rule(scope)`` may kill the run, answer with
-    an error status, or return None to let the simulator answer honestly."""
+    an error status, return a function that rewrites the simulator's JSON answer, or return
+    None to let the simulator answer honestly. Past ``runaway`` requests it kills the run."""
 
-    def __init__(self, app, rule=None) -> None:
+    def __init__(self, app, rule=None, runaway: int = 1000) -> None:
         self.app = app
         self.rule = rule
         self.state = app.state
+        self.requests = 0
+        self.runaway = runaway
 
     async def __call__(self, scope, receive, send) -> None:
+        self.requests += 1
+        if self.requests > self.runaway:
+            raise Killed(f"runaway: {self.requests} requests")
         verdict = self.rule(scope) if self.rule and scope["type"] == "http" else None
         if verdict == "kill":
             raise Killed(scope["path"])
         if isinstance(verdict, int):
-            body = b'{"errors": [{"message": "injected"}]}'
-            headers = [(b"content-type", b"application/json")]
-            await send({"type": "http.response.start", "status": verdict, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await _answer(send, verdict, b'{"errors": [{"message": "injected"}]}', [])
+            return
+        if callable(verdict):
+            await self._rewritten(scope, receive, send, verdict)
             return
         await self.app(scope, receive, send)
+
+    async def _rewritten(self, scope, receive, send, rewrite) -> None:
+        sent: dict = {"body": b""}
+
+        async def keep(message) -> None:
+            if message["type"] == "http.response.start":
+                sent["start"] = message
+            else:
+                sent["body"] += message.get("body", b"")
+
+        await self.app(scope, receive, keep)
+        start, body = sent["start"], sent["body"]
+        if start["status"] == 200:
+            body = json.dumps(rewrite(scope, json.loads(body))).encode()
+        headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+        await _answer(send, start["status"], body, headers)
+
+
+async def _answer(send, status: int, body: bytes, headers: list) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    if not any(k == b"content-type" for k, _ in headers):
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _own_url(scope, **extra) -> str:
+    query = scope["query_string"].decode()
+    query += "".join(f"&{k}={v}" for k, v in extra.items())
+    return f"http://bitbucket.test{scope['path']}?{query}"
 
 
 def _lie(harness: Harness, rule) -> Lying:
@@ -281,3 +321,39 @@ def test_a_far_future_updated_date_does_not_freeze_dc_sync(tmp_path):
     assert harness.sync().outcome in ("ok", "partial")
     key = f"dc/repo/{repo.id}/pr/{pr.id} "
     assert [d for d in dc_differences(world, harness.db, limit=50) if key not in d] == []
+
+
+def _self_link(scope, body):
+    return {**body, "next": _own_url(scope)}
+
+
+def _creeping_link(scope, body):
+    step = int(dict(parse_qsl(scope["query_string"].decode())).get("creep", "0")) + 1
+    query = [(k, v) for k, v in parse_qsl(scope["query_string"].decode()) if k != "creep"]
+    return {
+        **body,
+        "next": _own_url({**scope, "query_string": urlencode(query).encode()}, creep=step),
+    }
+
+
+@pytest.mark.parametrize("lie", [_self_link, _creeping_link], ids=["self", "creeping"])
+@pytest.mark.parametrize("stream", ["pullrequests", "commits"])
+def test_a_walker_led_in_circles_stops_names_it_and_moves_on(tmp_path, monkeypatch, stream, lie):
+    """Issue 11.6: a `next` that points to itself, or creeps for ever, on the keyset walker's
+    fallback and on the commit walker; the walk stops, sync_errors says why, the rest syncs."""
+    monkeypatch.setattr(walk_guard, "MAX_PAGES", 40)  # the absurd count, scaled to the test
+    world = generate(3, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    listing = re.compile(rf"/2\.0/repositories/[^/]+/[^/]+/{stream}")  # not PRs' commits
+    proxy = _lie(harness, lambda scope: lie if listing.fullmatch(scope["path"]) else None)
+    proxy.runaway = 600  # far more than the world needs (about 100): a walk that never ends
+    summary = harness.sync(concurrency=1)
+    assert summary.outcome == "partial"
+    conn = sqlite3.connect(harness.db)
+    reasons = [
+        r[0] for r in conn.execute("select reason from sync_errors where stream = ?", (stream,))
+    ]
+    assert reasons and all("loop" in r or "pages" in r for r in reasons), reasons
+    other = "commits" if stream == "pullrequests" else "pullrequests"
+    want = {k for k in cloud_expected(world)[other]}
+    assert _live(harness.db, other) == want
