@@ -22,7 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bbmirror import coverage
 from bbmirror.config import Source
+from bbmirror.coverage import Coverage
 from bbmirror.http import (
     AuthError,
     BadPayload,
@@ -128,6 +130,8 @@ class Engine:
         self.summary = summary
         self.progress = progress or (lambda repo, stream, n: None)
         self.checked: dict[str, dict] = {}  # objects fetched by the preflight
+        # (stream, repository id) -> child streams to fetch for every parent (coverage.py)
+        self.backfill: dict[tuple[str, str], frozenset[str]] = {}
 
     async def preflight(self) -> None:
         """Check credentials and named things before the run writes anything."""
@@ -261,13 +265,14 @@ class Engine:
         """Every child list of every changed parent on a page, concurrently; and the API
         numbers of the parents some child list of which could not be read."""
         jobs, owners = [], []
+        backfill = self.backfill.get((stream.name, ctx.get("repository_id", "")), frozenset())
         for obj, rows in parents:
             main = rows.get(stream.table) or []
-            if not main or main[0]["id"] not in changed:
+            if not main:
                 continue
             parent_id = main[0]["id"]
             child_ctx = {**ctx, **_parent_context(stream.name, obj, parent_id)}
-            for name in stream.children:
+            for name in stream.children if parent_id in changed else sorted(backfill):
                 child = self.streams[name]
                 if not self.wanted(name):
                     continue
@@ -326,6 +331,17 @@ class Engine:
         """Cloud's ``pagelen`` or Server's ``limit``."""
         name = "limit" if self.client.paging == "server" else "pagelen"
         return [(name, str(stream.pagelen))]
+
+    def plan_children(
+        self, stream: Stream, state: SyncState, scope: str, resuming: bool
+    ) -> Coverage:
+        """Which children this run fetches for which parents; saved before any parent."""
+        before = dict(state.extra)
+        children = coverage.plan(stream, state, self.wanted, resuming)
+        self.backfill[(stream.name, scope)] = children.backfill
+        if state.extra != before:
+            self.store.put_state(state)
+        return children
 
     def collect_garbage(self, repository_id: str, refs: dict[str, str]) -> None:
         """Tombstone commits that no ref and no pull request reaches any more.

@@ -58,7 +58,10 @@ class CloudSync(Engine):
         limit = ceiling(self.client.server_date)
         if state.resume and not usable(state.resume, limit):
             state.resume = None  # a keyset start written before values were checked
+        children = self.plan_children(stream, state, scope, bool(state.resume))
         start = state.resume or before_watermark(usable(state.watermark, limit), OVERLAP)
+        if children.restart:
+            start, state.resume = None, None
         run_max = usable(state.extra.get("run_max"), limit) if state.resume else None
         path = stream.path.format(**ctx)
         base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
@@ -89,6 +92,7 @@ class CloudSync(Engine):
                         state.watermark = run_max or state.watermark
                         state.resume = None
                         state.extra.pop("run_max", None)
+                        children.complete(state)
                     else:
                         state.resume = page_max if keyset else start
                         state.extra["run_max"] = run_max

@@ -192,7 +192,8 @@ class ServerSync(Engine):
         state = self.store.get_state(self.source.name, scope, stream.name)
         if state is None or self.options.full:
             state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        deep = self.options.reconcile or self.options.full
+        children = self.plan_children(stream, state, scope, False)
+        deep = self.options.reconcile or self.options.full or children.restart
         mark = usable(state.watermark, ceiling(self.client.server_date))
         floor = None if deep else before_watermark(mark, OVERLAP)
         path = stream.path.format(**ctx)
@@ -229,6 +230,7 @@ class ServerSync(Engine):
             if complete:
                 self.tombstone_missing(stream, {"repository_id": scope}, seen)
             state.watermark = newest
+            children.complete(state)
             self.store.put_state(state)
 
     async def pr_page(

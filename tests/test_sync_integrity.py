@@ -357,3 +357,27 @@ def test_a_walker_led_in_circles_stops_names_it_and_moves_on(tmp_path, monkeypat
     other = "commits" if stream == "pullrequests" else "pullrequests"
     want = {k for k in cloud_expected(world)[other]}
     assert _live(harness.db, other) == want
+
+
+@pytest.mark.parametrize("flavour", ["cloud", "server"])
+def test_a_plain_sync_after_only_pullrequests_fills_every_child(tmp_path, flavour):
+    """Issue 11.2: `--only pullrequests` reads no comments, activity, PR commits or statuses;
+    the next plain run must fetch them, without --full."""
+    if flavour == "cloud":
+        harness: Harness = Harness(generate(11, "small"), str(tmp_path / "m.db"))
+        compare = differences
+    else:
+        harness = DcHarness(generate_dc(5, "small"), str(tmp_path / "m.db"))
+        compare = dc_differences
+    first = harness.sync(Options(only=frozenset({"pullrequests"})))
+    assert first.outcome == "ok", first.message
+    assert not _live(harness.db, "comments")  # the gap is real
+    summary = harness.sync()
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    assert compare(harness.world, harness.db) == []
+    clean = type(harness)(harness.world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    for table in ("comments", "pullrequest_activity", "pullrequest_commits", "commit_statuses"):
+        assert _live(harness.db, table) == _live(clean.db, table), table
+    again = harness.sync()  # and once filled, a no-op run reads no children again
+    assert again.requests == clean.sync().requests
