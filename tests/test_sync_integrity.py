@@ -8,13 +8,19 @@ of it) and compares the database with the world.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from dc_mirror import TOKEN as TOKEN_DC
 from dc_mirror import DcHarness
 from dc_mirror import differences as dc_differences
 from dc_mirror import expected as dc_expected
@@ -24,8 +30,10 @@ from mirror import expected as cloud_expected
 from bbmirror import walk_guard
 from bbmirror.simulator import dc_mutate
 from bbmirror.simulator import mutate as cloud_mutate
+from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.generate import generate
+from bbmirror.simulator.server import RunningApp
 from bbmirror.store.db import Store
 from bbmirror.sync import Options
 
@@ -381,3 +389,52 @@ def test_a_plain_sync_after_only_pullrequests_fills_every_child(tmp_path, flavou
         assert _live(harness.db, table) == _live(clean.db, table), table
     again = harness.sync()  # and once filled, a no-op run reads no children again
     assert again.requests == clean.sync().requests
+
+
+@pytest.mark.slow
+def test_dc_sigkill_then_a_plain_rerun_loses_no_status_and_keeps_no_orphan(tmp_path):
+    """Issue 11.1 with real kills: `bbmirror sync` killed at random moments after pushes,
+    force-pushes and new builds; a plain rerun (no --reconcile) holds every status and live
+    commit a clean mirror of the same world holds."""
+    world = generate_dc(8, "tiny")
+    viewer = world.users[min(world.users)].slug
+    rng = random.Random(11)
+    db = str(tmp_path / "m.db")
+
+    def make(root: str):
+        faults = DcFaults(latency=0.004)  # long enough that kills land mid-sync
+        config = DcConfig(base_url=root, tokens={TOKEN_DC: viewer}, faults=faults)
+        # Slow status reads: most kills land between a walk and its statuses, where it hurts.
+        slow = lambda scope: 0.15 if "/build-status/" in scope["path"] else None  # noqa: E731
+        return Lying(create_dc_app(world, config), slow, runaway=10**9)
+
+    with RunningApp(make) as running:
+        args = [sys.executable, "-m", "bbmirror", "sync", db, "--server-url", running.root]
+        env = {**os.environ, "BITBUCKET_SERVER_TOKEN": TOKEN_DC}
+        started = time.monotonic()
+        subprocess.run(args, env=env, check=True, capture_output=True, timeout=120)
+        duration = time.monotonic() - started
+        for trial in range(10):
+            with running.app.state.lock:
+                for repo in world.repositories.values():
+                    branch = rng.choice(sorted(repo.branches))
+                    made = dc_mutate.push_commits(world, repo, branch, rng, n=rng.randint(1, 2))
+                    others = sorted(b for b in repo.branches if b != repo.default_branch)
+                    if others:
+                        made += dc_mutate.force_push(world, repo, rng.choice(others), rng)
+                    for sha in made:
+                        dc_mutate.add_build(world, repo, sha, rng)
+            process = subprocess.Popen(
+                args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            time.sleep(rng.uniform(0, duration))
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            rerun = subprocess.run(args, env=env, capture_output=True, timeout=120)
+            assert rerun.returncode == 0, rerun.stderr.decode()
+            clean = str(tmp_path / f"clean-{trial}.db")
+            subprocess.run(
+                [*args[:4], clean, *args[5:]], env=env, check=True, capture_output=True, timeout=120
+            )
+            assert _live(clean, "commit_statuses") <= _live(db, "commit_statuses"), trial
+            assert _live(db, "commits") == _live(clean, "commits"), trial
