@@ -107,8 +107,10 @@ class ServerSync(Engine):
         if self.wanted("commits") and refs:
             ranges = self.run_ranges(self.streams["commits"], ctx, repo_id, refs, default)
             await self.guarded("commits", ranges)
+        if self.wanted("statuses"):
             # Statuses come from state (tips walked whose statuses are still unread), so a
-            # failed walk, a failed read or a kill before this line loses none of them.
+            # failed walk, a failed read, a kill before this line or an --only that left them
+            # out loses none of them.
             extra = sorted(set(refs.values())) if self.options.reconcile else []
             await self.guarded("statuses", self.statuses(ctx, repo_id, extra))
         if self.wanted("pullrequests"):

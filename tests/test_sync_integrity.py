@@ -438,3 +438,17 @@ def test_dc_sigkill_then_a_plain_rerun_loses_no_status_and_keeps_no_orphan(tmp_p
             )
             assert _live(clean, "commit_statuses") <= _live(db, "commit_statuses"), trial
             assert _live(db, "commits") == _live(clean, "commits"), trial
+
+
+def test_dc_statuses_skipped_by_only_are_read_by_the_next_run_that_wants_them(tmp_path):
+    """`--only commits` walks commits and reads no statuses (it was not asked to); the tips it
+    walked stay due, and `--only statuses` (or any run including them) reads them."""
+    world = generate_dc(5, "small")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync(Options(only=frozenset({"commits"}))).outcome == "ok"
+    assert not [r for r in harness.log if "/build-status/" in r.path]
+    assert not _live(harness.db, "commit_statuses")
+    assert harness.sync(Options(only=frozenset({"statuses"}))).outcome == "ok"
+    clean = DcHarness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    assert _live(clean.db, "commit_statuses") == _live(harness.db, "commit_statuses")
