@@ -1,11 +1,14 @@
 """Time garbage collection (``Store.tombstone_unreachable``) on a `large`-sized mirror.
 
-Builds a synthetic database of the `large` world's size (24 repositories, ~80,000 commits in
-branching DAGs, 20,000 pull requests pointing at commits by 12-character prefixes), then
-times, per repository, the old root join (``substr(c.hash, 1, length(r.short)) = r.short``,
-parents by ``commit_id``) and today's primary-key ranges, on copies of the same file, and
-checks both tombstone the same commits. Run through scripts/bench-gc. Prints a table and
-writes bench-results/gc.json.
+By default builds a synthetic database of the `large` world's size (24 repositories, ~80,000
+commits in branching DAGs, 20,000 pull requests pointing at commits by 12-character
+prefixes), in seconds. ``--world SIZE`` instead mirrors the simulator's generated world of that
+size in-process (cached as bench-results/gc-SIZE.db; `large` takes several minutes) and
+collects with only each repository's first branch as a head. Either way it times, per
+repository, the old root join (``substr(c.hash, 1, length(r.short)) = r.short``, parents by
+``commit_id``) and today's primary-key ranges on copies of the same file, and checks that both
+tombstone the same commits. Run through scripts/bench-gc. Prints a table and writes
+bench-results/gc.json (or gc-SIZE.json).
 """
 
 from __future__ import annotations
@@ -105,6 +108,44 @@ def build(path: Path, repos: int, commits: int, prs: int, seed: int) -> dict[str
     return heads
 
 
+def mirrored(size: str, seed: int) -> tuple[Path, dict[str, list[str]]]:
+    """A mirror of the generated world (synced in-process once, then cached) and, per
+    repository, one head: its first branch, so that garbage collection has work to do."""
+    import asyncio
+
+    from bbmirror.config import Credentials, Secret, Source
+    from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
+    from bbmirror.simulator.faults import SimulatorTransport
+    from bbmirror.simulator.generate import generate
+    from bbmirror.simulator.launch import viewer_uuid
+    from bbmirror.sync import Options, sync_sources
+
+    db = OUT / f"gc-{size}.db"
+    if not db.exists():
+        OUT.mkdir(exist_ok=True)
+        world = generate(seed, size)
+        base, token = "http://bitbucket.test/2.0", "bench-gc-token-0123456789"
+        app = create_app(world, SimulatorConfig(base_url=base, tokens={token: viewer_uuid(world)}))
+        source = Source(
+            name="cloud",
+            base_url=base,
+            workspaces=sorted(world.workspaces),
+            credentials=Credentials(token=Secret(token)),
+            budget=1_000_000,
+        )
+        transport = SimulatorTransport(app)
+        asyncio.run(sync_sources(str(db), [source], Options(), transport=transport))
+    conn = sqlite3.connect(db)
+    heads = {
+        repo: [r[0] for r in conn.execute(
+            "select target_hash from branches where repository_id = ? and deleted_at is null"
+            " order by name limit 1", (repo,))]
+        for (repo,) in conn.execute("select id from repositories")
+    }  # fmt: skip
+    conn.close()
+    return db, heads
+
+
 def timed(db: Path, heads: dict[str, list[str]], old: bool) -> tuple[list[float], set[str]]:
     """Seconds per repository and the ids tombstoned."""
     seconds = []
@@ -131,11 +172,16 @@ def main() -> None:
     parser.add_argument("--prs", type=int, default=20_000)
     parser.add_argument("--old-repos", type=int, default=2, help="repositories timed the old way")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--world", help="mirror this generated world size instead (e.g. large)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "gc.db"
         started = time.perf_counter()
-        heads = build(base, args.repos, args.commits, args.prs, args.seed)
+        if args.world:
+            cached, heads = mirrored(args.world, args.seed)
+            shutil.copy(cached, base)
+        else:
+            heads = build(base, args.repos, args.commits, args.prs, args.seed)
         built = time.perf_counter() - started
         new_db, old_db = Path(tmp) / "new.db", Path(tmp) / "old.db"
         shutil.copy(base, new_db)
@@ -163,7 +209,8 @@ def main() -> None:
     for key, value in result.items():
         print(f"{key:30} {value}")
     OUT.mkdir(exist_ok=True)
-    (OUT / "gc.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = f"gc-{args.world}.json" if args.world else "gc.json"
+    (OUT / name).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
