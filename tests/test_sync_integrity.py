@@ -24,6 +24,7 @@ from dc_mirror import TOKEN as TOKEN_DC
 from dc_mirror import DcHarness
 from dc_mirror import differences as dc_differences
 from dc_mirror import expected as dc_expected
+from lying import Killed, Lying, lie_to, own_url
 from mirror import Harness, differences
 from mirror import expected as cloud_expected
 
@@ -36,75 +37,6 @@ from bbmirror.simulator.generate import generate
 from bbmirror.simulator.server import RunningApp
 from bbmirror.store.db import Store
 from bbmirror.sync import Options
-
-
-class Killed(BaseException):
-    """The process dies here: nothing after this instant runs (like SIGKILL, but in-process)."""
-
-
-class Lying:
-    """An ASGI proxy in front of the simulator: ``rule(scope)`` may kill the run, answer with
-    an error status, return a function that rewrites the simulator's JSON answer, or return
-    None to let the simulator answer honestly. Past ``runaway`` requests it kills the run."""
-
-    def __init__(self, app, rule=None, runaway: int = 1000) -> None:
-        self.app = app
-        self.rule = rule
-        self.state = app.state
-        self.requests = 0
-        self.runaway = runaway
-
-    async def __call__(self, scope, receive, send) -> None:
-        self.requests += 1
-        if self.requests > self.runaway:
-            raise Killed(f"runaway: {self.requests} requests")
-        verdict = self.rule(scope) if self.rule and scope["type"] == "http" else None
-        if verdict == "kill":
-            raise Killed(scope["path"])
-        if isinstance(verdict, int):
-            await _answer(send, verdict, b'{"errors": [{"message": "injected"}]}', [])
-            return
-        if callable(verdict):
-            await self._rewritten(scope, receive, send, verdict)
-            return
-        await self.app(scope, receive, send)
-
-    async def _rewritten(self, scope, receive, send, rewrite) -> None:
-        sent: dict = {"body": b""}
-
-        async def keep(message) -> None:
-            if message["type"] == "http.response.start":
-                sent["start"] = message
-            else:
-                sent["body"] += message.get("body", b"")
-
-        await self.app(scope, receive, keep)
-        start, body = sent["start"], sent["body"]
-        if start["status"] == 200:
-            body = json.dumps(rewrite(scope, json.loads(body))).encode()
-        headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
-        await _answer(send, start["status"], body, headers)
-
-
-async def _answer(send, status: int, body: bytes, headers: list) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    if not any(k == b"content-type" for k, _ in headers):
-        headers.append((b"content-type", b"application/json"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _own_url(scope, **extra) -> str:
-    query = scope["query_string"].decode()
-    query += "".join(f"&{k}={v}" for k, v in extra.items())
-    return f"http://bitbucket.test{scope['path']}?{query}"
-
-
-def _lie(harness: Harness, rule) -> Lying:
-    """Put a lying proxy between the harness's client and its simulator."""
-    proxy = Lying(harness.app, rule)
-    harness.app = proxy
-    return proxy
 
 
 def _live(db: str, table: str) -> set[str]:
@@ -238,7 +170,7 @@ def test_dc_statuses_and_garbage_survive_an_interruption_after_the_commit_walk(
             return "kill" if interruption == "kill" else 500
         return None
 
-    proxy = _lie(harness, rule)
+    proxy = lie_to(harness, rule)
     if interruption == "kill":
         with pytest.raises(Killed):
             harness.sync(concurrency=1)
@@ -266,7 +198,8 @@ def test_cloud_force_push_orphans_are_collected_after_a_kill_before_collection(t
         for branch in sorted(set(branches))[:2]:
             cloud_mutate.force_push(world, repo, branch, rng)
     assert differences(world, harness.db)  # the mirror is behind: a real test
-    proxy = _lie(harness, lambda scope: "kill" if scope["path"].endswith("/pullrequests") else None)
+    dies = lambda scope: "kill" if scope["path"].endswith("/pullrequests") else None  # noqa: E731
+    proxy = lie_to(harness, dies)
     with pytest.raises(Killed):
         harness.sync(concurrency=1)
     proxy.rule = None
@@ -332,7 +265,7 @@ def test_a_far_future_updated_date_does_not_freeze_dc_sync(tmp_path):
 
 
 def _self_link(scope, body):
-    return {**body, "next": _own_url(scope)}
+    return {**body, "next": own_url(scope)}
 
 
 def _creeping_link(scope, body):
@@ -340,7 +273,7 @@ def _creeping_link(scope, body):
     query = [(k, v) for k, v in parse_qsl(scope["query_string"].decode()) if k != "creep"]
     return {
         **body,
-        "next": _own_url({**scope, "query_string": urlencode(query).encode()}, creep=step),
+        "next": own_url({**scope, "query_string": urlencode(query).encode()}, creep=step),
     }
 
 
@@ -353,7 +286,7 @@ def test_a_walker_led_in_circles_stops_names_it_and_moves_on(tmp_path, monkeypat
     world = generate(3, "tiny")
     harness = Harness(world, str(tmp_path / "m.db"))
     listing = re.compile(rf"/2\.0/repositories/[^/]+/[^/]+/{stream}")  # not PRs' commits
-    proxy = _lie(harness, lambda scope: lie if listing.fullmatch(scope["path"]) else None)
+    proxy = lie_to(harness, lambda scope: lie if listing.fullmatch(scope["path"]) else None)
     proxy.runaway = 600  # far more than the world needs (about 100): a walk that never ends
     summary = harness.sync(concurrency=1)
     assert summary.outcome == "partial"
