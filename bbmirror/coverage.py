@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bbmirror.store.db import SyncState
+from bbmirror.store.db import Store, SyncState
 from bbmirror.streams import Stream
 
 
@@ -37,9 +37,10 @@ class Coverage:
 
 
 def plan(
-    stream: Stream, state: SyncState, wanted: Callable[[str], bool], resuming: bool
+    store: Store, stream: Stream, state: SyncState, wanted: Callable[[str], bool], resuming: bool
 ) -> Coverage:
-    """Decide the backfill and record the narrowed cover in ``state`` (the caller saves it)."""
+    """Decide the backfill; save the narrowed cover before the run writes any parent."""
+    before = dict(state.extra)
     want = frozenset(name for name in stream.children if wanted(name))
     covers = frozenset(state.extra.get("covers", stream.children)) & want
     going = frozenset(state.extra.get("backfill", ())) if resuming else frozenset()
@@ -50,4 +51,6 @@ def plan(
         state.extra["backfill"] = sorted(missing)
     else:
         state.extra.pop("backfill", None)
+    if state.extra != before:
+        store.put_state(state)
     return Coverage(want, missing, restart)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bbmirror import coverage
+from bbmirror import coverage, garbage
 from bbmirror.config import Source
 from bbmirror.coverage import Coverage
 from bbmirror.http import (
@@ -335,32 +335,16 @@ class Engine:
     def plan_children(
         self, stream: Stream, state: SyncState, scope: str, resuming: bool
     ) -> Coverage:
-        """Which children this run fetches for which parents; saved before any parent."""
-        before = dict(state.extra)
-        children = coverage.plan(stream, state, self.wanted, resuming)
+        """Which children this run fetches for which parents (see coverage.py)."""
+        children = coverage.plan(self.store, stream, state, self.wanted, resuming)
         self.backfill[(stream.name, scope)] = children.backfill
-        if state.extra != before:
-            self.store.put_state(state)
         return children
 
     def collect_garbage(self, repository_id: str, refs: dict[str, str]) -> None:
-        """Tombstone commits that no ref and no pull request reaches any more.
-
-        Due when the commit walk flagged a moved or vanished head (``gc`` in its state, set in
-        the transaction that stored the heads, cleared in this one: a kill in between means
-        the next run collects) or on --reconcile; only once the walk is complete for these
-        refs, or ancestors reached only through an unmirrored tip would look unreachable.
-        """
-        state = self.store.get_state(self.source.name, repository_id, "commits")
-        if state is None or state.heads != refs or state.resume:
-            return
-        if not (state.extra.get("gc") or self.options.reconcile):
-            return
-        with self.store.transaction():
-            gone = self.store.tombstone_unreachable(repository_id, refs.values(), now())
-            state.extra.pop("gc", None)
-            self.store.put_state(state)
-        self.summary.add({"commits": gone})
+        """Tombstone commits that no ref and no pull request reaches any more, when due."""
+        due = garbage.due(self.store, self.source.name, repository_id, refs, self.options)
+        if due is not None:
+            self.summary.add({"commits": garbage.collect(self.store, due, refs, now())})
 
     async def reconcile_ids(self, stream: Stream, ctx: Context, where: dict[str, str]) -> None:
         """A cheap id scan (``fields=next,values.id``) that tombstones what vanished."""
