@@ -33,9 +33,10 @@ from bbmirror.simulator import dc_mutate
 from bbmirror.simulator import mutate as cloud_mutate
 from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
 from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.generate import Size, generate
 from bbmirror.simulator.server import RunningApp
 from bbmirror.store.db import Store
+from bbmirror.streams.cloud import CLOUD_STREAMS
 from bbmirror.sync import Options
 
 
@@ -385,3 +386,41 @@ def test_dc_statuses_skipped_by_only_are_read_by_the_next_run_that_wants_them(tm
     clean = DcHarness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
     assert _live(clean.db, "commit_statuses") == _live(harness.db, "commit_statuses")
+
+
+def test_a_backfill_killed_midway_resumes_where_it_stopped(tmp_path):
+    """The backfill after `--only pullrequests` is checkpointed like any walk: killed on its
+    second page, the rerun resumes there (the first page's children are not read again) and
+    the mirror ends equal to the world."""
+    world = generate(
+        4, Size(workspaces=1, users=10, repos=1, prs=150, issues=0, comments=300, commits=150)
+    )
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync(Options(only=frozenset({"pullrequests"}))).outcome == "ok"
+    child = re.compile(r"/2\.0/repositories/[^/]+/[^/]+/pullrequests/(\d+)/\w+")
+    repo = next(iter(world.repositories.values()))
+    by_time = sorted(repo.pullrequests.values(), key=lambda p: p.updated_on)
+    first_page = {pr.id for pr in by_time[: CLOUD_STREAMS["pullrequests"].pagelen]}
+    assert len(by_time) > len(first_page)
+    asked: list[int] = []
+
+    def rule(scope):
+        found = child.fullmatch(scope["path"])
+        if found:
+            asked.append(int(found.group(1)))
+            if len(set(asked) - first_page) > 10:  # well into the second page
+                return "kill"
+        return None
+
+    proxy = lie_to(harness, rule)
+    with pytest.raises(Killed):
+        harness.sync(concurrency=1)
+    assert first_page <= set(asked)  # the first page was done (and committed) before the kill
+    asked.clear()
+    proxy.rule = lambda scope: (
+        asked.append(int(m.group(1))) if (m := child.fullmatch(scope["path"])) else None
+    )
+    assert harness.sync().outcome == "ok"
+    again = set(asked) & first_page
+    assert len(again) <= 1, again  # resumed after the first page (keyset reads its last again)
+    assert differences(world, harness.db) == []
