@@ -8,6 +8,7 @@ that holds a credential, counts requests, waits out rate limits and refuses to f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
@@ -15,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -119,6 +121,7 @@ class BitbucketClient:
         self.rng = rng or random.Random()
         self.requests = 0
         self.retried = 0
+        self.server_date: datetime | None = None  # the last response's Date header (its clock)
         self._origin = _origin(self.base_url)
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -186,6 +189,7 @@ class BitbucketClient:
                         url=url,
                     )
             if response is not None:
+                self.server_date = _server_date(response.headers) or self.server_date
                 if response.status_code < 300:
                     return self._decode(response, shape)
                 if response.status_code not in RETRY_STATUSES:
@@ -361,3 +365,14 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         # Epoch seconds when large, else seconds to wait.
         return max(0.0, stamp - time.time()) if stamp > 1e9 else stamp
     return None
+
+
+def _server_date(headers: httpx.Headers) -> datetime | None:
+    """The server's clock from its ``Date`` header(s) (the earliest, if a proxy added one)."""
+    found = []
+    for value in headers.get_list("date"):
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            moment = email.utils.parsedate_to_datetime(value)
+            if moment.tzinfo is not None:
+                found.append(moment)
+    return min(found, default=None)

@@ -21,8 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bbmirror import coverage, garbage
 from bbmirror.config import Source
-from bbmirror.http import BadPayload, BitbucketClient, BitbucketError
+from bbmirror.coverage import Coverage
+from bbmirror.http import (
+    BadPayload,
+    BitbucketClient,
+    BitbucketError,
+)
 from bbmirror.store import rowcheck
 from bbmirror.store.db import Store, SyncState
 from bbmirror.store.rows import RowError
@@ -130,6 +136,8 @@ class Engine(StatusPolicy):
         self.denied: dict[str, str] = {}  # skip key -> reason: families this run cannot read
         self.pending: list[tuple[str, str, str]] = []  # notes made before the store was open
         self.condensed: set[str] = set()  # workspaces known only from a repository (403)
+        # (stream, repository id) -> child streams to fetch for every parent (coverage.py)
+        self.backfill: dict[tuple[str, str], frozenset[str]] = {}
 
     async def preflight(self) -> None:
         """Check credentials and named things before the run writes anything."""
@@ -264,13 +272,14 @@ class Engine(StatusPolicy):
         """Every child list of every changed parent on a page, concurrently; and the API
         numbers of the parents some child list of which could not be read."""
         jobs, owners = [], []
+        backfill = self.backfill.get((stream.name, ctx.get("repository_id", "")), frozenset())
         for obj, rows in parents:
             main = rows.get(stream.table) or []
-            if not main or main[0]["id"] not in changed:
+            if not main:
                 continue
             parent_id = main[0]["id"]
             child_ctx = {**ctx, **_parent_context(stream.name, obj, parent_id)}
-            for name in stream.children:
+            for name in stream.children if parent_id in changed else sorted(backfill):
                 child = self.streams[name]
                 if not self.wanted(name):
                     continue
@@ -337,11 +346,19 @@ class Engine(StatusPolicy):
         name = "limit" if self.client.paging == "server" else "pagelen"
         return [(name, str(stream.pagelen))]
 
+    def plan_children(
+        self, stream: Stream, state: SyncState, scope: str, resuming: bool
+    ) -> Coverage:
+        """Which children this run fetches for which parents (see coverage.py)."""
+        children = coverage.plan(self.store, stream, state, self.wanted, resuming)
+        self.backfill[(stream.name, scope)] = children.backfill
+        return children
+
     def collect_garbage(self, repository_id: str, refs: dict[str, str]) -> None:
-        """Tombstone commits that no ref and no pull request reaches any more."""
-        with self.store.transaction():
-            gone = self.store.tombstone_unreachable(repository_id, refs.values(), now())
-        self.summary.add({"commits": gone})
+        """Tombstone commits that no ref and no pull request reaches any more, when due."""
+        due = garbage.due(self.store, self.source.name, repository_id, refs, self.options)
+        if due is not None:
+            self.summary.add({"commits": garbage.collect(self.store, due, refs, now())})
 
     async def reconcile_ids(self, stream: Stream, ctx: Context, where: dict[str, str]) -> None:
         """A cheap id scan (``fields=next,values.id``) that tombstones what vanished."""
@@ -402,10 +419,14 @@ def cursor_of(obj: dict, field_name: str) -> str | None:
 
 
 def before_watermark(stamp: str | None, delta: timedelta) -> str | None:
-    """A watermark minus the overlap, in a form BBQL reads (ISO-8601 with offset)."""
+    """A watermark minus the overlap, in a form BBQL reads (ISO-8601 with offset); None for
+    none or one that does not parse (then the stream is read from its start)."""
     if not stamp:
         return None
-    moment = datetime.fromisoformat(stamp) - delta
+    try:
+        moment = datetime.fromisoformat(stamp) - delta
+    except (ValueError, OverflowError):
+        return None
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 

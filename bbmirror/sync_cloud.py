@@ -26,6 +26,8 @@ from bbmirror.sync import (
     merge,
     page_values,
 )
+from bbmirror.walk_guard import LoopGuard
+from bbmirror.watermark import ceiling, future, newest, usable
 
 LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
 
@@ -56,12 +58,19 @@ class CloudSync(Engine):
         state = self.store.get_state(self.source.name, scope, stream.name)
         if state is None or self.options.full:
             state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        start = state.resume or before_watermark(state.watermark, OVERLAP)
-        run_max = state.extra.get("run_max") if state.resume else None
+        limit = ceiling(self.client.server_date)
+        if state.resume and not usable(state.resume, limit):
+            state.resume = None  # a keyset start written before values were checked
+        children = self.plan_children(stream, state, scope, bool(state.resume))
+        start = state.resume or before_watermark(usable(state.watermark, limit), OVERLAP)
+        if children.restart:
+            start, state.resume = None, None
+        run_max = usable(state.extra.get("run_max"), limit) if state.resume else None
         path = stream.path.format(**ctx)
         base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
         url: str | None = None  # set when keyset paging cannot progress (ties on a page)
         seen = 0
+        guard = LoopGuard()
         try:
             await self.redo(stream, ctx, state)
             while True:
@@ -72,28 +81,36 @@ class CloudSync(Engine):
                     body = await self.client.get(path, [*base, *query])
                 values = page_values(body, path)
                 page = await self.read_parents(stream, ctx, values)
-                cursors = [c for obj in values if (c := cursor_of(obj, stream.cursor))]
-                page_max = max(cursors, default=None)
+                cursors = [cursor_of(obj, stream.cursor) for obj in values]
+                limit = ceiling(self.client.server_date)
+                page_max = newest(cursors, limit)  # only values that parse, none in the future
+                for reason, payload in future(values, stream.cursor, limit):
+                    self.quarantine(stream.name, reason, payload)
                 run_max = max(filter(None, [run_max, page_max]), default=None)
                 following = body.get("next")
+                keyset = bool(page_max and (start is None or page_max > start))
                 with self.store.transaction():
                     self.write_parents(stream, page, state)
                     if not following:
                         state.watermark = run_max or state.watermark
                         state.resume = None
                         state.extra.pop("run_max", None)
+                        children.complete(state)
                     else:
-                        state.resume = page_max if page_max and page_max != start else start
+                        state.resume = page_max if keyset else start
                         state.extra["run_max"] = run_max
                     self.store.put_state(state)
                 seen += len(values)
                 self.progress(ctx.get("full_name", ""), stream.name, seen)
                 if not following:
                     return
-                if page_max and page_max != start:
-                    start, url = page_max, None
-                else:
-                    url = following  # a page full of one timestamp: fall back to `next`
+                # A keyset start only ever moves forward; a page full of one timestamp falls
+                # back to `next`. Either way, a walk that leads in circles stops here.
+                problem = guard.problem(None if keyset else following)
+                if problem:
+                    self.quarantine(stream.name, problem, {"path": path, "next": following})
+                    return
+                start, url = (page_max, None) if keyset else (start, following)
         except (NotFound, Gone) as exc:
             if not stream.optional:
                 raise
@@ -108,8 +125,11 @@ class CloudSync(Engine):
         the caller collects unreachable commits once the pull requests are up to date.
         """
         state = self.store.get_state(self.source.name, scope, stream.name)
-        if state is None or self.options.full:
-            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        state = state or SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        before = set(state.heads.values())  # what the mirror holds, for garbage collection
+        if self.options.full:
+            state.heads, state.resume = {}, None
+            state.extra.pop("pending", None)
         known = dict(state.heads)
         new_heads = sorted(set(refs.values()) - set(known.values()))
         path = stream.path.format(**ctx)
@@ -128,6 +148,7 @@ class CloudSync(Engine):
         else:
             body = None
         seen = 0
+        guard = LoopGuard()
         while body is not None:
             values = page_values(body, path)
             rowset: RowSet = {}
@@ -136,29 +157,45 @@ class CloudSync(Engine):
                 if rows is not None:
                     merge(rowset, rows)
             following = body.get("next")
+            problem = guard.problem(following) if following else None
             with self.store.transaction():
                 self.write(rowset)
                 state.resume = following
                 state.extra["pending"] = refs
-                if not following:
-                    state.heads = dict(refs)
+                if problem:  # the walk is not complete: the next run starts it afresh
+                    state.resume = None
+                    state.extra.pop("pending", None)
+                elif not following:
+                    self._store_heads(state, refs, before)
                     state.resume = None
                     state.extra.pop("pending", None)
                 self.store.put_state(state)
             seen += len(values)
             self.progress(ctx.get("full_name", ""), stream.name, seen)
+            if problem:
+                self.quarantine(stream.name, problem, {"path": path, "next": following})
+                return bool(before - set(refs.values()))
             body = await self.client.get(following) if following else None
         if state.heads != refs and not state.resume:
             # Nothing new to walk, but refs moved back or vanished: remember the current set.
             with self.store.transaction():
-                state.heads = dict(refs)
+                self._store_heads(state, refs, before)
                 self.store.put_state(state)
-        return bool(set(known.values()) - set(refs.values()))
+        return bool(before - set(refs.values()))
+
+    @staticmethod
+    def _store_heads(state: SyncState, refs: dict[str, str], before: set[str]) -> None:
+        """The walked heads, and garbage collection due (in the same transaction) when a head
+        the mirror held is gone (a force-push or a deleted ref)."""
+        state.heads = dict(refs)
+        if before - set(refs.values()):
+            state.extra["gc"] = True
 
     async def _commit_query(self, path: str, include: list[str], exclude: list[str]) -> dict:
         refs = [("include", h) for h in include] + [("exclude", h) for h in exclude]
         if len(refs) > LONG_REF_LIST:
-            return await self.client.post_form(path, [*refs, ("pagelen", "100")])
+            # Bitbucket reads pagelen from the query string only, never from a form body.
+            return await self.client.post_form(f"{path}?pagelen=100", refs)
         return await self.client.get(path, [*refs, ("pagelen", "100")])
 
     async def preflight(self) -> None:
@@ -320,15 +357,14 @@ class CloudSync(Engine):
         where = {"repository_id": repo_id}
         listed = await self.read_refs(ctx, where, _name_and_target)
         refs = listed[0] if listed else {}
-        moved = False
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
-            moved = bool(await self.guarded("commits", commits, ctx))
+            await self.guarded("commits", commits, ctx)
         if self.wanted("pullrequests"):
             prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", prs, ctx)
-        if self.wanted("commits") and refs and (moved or self.options.reconcile):
-            self.collect_garbage(repo_id, refs)
+        if self.wanted("commits") and refs:
+            self.collect_garbage(repo_id, refs)  # when due (see Engine.collect_garbage)
         tracker = bool(repo.get("has_issues")) and await self.tracker(ctx, where)
         if self.options.reconcile:
             for name in ("pullrequests", "issues"):

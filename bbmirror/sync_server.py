@@ -25,7 +25,11 @@ from bbmirror.store.db import SyncState
 from bbmirror.store.rows import pullrequest_key
 from bbmirror.streams import Context, RowSet, Stream
 from bbmirror.streams.server import API
-from bbmirror.sync import OVERLAP, Engine, SyncError, before_watermark, merge
+from bbmirror.sync import OVERLAP, ChildRows, Engine, SyncError, before_watermark, merge
+from bbmirror.watermark import ceiling, future, usable
+from bbmirror.watermark import newest as newest_of
+
+STATUS_TODO = "statuses"  # commits state: tips whose build statuses are still to read
 
 
 class ServerSync(Engine):
@@ -109,27 +113,30 @@ class ServerSync(Engine):
         }
         where = {"repository_id": repo_id}
         refs, default = await self.read_refs(ctx, where, _name_and_target) or ({}, None)
-        moved = False
         if self.wanted("commits") and refs:
             ranges = self.run_ranges(self.streams["commits"], ctx, repo_id, refs, default)
-            result = await self.guarded("commits", ranges, ctx)
-            if result is not None:
-                moved, new_heads = result
-                heads = set(refs.values()) if self.options.reconcile else set(new_heads)
-                await self.guarded("statuses", self.statuses(ctx, sorted(heads)), ctx)
+            await self.guarded("commits", ranges, ctx)
+        if self.wanted("statuses"):
+            # Statuses come from state (tips walked whose statuses are still unread), so a
+            # failed walk, a failed read, a kill before this line or an --only that left them
+            # out loses none of them.
+            extra = sorted(set(refs.values())) if self.options.reconcile else []
+            await self.guarded("statuses", self.statuses(ctx, repo_id, extra), ctx)
         if self.wanted("pullrequests"):
             newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", newest, ctx)
-        if self.wanted("commits") and refs and (moved or self.options.reconcile):
+        if self.wanted("commits") and refs:
             self.collect_garbage(repo_id, refs)
 
     async def run_ranges(
         self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str], default: str | None
     ) -> tuple[bool, list[str]]:
         """Walk each moved ref's new commits; return (a known ref moved or vanished, new tips)."""
-        state = self.store.get_state(self.source.name, scope, stream.name)
-        if state is None or self.options.full:
-            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        stored = self.store.get_state(self.source.name, scope, stream.name)
+        state = stored or SyncState(source=self.source.name, scope=scope, stream=stream.name)
+        before = dict(state.heads)  # what the mirror holds, for garbage collection
+        if self.options.full:
+            state.heads = {}
         known = dict(state.heads)
         order = sorted(refs, key=lambda ref: (ref != default, ref))
         path = stream.path.format(**ctx)
@@ -151,35 +158,58 @@ class ServerSync(Engine):
                 with self.store.transaction():
                     self.write(rowset)
                     if page.next is None:
+                        # The tip, its statuses to read and a moved head's garbage collection
+                        # are remembered together, in the transaction that completes the walk.
                         state.heads[ref] = tip
+                        todo = {*state.extra.get(STATUS_TODO, []), tip}
+                        state.extra[STATUS_TODO] = sorted(todo)
+                        if before.get(ref) not in (None, tip):
+                            state.extra["gc"] = True
                         self.store.put_state(state)
             new_heads.append(tip)
-        if set(state.heads) - set(refs):
+        if set(state.heads) - set(refs) or set(before) - set(refs):
             with self.store.transaction():
                 state.heads = {ref: tip for ref, tip in state.heads.items() if ref in refs}
+                state.extra["gc"] = True
                 self.store.put_state(state)
-        moved = any(refs.get(ref) != tip for ref, tip in known.items())
+        moved = any(refs.get(ref) != tip for ref, tip in before.items())
         return moved, new_heads
 
-    async def statuses(self, ctx: Context, heads: list[str]) -> None:
-        """Build statuses of the given commits (the new tips of this run)."""
+    async def statuses(self, ctx: Context, scope: str, extra: list[str]) -> None:
+        """Build statuses of the tips still to read (plus ``extra``); each one read leaves the
+        to-do list in the transaction that writes it, one that failed stays for the next run."""
         stream = self.streams["statuses"]
+        state = self.store.get_state(self.source.name, scope, self.streams["commits"].name)
+        heads = sorted({*(state.extra.get(STATUS_TODO, []) if state else []), *extra})
+        if not heads:
+            return
         jobs = [self.fetch_child(stream, {**ctx, "commit_hash": sha}, sha) for sha in heads]
-        fetched = [child for child in await asyncio.gather(*jobs) if child is not None]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        done = set()
         with self.store.transaction():
-            for child in fetched:
-                self.write(child.rows)
+            for sha, child in zip(heads, results, strict=True):
+                if isinstance(child, ChildRows):
+                    self.write(child.rows)
+                    done.add(sha)
+            if state is not None:
+                state.extra[STATUS_TODO] = sorted(set(state.extra.get(STATUS_TODO, [])) - done)
+                self.store.put_state(state)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def run_newest(self, stream: Stream, ctx: Context, scope: str) -> None:
         """Newest-first PR pages down to the watermark, then every open PR (see module doc)."""
         state = self.store.get_state(self.source.name, scope, stream.name)
         if state is None or self.options.full:
             state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        deep = self.options.reconcile or self.options.full
-        floor = None if deep else before_watermark(state.watermark, OVERLAP)
+        children = self.plan_children(stream, state, scope, False)
+        deep = self.options.reconcile or self.options.full or children.restart
+        mark = usable(state.watermark, ceiling(self.client.server_date))
+        floor = None if deep else before_watermark(mark, OVERLAP)
         path = stream.path.format(**ctx)
         seen: set[str] = set()
-        newest = state.watermark
+        newest = mark
         previous: str | None = None  # the oldest updatedDate of the pages so far
         monotonic, complete = True, True
         await self.redo(stream, ctx, state)
@@ -188,7 +218,10 @@ class ServerSync(Engine):
             dates = await self.pr_page(stream, ctx, page.values, seen, state)
             if not dates:
                 continue
-            newest = max(filter(None, (newest, *dates)))
+            limit = ceiling(self.client.server_date)  # never a mark ahead of the server
+            for reason, payload in future(page.values, "updatedDate", limit):
+                self.quarantine(stream.name, reason, payload)
+            newest = max(filter(None, (newest, newest_of(dates, limit))), default=None)
             ordered = dates == sorted(dates, reverse=True) and (
                 previous is None or dates[0] <= previous
             )
@@ -208,6 +241,7 @@ class ServerSync(Engine):
             if complete:
                 self.tombstone_missing(stream, {"repository_id": scope}, seen)
             state.watermark = newest
+            children.complete(state)
             self.store.put_state(state)
 
     async def pr_page(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.utils
 import hashlib
 import heapq
 import json
@@ -33,7 +34,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -231,7 +232,21 @@ class SimulatorApp(Starlette):
                 scope["raw_path"] = raw.rstrip(b"/") or b"/"
         inner = partial(Starlette.__call__, self)
         outer = RequestLogMiddleware(FaultMiddleware(inner, lambda: self.state.faults), self.state)
-        await outer(scope, receive, send)
+        world = self.state.world
+        await outer(scope, receive, dated(send, lambda: datetime.fromisoformat(world.clock)))
+
+
+def dated(send: Callable, clock: Callable[[], datetime]) -> Callable:
+    """``send`` adding a ``Date`` header from the world's clock, as every real server does."""
+
+    async def send_dated(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            stamp = email.utils.format_datetime(clock().astimezone(UTC), usegmt=True)
+            headers = [*message.get("headers", []), (b"date", stamp.encode())]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_dated
 
 
 # --- per-request helper ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +31,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bbmirror.simulator import dc_render as render
-from bbmirror.simulator.cloud_api import VIEWER_KEY, RequestLogMiddleware, Viewer, authenticate
+from bbmirror.simulator.cloud_api import (
+    VIEWER_KEY,
+    RequestLogMiddleware,
+    Viewer,
+    authenticate,
+    dated,
+)
 from bbmirror.simulator.dc_world import (
     PR_STATES,
     DcParticipant,
@@ -141,6 +148,8 @@ class DcApp(Starlette):
         if len(path) > 1 and path.endswith("/"):
             scope["path"] = path.rstrip("/")
         pending: dict[str, Any] = {}
+        world = self.state.world
+        send = dated(send, lambda: datetime.fromtimestamp(world.clock / 1000, UTC))
 
         async def reshaping_send(message: dict) -> None:
             if message["type"] == "http.response.start" and message["status"] >= 429:

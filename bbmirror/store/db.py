@@ -372,7 +372,9 @@ class Store:
 
         Roots are the given heads (branches and tags) plus the commits live pull requests
         point at: Bitbucket keeps those reachable even once their branch is gone. PR objects
-        carry 12-character hashes, matched by prefix.
+        carry 12-character hashes, matched by prefix. Both joins are primary-key ranges (a
+        commit's id is ``repo/hash``, its parents' ``repo/hash/...``; hashes are lowercase hex,
+        so ``'g'`` ends a prefix and ``'0'`` follows ``'/'``): no scan per root or per step.
         """
         # The CTE sits inside the subquery: Python's sqlite3 reports rowcount -1 for a
         # statement that starts with WITH, even when it is an UPDATE.
@@ -392,11 +394,12 @@ class Store:
                   reach(hash) AS (
                     SELECT value FROM json_each(:heads)
                     UNION
-                    SELECT c.hash FROM commits c JOIN pr_roots r
-                      ON c.repository_id = :repo AND substr(c.hash, 1, length(r.short)) = r.short
+                    SELECT c.hash FROM pr_roots r JOIN commits c
+                      ON c.id >= :repo || '/' || r.short AND c.id < :repo || '/' || r.short || 'g'
                     UNION
-                    SELECT p.parent_hash FROM commit_parents p
-                    JOIN reach r ON p.commit_id = :repo || '/' || r.hash
+                    SELECT p.parent_hash FROM reach r JOIN commit_parents p
+                      ON p.id >= :repo || '/' || r.hash || '/'
+                      AND p.id < :repo || '/' || r.hash || '0'
                   )
                 SELECT hash FROM reach
               )"""

@@ -1,0 +1,38 @@
+"""When commits that nothing reaches any more are collected (tombstoned), and how.
+
+A force-push or a deleted ref leaves commits unreachable. The commit walk notes it as ``gc`` in
+the commits stream's state, in the transaction that stores the new heads; collection clears it
+in its own transaction, so a run killed in between leaves the flag and the next run collects.
+It is due on that flag or on --reconcile, and only once the walk is complete for the current
+refs (heads equal, nothing to resume): otherwise ancestors reached only through a tip not yet
+mirrored would look unreachable.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bbmirror.store.db import Store, SyncState
+
+
+class _Options(Protocol):
+    reconcile: bool
+
+
+def due(
+    store: Store, source: str, repository_id: str, refs: dict[str, str], options: _Options
+) -> SyncState | None:
+    """The commits state when collection is due, else None."""
+    state = store.get_state(source, repository_id, "commits")
+    if state is None or state.heads != refs or state.resume:
+        return None
+    return state if state.extra.get("gc") or options.reconcile else None
+
+
+def collect(store: Store, state: SyncState, refs: dict[str, str], when: str) -> int:
+    """Tombstone the unreachable commits and clear the flag, in one transaction."""
+    with store.transaction():
+        gone = store.tombstone_unreachable(state.scope, refs.values(), when)
+        state.extra.pop("gc", None)
+        store.put_state(state)
+    return gone
