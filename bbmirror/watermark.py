@@ -58,7 +58,7 @@ def future(values: Iterable[dict], field: str, limit: str) -> list[tuple[str, di
         (f"{field} {obj.get(field)!r} is ahead of the server's clock; not a watermark",
          {"id": obj.get("id"), field: obj.get(field)})
         for obj in values
-        if beyond([obj.get(field)], limit)
+        if isinstance(obj, dict) and beyond([obj.get(field)], limit)
     ]  # fmt: skip
 
 
