@@ -210,8 +210,6 @@ def simulate(
       bbmirror simulate --kind server --size tiny
       bbmirror simulate --token-scopes repository,pullrequest --issue-tracker-removed
     """
-    import socket
-
     import uvicorn
 
     from bbmirror.simulator.cloud_api import create_app
@@ -219,15 +217,14 @@ def simulate(
     from bbmirror.simulator.generate import generate
     from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config
     from bbmirror.simulator.scopes import parse_scopes
+    from bbmirror.simulator.server import listening_socket
 
     scopes = parse_scopes(token_scopes) if token_scopes is not None else None
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listening_socket(host, port)  # TCP_NODELAY: no 40 ms Nagle wait per response
         sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
