@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 FAULT_KINDS = ("500", "502", "503", "555", "429", "drop")  # the default mix: all retryable
-# "garbage": a 200 whose body is truncated JSON, which no retry of ours would fix.
+# "garbage": a 200 whose body is truncated JSON (a broken proxy); clients retry it like a 5xx.
 ALL_FAULT_KINDS = (*FAULT_KINDS, "garbage")
 NEAR_LIMIT_FRACTION = 0.2
 DEFAULT_LIMIT = 1000  # Cloud's documented hourly allowance for repository data
