@@ -174,3 +174,75 @@ def test_a_data_center_list_whose_next_page_start_creeps_is_named(tmp_path):
     assert proxy.told == 3
     rid = f"dc/repo/{repo.id}"
     assert _honest(dc_differences(harness.world, harness.db, limit=10**6), rid) == []
+
+
+# -- over a real socket: the body cap and the deadline hold when bytes arrive as a stream -----
+
+
+def _endless(stats: dict, every: float, chunk: bytes):
+    """An ASGI app streaming ``chunk`` every ``every`` s until the client goes away."""
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        sent = 0
+        while not gone.is_set() and sent < (1 << 32):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent += len(chunk)
+            await asyncio.sleep(every)
+        stats["sent"] = sent
+        watcher.cancel()
+
+    return app
+
+
+async def _get_once(base: str, **options) -> dict:
+    from bbmirror.http import BitbucketClient
+
+    async with BitbucketClient(base, retries=0, **options) as client:
+        return await client.get("user")
+
+
+def _served_until_cut(stats: dict) -> int:
+    import time
+
+    for _ in range(500):  # wait for the server to notice the client left (no assertion on time)
+        if "sent" in stats:
+            return stats["sent"]
+        time.sleep(0.01)
+    raise AssertionError("the server never saw the client leave")
+
+
+@pytest.mark.slow
+def test_an_endless_body_on_a_real_socket_is_cut_at_the_cap():
+    from bbmirror.http import ResponseTooLarge
+    from bbmirror.simulator.server import RunningApp
+
+    stats: dict = {}
+    with RunningApp(lambda root: _endless(stats, 0, b" " * 65536)) as server:
+        with pytest.raises(ResponseTooLarge):
+            asyncio.run(asyncio.wait_for(_get_once(server.root, max_body=1 << 20), BOUND))
+        sent = _served_until_cut(stats)
+    assert sent < 1 << 32  # the client hung up: it never read the 4 GiB the server offered
+
+
+@pytest.mark.slow
+def test_a_trickle_on_a_real_socket_ends_at_the_deadline():
+    from bbmirror.http import DeadlineExceeded
+    from bbmirror.simulator.server import RunningApp
+
+    stats: dict = {}
+    with RunningApp(lambda root: _endless(stats, 0.05, b" ")) as server:
+        with pytest.raises(DeadlineExceeded, match="within 0.5 s"):
+            asyncio.run(asyncio.wait_for(_get_once(server.root, deadline=0.5), BOUND))
+        sent = _served_until_cut(stats)
+    assert 0 < sent < 1 << 32
