@@ -24,6 +24,8 @@ LIES = (
     "huge",  # a body of `huge_bytes` bytes (chunked, no Content-Length)
     "truncate",  # the real body cut in half, every time
     "echo_auth",  # a 500 whose error message echoes the Authorization header
+    "poison_time",  # the first value's updated_on / updatedDate is "yesterday"
+    "wrong_type",  # the first value's title is an object
 )
 
 
@@ -101,6 +103,12 @@ class HostileProxy:
             query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if p)
             page["isLastPage"] = False
             page["nextPageStart"] = int(query.get("start", 0)) + 1
+        elif self.lie in ("poison_time", "wrong_type") and page.get("values"):
+            first = page["values"][0]
+            if self.lie == "wrong_type":
+                first["title"] = {"not": "a title"}
+            else:
+                first["updatedDate" if "updatedDate" in first else "updated_on"] = "yesterday"
         return json.dumps(page).encode()
 
 

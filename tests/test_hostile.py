@@ -246,3 +246,38 @@ def test_a_trickle_on_a_real_socket_ends_at_the_deadline():
             asyncio.run(asyncio.wait_for(_get_once(server.root, deadline=0.5), BOUND))
         sent = _served_until_cut(stats)
     assert 0 < sent < 1 << 32
+
+
+# -- lies the engine must survive (issue 11.4 and 11.5; fixed on h/engine) -------------------
+
+
+def _lie_then_tell_the_truth(harness: Harness, proxy: HostileProxy) -> tuple[Summary, Summary]:
+    first = _sync(harness, proxy)
+    proxy.budget = proxy.told  # from now on the proxy is honest
+    return first, _sync(harness, proxy)
+
+
+@pytest.mark.xfail(strict=True, reason="needs engine fix from h/engine (poisoned watermark)")
+def test_a_poisoned_timestamp_is_named_and_never_becomes_the_watermark(tmp_path):
+    harness, repo, rid = _cloud(tmp_path)
+    proxy = HostileProxy(harness.app, "poison_time", f"{repo}/pullrequests$", budget=1000)
+    first, second = _lie_then_tell_the_truth(harness, proxy)
+    integrity, errors, run = _stored(harness.db)
+    assert integrity == "ok"
+    assert first.outcome == "partial" and any("yesterday" in e for e in errors), errors
+    assert second.outcome == "ok", run
+    assert differences(harness.world, harness.db) == []
+
+
+def test_a_title_of_the_wrong_type_is_quarantined_not_tombstoned(tmp_path):
+    harness = DcHarness(generate_dc(5, "tiny"), str(tmp_path / "m.db"))
+    repo = max(harness.world.repositories.values(), key=lambda r: len(r.pull_requests))
+    project = harness.world.projects[repo.project_id]
+    path = f"/projects/{project.key}/repos/{repo.slug}/pull-requests$"
+    proxy = HostileProxy(harness.app, "wrong_type", path, budget=1000)
+    first, second = _lie_then_tell_the_truth(harness, proxy)
+    integrity, errors, run = _stored(harness.db)
+    assert integrity == "ok"
+    assert first.outcome == "partial" and errors, run
+    assert second.outcome == "ok", run
+    assert dc_differences(harness.world, harness.db) == []
