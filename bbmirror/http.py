@@ -171,46 +171,50 @@ class BitbucketClient:
             response: httpx.Response | None = None
             content = b""
             limit = self.retries
-            await self.throttle.hold()
-            async with self.semaphore:
-                await self.throttle.hold()
-                await self._pace()
-                sent = time.monotonic()
-                try:
-                    response, content = await self._send(method, url, params, form)
-                except httpx.TransportError as exc:
-                    if isinstance(exc, httpx.ConnectError):
-                        # Rarely back in seconds: give up sooner than on a drop or a 5xx.
-                        limit = min(self.retries, 2)
-                    last_error: BitbucketError = Unreachable(
-                        f"cannot reach {self._origin} ({type(exc).__name__}): check the URL "
-                        "and your network",
-                        url=url,
-                    )
-                    if isinstance(exc, httpx.TimeoutException):
-                        limit, last_error = self._too_slow(url)
-                except TimeoutError:
-                    limit, last_error = self._too_slow(url)
-            if response is not None:
-                self._slow = 0
-                status = response.status_code
-                if status < 300:
+            probe = False
+            try:
+                async with self.semaphore:
+                    probe = await self.throttle.hold()
+                    await self._pace()
+                    sent = time.monotonic()
                     try:
-                        body = self._decode(response, content, shape)
-                    except _Garbled as exc:
-                        limit, last_error = min(self.retries, GARBLED_RETRIES), exc.error
+                        response, content = await self._send(method, url, params, form)
+                    except httpx.TransportError as exc:
+                        if isinstance(exc, httpx.ConnectError):
+                            # Rarely back in seconds: give up sooner than on a drop or a 5xx.
+                            limit = min(self.retries, 2)
+                        last_error: BitbucketError = Unreachable(
+                            f"cannot reach {self._origin} ({type(exc).__name__}): check the URL "
+                            "and your network",
+                            url=url,
+                        )
+                        if isinstance(exc, httpx.TimeoutException):
+                            limit, last_error = self._too_slow(url)
+                    except TimeoutError:
+                        limit, last_error = self._too_slow(url)
+                if response is not None:
+                    self._slow = 0
+                    status = response.status_code
+                    if status < 300:
+                        try:
+                            body = self._decode(response, content, shape)
+                        except _Garbled as exc:
+                            limit, last_error = min(self.retries, GARBLED_RETRIES), exc.error
+                        else:
+                            self.throttle.passed()
+                            return body
+                    elif status not in RETRY_STATUSES:
+                        raise self._error(response, content)
                     else:
-                        self.throttle.passed()
-                        return body
-                elif status not in RETRY_STATUSES:
-                    raise self._error(response, content)
-                else:
-                    last_error = self._error(response, content)
-                    if status == 429:  # every queued request waits with this one
-                        hinted = retry_after(response.headers)
-                        if hinted is not None:
-                            self._check_hint(hinted, response)
-                        self.throttle.refuse(hinted, sent)
+                        last_error = self._error(response, content)
+                        if status == 429:  # every queued request waits with this one
+                            hinted = retry_after(response.headers)
+                            if hinted is not None:
+                                self._check_hint(hinted, response)
+                            self.throttle.refuse(hinted, sent)
+            finally:
+                if probe:  # after the pause or the all-clear is set, so waiters see it
+                    self.throttle.release()
             attempt += 1
             if attempt > limit:
                 raise last_error

@@ -37,7 +37,11 @@ class Pacer:
 
 
 class Throttle:
-    """The pause a 429 starts for the whole client, and the block a huge Retry-After sets."""
+    """The pause a 429 starts for the whole client, and the block a huge Retry-After sets.
+
+    After a 429, once the pause is over, one request goes first (the probe); the others wait
+    for its answer instead of each drawing a 429 of its own while the limit still holds.
+    """
 
     def __init__(self, backoff: Callable[[int], float]) -> None:
         self.backoff = backoff  # seconds to wait after n 429s in a row
@@ -46,20 +50,35 @@ class Throttle:
         self.streak = 0  # 429s in a row, across every request of the client
         self.refused = 0  # 429s received in all
         self.blocked: RateLimited | None = None
+        self.probing = False
+        self._changed = asyncio.Event()
 
-    async def hold(self) -> None:
-        """Wait out the current pause, or fail at once when the server blocked us."""
+    async def hold(self) -> bool:
+        """Wait until this request may go; True when it is the probe (then call `release`)."""
         while True:
             if self.blocked is not None:
                 raise self.blocked
             delay = self.until - time.monotonic()
-            if delay <= 0:
-                return
-            await asyncio.sleep(delay)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif self.streak == 0:
+                return False
+            elif not self.probing:
+                self.probing = True
+                return True
+            else:
+                self._changed.clear()
+                await self._changed.wait()
+
+    def release(self) -> None:
+        """The probe has its answer, whatever it was: the next request may go."""
+        self.probing = False
+        self._changed.set()
 
     def passed(self) -> None:
-        """A request got through: the next 429 starts the backoff afresh."""
+        """A request got through: the limit is over, everyone may go."""
         self.streak = 0
+        self._changed.set()
 
     def refuse(self, hinted: float | None, sent: float) -> None:
         """A 429 to a request sent at ``sent``: pause for ``hinted`` s or a growing backoff.
@@ -69,6 +88,7 @@ class Throttle:
         """
         self.refused += 1
         if hinted is not None:
+            self.streak = max(self.streak, 1)
             wait = hinted
         elif sent < self.decided:
             return
