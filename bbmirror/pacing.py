@@ -50,6 +50,8 @@ class Throttle:
         self.streak = 0  # 429s in a row, across every request of the client
         self.refused = 0  # 429s received in all
         self.blocked: RateLimited | None = None
+        self.start = 1  # the backoff step a new run of 429s starts at (learned)
+        self.first = 0  # the step this run of 429s started at
         self.probing = False
         self._changed = asyncio.Event()
 
@@ -76,7 +78,13 @@ class Throttle:
         self._changed.set()
 
     def passed(self) -> None:
-        """A request got through: the limit is over, everyone may go."""
+        """A request got through: the limit is over, everyone may go.
+
+        The next run of 429s starts at the step that worked this time (one lower when the
+        first step sufficed), so a steady limit costs about one 429 per window, not a ladder.
+        """
+        if self.streak:
+            self.start = max(1, self.streak - 1 if self.streak == self.first else self.streak)
         self.streak = 0
         self._changed.set()
 
@@ -93,7 +101,10 @@ class Throttle:
         elif sent < self.decided:
             return
         else:
-            self.streak += 1
+            if self.streak == 0:
+                self.streak = self.first = self.start
+            else:
+                self.streak += 1
             wait = self.backoff(self.streak)
         self.decided = time.monotonic()
         self.until = max(self.until, self.decided + wait)

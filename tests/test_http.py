@@ -382,3 +382,25 @@ def test_a_password_in_the_base_url_never_reaches_a_message():
     assert "pa55word-x" not in str(caught.value)
     assert "pa55word-x" not in (caught.value.url or "")
     assert "bitbucket.test/2.0/repositories/acme was not found" in str(caught.value)
+
+
+def test_a_run_of_429s_starts_where_the_last_one_ended():
+    """Under a steady limit a sequential walk should not climb the whole backoff ladder (and
+    spend a 429 per rung) every window: the next run starts at the rung that worked."""
+    import time
+
+    from bbmirror.pacing import Throttle
+
+    steps: list[int] = []
+    throttle = Throttle(lambda n: steps.append(n) or 0.0)
+
+    def refuse() -> None:
+        throttle.refuse(None, time.monotonic() + 1)  # sent after every pause so far
+
+    for _ in range(4):
+        refuse()
+    throttle.passed()  # the 4th rung worked
+    refuse()
+    throttle.passed()  # and at once again: try one lower next time
+    refuse()
+    assert steps == [1, 2, 3, 4, 4, 3]
