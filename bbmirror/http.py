@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import httpx
-import orjson
 
 from bbmirror.config import Credentials
 from bbmirror.http_errors import (
@@ -25,6 +24,7 @@ from bbmirror.http_errors import (
     BadPayload,
     BitbucketError,
     DeadlineExceeded,
+    Garbled,
     Gone,
     NotFound,
     PageLoop,
@@ -33,6 +33,7 @@ from bbmirror.http_errors import (
     Unreachable,
     error_message,
     human,
+    loads,
     origin,
     retry_after,
     short,
@@ -198,7 +199,7 @@ class BitbucketClient:
                     if status < 300:
                         try:
                             body = self._decode(response, content, shape)
-                        except _Garbled as exc:
+                        except Garbled as exc:
                             limit, last_error = min(self.retries, GARBLED_RETRIES), exc.error
                         else:
                             self.throttle.passed()
@@ -343,9 +344,9 @@ class BitbucketClient:
         if response.status_code == 204 or not content:
             return shape()
         try:
-            body = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            raise _Garbled(
+            body = loads(content)
+        except (ValueError, RecursionError):
+            raise Garbled(
                 BadPayload(
                     f"{short(url)} answered {response.status_code} with invalid JSON "
                     f"({len(content):,} bytes, truncated or garbled) after retries",
@@ -385,10 +386,3 @@ class BitbucketClient:
         if status == 410:
             return Gone(f"{where} is gone ({detail})", status, url)
         return BitbucketError(f"{where} answered HTTP {status}: {detail}", status, url)
-
-
-class _Garbled(Exception):
-    """Internal: a 2xx whose body is not JSON; retried, then its `error` is raised."""
-
-    def __init__(self, error: BadPayload) -> None:
-        self.error = error

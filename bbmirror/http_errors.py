@@ -1,4 +1,4 @@
-"""What the HTTP client raises, and the helpers that phrase a response as one safe line.
+"""What the HTTP client raises, and the helpers that read a response and phrase it safely.
 
 Every message goes through `scrub`, so no credential form reaches an exception text.
 """
@@ -6,7 +6,9 @@ Every message goes through `scrub`, so no credential form reaches an exception t
 from __future__ import annotations
 
 import email.utils
+import json
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -58,6 +60,22 @@ class DeadlineExceeded(BitbucketError):
 
 class ResponseTooLarge(BitbucketError):
     """A response body above the client's size cap; it is dropped, not kept in memory."""
+
+
+def loads(content: bytes) -> Any:
+    """orjson, or the standard library for what orjson refuses but JSON allows (an escaped
+    lone surrogate in one title must not cost the whole page: the record is judged later)."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
+
+
+class Garbled(Exception):
+    """Internal to the client: a 2xx whose body is not JSON; retried, then its `error` is raised."""
+
+    def __init__(self, error: BadPayload) -> None:
+        self.error = error
 
 
 def origin(url: str) -> str:

@@ -404,3 +404,15 @@ def test_a_run_of_429s_starts_where_the_last_one_ended():
     throttle.passed()  # and at once again: try one lower next time
     refuse()
     assert steps == [1, 2, 3, 4, 4, 3]
+
+
+def test_a_lone_surrogate_in_one_value_does_not_garble_the_page():
+    body = b'{"values": [{"id": 1, "title": "bad \\ud800 title"}, {"id": 2, "title": "ok"}]}'
+
+    async def page(send):
+        await send({"type": "http.response.body", "body": body})
+
+    transport, seen = _raw_app(page)
+    got = _bounded(_get(_client(transport), "user"))
+    assert [v["id"] for v in got["values"]] == [1, 2]
+    assert len(seen) == 1
