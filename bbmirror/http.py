@@ -2,7 +2,9 @@
 
 Every request bbmirror makes goes through `BitbucketClient`, so there is exactly one place
 that holds a credential, counts requests, waits out rate limits and refuses to follow a
-`next` link to another host (which would hand the token to it).
+`next` link to another host (which would hand the token to it). A hostile or broken server
+cannot stall it or fill memory: each request has a total deadline and a body cap, a huge
+Retry-After fails the run with a clear line, and a walk stops on a page loop (`paging.py`).
 """
 
 from __future__ import annotations
