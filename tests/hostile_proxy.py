@@ -24,6 +24,7 @@ LIES = (
     "huge",  # a body of `huge_bytes` bytes (chunked, no Content-Length)
     "truncate",  # the real body cut in half, every time
     "echo_auth",  # a 500 whose error message echoes the Authorization header
+    "block",  # a 429 asking to wait a day (Retry-After: 86400)
     "poison_time",  # the first value's updated_on / updatedDate is "yesterday"
     "wrong_type",  # the first value's title is an object
 )
@@ -77,6 +78,10 @@ class HostileProxy:
             for _ in range(self.huge_bytes // len(chunk)):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b'{"values": []}'})
+        elif self.lie == "block":
+            body = json.dumps({"type": "error", "error": {"message": "Rate limit exceeded"}})
+            await _start(send, 429, {"retry-after": "86400", "content-length": str(len(body))})
+            await send({"type": "http.response.body", "body": body.encode()})
         elif self.lie == "echo_auth":
             echoed = headers.get("authorization", "")
             body = {

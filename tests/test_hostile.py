@@ -144,6 +144,19 @@ def test_an_echoed_basic_authorization_never_reaches_the_database(tmp_path):
         assert leaked not in dump
 
 
+def test_a_day_long_retry_after_ends_the_run_with_a_clear_message(tmp_path):
+    from bbmirror.http import RateLimited
+
+    harness, repo, rid = _cloud(tmp_path)
+    proxy = HostileProxy(harness.app, "block", f"{repo}/pullrequests$")
+    with pytest.raises(RateLimited, match=r"asked to wait 24.0 h .*run again after"):
+        _sync(harness, proxy)
+    integrity, _, run = _stored(harness.db)
+    assert integrity == "ok"
+    assert run.startswith("failed: ") and "Retry-After" in run, run
+    assert proxy.told == 1  # nothing else asked once the server said "a day"
+
+
 @NEEDS_ENGINE
 def test_a_pull_request_list_whose_next_points_to_itself_is_named(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
