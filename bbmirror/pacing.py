@@ -14,6 +14,11 @@ from collections.abc import Callable
 
 from bbmirror.http_errors import RateLimited
 
+GAP_FIRST = 0.1  # seconds between requests after a first 429
+GAP_MAX = 5.0
+GAP_DECAY = 0.9  # each success narrows the gap by a tenth
+GAP_MIN = 0.01  # below this the gap closes
+
 
 class Pacer:
     """A rolling-hour request budget per credential: spend it, then wait for the oldest to age."""
@@ -40,7 +45,10 @@ class Throttle:
     """The pause a 429 starts for the whole client, and the block a huge Retry-After sets.
 
     After a 429, once the pause is over, one request goes first (the probe); the others wait
-    for its answer instead of each drawing a 429 of its own while the limit still holds.
+    for its answer instead of each drawing a 429 of its own while the limit still holds. A
+    429 also widens the gap kept between any two requests, which narrows again with each
+    success: under a steady limit (a token bucket) the client settles near the refill rate
+    instead of bursting into a 429 after every pause.
     """
 
     def __init__(self, backoff: Callable[[int], float]) -> None:
@@ -54,20 +62,22 @@ class Throttle:
         self.first = 0  # the step this run of 429s started at
         self.probing = False
         self._changed = asyncio.Event()
+        self.gap = 0.0  # seconds kept between two requests (0: none)
+        self.next_send = 0.0  # monotonic: the next request goes no earlier
 
     async def hold(self) -> bool:
         """Wait until this request may go; True when it is the probe (then call `release`)."""
         while True:
             if self.blocked is not None:
                 raise self.blocked
-            delay = self.until - time.monotonic()
+            now = time.monotonic()
+            delay = max(self.until, self.next_send) - now
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif self.streak == 0:
-                return False
-            elif not self.probing:
-                self.probing = True
-                return True
+            elif self.streak == 0 or not self.probing:
+                self.next_send = now + self.gap
+                self.probing = self.streak > 0
+                return self.probing
             else:
                 self._changed.clear()
                 await self._changed.wait()
@@ -86,6 +96,7 @@ class Throttle:
         if self.streak:
             self.start = max(1, self.streak - 1 if self.streak == self.first else self.streak)
         self.streak = 0
+        self.gap = self.gap * GAP_DECAY if self.gap > GAP_MIN else 0.0
         self._changed.set()
 
     def refuse(self, hinted: float | None, sent: float) -> None:
@@ -105,6 +116,7 @@ class Throttle:
                 self.streak = self.first = self.start
             else:
                 self.streak += 1
+            self.gap = min(GAP_MAX, max(GAP_FIRST, self.gap * 2))
             wait = self.backoff(self.streak)
         self.decided = time.monotonic()
         self.until = max(self.until, self.decided + wait)

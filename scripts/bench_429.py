@@ -28,7 +28,13 @@ BASE = "http://bitbucket.test/2.0"
 
 
 def measure(
-    size: str, seed: int, limit: int, window: float, concurrency: int, bucket: bool = False
+    size: str,
+    seed: int,
+    limit: int,
+    window: float,
+    concurrency: int,
+    bucket: bool = False,
+    latency: float = 0.0,
 ) -> dict:
     """One sync of a fresh world under the limit; what it cost and how it ended."""
     world = generate(seed, size)
@@ -36,6 +42,7 @@ def measure(
     app.state.faults.rate_limit = limit
     app.state.faults.window = window
     app.state.faults.bucket = bucket
+    app.state.faults.latency = latency  # a network's delay: requests overlap in flight
     source = Source(
         name="cloud",
         base_url=BASE,
@@ -60,6 +67,8 @@ def measure(
     return {
         "size": size,
         "limit": f"{limit}/{window:g}s" + (" bucket" if bucket else " rolling"),
+        "latency": latency,
+        "concurrency": concurrency,
         "requests": len(app.state.request_log),  # the log sits outside the faults: 429s too
         "refused_429": refused,
         "outcome": outcome,
@@ -76,8 +85,17 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=6.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--bucket", action="store_true", help="a token bucket, not a window")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
     args = parser.parse_args()
-    result = measure(args.size, args.seed, args.limit, args.window, args.concurrency, args.bucket)
+    result = measure(
+        args.size,
+        args.seed,
+        args.limit,
+        args.window,
+        args.concurrency,
+        args.bucket,
+        args.latency,
+    )
     json.dump(result, sys.stdout)
     print()
 
