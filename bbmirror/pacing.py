@@ -15,8 +15,8 @@ from collections.abc import Callable
 from bbmirror.http_errors import RateLimited
 
 GAP_FIRST = 0.1  # seconds between requests after a first 429
-GAP_MAX = 5.0
-GAP_DECAY = 0.9  # each success narrows the gap by a tenth
+GAP_MAX = 2.0
+GAP_DECAY = 0.95  # each success narrows the gap by a twentieth
 GAP_MIN = 0.01  # below this the gap closes
 
 
