@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -51,10 +50,9 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _scrub(text: str) -> str:
     """Last line of defence: no credential from the environment appears in output."""
-    for name, value in os.environ.items():
-        if value and len(value) >= 6 and any(k in name for k in ("TOKEN", "PASSWORD", "SECRET")):
-            text = text.replace(value, "***")
-    return text
+    from bbmirror.scrub import env_secrets, scrub
+
+    return scrub(text, env_secrets())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

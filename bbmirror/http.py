@@ -2,7 +2,9 @@
 
 Every request bbmirror makes goes through `BitbucketClient`, so there is exactly one place
 that holds a credential, counts requests, waits out rate limits and refuses to follow a
-`next` link to another host (which would hand the token to it).
+`next` link to another host (which would hand the token to it). A hostile or broken server
+cannot stall it or fill memory: each request has a total deadline and a body cap, a huge
+Retry-After fails the run with a clear line, and a walk stops on a page loop (`paging.py`).
 """
 
 from __future__ import annotations
@@ -10,53 +12,65 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import json
 import random
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 import httpx
-import orjson
 
 from bbmirror.config import Credentials
+from bbmirror.http_errors import (
+    AuthError,
+    BadPayload,
+    BitbucketError,
+    DeadlineExceeded,
+    Garbled,
+    Gone,
+    NotFound,
+    PageLoop,
+    RateLimited,
+    ResponseTooLarge,
+    Unreachable,
+    error_message,
+    human,
+    loads,
+    origin,
+    retry_after,
+    short,
+)
+from bbmirror.pacing import Pacer, Throttle
+from bbmirror.paging import MAX_PAGES, PageGuard
+from bbmirror.scrub import remember_credentials, scrub
+
+__all__ = [
+    "AuthError",
+    "BadPayload",
+    "BitbucketClient",
+    "BitbucketError",
+    "DeadlineExceeded",
+    "Gone",
+    "NotFound",
+    "Page",
+    "PageLoop",
+    "Pacer",
+    "RateLimited",
+    "ResponseTooLarge",
+    "Unreachable",
+]
 
 Params = Sequence[tuple[str, str]] | dict[str, Any] | None
 
 RETRY_STATUSES = {429, 500, 502, 503, 504, 555}
-
-
-class BitbucketError(Exception):
-    """A failed request, with a one-line message that never contains a credential."""
-
-    def __init__(self, message: str, status: int | None = None, url: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.url = url
-
-
-class AuthError(BitbucketError):
-    """401/403: the credential is wrong, expired or lacks a scope."""
-
-
-class NotFound(BitbucketError):
-    """404: no such resource, or not visible to this credential."""
-
-
-class Gone(BitbucketError):
-    """410: the resource was removed (e.g. Cloud's issue tracker since 2026-08-20)."""
-
-
-class Unreachable(BitbucketError):
-    """The host could not be reached even after retries."""
-
-
-class BadPayload(BitbucketError):
-    """The server answered with something that is not the JSON we expect."""
+DEADLINE = 120.0  # seconds for one request, connect to last byte
+MAX_BODY = 64 * 1024 * 1024  # bytes; a bigger page is refused, not held in memory
+MAX_RETRY_AFTER = 900.0  # seconds; a longer Retry-After fails the run with a clear message
+GARBLED_RETRIES = 3  # a truncated 200 is retried like a 5xx, this many times
+SLOW_RETRIES = 1  # a request that hit its deadline is tried once more
+HANGING = 3  # deadlines in a row that mean the host, not one request, is stuck
 
 
 @dataclass
@@ -67,27 +81,6 @@ class Page:
     values: list[dict]
     next: str | None
     body: dict
-
-
-class Pacer:
-    """A rolling-hour request budget per credential: spend it, then wait for the oldest to age."""
-
-    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_hour = per_hour
-        self.clock = clock
-        self.sent: deque[float] = deque()
-
-    def delay(self) -> float:
-        """Seconds to wait before the next request fits in the budget."""
-        now = self.clock()
-        while self.sent and now - self.sent[0] >= 3600:
-            self.sent.popleft()
-        if len(self.sent) < self.per_hour:
-            return 0.0
-        return 3600 - (now - self.sent[0])
-
-    def spend(self) -> None:
-        self.sent.append(self.clock())
 
 
 class BitbucketClient:
@@ -105,6 +98,10 @@ class BitbucketClient:
         backoff: float = 0.5,
         max_backoff: float = 60.0,
         timeout: float = 60.0,
+        deadline: float = DEADLINE,
+        max_body: int = MAX_BODY,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        max_pages: int = MAX_PAGES,
         rng: random.Random | None = None,
         on_wait: Callable[[float], None] | None = None,
         paging: str = "cloud",
@@ -113,19 +110,26 @@ class BitbucketClient:
         self.on_wait = on_wait  # told when the hourly budget makes us wait
         self.paging = paging  # "cloud": follow `next`; "server": `start` = `nextPageStart`
         self.credentials = credentials or Credentials()
+        remember_credentials(self.credentials)
         self.pacer = Pacer(budget)
         self.semaphore = asyncio.Semaphore(concurrency)
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.deadline = deadline
+        self.max_body = max_body
+        self.max_retry_after = max_retry_after
+        self.max_pages = max_pages
         self.rng = rng or random.Random()
         self.requests = 0
         self.retried = 0
         self.server_date: datetime | None = None  # the last response's Date header (its clock)
-        self._origin = _origin(self.base_url)
+        self._origin = origin(self.base_url)
+        self.throttle = Throttle(self._backoff)  # every queued request waits out a 429
+        self._slow = 0  # deadlines in a row
         self._http = httpx.AsyncClient(
             transport=transport,
-            timeout=timeout,
+            timeout=min(timeout, deadline),
             headers={"Accept": "application/json", "User-Agent": "bbmirror"},
             follow_redirects=False,
         )
@@ -161,67 +165,142 @@ class BitbucketClient:
         form: str | None = None,
         shape: type = dict,
     ) -> dict:
-        """Send one request with pacing and retries; return the decoded JSON object."""
+        """Send one request with pacing, a deadline and retries; return the decoded JSON."""
         url = self.url(path)
-        if _origin(url) != self._origin:
+        if origin(url) != self._origin:
             raise BitbucketError(
-                f"refusing to send credentials to {_origin(url)}: it is not {self._origin}",
+                f"refusing to send credentials to {origin(url)}: it is not {self._origin}",
                 url=url,
             )
         attempt = 0
         while True:
-            response = None
-            refused = False
-            async with self.semaphore:
-                await self._pace()
-                try:
-                    headers = self.credentials.header()
-                    if form is not None:
-                        headers["Content-Type"] = "application/x-www-form-urlencoded"
-                    response = await self._http.request(
-                        method, url, params=params, content=form, headers=headers
-                    )
-                except httpx.TransportError as exc:
-                    refused = isinstance(exc, httpx.ConnectError)
-                    last_error: BitbucketError = Unreachable(
-                        f"cannot reach {self._origin} ({type(exc).__name__}): check the URL "
-                        "and your network",
-                        url=url,
-                    )
-            if response is not None:
-                self.server_date = _server_date(response.headers) or self.server_date
-                if response.status_code < 300:
-                    return self._decode(response, shape)
-                if response.status_code not in RETRY_STATUSES:
-                    raise self._error(response)
-                last_error = self._error(response)
+            response: httpx.Response | None = None
+            content = b""
+            limit = self.retries
+            probe = False
+            try:
+                async with self.semaphore:
+                    probe = await self.throttle.hold()
+                    await self._pace()
+                    sent = time.monotonic()
+                    try:
+                        response, content = await self._send(method, url, params, form)
+                    except httpx.TransportError as exc:
+                        if isinstance(exc, httpx.ConnectError):
+                            # Rarely back in seconds: give up sooner than on a drop or a 5xx.
+                            limit = min(self.retries, 2)
+                        last_error: BitbucketError = Unreachable(
+                            f"cannot reach {self._origin} ({type(exc).__name__}): check the URL "
+                            "and your network",
+                            url=url,
+                        )
+                        if isinstance(exc, httpx.TimeoutException):
+                            limit, last_error = self._too_slow(url)
+                    except TimeoutError:
+                        limit, last_error = self._too_slow(url)
+                if response is not None:
+                    self._slow = 0
+                    self.server_date = _server_date(response.headers) or self.server_date
+                    status = response.status_code
+                    if status < 300:
+                        try:
+                            body = self._decode(response, content, shape)
+                        except Garbled as exc:
+                            limit, last_error = min(self.retries, GARBLED_RETRIES), exc.error
+                        else:
+                            self.throttle.passed()
+                            return body
+                    elif status not in RETRY_STATUSES:
+                        raise self._error(response, content)
+                    else:
+                        last_error = self._error(response, content)
+                        if status == 429:  # every queued request waits with this one
+                            hinted = retry_after(response.headers)
+                            if hinted is not None:
+                                self._check_hint(hinted, response)
+                            self.throttle.refuse(hinted, sent)
+            finally:
+                if probe:  # after the pause or the all-clear is set, so waiters see it
+                    self.throttle.release()
             attempt += 1
-            # A host that refuses connections outright is rarely back in seconds: give up
-            # sooner than on a dropped connection or a 5xx.
-            limit = min(self.retries, 2) if refused else self.retries
             if attempt > limit:
                 raise last_error
             self.retried += 1
-            await asyncio.sleep(self._wait(attempt, response))
+            if response is None or response.status_code != 429:
+                await asyncio.sleep(self._wait(attempt, response))
+
+    async def _send(
+        self, method: str, url: str, params: Params, form: str | None
+    ) -> tuple[httpx.Response, bytes]:
+        """One exchange within the deadline, its body streamed and capped at ``max_body``."""
+        headers = self.credentials.header()
+        if form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        async with asyncio.timeout(self.deadline):
+            async with self._http.stream(
+                method, url, params=params, content=form, headers=headers
+            ) as response:
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > self.max_body:
+                    raise self._too_large(url, int(declared))
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise self._too_large(url, size)
+                    chunks.append(chunk)
+                return response, b"".join(chunks)
+
+    def _too_large(self, url: str, size: int) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"{short(url)} sent more than {self.max_body:,} bytes ({size:,} so far); "
+            "dropped it (raise max_body if this page is genuine)",
+            url=url,
+        )
+
+    def _too_slow(self, url: str) -> tuple[int, BitbucketError]:
+        """A deadline passed: retry once; several in a row mean the host itself hangs."""
+        self._slow += 1
+        message = (
+            f"{short(url)} did not answer in full within {self.deadline:g} s "
+            "(a hanging or trickling server)"
+        )
+        if self._slow >= HANGING:
+            return 0, Unreachable(
+                f"{message}; {self._slow} requests in a row: giving up on {self._origin}",
+                url=url,
+            )
+        return min(self.retries, SLOW_RETRIES), DeadlineExceeded(message, url=url)
+
+    def _check_hint(self, hinted: float, response: httpx.Response) -> None:
+        """A Retry-After beyond ``max_retry_after`` fails this and every later request."""
+        if hinted <= self.max_retry_after:
+            return
+        until = datetime.now(UTC) + timedelta(seconds=hinted)
+        self.throttle.blocked = RateLimited(
+            f"{self._origin} asked to wait {human(hinted)} (HTTP {response.status_code}, "
+            f"Retry-After) before the next request; bbmirror waits at most "
+            f"{human(self.max_retry_after)}: run again after {until:%Y-%m-%d %H:%M} UTC",
+            response.status_code,
+            str(response.url),
+        )
+        raise self.throttle.blocked
 
     async def pages(self, path: str, params: Params = None) -> AsyncIterator[Page]:
-        """Walk a paged collection; stop on a page loop.
+        """Walk a paged collection; stop on a page loop or an absurd number of pages.
 
         Cloud pages are followed through their opaque ``next`` link; Server pages by asking
         again with ``start`` = the ``nextPageStart`` the server gave (never ``start + size``).
         """
         url: str | None = str(httpx.URL(self.url(path), params=params or {}))
-        seen: set[str] = set()
+        guard = PageGuard(url or "", self.paging, self.max_pages)
         while url:
             body = await self.get(url)
             values = body.get("values")
             if not isinstance(values, list):
-                raise BadPayload(f"expected a page with 'values' from {_short(url)}", url=url)
+                raise BadPayload(f"expected a page with 'values' from {short(url)}", url=url)
             following = self._following(url, body)
-            if following:
-                if following in seen:
-                    raise BadPayload(f"page loop: {_short(following)} was already read", url=url)
-                seen.add(following)
+            guard.check(url, body, values, following)
             yield Page(url=url, values=values, next=following, body=body)
             url = following
 
@@ -230,12 +309,12 @@ class BitbucketClient:
             start = body.get("nextPageStart")
             if body.get("isLastPage", True) or start is None:
                 return None
-            if not isinstance(start, int):
-                raise BadPayload(f"'nextPageStart' is not a number in {_short(url)}", url=url)
+            if not isinstance(start, int) or isinstance(start, bool):
+                raise BadPayload(f"'nextPageStart' is not a number in {short(url)}", url=url)
             return str(httpx.URL(url).copy_set_param("start", str(start)))
         following = body.get("next")
         if following is not None and not isinstance(following, str):
-            raise BadPayload(f"'next' is not a link in {_short(url)}", url=url)
+            raise BadPayload(f"'next' is not a link in {short(url)}", url=url)
         return urljoin(url, following) if following else None
 
     async def get_list(self, path: str, params: Params = None) -> list:
@@ -256,36 +335,44 @@ class BitbucketClient:
     def _wait(self, attempt: int, response: httpx.Response | None) -> float:
         """Honour Retry-After / X-RateLimit-Reset when sent, else exponential backoff + jitter."""
         if response is not None:
-            hinted = _retry_after(response.headers)
+            hinted = retry_after(response.headers)
             if hinted is not None:
-                return min(hinted, 3600.0)
+                self._check_hint(hinted, response)
+                return hinted
+        return self._backoff(attempt)
+
+    def _backoff(self, attempt: int) -> float:
         ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
-    def _decode(self, response: httpx.Response, shape: type = dict) -> Any:
-        if response.status_code == 204 or not response.content:
+    def _decode(self, response: httpx.Response, content: bytes, shape: type = dict) -> Any:
+        url = str(response.url)
+        if response.status_code == 204 or not content:
             return shape()
         try:
-            body = _loads(response.content)
+            body = loads(content)
         except (ValueError, RecursionError):
-            raise BadPayload(
-                f"{_short(str(response.url))} answered {response.status_code} with invalid JSON",
-                status=response.status_code,
-                url=str(response.url),
+            raise Garbled(
+                BadPayload(
+                    f"{short(url)} answered {response.status_code} with invalid JSON "
+                    f"({len(content):,} bytes, truncated or garbled) after retries",
+                    status=response.status_code,
+                    url=url,
+                )
             ) from None
         if not isinstance(body, shape):
             raise BadPayload(
-                f"{_short(str(response.url))} answered with a JSON {type(body).__name__}, "
+                f"{short(url)} answered with a JSON {type(body).__name__}, "
                 f"not {'an object' if shape is dict else 'an array'}",
-                url=str(response.url),
+                url=url,
             )
         return body
 
-    def _error(self, response: httpx.Response) -> BitbucketError:
+    def _error(self, response: httpx.Response, content: bytes) -> BitbucketError:
         status = response.status_code
         url = str(response.url)
-        detail = self._scrub(_error_message(response))
-        where = _short(url)
+        detail = scrub(error_message(response, content), self.credentials.secrets())
+        where = short(url)
         if status == 401:
             return AuthError(
                 f"Bitbucket rejected the credentials ({self.credentials.label}) at {where}: "
@@ -305,66 +392,6 @@ class BitbucketClient:
         if status == 410:
             return Gone(f"{where} is gone ({detail})", status, url)
         return BitbucketError(f"{where} answered HTTP {status}: {detail}", status, url)
-
-    def _scrub(self, text: str) -> str:
-        for secret in self.credentials.secrets():
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-
-def _loads(content: bytes) -> Any:
-    """orjson, or the stdlib for valid JSON orjson refuses (a lone surrogate escape, issue 11.4)."""
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return json.loads(content)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _short(url: str) -> str:
-    """A URL without its query string, for messages."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase or "no detail"
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:200]
-        errors = body.get("errors")  # Server's {"errors": [{"message": ...}]}
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return str(errors[0].get("message", "no detail"))[:200]
-    return response.reason_phrase or "no detail"
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            moment = email.utils.parsedate_to_datetime(value)
-            if moment is not None:
-                return max(0.0, moment.timestamp() - time.time())
-    reset = headers.get("X-RateLimit-Reset")
-    if reset:
-        try:
-            stamp = float(reset)
-        except ValueError:
-            return None
-        # Epoch seconds when large, else seconds to wait.
-        return max(0.0, stamp - time.time()) if stamp > 1e9 else stamp
-    return None
 
 
 def _server_date(headers: httpx.Headers) -> datetime | None:

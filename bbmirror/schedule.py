@@ -349,7 +349,6 @@ def _secs(seconds: float) -> str:
 
 def _scrub(text: str, source: Source) -> str:
     """No credential ever reaches a log line."""
-    for secret in source.credentials.secrets():
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    from bbmirror.scrub import scrub
+
+    return scrub(text, source.credentials.secrets())

@@ -223,7 +223,15 @@ class Engine(StatusPolicy):
             if isinstance(obj.get("id"), int)
             and any(r["id"] in changed for r in rows.get(stream.table, ()))
         }
-        return ParentPage(parents, children, failed, tried)
+        # A parent that could not be converted is read again by id next run (with backoff):
+        # the watermark may pass its true time, and it must not be lost behind it.
+        converted = {id(obj) for obj, _ in parents}
+        unread = {
+            obj["id"]
+            for obj in values
+            if isinstance(obj, dict) and type(obj.get("id")) is int and id(obj) not in converted
+        }
+        return ParentPage(parents, children, failed | unread, tried | unread)
 
     def write_parents(self, stream: Stream, page: ParentPage, state: SyncState) -> None:
         """Write a page of parents and their children; call inside the page's transaction.

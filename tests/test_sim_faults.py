@@ -101,6 +101,20 @@ def test_rate_limit_rolls_per_credential(retry_after: bool) -> None:
         s.close()
 
 
+def test_rate_limit_as_a_token_bucket_refills_evenly() -> None:
+    clock = FakeClock()
+    s = sim_with(Faults(rate_limit=3, window=60, bucket=True, retry_after=True, clock=clock))
+    try:
+        url = public_repo_url(s.world)
+        assert [s.get(url).status_code for _ in range(3)] == [200, 200, 200]  # the burst
+        refused = s.get(url)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "20"
+        clock.now += 20  # one token back (3 per 60 s), not the whole window
+        assert [s.get(url).status_code for _ in range(2)] == [200, 429]
+    finally:
+        s.close()
+
+
 def test_rate_limit_headers_only_on_bearer_requests() -> None:
     s = sim_with(Faults(rate_limit=10, rate_limit_headers=True, clock=FakeClock()))
     try:

@@ -312,8 +312,19 @@ def test_a_comment_edit_on_a_closed_pr(tmp_path, comment_bumps_pr):
     assert differences(harness.world, harness.db) == []
 
 
-def test_malformed_json_is_quarantined_and_the_next_run_catches_up(tmp_path):
+def test_truncated_json_is_retried_like_a_5xx(tmp_path):
+    """A truncated 200 is retried (issue 11.9): 15 % garbage still gives an equal mirror."""
     faults = {"fault_rate": 0.15, "fault_kinds": ("garbage",), "seed": 5}
+    harness = DcHarness(generate_dc(7, "tiny"), str(tmp_path / "m.db"), faults=faults)
+    summary = harness.sync()
+    assert harness.app.state.faults.counters["garbage"] > 0
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    assert differences(harness.world, harness.db) == []
+
+
+def test_malformed_json_is_quarantined_and_the_next_run_catches_up(tmp_path):
+    """Garbage that retries cannot fix is quarantined; a clean run later converges."""
+    faults = {"fault_rate": 0.6, "fault_kinds": ("garbage",), "seed": 5}
     harness = DcHarness(generate_dc(7, "tiny"), str(tmp_path / "m.db"), faults=faults)
     first = harness.sync()
     assert first.outcome == "partial" and first.errors > 0

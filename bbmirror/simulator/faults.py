@@ -11,6 +11,9 @@ Choices (reference §6.3 documents no rate-limit behaviour; landscape.md §5 has
 - ``rate_limit`` counts requests per credential in a rolling window (default one hour); a
   refused request does not count. ``Retry-After`` (seconds until the oldest counted request
   leaves the window) only when ``retry_after`` is on: real Cloud 429s historically had none.
+- ``bucket`` turns ``rate_limit`` into a token bucket: a burst of ``rate_limit`` requests,
+  refilled evenly over ``window`` (a steady 200 a minute, say), the shape under which a client
+  that backs off per request instead of globally draws a 429 on most of its attempts.
 - ``rate_limit_headers`` sends ``X-RateLimit-Limit`` (the limit, 1000 when ``rate_limit`` is
   None), ``X-RateLimit-Resource: api`` and ``X-RateLimit-NearLimit`` (``true`` when fewer than
   20% of the window remain) on Bearer (access-token) requests only, as Atlassian documents.
@@ -32,7 +35,7 @@ from typing import Any
 import httpx
 
 FAULT_KINDS = ("500", "502", "503", "555", "429", "drop")  # the default mix: all retryable
-# "garbage": a 200 whose body is truncated JSON, which no retry of ours would fix.
+# "garbage": a 200 whose body is truncated JSON (a broken proxy); clients retry it like a 5xx.
 ALL_FAULT_KINDS = (*FAULT_KINDS, "garbage")
 NEAR_LIMIT_FRACTION = 0.2
 DEFAULT_LIMIT = 1000  # Cloud's documented hourly allowance for repository data
@@ -69,11 +72,13 @@ class Faults:
     failing_status: int = 500  # what they answer (e.g. 404: a parent deleted meanwhile)
     seed: int = 0
     window: float = 3600.0
+    bucket: bool = False
     clock: Callable[[], float] = time.monotonic
     counters: Counter = field(default_factory=Counter, repr=False)
     delays: list[float] = field(default_factory=list, repr=False)
     rng: random.Random = field(init=False, repr=False)
     hits: dict[str, deque[float]] = field(default_factory=dict, repr=False)
+    tokens: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.fault_kinds) - set(ALL_FAULT_KINDS)
@@ -86,6 +91,7 @@ class Faults:
         self.counters.clear()
         self.delays.clear()
         self.hits.clear()
+        self.tokens.clear()
         self.rng = random.Random(self.seed)
 
     def delay(self) -> float:
@@ -99,6 +105,8 @@ class Faults:
         if self.rate_limit is None:
             return None
         now = self.clock()
+        if self.bucket:
+            return self._take(credential, now, self.rate_limit)
         window = self.hits.setdefault(credential, deque())
         while window and window[0] <= now - self.window:
             window.popleft()
@@ -106,6 +114,17 @@ class Faults:
             return (window[0] + self.window - now) if window else self.window
         window.append(now)
         return None
+
+    def _take(self, credential: str, now: float, capacity: int) -> float | None:
+        """Token bucket: take one token, or say when the next one is back."""
+        fill = capacity / self.window
+        tokens, last = self.tokens.get(credential, (float(capacity), now))
+        tokens = min(float(capacity), tokens + (now - last) * fill)
+        if tokens >= 1:
+            self.tokens[credential] = (tokens - 1, now)
+            return None
+        self.tokens[credential] = (tokens, now)
+        return (1 - tokens) / fill
 
     def remaining(self, credential: str) -> int:
         """Requests left in the credential's window (for ``X-RateLimit-NearLimit``)."""

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from bbmirror.scrub import scrub, scrub_value
 from bbmirror.store.pidlock import PidLock
 from bbmirror.store.rows import RowSet, to_utc
 from bbmirror.store.schema import (
@@ -55,7 +56,6 @@ from bbmirror.store.schema import (
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 _FRAME = ("deleted_at", "synced_at")
-_SECRET_WORDS = ("token", "password", "passwd", "secret", "credential", "authorization", "auth")
 
 
 def now() -> str:
@@ -86,21 +86,13 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def _is_secret(key: str) -> bool:
-    """Keys like token, api_token, password, auth (but not author)."""
-    lowered = key.lower().replace("-", "_")
-    return any(lowered.endswith(word) or f"{word}_" in lowered for word in _SECRET_WORDS)
-
-
 def _scrub(value: Any) -> Any:
-    """Remove credential-looking keys and URL passwords from run options."""
-    if isinstance(value, Mapping):
-        return {k: ("[redacted]" if _is_secret(str(k)) else _scrub(v)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    if isinstance(value, str) and "@" in value and "://" in value:
-        return _strip_userinfo(value)
-    return value
+    """Remove credential-looking keys and every credential form from run options."""
+    return scrub_value(value)
+
+
+def _text(message: str | None) -> str | None:
+    return scrub(message) if message else message
 
 
 def _strip_userinfo(url: str) -> str:
@@ -510,7 +502,7 @@ class Store:
             self.conn.execute(
                 "UPDATE sync_runs SET finished_at = ?, outcome = ?, rows = ?, requests = ?,"
                 " errors = ?, message = ? WHERE id = ?",
-                (now(), outcome, json.dumps(dict(rows)), requests, errors, message, run_id),
+                (now(), outcome, json.dumps(dict(rows)), requests, errors, _text(message), run_id),
             )
 
     def record_error(
@@ -521,7 +513,7 @@ class Store:
             cursor = self.conn.execute(
                 "INSERT INTO sync_errors (run_id, source, stream, reason, payload, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, source, stream, reason, payload, now()),
+                (run_id, source, stream, scrub(reason), scrub(payload), now()),
             )
         return int(cursor.lastrowid or 0)
 
