@@ -19,7 +19,11 @@ Choices where the brief is silent:
 - Before serving, the file is opened read-write once (when it is writable) so that an older
   mirror gains the report views of later migrations; a read-only file is served as it is.
 - Settings: SQL time limit 3 s (the reports take well under 1 s on a medium mirror; larger
-  mirrors get headroom), facet time limit 500 ms, 50 rows a page, 10 values a facet.
+  mirrors get headroom), facet time limit 500 ms, 50 rows a page, 10 values a facet. So that
+  one heavy query cannot run away: at most 1,000 rows returned, 2 SQL threads, CSV exports
+  capped at 50 MB, a 32 MB page cache per connection, and SQLite's heap capped process-wide at
+  ``HEAP_LIMIT`` (``PRAGMA hard_heap_limit``: a query past it fails with "out of memory"
+  instead of growing the process). Datasette 0.65 has no memory setting of its own.
 - SIGTERM and Ctrl-C stop the server gracefully with exit code 0 (uvicorn would re-raise them).
 - The ``json`` column and Bitbucket's pre-rendered ``*_html`` columns are shown collapsed (a
   ``<details>`` with the pretty-printed or escaped text), so table pages stay readable;
@@ -56,7 +60,12 @@ SETTINGS: dict[str, Any] = {
     "facet_time_limit_ms": 500,
     "default_page_size": 50,
     "default_facet_size": 10,
+    "max_returned_rows": 1000,
+    "num_sql_threads": 2,
+    "max_csv_mb": 50,
+    "cache_size_kb": 32_000,
 }
+HEAP_LIMIT = 512 * 1024 * 1024  # bytes of SQLite memory per serving process
 # The columns datasette-search-all shows per searchable table (it would show every column,
 # the JSON included, which makes a results page unreadable).
 SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -234,6 +243,12 @@ class _QuietServer(uvicorn.Server):
 # -- this module is also a small Datasette plugin: big JSON and pre-rendered HTML cells fold ---
 
 _FOLDED_SUFFIX = "_html"
+
+
+@hookimpl
+def prepare_connection(conn: Any) -> None:
+    """Datasette hook: cap SQLite's memory, so a heavy query fails instead of growing."""
+    conn.execute(f"PRAGMA hard_heap_limit = {HEAP_LIMIT}")
 
 
 @hookimpl(tryfirst=True)

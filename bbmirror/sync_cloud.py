@@ -160,7 +160,7 @@ class CloudSync(Engine):
     async def preflight(self) -> None:
         """Check credentials, workspaces and repositories before anything is written."""
         if self.source.credentials.header():
-            await self.client.get("user")
+            self.checked["user"] = await self.client.get("user")  # who lists (runs.py)
         named = {r.split("/", 1)[0] for r in (*self.options.repos, *self.source.repos)}
         for slug in sorted(set(self.source.workspaces) | named):
             path = f"workspaces/{slug}"
