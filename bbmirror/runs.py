@@ -133,6 +133,14 @@ def reworded(source: Source, exc: Exception) -> Exception:
     )
 
 
+def _tell(exc: BaseException, summaries: list[Summary]) -> None:
+    """Attach the runs so far, and let the error say what the run's message says."""
+    exc.summaries = summaries  # type: ignore[attr-defined]
+    message = summaries[-1].message
+    if message and message != str(exc):
+        exc.args = (message,)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -213,7 +221,7 @@ async def sync_sources(
                         store.finish_run(summary.run_id, "failed", {}, client.requests, 0,
                                          summary.message)  # fmt: skip
                     summaries.append(summary)
-                    exc.summaries = summaries  # type: ignore[attr-defined]
+                    _tell(exc, summaries)
                     if exc is raised:
                         raise
                     raise exc from None
@@ -225,7 +233,7 @@ async def sync_sources(
                     await run_logged(engine, client)
                 except (SyncError, BitbucketError) as exc:
                     summaries.append(summary)
-                    exc.summaries = summaries  # type: ignore[attr-defined]
+                    _tell(exc, summaries)
                     raise
             summaries.append(summary)
     finally:
