@@ -39,7 +39,9 @@ DEFAULT_BUDGET = 1000
 REPO_TABLES = [t.name for t in TABLES.values() if "repository_id" in t.column_names]
 
 
-def collect(db: str, sources: list[Source] | None = None) -> dict[str, Any]:
+def collect(
+    db: str, sources: list[Source] | None = None, *, stale_after: float | None = None
+) -> dict[str, Any]:
     """The status report as plain data (what ``--json`` prints)."""
     configured = {s.name: s for s in sources or []}
     store = Store.open(db, readonly=True)
@@ -50,20 +52,22 @@ def collect(db: str, sources: list[Source] | None = None) -> dict[str, Any]:
         report = [_source(conn, name, configured.get(name), cutoff) for name in sorted(names)]
     finally:
         store.close()
-    return {"database": store.path, "scheduler": _scheduler(store.path), "sources": report}
+    owner = _scheduler(store.path, stale_after)
+    return {"database": store.path, "scheduler": owner, "sources": report}
 
 
-def _scheduler(db_path: str) -> dict[str, Any] | None:
+def _scheduler(db_path: str, stale_after: float | None) -> dict[str, Any] | None:
     """The scheduler owning the database, if one runs, and whether it still makes progress."""
     from bbmirror.schedule import STALE_AFTER
 
+    stale_after = STALE_AFTER if stale_after is None else stale_after
     holder = PidLock(f"{db_path}.schedule.lock").holder()
     if holder is None:
         return None
     silent = holder.silent_for()
     when = holder.heartbeat
     beat = datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds") if when else None
-    return {"pid": holder.pid, "heartbeat": beat, "stale": bool(silent and silent > STALE_AFTER)}
+    return {"pid": holder.pid, "heartbeat": beat, "stale": bool(silent and silent > stale_after)}
 
 
 def _source_names(conn: Any) -> set[str]:
