@@ -20,12 +20,10 @@ Choices where the brief is silent:
 - One scheduler owns a database: it holds an ``flock`` on ``<db>.schedule.lock`` from its first
   run on. A second scheduler on the same database logs a skip at every run and never writes; it
   takes over when the owner dies (the OS drops a dead process's locks, even after SIGKILL).
-  The owner refreshes a heartbeat in the lock file every ``HEARTBEAT`` seconds from its event
-  loop. When the heartbeat is older than ``stale_after`` (default 10 min) the owner is stopped
-  (SIGSTOP) or hung: the second scheduler says so at every run, as a warning naming the pid,
-  and ``bbmirror status`` shows it. It does not take over: the stopped owner still holds its
-  locks and would write again when continued, so two writers would race; the user decides
-  (``kill -CONT`` or stop it), and the second scheduler takes over once the owner exits.
+  The owner's event loop beats a heartbeat into the lock file every ``HEARTBEAT`` s; one older
+  than ``stale_after`` (10 min) means a stopped (SIGSTOP) or hung owner: the second scheduler
+  warns at every run, naming the pid (``status`` shows it too), but does not take over, as
+  the owner still holds its locks and would write again once continued.
   Between runs the writer lock is free, so a manual ``bbmirror sync`` still works; a run that
   finds it held skips and says so.
 - Runs of different sources in one process take turns (they share the database's writer lock).
@@ -295,12 +293,10 @@ class Scheduler:
         """A skip: quiet when the owner is alive, loud when it stopped making progress."""
         silent = holder.silent_for()
         if silent is not None and silent > self.stale_after:
-            log.warning(
-                "%s: skipped: the bbmirror schedule owning %s (pid %s) has made no progress "
-                "for %s (stopped or hung?); it still holds the lock, so this one waits: "
-                "`kill -CONT %s` or stop it, and this scheduler takes over",
-                name, self.db, holder.pid, _secs(round(silent)), holder.pid,
-            )  # fmt: skip
+            log.warning("%s: skipped: the bbmirror schedule owning %s (pid %s) has made no "
+                        "progress for %s (stopped or hung?) and still holds the lock: `kill "
+                        "-CONT %s` or stop it, and this scheduler takes over", name, self.db,
+                        holder.pid, _secs(round(silent)), holder.pid)  # fmt: skip
             return
         log.info("%s: skipped: another bbmirror schedule (pid %s) keeps %s fresh",
                  name, holder.pid, self.db)  # fmt: skip

@@ -266,3 +266,38 @@ def test_a_stopped_scheduler_is_detected_and_said_loudly(tmp_path, caplog):
     assert any("no progress" in r.getMessage() and str(owner.pid) in r.getMessage()
                for r in warnings), caplog.text  # fmt: skip
     assert PidLock(lock).holder() is None  # the dead owner's lock is free again
+
+
+@pytest.mark.slow
+def test_the_simulators_mirror_command_finishes(tmp_path):
+    """`simulate --size small` needs more requests than the default hourly budget of 1000."""
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "bbmirror", "simulate", "--port", "0", "--size", "small"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = ""
+        while "Mirror it:" not in line:
+            line = sim.stdout.readline()
+            assert line, "the simulator stopped"
+        words = line.split("Mirror it:", 1)[1].split()
+        env = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-"))
+        args = [w for w in words if w not in {f"{k}={v}" for k, v in env.items()}]
+        assert args[:2] == ["bbmirror", "sync"]
+        args[2] = str(tmp_path / "sim.db")
+        done = subprocess.run(
+            [sys.executable, "-m", "bbmirror", *args[1:]],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=600,  # a guard against waiting out the hourly budget, not a measure
+        )
+    finally:
+        sim.terminate()
+        sim.wait()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("cloud: ok")
+    requests = int(done.stdout.split(" requests")[0].rsplit(" ", 1)[1])
+    assert requests > 1000  # so the default budget would have waited an hour
