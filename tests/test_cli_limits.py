@@ -210,11 +210,12 @@ def test_lock_files_are_removed_on_clean_exit_and_ignored(mirrored):
     assert "*.db.lock" in ignored and "*.db.schedule.lock" in ignored
 
 
-def test_status_defaults_to_bitbucket_db(mirrored):
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=mirrored.parent):
-        Path("bitbucket.db").write_bytes(mirrored.read_bytes())
-        result = runner.invoke(cli, ["status"])
+def test_status_defaults_to_bitbucket_db(mirrored, tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "bitbucket.db").write_bytes(mirrored.read_bytes())
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(cli, ["status"])
     assert result.exit_code == 0, result.output
     assert "bitbucket.db" in result.output.splitlines()[0]
 
