@@ -246,7 +246,8 @@ def schedule(db: str, flags: SourceFlags, every: str | None, debug: bool) -> Non
     \b
     Takes sync's source flags. Logs one line per run to stderr (a partial run
     is a warning). Only one scheduler writes to a database; a second one logs
-    skips and takes over if the first one dies or stops making progress.
+    skips, takes over if the first one dies, and warns if it stops making
+    progress (SIGSTOP, a hang).
 
     \b
     Examples:

@@ -17,17 +17,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mirror import TOKEN, Harness
+from mirror import BASE, TOKEN, Harness
 
 from bbmirror.cli import cli
-from bbmirror.config import Credentials
+from bbmirror.config import Credentials, Secret
 from bbmirror.schedule import Scheduler, run_until_done
-from bbmirror.simulator.cloud_api import SimulatorConfig
+from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
 from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.world import User
+from bbmirror.sync import Options
 
+OTHER = "outsider-token-0123456789"
 CLEAN_ENV = {
     "BITBUCKET_TOKEN": None,
     "BITBUCKET_EMAIL": None,
@@ -171,3 +174,28 @@ def test_an_anonymous_scheduler_marks_nothing_private_deleted(tmp_path):
     assert outcomes[1:] == [("ok",), ("ok",)], outcomes
     assert _rows(db, "SELECT count(*) FROM repositories WHERE deleted_at IS NOT NULL") == [(0,)]
     assert _rows(db, "SELECT count(*) FROM projects WHERE deleted_at IS NOT NULL") == [(0,)]
+
+
+def test_other_credentials_do_not_tombstone_until_adopted(tmp_path):
+    """An outsider's token sees only public repositories: that is not a deletion, unless the
+    user adopts that credential with `--reconcile` (Options.adopt_lister)."""
+    world = generate(3, "tiny")
+    outsider = User("{outsider}", "outsider-1", "Outsider", "outsider", "2020-01-01T00:00:00Z")
+    world.users[outsider.uuid] = outsider
+    h = Harness(world, str(tmp_path / "m.db"))
+    h.app = create_app(
+        world,
+        SimulatorConfig(base_url=BASE, tokens={TOKEN: viewer_uuid(world), OTHER: outsider.uuid}),
+    )
+    assert h.sync().outcome == "ok"
+    other = Credentials(token=Secret(OTHER))
+    summary = h.sync(credentials=other)
+    assert summary.outcome == "ok" and "other credentials" in summary.message
+    db = Path(h.db)
+    assert _rows(db, "SELECT count(*) FROM repositories WHERE deleted_at IS NOT NULL") == [(0,)]
+    assert _rows(db, "SELECT count(*) FROM projects WHERE deleted_at IS NOT NULL") == [(0,)]
+    h.sync(Options(reconcile=True, adopt_lister=True), credentials=other)
+    gone = {
+        r[0] for r in _rows(db, "SELECT full_name FROM repositories WHERE deleted_at IS NOT NULL")
+    }
+    assert gone == {r.full_name for r in world.repositories.values() if r.is_private}
