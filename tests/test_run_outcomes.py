@@ -28,6 +28,7 @@ from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.server import RunningApp, RunningSimulator
+from bbmirror.sync import Options, sync_sources
 
 ENV = {"BITBUCKET_EMAIL": None, "BITBUCKET_API_TOKEN": None}
 FAST = {"backoff": 0.001, "max_backoff": 0.01, "retries": 3}
@@ -153,3 +154,22 @@ def test_data_center_rejection_names_its_variable(tmp_path):
     line = result.output.strip()
     assert "Data Center" in line and "BITBUCKET_SERVER_TOKEN" in line, line
     assert "email" not in line and "wrong-token-123456" not in line
+
+
+class AlwaysLimited(httpx.AsyncBaseTransport):
+    """A server that answers 429 to everything, from the first request on."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"error": {"message": "Rate limit for this resource"}})
+
+
+def test_a_429_on_the_first_request_is_a_failed_run(tmp_path):
+    h = Harness(generate(21, "tiny"), str(tmp_path / "m.db"))
+    assert h.sync().outcome == "ok"
+    with pytest.raises(Exception, match="every request failed"):
+        asyncio.run(
+            sync_sources(h.db, [h.source()], Options(), transport=AlwaysLimited(),
+                         client_options=FAST)
+        )  # fmt: skip
+    last = _status(Path(h.db))["last_run"]
+    assert last["outcome"] == "failed" and "429" in last["message"], last
