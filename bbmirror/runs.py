@@ -96,7 +96,8 @@ def all_failed(answered: int, requests: int, message: str | None) -> str | None:
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """Counts responses that answered (status below 400), to tell all-failed runs apart."""
+    """Counts requests the server answered (anything but 5xx and 429: a 404 is an answer),
+    to tell runs whose every request failed apart."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.inner = inner or httpx.AsyncHTTPTransport()
@@ -104,7 +105,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
-        if response.status_code < 400:
+        if response.status_code < 500 and response.status_code != 429:
             self.answered += 1
         return response
 

@@ -173,3 +173,15 @@ def test_a_429_on_the_first_request_is_a_failed_run(tmp_path):
         )  # fmt: skip
     last = _status(Path(h.db))["last_run"]
     assert last["outcome"] == "failed" and "429" in last["message"], last
+
+
+def test_a_404_is_an_answer_not_a_failed_request(tmp_path, simulator):
+    result = CliRunner().invoke(
+        cli,
+        ["sync", str(tmp_path / "m.db"), "--base-url", simulator.base_url, "--anonymous"]
+        + ["--workspace", "no-such-workspace"],
+        env={**ENV, "BITBUCKET_TOKEN": None},
+    )
+    assert result.exit_code == 1
+    assert "'no-such-workspace' does not exist" in result.output
+    assert "every request failed" not in result.output
