@@ -30,6 +30,10 @@ def run_sync(
         if as_json:
             _emit(runs, "failed", exc.format_message())
         raise
+    except Exception as exc:  # a bug: still one JSON object for the script reading stdout
+        if as_json:
+            _emit(runs, "failed", f"{type(exc).__name__}: {exc}")
+        raise
     outcome = worst(s.outcome for s in runs)
     if as_json:
         _emit(runs, outcome, None)
