@@ -2,57 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import sys
-import traceback
-from collections.abc import Callable
-from typing import Any
 
 import click
 
 from bbmirror import __version__
+from bbmirror.cli_common import (
+    Failure,
+    SourceFlags,
+    check_repo,
+    friendly,
+    source_options,
+)
 
 DEFAULT_DB = "bitbucket.db"
-
-
-class Failure(click.ClickException):
-    """A one-line error and exit code 1; the traceback only with --debug."""
-
-    def format_message(self) -> str:
-        return self.message
-
-
-def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures into one clear line (tracebacks with --debug)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bbmirror.archive import ArchiveError
-        from bbmirror.config import ConfigError
-        from bbmirror.http import BitbucketError
-        from bbmirror.store.db import StoreError
-        from bbmirror.sync import SyncError
-
-        debug = kwargs.get("debug", False)
-        try:
-            return func(*args, **kwargs)
-        except (ArchiveError, ConfigError, BitbucketError, StoreError, SyncError, OSError) as exc:
-            if debug:
-                traceback.print_exc()
-            raise Failure(_scrub(str(exc))) from None
-        except KeyboardInterrupt:
-            raise Failure("interrupted; what was committed is kept, rerun to resume") from None
-
-    return wrapper
-
-
-def _scrub(text: str) -> str:
-    """Last line of defence: no credential from the environment appears in output."""
-    from bbmirror.scrub import env_secrets, scrub
-
-    return scrub(text, env_secrets())
+SIM_BUDGET = 100_000  # the simulator's mirror command must finish, not wait out an hour
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,35 +28,13 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config.")
-@click.option("--base-url", help="API base URL (default https://api.bitbucket.org/2.0).")
-@click.option("--workspace", "workspaces", multiple=True, help="Workspace slug (repeatable).")
-@click.option("--repo", "repos", multiple=True, help="WORKSPACE/SLUG to sync (repeatable).")
-@click.option("--server-url", help="Bitbucket Data Center URL (instead of Cloud).")
-@click.option("--project", "projects", multiple=True, help="Data Center project key (repeatable).")
-@click.option("--budget", type=int, help="Requests per hour to spend (default 1000).")
-@click.option("--concurrency", type=int, help="Requests in flight (default 4).")
-@click.option("--only", help="Comma-separated streams, e.g. pullrequests,issues.")
+@source_options
 @click.option("--full", is_flag=True, help="Ignore watermarks and re-read everything.")
 @click.option("--reconcile", is_flag=True, help="Also scan ids to tombstone deleted items.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (also on failure).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@friendly
 def sync(
-    db: str,
-    config_path: str | None,
-    base_url: str | None,
-    workspaces: tuple[str, ...],
-    repos: tuple[str, ...],
-    server_url: str | None,
-    projects: tuple[str, ...],
-    budget: int | None,
-    concurrency: int | None,
-    only: str | None,
-    full: bool,
-    reconcile: bool,
-    as_json: bool,
-    debug: bool,
+    db: str, flags: SourceFlags, full: bool, reconcile: bool, as_json: bool, debug: bool
 ) -> None:
     """Mirror Bitbucket into DB (default bitbucket.db), fetching only what changed.
 
@@ -99,6 +42,12 @@ def sync(
     Credentials come from the environment:
       BITBUCKET_TOKEN                        (access token or OAuth, Bearer)
       BITBUCKET_EMAIL + BITBUCKET_API_TOKEN  (Basic)
+      BITBUCKET_SERVER_TOKEN                 (Data Center; or BITBUCKET_USER + _PASSWORD)
+    Without one, sync refuses; --anonymous reads public data only.
+
+    \b
+    Exit codes: 0 ok, 1 failed, 3 partial (finished, some records or streams
+    were not read: see `bbmirror status`).
 
     \b
     Examples:
@@ -106,51 +55,9 @@ def sync(
       bbmirror sync acme.db --repo acme/api --only pullrequests,commits
       bbmirror sync --config bbmirror.toml --reconcile
     """
-    from bbmirror.config import ConfigError, flag_source, load_config
-    from bbmirror.progress import TerminalProgress
-    from bbmirror.streams.cloud import CLOUD_STREAMS
-    from bbmirror.streams.server import SERVER_STREAMS
-    from bbmirror.sync import Options, sync_sources
+    from bbmirror.cli_outcome import run_sync
 
-    for repo in repos:
-        _check_repo(repo)
-    streams = frozenset(s.strip() for s in (only or "").split(",") if s.strip())
-    known = set(CLOUD_STREAMS) | set(SERVER_STREAMS)
-    unknown = streams - known
-    if unknown:
-        names = ", ".join(sorted(known))
-        raise ConfigError(f"unknown stream {sorted(unknown)[0]!r} in --only; known: {names}")
-    if config_path:
-        if base_url or workspaces or server_url or projects or budget or concurrency:
-            raise ConfigError(
-                "source flags (--base-url, --workspace, --server-url, --project, --budget,"
-                " --concurrency) go in the config file when using one"
-            )
-        sources = load_config(config_path)
-    else:
-        sources = [
-            flag_source(
-                base_url=base_url,
-                workspaces=workspaces,
-                server_url=server_url,
-                projects=projects,
-                budget=budget,
-                concurrency=concurrency,
-            )
-        ]
-    options = Options(full=full, reconcile=reconcile, only=streams, repos=repos)
-    progress = TerminalProgress()
-    try:
-        summaries = asyncio.run(sync_sources(db, sources, options, progress=progress))
-    finally:
-        progress.done()
-    if as_json:
-        click.echo(json.dumps([vars(s) for s in summaries], indent=2))
-    else:
-        for summary in summaries:
-            click.echo(summary.line())
-    if any(s.outcome != "ok" for s in summaries):
-        sys.exit(3)  # finished, but some records or streams were quarantined
+    run_sync(db, flags, full=full, reconcile=reconcile, as_json=as_json, debug=debug)
 
 
 @cli.command()
@@ -176,11 +83,6 @@ def sync(
 @click.option("--latency", default=0.0, help="Seconds added to every response.")
 @click.option("--rate-limit", type=int, help="Requests per hour per credential before 429.")
 @click.option("--fault-rate", default=0.0, help="Fraction of requests failing (5xx, 555, drops).")
-@click.option(
-    "--token-scopes",
-    help="Narrow the credential: Cloud scopes (repository,pullrequest...); Server: PROJ,PROJ/repo.",
-)
-@click.option("--issue-tracker-removed", is_flag=True, help="Cloud: issue endpoints answer 410.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def simulate(
@@ -195,8 +97,6 @@ def simulate(
     latency: float,
     rate_limit: int | None,
     fault_rate: float,
-    token_scopes: str | None,
-    issue_tracker_removed: bool,
     debug: bool,
 ) -> None:
     """Serve a simulated Bitbucket Cloud (or, with --kind server, Server) until stopped.
@@ -206,23 +106,22 @@ def simulate(
       bbmirror simulate --size small
       bbmirror simulate --port 0 --seed 7 --latency 0.05 --fault-rate 0.1
       bbmirror simulate --kind server --size tiny
-      bbmirror simulate --token-scopes repository,pullrequest --issue-tracker-removed
     """
+    import socket
+
     import uvicorn
 
     from bbmirror.simulator.cloud_api import create_app
     from bbmirror.simulator.faults import Faults
     from bbmirror.simulator.generate import generate
     from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config
-    from bbmirror.simulator.scopes import parse_scopes
-    from bbmirror.simulator.server import listening_socket
-
-    scopes = parse_scopes(token_scopes) if token_scopes is not None else None
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock = listening_socket(host, port)  # TCP_NODELAY: no 40 ms Nagle wait per response
+        sock.bind((host, port))
         sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
@@ -243,8 +142,6 @@ def simulate(
         dc_faults = DcFaults(latency=latency, fault_rate=fault_rate, **bucket)
         basic = (email, api_token) if email and api_token else None
         dc_config = dc_simulator_config(dc_world, secret, basic, root, dc_faults)
-        if scopes is not None:
-            dc_config.access = {key: tuple(scopes) for key in (secret, email) if key}
         click.echo(f"Simulated Bitbucket Server ({size}, seed {seed}) at {root}")
         click.echo(f"  REST API:     {root}/rest/api/1.0  (Jira: {root}/rest/jira/1.0)")
         if secret:
@@ -253,7 +150,7 @@ def simulate(
         else:
             click.echo(f"  Basic auth:   {email} / {api_token}")
             env = f"BITBUCKET_USER={email} BITBUCKET_PASSWORD={api_token}"
-        click.echo(f"  Mirror it:    {mirror_command(dc_world, root, env)}")
+        click.echo(f"  Mirror it:    {mirror_command(dc_world, root, env)} --budget {SIM_BUDGET}")
         click.echo("Press Ctrl-C to stop.", err=True)
         server_config = uvicorn.Config(
             create_dc_app(dc_world, dc_config),
@@ -269,11 +166,7 @@ def simulate(
         token=token or (None if email else DEFAULT_TOKEN), email=email, api_token=api_token
     )
     faults = Faults(latency=latency, rate_limit=rate_limit, fault_rate=fault_rate)
-    sim_config = simulator_config(world, credentials, base_url=base_url, faults=faults)
-    sim_config.issue_tracker_removed = issue_tracker_removed
-    if scopes is not None:
-        sim_config.scopes = {k: scopes for k in (credentials.token, email) if k}
-    app = create_app(world, sim_config)
+    app = create_app(world, simulator_config(world, credentials, base_url=base_url, faults=faults))
     workspaces = " ".join(f"--workspace {w}" for w in sorted(world.workspaces))
     click.echo(f"Simulated Bitbucket Cloud ({size}, seed {seed}) at {base_url}")
     if credentials.token:
@@ -282,7 +175,10 @@ def simulate(
     else:
         click.echo(f"  Basic auth:   {email} / {api_token}")
         env = f"BITBUCKET_EMAIL={email} BITBUCKET_API_TOKEN={api_token}"
-    click.echo(f"  Mirror it:    {env} bbmirror sync sim.db --base-url {base_url} {workspaces}")
+    click.echo(
+        f"  Mirror it:    {env} bbmirror sync sim.db --base-url {base_url} {workspaces}"
+        f" --budget {SIM_BUDGET}"
+    )
     click.echo("Press Ctrl-C to stop.", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
@@ -301,7 +197,6 @@ def simulate(
 @click.option("--changes", default=25, show_default=True, help="World changes before each run.")
 @click.option("--cycles", type=int, help="Stop after this many runs (default: never).")
 @click.option("--port", default=8001, show_default=True, help="Datasette port (0: a free one).")
-@click.option("--issue-tracker-removed", is_flag=True, help="Issue endpoints answer 410.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def demo(
@@ -312,7 +207,6 @@ def demo(
     changes: int,
     cycles: int | None,
     port: int,
-    issue_tracker_removed: bool,
     debug: bool,
 ) -> None:
     """Simulate Bitbucket, mirror it into DB (default demo.db), serve it, keep it fresh.
@@ -337,52 +231,48 @@ def demo(
         cycles=cycles,
         port=port,
         say=click.echo,
-        issue_tracker_removed=issue_tracker_removed,
     )
 
 
 @cli.command()
 @click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config.")
-@click.option("--base-url", help="API base URL (default https://api.bitbucket.org/2.0).")
-@click.option("--workspace", "workspaces", multiple=True, help="Workspace slug (repeatable).")
+@source_options
 @click.option("--every", help="Interval without a config file: 90s, 15m, 2h (default 15m).")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @friendly
-def schedule(
-    db: str,
-    config_path: str | None,
-    base_url: str | None,
-    workspaces: tuple[str, ...],
-    every: str | None,
-    debug: bool,
-) -> None:
+def schedule(db: str, flags: SourceFlags, every: str | None, debug: bool) -> None:
     """Keep DB fresh: sync every source on its interval until SIGTERM or Ctrl-C.
 
     \b
-    Logs one line per run to stderr. Only one scheduler writes to a database;
-    a second one logs skips and takes over if the first one dies.
+    Takes sync's source flags. Logs one line per run to stderr (a partial run
+    is a warning). Only one scheduler writes to a database; a second one logs
+    skips, takes over if the first one dies, and warns if it stops making
+    progress (SIGSTOP, a hang).
 
     \b
     Examples:
       bbmirror schedule --config bbmirror.toml acme.db
-      bbmirror schedule --workspace acme --every 15m
+      bbmirror schedule --workspace acme --every 15m --budget 2000
     """
-    import logging
-
-    from bbmirror.config import ConfigError, flag_source, load_config, parse_duration
+    from bbmirror.config import require_credentials
     from bbmirror.schedule import run_scheduler
     from bbmirror.store.db import Store
+    from bbmirror.sync import Options
 
-    if config_path:
-        if base_url or workspaces or every:
-            raise ConfigError("--base-url, --workspace and --every go in the config file")
-        sources = load_config(config_path)
-    else:
-        source = flag_source(base_url=base_url, workspaces=workspaces)
-        source.every = parse_duration(every or "15m")
-        sources = [source]
+    sources = flags.sources(every=every if flags.config_path else every or "15m")
+    options = Options(only=flags.streams(), repos=flags.repos)
+    require_credentials(sources)
     Store.open(db).close()  # a bad path fails now, in one line, not at every run
+    _log_to_stderr(debug)
+    names = ", ".join(s.name for s in sources)
+    click.echo(f"Keeping {db} fresh from {names}; stop with Ctrl-C or SIGTERM.", err=True)
+    run_scheduler(db, sources, options=options)
+
+
+def _log_to_stderr(debug: bool) -> None:
+    """One line per run on stderr, for schedule and serve --sync."""
+    import logging
+
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(message)s",
@@ -391,19 +281,16 @@ def schedule(
     )
     for noisy in ("apscheduler", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    names = ", ".join(s.name for s in sources)
-    click.echo(f"Keeping {db} fresh from {names}; stop with Ctrl-C or SIGTERM.", err=True)
-    run_scheduler(db, sources)
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def status(db: str, config_path: str | None, as_json: bool, debug: bool) -> None:
-    """Show how fresh DB is: per source, repository and stream.
+    """Show how fresh DB (default bitbucket.db) is: per source, repository and stream.
 
     \b
     Last successful sync, watermarks, rows, last errors, and requests used in
@@ -427,36 +314,50 @@ def status(db: str, config_path: str | None, as_json: bool, debug: bool) -> None
 @click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8001, show_default=True, help="Port (0 picks a free one).")
-@click.option("--sync", "keep_synced", is_flag=True, help="Also sync on schedule (needs --config).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML config.")
+@click.option("--sync", "keep_synced", is_flag=True, help="Also sync on schedule (sync's flags).")
+@source_options
+@click.option("--every", help="Interval without a config file: 90s, 15m, 2h (default 15m).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def serve(
-    db: str, host: str, port: int, keep_synced: bool, config_path: str | None, debug: bool
+    db: str,
+    host: str,
+    port: int,
+    keep_synced: bool,
+    flags: SourceFlags,
+    every: str | None,
+    debug: bool,
 ) -> None:
     """Browse DB (default bitbucket.db) in Datasette: reports, dashboards, search.
 
     \b
     Read-only; binds 127.0.0.1 unless --host says otherwise. With --sync, the
-    sources in --config are synced on their schedule while it serves.
+    sources (sync's flags or --config) are synced on their schedule while it
+    serves, one log line per run on stderr.
 
     \b
     Examples:
       bbmirror serve acme.db
       bbmirror serve acme.db --port 0 --host 0.0.0.0
       bbmirror serve acme.db --sync --config bbmirror.toml
+      bbmirror serve acme.db --sync --workspace acme --every 30m
     """
-    from bbmirror.config import load_config
+    from bbmirror.config import require_credentials
     from bbmirror.serve import ServeError
     from bbmirror.serve import serve as run_server
+    from bbmirror.sync import Options
 
-    if keep_synced and not config_path:
-        raise click.UsageError("--sync needs --config FILE naming the sources to sync")
-    if config_path and not keep_synced:
-        raise click.UsageError("--config is only used with --sync")
-    sources = load_config(config_path) if keep_synced else None
+    given = flags != SourceFlags(None, None, (), (), None, (), None, None, None, False)
+    if (given or every) and not keep_synced:
+        raise click.UsageError("source flags and --config are only used with --sync")
+    sources, options = None, None
+    if keep_synced:
+        sources = flags.sources(every=every if flags.config_path else every or "15m")
+        options = Options(only=flags.streams(), repos=flags.repos)
+        require_credentials(sources)
+        _log_to_stderr(debug)
     try:
-        run_server(db, host, port, sources=sources, say=click.echo)
+        run_server(db, host, port, sources=sources, say=click.echo, options=options)
     except ServeError as exc:
         raise Failure(str(exc)) from None
 
@@ -466,14 +367,21 @@ def serve(
 @click.argument("archive", type=click.Path(dir_okay=False))
 @click.option("--repo", required=True, help="WORKSPACE/SLUG the archive belongs to.")
 @click.option("--source", help="Source name for new rows (default: the mirrored repository's).")
+@click.option(
+    "--create-repo", is_flag=True, help="Add --repo to the mirror if it is not there yet."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
-def import_issues(db: str, archive: str, repo: str, source: str | None, debug: bool) -> None:
+def import_issues(
+    db: str, archive: str, repo: str, source: str | None, create_repo: bool, debug: bool
+) -> None:
     """Import a Bitbucket issue-export ARCHIVE (zip or db-*.json) into DB.
 
     \b
     Reads db-2.0.json or db-1.0.json with attachments; one transaction, so a bad
     archive changes nothing. Re-importing the same archive changes nothing.
+    --repo must be in the mirror already (a typo would create a phantom
+    repository); --create-repo adds it.
 
     \b
     Examples:
@@ -483,7 +391,9 @@ def import_issues(db: str, archive: str, repo: str, source: str | None, debug: b
     from bbmirror.archive import import_archive
     from bbmirror.progress import TerminalProgress
 
-    _check_repo(repo)
+    check_repo(repo)
+    if not create_repo:
+        _require_mirrored(db, repo)
     progress = TerminalProgress()
     try:
         summary = import_archive(db, archive, repo, progress=progress, source=source)
@@ -507,12 +417,33 @@ def export_issues(db: str, repo: str, output: str, debug: bool) -> None:
     Example:
       bbmirror export-issues acme.db --repo acme/api -o acme-api-issues.zip
     """
+    from pathlib import Path
+
     from bbmirror.archive import export_archive
 
-    _check_repo(repo)
+    check_repo(repo)
+    folder = Path(output).expanduser().absolute().parent
+    if not folder.is_dir():
+        raise Failure(f"cannot write {output}: folder {folder} does not exist; create it first")
     click.echo(export_archive(db, repo, output).line())
 
 
-def _check_repo(repo: str) -> None:
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise click.UsageError(f"--repo {repo!r} should look like WORKSPACE/SLUG")
+def _require_mirrored(db: str, repo: str) -> None:
+    """Refuse an archive for a repository the mirror does not hold: a typo is not a new repo."""
+    from pathlib import Path
+
+    from bbmirror.store.db import Store
+
+    if not Path(db).expanduser().is_file():
+        raise Failure(
+            f"{db} does not exist: sync {repo} first, or pass --create-repo to import anyway"
+        )
+    with Store.open(db, readonly=True) as store:
+        found = store.conn.execute(
+            "SELECT 1 FROM repositories WHERE lower(full_name) = lower(?) LIMIT 1", (repo,)
+        ).fetchone()
+    if not found:
+        raise Failure(
+            f"repository {repo!r} is not in {db}: check the name (see `bbmirror status`), "
+            "or pass --create-repo to add it"
+        )

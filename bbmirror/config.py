@@ -13,8 +13,9 @@ A config file holds one or more sources::
     credentials = "ACME"                # env prefix: ACME_TOKEN, or ACME_EMAIL + ACME_API_TOKEN
     budget = 1000                       # requests per hour for this credential
     concurrency = 4
-    every = "15m"                       # scheduler interval
+    every = "15m"                       # scheduler interval (at least 30s)
     reconcile_every = 24                # runs between automatic reconciliations
+    anonymous = false                   # true: read public data only, with no credential
 
 Secrets are read from the environment only, held in `Secret`, and never printed.
 """
@@ -27,9 +28,11 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 CLOUD_BASE_URL = "https://api.bitbucket.org/2.0"
 DEFAULT_PREFIX = "BITBUCKET"
+MIN_EVERY = 30.0  # seconds: a shorter interval hammers Bitbucket and spends the budget
 
 
 class ConfigError(ValueError):
@@ -92,6 +95,35 @@ class Credentials:
         return [s.reveal() for s in (self.token, self.api_token) if s]
 
 
+def credential_variables(prefix: str = DEFAULT_PREFIX, kind: str = "cloud") -> str:
+    """The environment variables that hold a source's credential, as a user should set them."""
+    if kind == "server":
+        token = f"{prefix}_SERVER_TOKEN" if prefix == DEFAULT_PREFIX else f"{prefix}_TOKEN"
+        return f"{token} (or {prefix}_USER + {prefix}_PASSWORD)"
+    return f"{prefix}_TOKEN (or {prefix}_EMAIL + {prefix}_API_TOKEN)"
+
+
+def check_base_url(url: str, what: str = "base URL") -> str:
+    """An http(s) URL with a host and no embedded credential, or a one-line ConfigError."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a garbage port
+    except ValueError:
+        raise ConfigError(f"{what} is not a URL: give e.g. https://bitbucket.example.com") from None
+    if parts.username is not None or parts.password is not None:
+        # Never echo the URL: it holds a secret.
+        raise ConfigError(
+            f"{what} must not hold a user name or password: remove 'user:password@' and set "
+            "the credential in the environment instead"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        raise ConfigError(
+            f"{what} {shown!r} is not an http(s) URL: give e.g. https://bitbucket.example.com"
+        )
+    return url.strip().rstrip("/")
+
+
 def credentials_from_env(prefix: str = DEFAULT_PREFIX, kind: str = "cloud") -> Credentials:
     """Read `{prefix}_TOKEN` or `{prefix}_EMAIL` + `{prefix}_API_TOKEN` (Server: `_USER` +
     `_PASSWORD`, or `BITBUCKET_SERVER_TOKEN` for the default prefix)."""
@@ -133,6 +165,12 @@ class Source:
     concurrency: int = 4
     every: float = 900.0  # seconds
     reconcile_every: int = 24
+    anonymous: bool = False  # asked explicitly to read without a credential
+    credential_prefix: str = DEFAULT_PREFIX  # where the credential comes from, for messages
+
+    def credential_variables(self) -> str:
+        """Which environment variables to set for this source."""
+        return credential_variables(self.credential_prefix, self.kind)
 
     def wants(self, full_name: str) -> bool:
         """Whether a repository (WORKSPACE/SLUG) passes the repos/include/exclude filters."""
@@ -149,6 +187,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
 def parse_duration(text: str | int | float) -> float:
     """'90s', '15m', '2h', '1d' or a number of seconds → seconds."""
+    if isinstance(text, bool):
+        raise ConfigError(f"cannot read duration {text!r}: use e.g. 30s, 15m, 2h or 1d")
     if isinstance(text, int | float):
         return float(text)
     match = _DURATION.match(text)
@@ -172,7 +212,23 @@ _KNOWN_KEYS = {
     "concurrency",
     "every",
     "reconcile_every",
+    "anonymous",
 }
+
+
+def parse_every(text: str | int | float) -> float:
+    """A scheduler interval: at least ``MIN_EVERY`` seconds.
+
+    ``BBMIRROR_MIN_EVERY`` (seconds, at least 1) lowers the floor for tests and simulators.
+    """
+    seconds = parse_duration(text)
+    try:
+        floor = max(1.0, float(os.environ.get("BBMIRROR_MIN_EVERY", MIN_EVERY)))
+    except ValueError:
+        floor = MIN_EVERY
+    if seconds < floor:
+        raise ConfigError(f"interval {text!r} is too short: the minimum is {floor:g}s")
+    return seconds
 
 
 def load_config(path: str | Path) -> list[Source]:
@@ -215,29 +271,39 @@ def _source(entry: object, index: int, path: Path) -> Source:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: {key} must be a list of strings")
     for key in ("budget", "concurrency", "reconcile_every"):
-        if key in entry and (not isinstance(entry[key], int) or entry[key] < 1):
+        value = entry.get(key)
+        if key in entry and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"{where}: {key} must be a positive whole number")
+    anonymous = entry.get("anonymous", False)
+    if not isinstance(anonymous, bool):
+        raise ConfigError(f"{where}: anonymous must be true or false")
     prefix = entry.get("credentials", DEFAULT_PREFIX)
     if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
         raise ConfigError(f"{where}: credentials must name an environment prefix like ACME")
     try:
-        every = parse_duration(entry.get("every", "15m"))
+        every = parse_every(entry.get("every", "15m"))
+        base_url = entry.get("base_url", CLOUD_BASE_URL)
+        if not isinstance(base_url, str):
+            raise ConfigError("base_url must be a string")
+        base_url = check_base_url(base_url, "base_url")
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return Source(
         name=str(entry.get("name", f"source{index}")),
         kind=kind,
-        base_url=str(entry.get("base_url", CLOUD_BASE_URL)).rstrip("/"),
+        base_url=base_url,
         workspaces=list(entry.get("workspaces", [])),
         projects=list(entry.get("projects", [])),
         repos=list(entry.get("repos", [])),
         include=list(entry.get("include", [])),
         exclude=list(entry.get("exclude", [])),
-        credentials=credentials_from_env(prefix, kind),
+        credentials=Credentials() if anonymous else credentials_from_env(prefix, kind),
         budget=entry.get("budget", 1000),
         concurrency=entry.get("concurrency", 4),
         every=every,
         reconcile_every=entry.get("reconcile_every", 24),
+        anonymous=anonymous,
+        credential_prefix=prefix,
     )
 
 
@@ -249,6 +315,7 @@ def flag_source(
     projects: tuple[str, ...] = (),
     budget: int | None = None,
     concurrency: int | None = None,
+    anonymous: bool = False,
 ) -> Source:
     """The single source described by command-line flags and the environment."""
     if server_url and (base_url or workspaces):
@@ -259,13 +326,31 @@ def flag_source(
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be a positive whole number")
     kind = "server" if server_url else "cloud"
+    flag = "--server-url" if server_url else "--base-url"
+    url = check_base_url(server_url or base_url or CLOUD_BASE_URL, flag)
     return Source(
         name=kind,
         kind=kind,
-        base_url=(server_url or base_url or CLOUD_BASE_URL).rstrip("/"),
+        base_url=url,
         workspaces=list(workspaces),
         projects=list(projects),
-        credentials=credentials_from_env(DEFAULT_PREFIX, kind),
+        credentials=Credentials() if anonymous else credentials_from_env(DEFAULT_PREFIX, kind),
         budget=budget or 1000,
         concurrency=concurrency or 4,
+        anonymous=anonymous,
     )
+
+
+def require_credentials(sources: list[Source]) -> None:
+    """Refuse to read anonymously unless asked: a missing credential is a mistake, not a choice.
+
+    Anonymous reading sees public data only; taken for a full view, it would look as if every
+    private repository had vanished.
+    """
+    for source in sources:
+        if source.anonymous or source.credentials.header():
+            continue
+        raise ConfigError(
+            f"no credentials for {source.name}: set {source.credential_variables()}, or pass "
+            "--anonymous (config: anonymous = true) to read public data only"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TextIO
@@ -31,11 +32,13 @@ class TerminalProgress:
         self.stream.flush()
         self.width = len(text)
 
-    def waiting(self, seconds: float) -> None:
-        """Say why nothing moves: the hourly request budget is spent."""
-        if self.enabled:
-            minutes = max(1, round(seconds / 60))
-            self._show(f"  hourly request budget spent; waiting about {minutes} min")
+    def waiting(self, seconds: float, text: str | None = None) -> bool:
+        """Show a budget wait on the status line; False when not a terminal (say it elsewhere)."""
+        if not self.enabled:
+            return False
+        minutes = max(1, round(seconds / 60))
+        self._show(text or f"  hourly request budget spent; waiting about {minutes} min")
+        return True
 
     def done(self) -> None:
         """Clear the status line so the summary prints on a clean line."""
@@ -43,3 +46,35 @@ class TerminalProgress:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width = 0
+
+
+log = logging.getLogger("bbmirror.budget")
+
+
+class BudgetWaits:
+    """Says every budget wait on stderr, in every mode: what, how long, how to raise it.
+
+    On a terminal it is the status line; elsewhere (and in ``schedule``) a warning line,
+    repeated at most once a minute while the wait lasts.
+    """
+
+    def __init__(self, source: str, budget: int, progress: object = None) -> None:
+        self.source, self.budget, self.progress = source, budget, progress
+        self.said = -60.0
+
+    def text(self, seconds: float) -> str:
+        minutes = max(1, round(seconds / 60))
+        return (
+            f"{self.source}: hourly request budget of {self.budget} spent; waiting about "
+            f"{minutes} min. Raise it with --budget N (config: budget = N) if your Bitbucket "
+            "allows more"
+        )
+
+    def __call__(self, seconds: float) -> None:
+        show = getattr(self.progress, "waiting", None)
+        if show is not None and show(seconds, "  " + self.text(seconds)[:106]):
+            return
+        moment = time.monotonic()
+        if moment - self.said >= 60:
+            self.said = moment
+            log.warning("%s", self.text(seconds))

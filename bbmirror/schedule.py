@@ -15,10 +15,15 @@ Choices where the brief is silent:
   interval (between 1 s and 10 min). ``coalesce`` turns a backlog into one run.
 - After ``k`` consecutive failures the next run waits ``every x 2**k``, capped at
   ``max_backoff`` (default an hour, never less than ``every``); a success resets it. A run that
-  finishes with quarantined records (``partial``) is a success.
+  finishes ``partial`` (something was not read) is logged as a warning with its outcome; it
+  neither resets nor adds to the failure count.
 - One scheduler owns a database: it holds an ``flock`` on ``<db>.schedule.lock`` from its first
   run on. A second scheduler on the same database logs a skip at every run and never writes; it
   takes over when the owner dies (the OS drops a dead process's locks, even after SIGKILL).
+  The owner's event loop beats a heartbeat into the lock file every ``HEARTBEAT`` s; one older
+  than ``stale_after`` (10 min) means a stopped (SIGSTOP) or hung owner: the second scheduler
+  warns at every run, naming the pid (``status`` shows it too), but does not take over, as
+  the owner still holds its locks and would write again once continued.
   Between runs the writer lock is free, so a manual ``bbmirror sync`` still works; a run that
   finds it held skips and says so.
 - Runs of different sources in one process take turns (they share the database's writer lock).
@@ -45,7 +50,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bbmirror.config import ConfigError, Source
 from bbmirror.http import BitbucketError
-from bbmirror.store.pidlock import PidLock
+from bbmirror.store.pidlock import Holder, PidLock
 from bbmirror.store.schema import StoreError
 from bbmirror.sync import Options, Summary, SyncError, sync_sources
 
@@ -53,6 +58,8 @@ log = logging.getLogger("bbmirror.schedule")
 
 MAX_BACKOFF = 3600.0
 STOP_TIMEOUT = 10.0
+HEARTBEAT = 30.0  # seconds between the owner's heartbeats
+STALE_AFTER = 600.0  # a heartbeat this old means the owner stopped making progress
 BUSY = "another bbmirror sync is writing"
 
 
@@ -103,6 +110,9 @@ class Scheduler:
         max_backoff: float = MAX_BACKOFF,
         first_run: float = 0.0,
         runs: int | None = None,
+        options: Options | None = None,
+        heartbeat: float = HEARTBEAT,
+        stale_after: float = STALE_AFTER,
     ) -> None:
         if not sources:
             raise ConfigError("nothing to schedule: configure at least one source")
@@ -114,6 +124,10 @@ class Scheduler:
         self.max_backoff = max_backoff
         self.first_run = first_run
         self.runs = runs  # stop after this many runs (None: until told)
+        self.options = options or Options()  # --only, --repo...: every run's base options
+        self.heartbeat = heartbeat
+        self.stale_after = stale_after
+        self._beating: asyncio.Task | None = None
         self.completed = 0
         self.done = asyncio.Event()  # set it to stop; run_until_done waits for it
         self.stopping = False
@@ -155,6 +169,8 @@ class Scheduler:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+        if self._beating is not None:
+            self._beating.cancel()
         if self.aps is not None and self.aps.running:
             self.aps.shutdown(wait=False)
         self._release_owner()
@@ -199,8 +215,7 @@ class Scheduler:
         try:
             holder = self._claim_owner()
             if holder is not None:
-                log.info("%s: skipped: another bbmirror schedule (pid %s) keeps %s fresh",
-                         name, holder, self.db)  # fmt: skip
+                self._say_held(name, holder)
                 return None
             if self.before_run is not None:
                 self.before_run(jobs.source)
@@ -209,7 +224,7 @@ class Scheduler:
             summaries = await sync_sources(
                 self.db,
                 [source],
-                Options(reconcile=reconcile),
+                replace(self.options, reconcile=reconcile or self.options.reconcile),
                 transport=self.transport,
                 client_options=self.client_options,
             )
@@ -223,17 +238,24 @@ class Scheduler:
             self._failed(jobs, exc, started)
             return None
         summary = summaries[0]
-        jobs.failures = 0
         if summary.reconciled:
             jobs.reconcile_pending = False
-        log.info("%s", _line(summary, started))
+        if summary.outcome == "ok":
+            jobs.failures = 0
+            log.info("%s", _line(summary, started))
+        else:  # partial: finished, but something was not read
+            log.warning("%s", _line(summary, started))
         return summary
 
     def _failed(self, jobs: SourceJobs, exc: BaseException, started: float) -> None:
         """Log a failed run and push the next one back (doubling, capped)."""
         jobs.failures += 1
         delay = backoff_delay(jobs.timing.every, jobs.failures, self.max_backoff)
-        text = str(exc) if isinstance(exc, BitbucketError | SyncError | StoreError) else repr(exc)
+        known = BitbucketError | SyncError | StoreError | ConfigError
+        text = str(exc) if isinstance(exc, known) else repr(exc)
+        failed = getattr(exc, "summaries", None)
+        if failed and failed[-1].message:
+            text = failed[-1].message  # says when every request failed, not only the last
         name = jobs.source.name
         if self.aps is not None and not self.stopping:
             nxt = datetime.now(UTC) + timedelta(seconds=delay)
@@ -254,9 +276,30 @@ class Scheduler:
 
     # -- the owner lock ----------------------------------------------------------------------
 
-    def _claim_owner(self) -> str | None:
-        """Hold ``<db>.schedule.lock``; None when we own it, else the holder's pid."""
-        return self.owner.acquire()
+    def _claim_owner(self) -> Holder | None:
+        """Hold ``<db>.schedule.lock``; None when we own it, else who holds it."""
+        holder = self.owner.try_acquire()
+        if holder is None and self._beating is None:
+            self._beating = asyncio.ensure_future(self._beat())
+        return holder
+
+    async def _beat(self) -> None:
+        """The owner's heartbeat, from the event loop: it stops when the process stops."""
+        while True:
+            self.owner.beat()
+            await asyncio.sleep(self.heartbeat)
+
+    def _say_held(self, name: str, holder: Holder) -> None:
+        """A skip: quiet when the owner is alive, loud when it stopped making progress."""
+        silent = holder.silent_for()
+        if silent is not None and silent > self.stale_after:
+            log.warning("%s: skipped: the bbmirror schedule owning %s (pid %s) has made no "
+                        "progress for %s (stopped or hung?) and still holds the lock: `kill "
+                        "-CONT %s` or stop it, and this scheduler takes over", name, self.db,
+                        holder.pid, _secs(round(silent)), holder.pid)  # fmt: skip
+            return
+        log.info("%s: skipped: another bbmirror schedule (pid %s) keeps %s fresh",
+                 name, holder.pid, self.db)  # fmt: skip
 
     def _release_owner(self) -> None:
         self.owner.release()
@@ -332,7 +375,8 @@ def _line(summary: Summary, started: float) -> str:
         f"{summary.repositories} repositories, {rows} rows, {summary.requests} requests, "
         f"{summary.errors} errors"
     )
-    return text + (" (reconciled)" if summary.reconciled else "")
+    text += " (reconciled)" if summary.reconciled else ""
+    return text + (f" ({summary.message})" if summary.message else "")
 
 
 def _took(started: float) -> str:

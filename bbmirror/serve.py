@@ -18,7 +18,11 @@ Choices where the brief is silent:
 - Before serving, the file is opened read-write once (when it is writable) so that an older
   mirror gains the report views of later migrations; a read-only file is served as it is.
 - Settings: SQL time limit 3 s (the reports take well under 1 s on a medium mirror; larger
-  mirrors get headroom), facet time limit 500 ms, 50 rows a page, 10 values a facet.
+  mirrors get headroom), facet time limit 500 ms, 50 rows a page, 10 values a facet. So that
+  one heavy query cannot run away: at most 1,000 rows returned, 2 SQL threads, CSV exports
+  capped at 50 MB, a 32 MB page cache per connection, and SQLite's heap capped process-wide at
+  ``HEAP_LIMIT`` (``PRAGMA hard_heap_limit``: a query past it fails with "out of memory"
+  instead of growing the process). Datasette 0.65 has no memory setting of its own.
 - SIGTERM and Ctrl-C stop the server gracefully with exit code 0 (uvicorn would re-raise them).
 - Folded ``json``/``*_html`` cells and compact search-all results: see the plugin module.
 - Datasette 1.0 alphas read canned queries, plugin settings and table options from
@@ -33,6 +37,7 @@ import copy
 import os
 import signal
 import socket
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,7 +54,12 @@ SETTINGS: dict[str, Any] = {
     "facet_time_limit_ms": 500,
     "default_page_size": 50,
     "default_facet_size": 10,
+    "max_returned_rows": 1000,
+    "num_sql_threads": 2,
+    "max_csv_mb": 50,
+    "cache_size_kb": 32_000,
 }
+HEAP_LIMIT = 512 * 1024 * 1024  # bytes of SQLite memory per serving process (the plugin)
 # Table options Datasette 1.x reads from configuration instead of metadata.
 TABLE_CONFIG_KEYS = (
     "hidden",
@@ -131,12 +141,18 @@ def make_datasette(
     if pm.get_plugin(PLUGIN_NAME) is None:
         raise ServeError("bbmirror's Datasette plugin is not installed: pip install -e .")
     path = prepare(db_path) if migrate else Path(db_path).absolute()
+    cap_sqlite_memory()
     options: dict[str, Any] = {"settings": {**SETTINGS, **(settings or {})}}
     if datasette_major() >= 1:  # 1.x has no get_metadata hook: hand the plugin's metadata over
         metadata = metadata if metadata is not None else load_metadata(path.stem)
         metadata, config = split_config(metadata)
         options["config"] = config
     return Datasette(files=[str(path)], metadata=metadata, **options)
+
+
+def cap_sqlite_memory(limit: int = HEAP_LIMIT) -> None:
+    """SQLite's heap limit is process-wide: a query past it fails instead of growing."""
+    sqlite3.connect(":memory:").execute(f"PRAGMA hard_heap_limit = {limit}").close()
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -15,6 +15,12 @@ Choices where the brief is silent:
   the source, else Bitbucket Cloud's default of 1000 per hour.
 - A run logged as ``running`` whose process no longer exists is reported as abandoned (it was
   killed; what it committed is kept and the next run resumes).
+- The last run's ``health`` is ``ok``, ``warning`` (``partial``: it finished but something was
+  not read), ``failed`` (also a run that failed before reading anything: bad credentials, a
+  429 on the first request), or ``running``/``abandoned``/``interrupted``. ``last_success``
+  counts ``ok`` runs only.
+- ``scheduler``: the ``bbmirror schedule`` owning the database (pid, heartbeat), and
+  ``stale`` when its heartbeat is older than 10 minutes (stopped or hung).
 """
 
 from __future__ import annotations
@@ -26,13 +32,16 @@ from typing import Any
 
 from bbmirror.config import Source
 from bbmirror.store.db import Store
+from bbmirror.store.pidlock import PidLock
 from bbmirror.store.schema import TABLES
 
 DEFAULT_BUDGET = 1000
 REPO_TABLES = [t.name for t in TABLES.values() if "repository_id" in t.column_names]
 
 
-def collect(db: str, sources: list[Source] | None = None) -> dict[str, Any]:
+def collect(
+    db: str, sources: list[Source] | None = None, *, stale_after: float | None = None
+) -> dict[str, Any]:
     """The status report as plain data (what ``--json`` prints)."""
     configured = {s.name: s for s in sources or []}
     store = Store.open(db, readonly=True)
@@ -43,7 +52,22 @@ def collect(db: str, sources: list[Source] | None = None) -> dict[str, Any]:
         report = [_source(conn, name, configured.get(name), cutoff) for name in sorted(names)]
     finally:
         store.close()
-    return {"database": store.path, "sources": report}
+    owner = _scheduler(store.path, stale_after)
+    return {"database": store.path, "scheduler": owner, "sources": report}
+
+
+def _scheduler(db_path: str, stale_after: float | None) -> dict[str, Any] | None:
+    """The scheduler owning the database, if one runs, and whether it still makes progress."""
+    from bbmirror.schedule import STALE_AFTER
+
+    stale_after = STALE_AFTER if stale_after is None else stale_after
+    holder = PidLock(f"{db_path}.schedule.lock").holder()
+    if holder is None:
+        return None
+    silent = holder.silent_for()
+    when = holder.heartbeat
+    beat = datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds") if when else None
+    return {"pid": holder.pid, "heartbeat": beat, "stale": bool(silent and silent > stale_after)}
 
 
 def _source_names(conn: Any) -> set[str]:
@@ -68,7 +92,7 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
         (name,),
     ).fetchone()
     success = conn.execute(
-        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND outcome IN ('ok', 'partial')",
+        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND outcome = 'ok'",
         (name,),
     ).fetchone()[0]
     used = conn.execute(
@@ -122,7 +146,13 @@ def _run(row: tuple) -> dict[str, Any]:
     }
     if outcome == "running":
         run["abandoned"] = not _alive(pid)
+    run["health"] = HEALTH.get(outcome, outcome)
+    if run.get("abandoned"):
+        run["health"] = "abandoned"
     return run
+
+
+HEALTH = {"ok": "ok", "partial": "warning", "failed": "failed"}
 
 
 def _alive(pid: int | None) -> bool:
@@ -221,6 +251,14 @@ def _mentions(payload: str | None, repo_id: str, full_name: str | None) -> bool:
 def render(report: dict[str, Any]) -> str:
     """The report as aligned text for a terminal."""
     lines = [f"{report['database']}"]
+    owner = report.get("scheduler")
+    if owner and owner["stale"]:
+        lines.append(
+            f"  WARNING: its scheduler (pid {owner['pid']}) has made no progress since "
+            f"{_t(owner['heartbeat'])} UTC: stopped or hung"
+        )
+    elif owner:
+        lines.append(f"  kept fresh by bbmirror schedule (pid {owner['pid']})")
     if not report["sources"]:
         lines.append("  nothing synced yet: run `bbmirror sync` or `bbmirror schedule`")
     for src in report["sources"]:
@@ -257,6 +295,10 @@ def _describe_run(run: dict[str, Any] | None) -> str:
         outcome = f"abandoned (pid {run['pid']} is gone; the next run resumes)"
     elif outcome == "running":
         outcome = f"running (pid {run['pid']})"
+    elif outcome == "partial":
+        outcome = "WARNING partial (finished, but something was not read)"
+    elif outcome == "failed":
+        outcome = "FAILED"
     when = _t(run["finished_at"] or run["started_at"])
     text = f"#{run['id']} {outcome}, {when}: {run['rows']} rows, {run['requests']} requests"
     return text + (f" ({run['message']})" if run["message"] else "")

@@ -69,6 +69,7 @@ class Options:
     reconcile: bool = False
     only: frozenset[str] = frozenset()  # stream names; empty means all
     repos: tuple[str, ...] = ()  # WORKSPACE/SLUG, narrows the source's own list
+    adopt_lister: bool = False  # `sync --reconcile`: trust this credential's lists (runs.py)
 
 
 @dataclass
@@ -114,6 +115,8 @@ UNCONVERTIBLE = (ValueError, KeyError, TypeError, AttributeError, OverflowError,
 
 class Engine(StatusPolicy):
     """Runs every stream of one source against one store."""
+
+    blind: frozenset[str] = frozenset()  # lists whose absences prove nothing (runs.py)
 
     def __init__(
         self,
@@ -201,7 +204,7 @@ class Engine(StatusPolicy):
             return []  # no tracker, or a removed one: a normal state, nothing to mirror
         with self.store.transaction():
             self.write(rowset)
-            if clean:  # a quarantined record's row must not be mistaken for a deletion
+            if clean and stream.name not in self.blind:  # quarantined or unseen ≠ deleted
                 keep = {r["id"] for r in rowset.get(stream.table, ())}
                 gone = self.store.tombstone(stream.table, where, keep, now())
                 self.summary.add({stream.table: gone})
@@ -446,100 +449,9 @@ def _parent_context(stream_name: str, obj: dict, parent_id: str) -> Context:
     return {"parent_id": parent_id}
 
 
-def client_for(source: Source, transport=None, **kwargs) -> BitbucketClient:
-    return BitbucketClient(
-        source.base_url,
-        source.credentials,
-        budget=source.budget,
-        concurrency=source.concurrency,
-        transport=transport,
-        paging="server" if source.kind == "server" else "cloud",
-        **kwargs,
-    )
+# The entry points live in runs.py (run orchestration and logging); imported last, as they
+# build on everything above.
+from bbmirror.runs import client_for, run_logged, sync_sources  # noqa: E402
 
-
-async def sync_sources(
-    db_path: str,
-    sources: list[Source],
-    options: Options,
-    *,
-    transport=None,
-    progress: Progress | None = None,
-    client_options: dict | None = None,
-) -> list[Summary]:
-    """Sync every source into one database; nothing is written before a source's preflight."""
-    from bbmirror.streams.cloud import CLOUD_STREAMS
-    from bbmirror.streams.server import SERVER_STREAMS
-    from bbmirror.sync_cloud import CloudSync
-    from bbmirror.sync_server import ServerSync
-
-    kinds = {"cloud": (CloudSync, CLOUD_STREAMS), "server": (ServerSync, SERVER_STREAMS)}
-
-    summaries: list[Summary] = []
-    store: Store | None = None
-    try:
-        for source in sources:
-            summary = Summary(source=source.name, started_at=now())
-            engine_class, streams = kinds[source.kind]
-            waiting = getattr(progress, "waiting", None)
-            options_for_client = {"on_wait": waiting, **(client_options or {})}
-            client = client_for(source, transport, **options_for_client)
-            async with client:
-                engine = engine_class(
-                    store,  # type: ignore[arg-type]
-                    client,
-                    source,
-                    streams,
-                    options,
-                    summary,
-                    progress,
-                )
-                await engine.preflight()
-                if store is None:
-                    store = Store.open(db_path)
-                    store.acquire_writer_lock()
-                engine.store = store
-                await run_logged(engine, client)
-            summaries.append(summary)
-    finally:
-        if store is not None:
-            store.close()
-    return summaries
-
-
-async def run_logged(engine: Engine, client: BitbucketClient) -> None:
-    """Run one source with a run-log row; reconcile on demand or every N runs."""
-    store, source, summary = engine.store, engine.source, engine.summary
-    options = engine.options
-    if not options.reconcile and source.reconcile_every:
-        runs = store.count("sync_runs", {"source": source.name, "outcome": "ok"})
-        if runs and runs % source.reconcile_every == 0:
-            engine.options = options = Options(
-                full=options.full, reconcile=True, only=options.only, repos=options.repos
-            )
-    summary.reconciled = options.reconcile
-    summary.run_id = store.start_run(
-        source.name,
-        {"full": options.full, "reconcile": options.reconcile, "only": sorted(options.only)},
-    )
-    try:
-        await engine.run()
-        summary.outcome = "partial" if summary.errors else "ok"
-    except (SyncError, BitbucketError) as exc:
-        summary.outcome = "failed"
-        summary.message = str(exc)
-        raise
-    except BaseException:
-        summary.outcome = "interrupted"
-        raise
-    finally:
-        summary.requests = client.requests
-        summary.finished_at = now()
-        store.finish_run(
-            summary.run_id,
-            summary.outcome,
-            summary.rows,
-            summary.requests,
-            summary.errors,
-            summary.message,
-        )
+__all__ = ["Engine", "Options", "Summary", "SyncError", "client_for", "run_logged",
+           "sync_sources"]  # fmt: skip

@@ -78,7 +78,7 @@ def sync_once(tool: str, sim: RunningSimulator, db: str, extra: tuple[str, ...] 
         [*command(tool, sim.base_url, db, sorted(sim.world.workspaces)), *extra], env
     )
     summary = json.loads(stdout)
-    rows = summary[0]["rows"] if tool == "bbmirror" else summary["rows"]
+    rows = summary["runs"][0]["rows"] if tool == "bbmirror" else summary["rows"]
     return {
         "seconds": round(seconds, 2),
         "requests": len(sim.request_log),

@@ -69,7 +69,7 @@ def run_sync(db: str, base_url: str, world: World) -> dict:
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    summary = json.loads(done.stdout)[0]
+    summary = json.loads(done.stdout)["runs"][0]
     return {
         "seconds": round(elapsed, 2),
         "requests": summary["requests"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -51,12 +52,42 @@ def _sync(simulator, db, *args, token=TOKEN, base_url=None):
 
 
 def _fingerprint(db: Path) -> dict[str, str]:
-    """Hashes of the database and its sidecar files (WAL included)."""
+    """Hashes of the database and its sidecar files (WAL included); see also `_content`."""
     return {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(db.parent.iterdir())
         if p.name.startswith(db.name) and not p.name.endswith(".lock")
     }
+
+
+def _content(db: Path) -> dict[str, list]:
+    """Every table's rows except the run log: what a failed run must leave as it was."""
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            t: sorted(map(repr, conn.execute(f"SELECT * FROM [{t}]")))
+            for t in tables
+            if t != "sync_runs" and not t.startswith(("sqlite_", "_"))
+        }
+    finally:
+        conn.close()
+
+
+def _runs(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT outcome, message FROM sync_runs ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def _failed_run_only(db: Path, before: dict, runs_before: list) -> str:
+    """The database holds the same rows plus one failed run; return its message."""
+    assert _content(db) == before
+    runs = _runs(db)
+    assert runs[:-1] == runs_before and runs[-1][0] == "failed", runs
+    return runs[-1][1]
 
 
 def _one_line_error(result) -> str:
@@ -77,7 +108,9 @@ def test_sync_prints_a_one_line_summary(tmp_path, simulator):
 
 def test_json_summary(tmp_path, simulator):
     result = _sync(simulator, tmp_path / "m.db", "--json")
-    summary = json.loads(result.output)[0]
+    body = json.loads(result.stdout)
+    assert body["outcome"] == "ok" and body["error"] is None
+    summary = body["runs"][0]
     assert summary["outcome"] == "ok"
     assert summary["rows"]["pullrequests"] == sum(
         len(r.pullrequests) for r in simulator.world.repositories.values()
@@ -85,39 +118,39 @@ def test_json_summary(tmp_path, simulator):
 
 
 def test_wrong_credentials(mirrored, simulator):
-    before = _fingerprint(mirrored)
+    before, runs = _content(mirrored), _runs(mirrored)
     line = _one_line_error(_sync(simulator, mirrored, token="not-the-token"))
     assert "credentials" in line and "not-the-token" not in line
-    assert _fingerprint(mirrored) == before
+    _failed_run_only(mirrored, before, runs)
 
 
 def test_unknown_workspace(mirrored, simulator):
-    before = _fingerprint(mirrored)
+    before, runs = _content(mirrored), _runs(mirrored)
     result = CliRunner().invoke(
         cli,
         ["sync", str(mirrored), "--base-url", simulator.base_url, "--workspace", "nope"],
         env={"BITBUCKET_TOKEN": TOKEN},
     )
     assert "workspace 'nope' does not exist" in _one_line_error(result)
-    assert _fingerprint(mirrored) == before
+    _failed_run_only(mirrored, before, runs)
 
 
 def test_unknown_repository(mirrored, simulator):
-    before = _fingerprint(mirrored)
+    before, runs = _content(mirrored), _runs(mirrored)
     workspace = next(iter(simulator.world.workspaces))
     line = _one_line_error(_sync(simulator, mirrored, "--repo", f"{workspace}/nope"))
     assert f"repository '{workspace}/nope'" in line
-    assert _fingerprint(mirrored) == before
+    _failed_run_only(mirrored, before, runs)
 
 
 def test_unreachable_host(mirrored, simulator):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once the socket closes
-    before = _fingerprint(mirrored)
+    before, runs = _content(mirrored), _runs(mirrored)
     line = _one_line_error(_sync(simulator, mirrored, base_url=f"http://127.0.0.1:{port}/2.0"))
     assert "cannot reach" in line
-    assert _fingerprint(mirrored) == before
+    _failed_run_only(mirrored, before, runs)
 
 
 def test_missing_directory(tmp_path, simulator):

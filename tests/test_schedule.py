@@ -213,7 +213,7 @@ def _start(db: Path, base_url: str, workspaces: list[str], log: Path) -> subproc
     args = [sys.executable, "-m", "bbmirror", "schedule", str(db), "--base-url", base_url]
     for ws in workspaces:
         args += ["--workspace", ws]
-    env = {**os.environ, "BITBUCKET_TOKEN": DEFAULT_TOKEN}
+    env = {**os.environ, "BITBUCKET_TOKEN": DEFAULT_TOKEN, "BBMIRROR_MIN_EVERY": "1"}
     with log.open("wb") as out:
         return subprocess.Popen([*args, "--every", "1s"], stderr=out, stdout=out, env=env)
 

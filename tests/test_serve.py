@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -215,12 +216,20 @@ def test_the_command_explains_what_is_wrong(tmp_path):
     )
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
-    no_config = subprocess.run(
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("BITBUCKET_")}
+    no_credentials = subprocess.run(
         [sys.executable, "-m", "bbmirror", "serve", str(tmp_path / "x.db"), "--sync"],
         capture_output=True,
         text=True,
+        env=bare,
     )
-    assert no_config.returncode == 2 and "--config" in no_config.stderr
+    assert no_credentials.returncode == 1 and "BITBUCKET_TOKEN" in no_credentials.stderr
+    flags_alone = subprocess.run(
+        [sys.executable, "-m", "bbmirror", "serve", str(tmp_path / "x.db"), "--workspace", "a"],
+        capture_output=True,
+        text=True,
+    )
+    assert flags_alone.returncode == 2 and "--sync" in flags_alone.stderr
     assert not (tmp_path / "x.db").exists()
 
 
@@ -305,7 +314,8 @@ def test_serve_with_sync_keeps_the_mirror_fresh(tmp_path):
             f'workspaces = [{workspaces}]\ncredentials = "SIMTEST"\nevery = "1s"\n'
         )
         proc, url = start(
-            [str(db), "--sync", "--config", str(config)], {"SIMTEST_TOKEN": DEFAULT_TOKEN}
+            [str(db), "--sync", "--config", str(config)],
+            {"SIMTEST_TOKEN": DEFAULT_TOKEN, "BBMIRROR_MIN_EVERY": "1"},
         )
         try:
 
@@ -331,3 +341,4 @@ def test_serve_with_sync_keeps_the_mirror_fresh(tmp_path):
         output = proc.stdout.read()
     assert code == 0, output
     assert "Syncing sim on schedule" in output and DEFAULT_TOKEN not in output
+    assert re.search(r"sim: ok in [\d.]+s, \d+ repositories", output), output  # a line per run

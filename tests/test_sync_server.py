@@ -215,7 +215,16 @@ def _cli_sync(running, db, *extra, token=TOKEN, url=None):
 
 
 def _fingerprint(db: Path) -> str:
-    return hashlib.sha256(db.read_bytes()).hexdigest()
+    """Every row but the run log's (a failed run leaves its run row, nothing else)."""
+    conn = sqlite3.connect(db)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    rows = {t: sorted(map(repr, conn.execute(f"SELECT * FROM [{t}]"))) for t in tables}
+    conn.close()
+    return hashlib.sha256(
+        repr(
+            {k: v for k, v in rows.items() if k != "sync_runs" and not k.startswith("sqlite_")}
+        ).encode()
+    ).hexdigest()
 
 
 def _one_line(result) -> str:

@@ -1,0 +1,195 @@
+"""What the commands share: one-line failures, and one option set for every command that syncs.
+
+``sync``, ``schedule`` and ``serve --sync`` take the same source flags (``@source_options``)
+and build their sources the same way (``SourceFlags.sources``).
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import sqlite3
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+SOURCE_FLAGS = (
+    "config_path",
+    "base_url",
+    "workspaces",
+    "repos",
+    "server_url",
+    "projects",
+    "budget",
+    "concurrency",
+    "only",
+    "anonymous",
+)
+
+
+class Failure(click.ClickException):
+    """A one-line error and exit code 1; the traceback only with --debug."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into one clear line (tracebacks with --debug)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bbmirror.archive import ArchiveError
+        from bbmirror.config import ConfigError
+        from bbmirror.http import BitbucketError
+        from bbmirror.store.db import StoreError
+        from bbmirror.sync import SyncError
+
+        debug = kwargs.get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except (ArchiveError, ConfigError, BitbucketError, StoreError, SyncError) as exc:
+            if debug:
+                traceback.print_exc()
+            raise Failure(scrub(str(exc))) from None
+        except (OSError, sqlite3.Error) as exc:
+            if debug:
+                traceback.print_exc()
+            raise Failure(scrub(describe_failure(exc, kwargs.get("db")))) from None
+        except KeyboardInterrupt:
+            raise Failure("interrupted; what was committed is kept, rerun to resume") from None
+
+    return wrapper
+
+
+def describe_failure(exc: BaseException, db: str | None) -> str:
+    """Disk full, a file size limit or a damaged database, said in one line."""
+    where = f" {db}" if db else " the database"
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return f"cannot write{where}: {exc.strerror}; free disk space or raise the file size limit"
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return (
+            f"{where.strip()} is damaged ({text}): restore it from a backup or sync into a new "
+            "file; nothing more was written"
+        )
+    if isinstance(exc, sqlite3.OperationalError) and ("full" in text or "I/O" in text):
+        return (
+            f"cannot write{where} ({text}): free disk space or raise the file size limit "
+            "(ulimit -f); what was committed is kept, rerun to resume"
+        )
+    if isinstance(exc, sqlite3.Error):
+        return f"database error in{where}: {text}"
+    return text
+
+
+def scrub(text: str) -> str:
+    """Last line of defence: no credential from the environment appears in output."""
+    for name, value in os.environ.items():
+        if value and len(value) >= 6 and any(k in name for k in ("TOKEN", "PASSWORD", "SECRET")):
+            text = text.replace(value, "***")
+    return text
+
+
+def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The source flags of every command that syncs, handed over as one ``flags`` argument."""
+    path = click.Path(dir_okay=False)
+    options = [
+        click.option("--config", "config_path", type=path, help="TOML config."),
+        click.option("--base-url", help="API base URL (default https://api.bitbucket.org/2.0)."),
+        click.option("--workspace", "workspaces", multiple=True, help="Workspace (repeatable)."),
+        click.option("--repo", "repos", multiple=True, help="WORKSPACE/SLUG (repeatable)."),
+        click.option("--server-url", help="Bitbucket Data Center URL (instead of Cloud)."),
+        click.option("--project", "projects", multiple=True, help="Data Center project key."),
+        click.option("--budget", type=int, help="Requests per hour to spend (default 1000)."),
+        click.option("--concurrency", type=int, help="Requests in flight (default 4)."),
+        click.option("--only", help="Comma-separated streams, e.g. pullrequests,issues."),
+        click.option("--anonymous", is_flag=True, help="Read public data only, no credential."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in SOURCE_FLAGS}
+        return func(*args, flags=SourceFlags(**values), **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@dataclass(frozen=True)
+class SourceFlags:
+    """The source flags as given on the command line."""
+
+    config_path: str | None
+    base_url: str | None
+    workspaces: tuple[str, ...]
+    repos: tuple[str, ...]
+    server_url: str | None
+    projects: tuple[str, ...]
+    budget: int | None
+    concurrency: int | None
+    only: str | None
+    anonymous: bool
+
+    def streams(self) -> frozenset[str]:
+        """The ``--only`` stream names, checked against the known ones."""
+        from bbmirror.config import ConfigError
+        from bbmirror.streams.cloud import CLOUD_STREAMS
+        from bbmirror.streams.server import SERVER_STREAMS
+
+        streams = frozenset(s.strip() for s in (self.only or "").split(",") if s.strip())
+        known = set(CLOUD_STREAMS) | set(SERVER_STREAMS)
+        unknown = streams - known
+        if unknown:
+            names = ", ".join(sorted(known))
+            raise ConfigError(f"unknown stream {sorted(unknown)[0]!r} in --only; known: {names}")
+        return streams
+
+    def sources(self, every: str | None = None) -> list:
+        """The configured sources, or the one the flags describe (with ``every`` if given)."""
+        from bbmirror.config import ConfigError, flag_source, load_config, parse_every
+
+        for repo in self.repos:
+            check_repo(repo)
+        if self.config_path:
+            given = [
+                name
+                for name, value in (
+                    ("--base-url", self.base_url),
+                    ("--workspace", self.workspaces),
+                    ("--server-url", self.server_url),
+                    ("--project", self.projects),
+                    ("--budget", self.budget),
+                    ("--concurrency", self.concurrency),
+                    ("--anonymous", self.anonymous),
+                    ("--every", every),
+                )
+                if value
+            ]
+            if given:
+                raise ConfigError(
+                    f"{', '.join(given)} go in the config file when using one (see README)"
+                )
+            return load_config(self.config_path)
+        source = flag_source(
+            base_url=self.base_url,
+            workspaces=self.workspaces,
+            server_url=self.server_url,
+            projects=self.projects,
+            budget=self.budget,
+            concurrency=self.concurrency,
+            anonymous=self.anonymous,
+        )
+        if every is not None:
+            source.every = parse_every(every)
+        return [source]
+
+
+def check_repo(repo: str) -> None:
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise click.UsageError(f"--repo {repo!r} should look like WORKSPACE/SLUG")
