@@ -83,6 +83,7 @@ class Summary:
     rows: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     errors: int = 0
+    skipped: int = 0  # stream families the credential may not read (noted, not errors)
     reconciled: bool = False
     started_at: str = ""
     finished_at: str = ""
@@ -99,6 +100,8 @@ class Summary:
             f"{self.source}: {self.outcome}, {self.repositories} repositories, "
             f"{total} rows written, {self.requests} requests, {self.errors} errors"
         )
+        if self.skipped:
+            text += f", {self.skipped} skipped (no permission; see `bbmirror status`)"
         return text + (f" ({self.message})" if self.message else "")
 
 
@@ -172,12 +175,16 @@ class Engine(StatusPolicy):
             self.quarantine(stream.name, f"{type(exc).__name__}: {exc}", obj)
             return None
 
-    def quarantine(self, stream: str, reason: str, payload: object) -> None:
+    def quarantine(self, stream: str, reason: str, payload: object, *, counts: bool = True) -> None:
+        """Record a problem in ``sync_errors``; ``counts`` False for a deliberate skip."""
         text = rowcheck.payload_text(payload)
         reason = rowcheck.safe_text(reason)
         with self.store.transaction():
             self.store.record_error(self.summary.run_id, self.source.name, stream, reason, text)
-        self.summary.errors += 1
+        if counts:
+            self.summary.errors += 1
+        else:
+            self.summary.skipped += 1
 
     def write(self, rowset: RowSet) -> None:
         self.summary.add(self.store.write(rowset))

@@ -241,7 +241,8 @@ class CloudSync(Engine):
             if not probe:
                 name = path.split("/", 1)[1]
                 reason = f"skipped: the credentials may not read repository {name} (403)"
-                self.note("repositories", reason, {"url": exc.url, "status": exc.status})
+                payload = {"url": exc.url, "status": exc.status}
+                self.note("repositories", reason, payload, denied=True)
                 return None
             self.deny(self.streams["workspaces"], exc, None)
             page = await self.guarded_get(f"repositories/{path.split('/', 1)[1]}")

@@ -121,24 +121,30 @@ class StatusPolicy:
                 f"{(ctx or {}).get('full_name')} ({exc.status})"
             )
         self.denied[key] = reason
-        self.note(stream.name, reason, {"url": exc.url, "status": exc.status, "skipped": key})
+        payload = {"url": exc.url, "status": exc.status, "skipped": key}
+        self.note(stream.name, reason, payload, denied=True)
 
-    def note(self, stream: str, reason: str, payload: dict) -> None:
-        """A skip: a warning line on stderr and a ``sync_errors`` row that ``status`` shows."""
+    def note(self, stream: str, reason: str, payload: dict, *, denied: bool = False) -> None:
+        """A skip: a warning line on stderr and a ``sync_errors`` row that ``status`` shows.
+
+        What the credential may not read (``denied``) is the user's choice of credential, not
+        a fault: it is counted as skipped, not as an error, so the run can still end ``ok``.
+        """
         source = self.source.name
         log.warning("%s: %s", source, reason)
         warn = getattr(self.progress, "warn", None)
         if warn is not None:
             warn(f"{source}: {reason}")
         if self.store is None:
-            self.pending.append((stream, reason, json.dumps(payload)))  # the preflight's
+            self.pending.append((stream, reason, json.dumps(payload), denied))  # preflight's
         else:
-            self.quarantine(stream, reason, json.dumps(payload))
+            self.quarantine(stream, reason, json.dumps(payload), counts=not denied)
 
     def flush_notes(self) -> None:
         """Record the notes the preflight made before the store was open."""
         while self.pending:
-            self.quarantine(*self.pending.pop(0))
+            stream, reason, payload, denied = self.pending.pop(0)
+            self.quarantine(stream, reason, payload, counts=not denied)
 
     async def redo(self, stream: Stream, ctx: Context, state: SyncState) -> None:
         """Read again the parents whose children failed last time, forcing their children."""
