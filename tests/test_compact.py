@@ -15,6 +15,7 @@ from mirror import Harness
 
 from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
+from bbmirror.store import Store, rows
 from bbmirror.store.compact import compact, rebuild
 from bbmirror.sync import Options, sync_sources
 
@@ -105,7 +106,7 @@ def test_derivable_links_and_rendered_duplicates_are_not_stored(synced):
         conn.execute(f"select coalesce(sum(length(json)), 0) from [{t}]").fetchone()[0]
         for t in _json_tables(conn)
     )
-    for table in ("users", "commits", "comments", "pullrequests", "pullrequest_activity"):
+    for table in ("commits", "comments", "pullrequests", "pullrequest_activity"):
         hrefs = conn.execute(f"select count(*) from [{table}] where json like '%\"href\"%'")
         assert hrefs.fetchone()[0] == 0, table
     dup = "select count(*) from commits where json_extract(json, '$.summary.raw') is not null"
@@ -219,3 +220,30 @@ def test_compact_never_changes_what_rebuild_gives_back(obj):
     """For any object (no top-level ``_links``, which the API never sends), nothing is lost."""
     assert rebuild(compact(obj)) == obj
     assert rebuild(obj) == obj  # an object stored before compaction reads as it was
+
+
+def test_a_condensed_user_reference_keeps_the_full_profiles_links(tmp_path):
+    """``users`` rows merge with json_patch: their links stay an object a reference can't erase."""
+    uuid = "{0d6e6d7c-8a59-4d3f-a2a4-0ad1f1b8a6c1}"
+    key = "%7B0d6e6d7c-8a59-4d3f-a2a4-0ad1f1b8a6c1%7D"
+    api, web = "https://api.bitbucket.org/2.0", "https://bitbucket.org"
+    condensed = {
+        "display_name": "Ann",
+        "links": {
+            "self": {"href": f"{api}/users/{key}"},
+            "html": {"href": f"{web}/{key}/"},
+            "avatar": {"href": f"{web}/account/{key}/avatar/"},
+        },
+        "type": "user",
+        "uuid": uuid,
+    }
+    full = {
+        **condensed,
+        "links": {**condensed["links"], "repositories": {"href": f"{api}/repositories/{key}"}},
+        "created_on": "2015-01-01T00:00:00+00:00",
+    }
+    with Store.open(tmp_path / "m.db") as store:
+        store.write(rows.user(full, source="cloud"))
+        store.write(rows.user(condensed, source="cloud"))
+        (text,) = store.conn.execute("select json from users").fetchone()
+    assert rebuild(json.loads(text)) == full

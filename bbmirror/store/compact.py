@@ -12,8 +12,9 @@ meaning (DESIGN principle 3). What the stored JSON looks like after compaction:
   object shows only the 12-character form.
 - ``"_links": {"api": ..., "web": ..., "repo": ...}`` at the top: the API base, web base and
   repository the templates are filled with.
-- ``"_dup": {"rendered.message": "summary", "summary.raw": "message"}`` in an object: keys
-  dropped because they equal another key of the same object (see ``DUPLICATES``).
+- ``"_dup": [0, 1]`` in an object: the entries of ``DUPLICATES`` (by position; the list only
+  grows) whose first key was dropped because it equals the second, e.g. a commit's
+  ``rendered.message`` (a copy of ``summary``) and ``summary.raw`` (a copy of ``message``).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ TEMPLATES["workspace"] = TEMPLATES["team"]
 TEMPLATES["pullrequest_comment.parent"] = TEMPLATES["pullrequest_comment"]
 TEMPLATES["issue_comment.parent"] = {"self": TEMPLATES["issue_comment"]["self"]}
 
-# (dropped path, path it equals) inside one object, in the order they are dropped.
+# (dropped path, path it equals) inside one object, in the order they are dropped. Stored rows
+# name these by position: append only, never reorder.
 DUPLICATES: list[tuple[str, str]] = [
     ("rendered.message", "summary"),
     ("summary.raw", "message"),
@@ -241,16 +243,17 @@ def _walk(node: Any, ctx: dict, kind: str, forward: bool) -> Any:
         else:
             out[key] = value
     if forward:
-        dropped = {}
-        for path, same_as in DUPLICATES:
+        dropped = []
+        for index, (path, same_as) in enumerate(DUPLICATES):
             value = _get(out, path, _MISSING)
             if value is not _MISSING and value == _get(out, same_as, _MISSING):
                 out = _drop(out, path)
-                dropped[path] = same_as
+                dropped.append(index)
         if dropped:
             out["_dup"] = dropped
     else:
-        for path, same_as in reversed(list(node.get("_dup", {}).items())):
+        for index in reversed(node.get("_dup", [])):
+            path, same_as = DUPLICATES[index]
             out = _put(out, path, _get(out, same_as))
     return out
 

@@ -238,7 +238,7 @@ def _user_row(obj: dict, key: str, source: str) -> Row:
         "kind": obj.get("type") or None,
         "account_status": obj.get("account_status") or None,
         "created_on": _time(obj, "created_on", "user"),
-        "json": _json(obj),
+        "json": _dumps(obj),  # not compacted: json_patch merges it, a links list would replace
     }
 
 
