@@ -44,13 +44,13 @@ class CountingTransport(SimulatorTransport):
         return httpx.Response(response.status_code, headers=response.headers, content=body)
 
 
-def sync(size: str, seed: int, db: str) -> int:
+def sync(size: str, seed: int, db: str, base: str) -> int:
     """Mirror the world into ``db``; return the response bytes served."""
     world = generate(seed, size)
-    app = create_app(world, SimulatorConfig(base_url=BASE, tokens={TOKEN: viewer_uuid(world)}))
+    app = create_app(world, SimulatorConfig(base_url=base, tokens={TOKEN: viewer_uuid(world)}))
     source = Source(
         name="cloud",
-        base_url=BASE,
+        base_url=base,
         workspaces=sorted(world.workspaces),
         credentials=Credentials(token=Secret(TOKEN)),
         budget=1_000_000,
@@ -106,18 +106,19 @@ def json_bytes(conn: sqlite3.Connection, rebuild) -> dict[str, dict]:
     return out
 
 
-def bench(size: str, seed: int, keep: str | None) -> dict:
+def bench(size: str, seed: int, keep: str | None, base: str) -> dict:
     try:
         from bbmirror.store.compact import rebuild
     except ImportError:  # before compaction existed
         rebuild = None
     with tempfile.TemporaryDirectory() as tmp:
         db = keep or str(Path(tmp) / "mirror.db")
-        served = sync(size, seed, db)
+        served = sync(size, seed, db, base)
         conn = sqlite3.connect(db)
         conn.execute("vacuum")
         result = {
             "size": size,
+            "base_url": base,
             "served_bytes": served,
             "db_bytes": Path(db).stat().st_size,
             "tables": table_bytes(conn),
@@ -129,7 +130,7 @@ def bench(size: str, seed: int, keep: str | None) -> dict:
 
 def report(r: dict) -> None:
     print(
-        f"\n{r['size']}: API served {r['served_bytes'] / MB:.1f} MB, "
+        f"\n{r['size']} ({r['base_url']}): API served {r['served_bytes'] / MB:.1f} MB, "
         f"database {r['db_bytes'] / MB:.1f} MB ({r['db_bytes'] / r['served_bytes']:.2f}x)"
     )
     print(f"{'table':24} {'table MB':>9} {'json MB':>8} {'rebuilt MB':>10}  heaviest keys (MB)")
@@ -147,9 +148,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="small,medium")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="write the database here (one size only)")
+    parser.add_argument(
+        "--base-url",
+        default=BASE,
+        help="the simulator's API base (e.g. https://api.bitbucket.org/2.0, as on bitbucket.org)",
+    )
     parser.add_argument("--out", default="bench-results/dbsize.json")
     args = parser.parse_args()
-    results = [bench(size, args.seed, args.keep) for size in args.sizes.split(",")]
+    results = [bench(size, args.seed, args.keep, args.base_url) for size in args.sizes.split(",")]
     for r in results:
         report(r)
     out = Path(args.out)

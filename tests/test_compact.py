@@ -247,3 +247,20 @@ def test_a_condensed_user_reference_keeps_the_full_profiles_links(tmp_path):
         store.write(rows.user(condensed, source="cloud"))
         (text,) = store.conn.execute("select json from users").fetchone()
     assert rebuild(json.loads(text)) == full
+
+
+def test_on_bitbucket_org_only_the_repository_is_kept_for_the_links():
+    """Cloud's own API and web bases are not repeated in every row."""
+    api, web = "https://api.bitbucket.org/2.0", "https://bitbucket.org"
+    parent = {
+        "hash": "b" * 40,
+        "type": "commit",
+        "links": {
+            "self": {"href": f"{api}/repositories/ws/repo/commit/{'b' * 40}"},
+            "html": {"href": f"{web}/ws/repo/commits/{'b' * 40}"},
+        },
+    }
+    stored = compact(parent)
+    assert stored["_links"] == {"repo": "ws/repo"}
+    assert stored["links"] == ["self", "html"]
+    assert rebuild(stored) == parent

@@ -11,7 +11,8 @@ meaning (DESIGN principle 3). What the stored JSON looks like after compaction:
   ``links`` object as sent). A trailing ``{"hash": ...}`` gives a commit's full hash when the
   object shows only the 12-character form.
 - ``"_links": {"api": ..., "web": ..., "repo": ...}`` at the top: the API base, web base and
-  repository the templates are filled with.
+  repository the templates are filled with; ``api`` and ``web`` are left out when they are
+  Bitbucket Cloud's own (``CLOUD``), so on bitbucket.org it is only ``{"repo": ...}``.
 - ``"_dup": [0, 1]`` in an object: the entries of ``DUPLICATES`` (by position; the list only
   grows) whose first key was dropped because it equals the second, e.g. a commit's
   ``rendered.message`` (a copy of ``summary``) and ``summary.raw`` (a copy of ``message``).
@@ -114,6 +115,8 @@ DUPLICATES: list[tuple[str, str]] = [
     ("rendered.reason.raw", "reason"),
 ]
 
+# The bases of bitbucket.org's links, assumed when ``_links`` names no other.
+CLOUD = {"api": "https://api.bitbucket.org/2.0", "web": "https://bitbucket.org"}
 _MISSING = object()
 _FULL_HASH = re.compile(r"/commits?/([0-9a-f]{40})$")
 _API = re.compile(r"^(.*?)/(?:repositories|users|workspaces)/")
@@ -128,7 +131,8 @@ def compact(obj: Any) -> Any:
     out = _walk(obj, base, _kind(obj, ""), forward=True)
     if out == obj:
         return obj
-    out = {**out, "_links": base}
+    kept = {k: v for k, v in base.items() if CLOUD.get(k) != v}
+    out = {**out, "_links": kept}
     return out if rebuild(out) == obj else obj
 
 
@@ -137,7 +141,7 @@ def rebuild(obj: Any) -> Any:
     if not isinstance(obj, dict) or "_links" not in obj:
         return obj
     out = dict(obj)
-    base = out.pop("_links")
+    base = {**CLOUD, **out.pop("_links")}
     return _walk(out, base, _kind(out, ""), forward=False)
 
 
