@@ -113,6 +113,9 @@ DUPLICATES: list[tuple[str, str]] = [
     ("summary.raw", "description"),
     ("rendered.title.raw", "title"),
     ("rendered.reason.raw", "reason"),
+    ("comment.pullrequest", "pull_request"),  # activity entries name their PR twice
+    ("approval.pullrequest", "pull_request"),
+    ("changes_requested.pullrequest", "pull_request"),
 ]
 
 # The bases of bitbucket.org's links, assumed when ``_links`` names no other.
