@@ -36,6 +36,8 @@ from typing import Any
 
 import orjson
 
+from bbmirror.store.compact import compact
+
 RowSet = dict[str, list[dict]]
 Row = dict[str, Any]
 
@@ -140,6 +142,11 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
+def _json(obj: Any) -> str:
+    """The ``json`` column: the object minus what ``compact.rebuild`` derives back."""
+    return _dumps(compact(obj))
+
+
 def _get(obj: Any, *path: str) -> Any:
     """Nested lookup that yields None for any missing step or non-object value."""
     for key in path:
@@ -231,7 +238,7 @@ def _user_row(obj: dict, key: str, source: str) -> Row:
         "kind": obj.get("type") or None,
         "account_status": obj.get("account_status") or None,
         "created_on": _time(obj, "created_on", "user"),
-        "json": _dumps(obj),
+        "json": _dumps(obj),  # not compacted: json_patch merges it, a links list would replace
     }
 
 
@@ -262,7 +269,7 @@ def workspace(obj: dict, *, source: str) -> RowSet:
         "is_private": _bool(obj.get("is_private")),
         "created_on": _time(obj, "created_on", "workspace"),
         "updated_on": _time(obj, "updated_on", "workspace"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     return {"workspaces": [row]}
 
@@ -285,7 +292,7 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
         "permission": obj.get("permission"),
         "added_on": _time(obj, "added_on", "workspace membership"),
         "last_accessed": _time(obj, "last_accessed", "workspace membership"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "workspace_members", row)
     return rs
@@ -306,7 +313,7 @@ def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSe
         "is_private": _bool(obj.get("is_private")),
         "created_on": _time(obj, "created_on", "project"),
         "updated_on": _time(obj, "updated_on", "project"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     return {"projects": [row]}
 
@@ -344,7 +351,7 @@ def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> Ro
         "website": obj.get("website"),
         "created_on": _time(obj, "created_on", "repository"),
         "updated_on": _time(obj, "updated_on", "repository"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "repositories", row)
     return rs
@@ -392,7 +399,7 @@ def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "created_on": _time(obj, "created_on", "pull request"),
         "updated_on": _time(obj, "updated_on", "pull request"),
         "closed_on": _time(obj, "closed_on", "pull request"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "pullrequests", row)
     reviewers = [r for r in obj.get("reviewers") or () if isinstance(r, dict)]
@@ -440,7 +447,7 @@ def _participant_row(
         "state": part.get("state"),
         "participated_on": _time(part, "participated_on", "participant"),
         "last_reviewed_commit": None,
-        "json": _dumps(part),
+        "json": _json(part),
     }
 
 
@@ -478,7 +485,7 @@ def _comment(
         "version": None,
         "created_on": _time(obj, "created_on", f"{kind} comment"),
         "updated_on": _time(obj, "updated_on", f"{kind} comment"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "comments", row)
     return rs
@@ -547,7 +554,7 @@ def pr_activity(
         "source_commit": _get(payload, "source", "commit", "hash"),
         "destination_commit": _get(payload, "destination", "commit", "hash"),
         "activity_id": None,
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "pullrequest_activity", row)
     return rs
@@ -569,7 +576,7 @@ def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id
             "repository_id": repository_id,
             "commit_id": commit_key(commit_repo, hash_),
             "hash": hash_,
-            "json": _dumps({"type": "commit", "hash": hash_}),
+            "json": _json({"type": "commit", "hash": hash_}),
         },
     )
     return rs
@@ -610,7 +617,7 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "committer_date": None,
         "message": obj.get("message", _text(obj.get("summary"))),
         "parent_count": len(parents),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "commits", row)
     for position, parent in enumerate(parents):
@@ -625,7 +632,7 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
                 "parent_hash": parent["hash"],
                 "parent_id": commit_key(repository_id, parent["hash"]),
                 "position": position,
-                "json": _dumps(parent),
+                "json": _json(parent),
             },
         )
     return rs
@@ -659,7 +666,7 @@ def commit_status(
         "refname": obj.get("refname"),
         "created_on": _time(obj, "created_on", "commit status"),
         "updated_on": _time(obj, "updated_on", "commit status"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     return {"commit_statuses": [row]}
 
@@ -676,7 +683,7 @@ def branch(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "target_hash": target,
         "target_id": commit_key(repository_id, target) if target else None,
         "is_default": None,
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     return {"branches": [row]}
 
@@ -698,7 +705,7 @@ def tag(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "message": obj.get("message"),
         "tagger_raw": tagger.get("raw"),
         "tagger_id": _ref_user(rs, tagger.get("user"), source),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "tags", row)
     return rs
@@ -716,7 +723,7 @@ def _named(obj: dict, table: str, kind: str, source: str, repository_id: str) ->
         "repository_id": repository_id,
         "api_id": api_id,
         "name": obj.get("name"),
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     return {table: [row]}
 
@@ -767,7 +774,7 @@ def issue(obj: dict, *, source: str, repository_id: str, origin: str = "api") ->
         "edited_on": _time(obj, "edited_on", "issue"),
         "content_updated_on": _time(obj, "content_updated_on", "issue"),
         "origin": origin,
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     _add(rs, "issues", row)
     return rs
@@ -819,7 +826,7 @@ def issue_change(
             "message": _text(obj.get("message")),
             "message_html": _html(obj.get("message")),
             "changes": _dumps(changes),
-            "json": _dumps(obj),
+            "json": _json(obj),
         },
     )
     for field, values in changes.items():
@@ -838,7 +845,7 @@ def issue_change(
                 "field": field,
                 "old": _blank_none(values.get("old")),
                 "new": _blank_none(values.get("new")),
-                "json": _dumps(values),
+                "json": _json(values),
             },
         )
     return rs
@@ -870,7 +877,7 @@ def issue_attachment(
         "content": content,
         "size": len(content) if content is not None else None,
         "created_on": None,
-        "json": _dumps(obj),
+        "json": _json(obj),
     }
     return {"issue_attachments": [row]}
 

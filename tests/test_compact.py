@@ -1,0 +1,266 @@
+"""Stored JSON drops derivable links and rendered duplicates, and rebuild() gives them back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+import httpx
+import pytest
+import realcorpus
+from hypothesis import given
+from hypothesis import strategies as st
+from mirror import Harness
+
+from bbmirror.simulator.faults import SimulatorTransport
+from bbmirror.simulator.generate import generate
+from bbmirror.store import Store, rows
+from bbmirror.store.compact import compact, rebuild
+from bbmirror.sync import Options, sync_sources
+
+
+class Capture(SimulatorTransport):
+    """The in-process simulator transport, keeping every JSON body it served."""
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.bodies: list = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        body = await response.aread()
+        if response.headers.get("content-type", "").startswith("application/json"):
+            self.bodies.append(json.loads(body))
+        return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+
+def _objects(node, found: list) -> list:
+    """Every JSON object inside a served body, nested ones included."""
+    if isinstance(node, dict):
+        found.append(node)
+        for value in node.values():
+            _objects(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _objects(value, found)
+    return found
+
+
+def _canon(obj) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory):
+    """A small world mirrored in-process: (database path, every object the API served)."""
+    world = generate(3, "small")
+    harness = Harness(world, str(tmp_path_factory.mktemp("compact") / "m.db"))
+    capture = Capture(harness.app)
+    asyncio.run(sync_sources(harness.db, [harness.source()], Options(), transport=capture))
+    served = [obj for body in capture.bodies for obj in _objects(body, [])]
+    return harness.db, served
+
+
+def _json_tables(conn: sqlite3.Connection) -> list[str]:
+    names = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+    return [
+        t for t in names if any(c[1] == "json" for c in conn.execute(f"pragma table_info([{t}])"))
+    ]
+
+
+def test_every_served_object_survives_compact_then_rebuild(synced):
+    """The proof of losslessness: every object of every kind the simulator renders."""
+    _, served = synced
+    kinds = set()
+    for obj in served:
+        assert rebuild(compact(obj)) == obj
+        kinds.add(obj.get("type"))
+    # the kinds the simulator serves to a sync are all here
+    assert {"commit", "pullrequest", "pullrequest_comment", "issue", "issue_comment"} <= kinds
+    assert {"issue_change", "user", "repository", "branch", "build", "participant"} <= kinds
+
+
+def test_every_stored_row_rebuilds_to_an_object_the_api_served(synced):
+    """What a row keeps is enough to give back exactly what Bitbucket sent."""
+    db, served = synced
+    seen = {_canon(obj) for obj in served}
+    conn = sqlite3.connect(db)
+    checked = 0
+    for table in _json_tables(conn):
+        if table in {"pullrequest_commits", "sync_errors"}:
+            continue  # the row's JSON is built by bbmirror ({type, hash}) or an error record
+        for (text,) in conn.execute(f"select json from [{table}]"):
+            if text is None:
+                continue
+            assert _canon(rebuild(json.loads(text))) in seen, (table, text[:300])
+            checked += 1
+    assert checked > 1000
+
+
+def test_derivable_links_and_rendered_duplicates_are_not_stored(synced):
+    """Links that follow from ids and copies of the message take no space in the database."""
+    db, served = synced
+    conn = sqlite3.connect(db)
+    stored = sum(
+        conn.execute(f"select coalesce(sum(length(json)), 0) from [{t}]").fetchone()[0]
+        for t in _json_tables(conn)
+    )
+    for table in ("commits", "comments", "pullrequests", "pullrequest_activity"):
+        hrefs = conn.execute(f"select count(*) from [{table}] where json like '%\"href\"%'")
+        assert hrefs.fetchone()[0] == 0, table
+    dup = "select count(*) from commits where json_extract(json, '$.summary.raw') is not null"
+    assert conn.execute(dup).fetchone()[0] == 0
+    rebuilt = sum(
+        len(json.dumps(rebuild(json.loads(text)), ensure_ascii=False, separators=(",", ":")))
+        for t in _json_tables(conn)
+        for (text,) in conn.execute(f"select json from [{t}] where json is not null")
+    )
+    assert stored < 0.6 * rebuilt
+
+
+def test_stored_json_stays_queryable_with_json_extract(synced):
+    """Datasette users keep json_extract over every key that was kept."""
+    db, _ = synced
+    conn = sqlite3.connect(db)
+    commits = conn.execute(
+        "select count(*), sum(json_extract(json, '$.author.user.uuid') = author_id),"
+        " sum(json_extract(json, '$.message') = message),"
+        " sum(json_extract(json, '$._links.repo') is not null) from commits"
+        " where author_id is not null"
+    ).fetchone()
+    assert commits[0] > 0 and commits[0] == commits[1] == commits[2] == commits[3]
+    prs = conn.execute(
+        "select count(*), sum(json_extract(json, '$.title') = title),"
+        " sum(json_extract(json, '$.summary.html') = description_html) from pullrequests"
+    ).fetchone()
+    assert prs[0] > 0 and prs[0] == prs[1] == prs[2]
+
+
+@pytest.mark.parametrize("kind", sorted(realcorpus.cloud()))
+def test_real_cloud_payloads_survive_compact_then_rebuild(kind):
+    """Captured Bitbucket responses (real avatar and CDN URLs) lose nothing."""
+    for obj in realcorpus.cloud()[kind]:
+        assert rebuild(compact(obj)) == obj
+
+
+def test_a_link_that_does_not_follow_from_ids_is_kept_as_sent():
+    """A CDN avatar is not derivable: the user's links stay whole."""
+    user = {
+        "type": "user",
+        "uuid": "{0d6e6d7c-8a59-4d3f-a2a4-0ad1f1b8a6c1}",
+        "links": {
+            "self": {
+                "href": "https://api.bitbucket.org/2.0/users/%7B0d6e6d7c-8a59-4d3f-a2a4-0ad1f1b8a6c1%7D"
+            },
+            "avatar": {"href": "https://avatar-management.example.net/initials/AB-3.png"},
+        },
+    }
+    commit = {"type": "commit", "hash": "a" * 40, "author": {"type": "author", "user": user}}
+    assert compact(commit)["author"]["user"]["links"] == user["links"]
+    assert rebuild(compact(commit)) == commit
+
+
+_KEYS = st.sampled_from(
+    [
+        "links",
+        "href",
+        "self",
+        "html",
+        "avatar",
+        "type",
+        "id",
+        "hash",
+        "uuid",
+        "name",
+        "full_name",
+        "repository",
+        "pullrequest",
+        "issue",
+        "summary",
+        "raw",
+        "message",
+        "rendered",
+        "description",
+        "title",
+        "_dup",
+        "parent",
+        "commits",
+    ]
+)
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from(
+        [
+            "a",
+            "commit",
+            "user",
+            "repository",
+            "pullrequest",
+            "a/b",
+            "{u}",
+            "x" * 12,
+            "http://h/2.0/repositories/a/b",
+            "https://w/a/b",
+            "http://h/2.0/users/%7Bu%7D",
+        ]
+    ),
+)
+_JSON = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@given(st.dictionaries(_KEYS, _JSON, max_size=6))
+def test_compact_never_changes_what_rebuild_gives_back(obj):
+    """For any object (no top-level ``_links``, which the API never sends), nothing is lost."""
+    assert rebuild(compact(obj)) == obj
+    assert rebuild(obj) == obj  # an object stored before compaction reads as it was
+
+
+def test_a_condensed_user_reference_keeps_the_full_profiles_links(tmp_path):
+    """``users`` rows merge with json_patch: their links stay an object a reference can't erase."""
+    uuid = "{0d6e6d7c-8a59-4d3f-a2a4-0ad1f1b8a6c1}"
+    key = "%7B0d6e6d7c-8a59-4d3f-a2a4-0ad1f1b8a6c1%7D"
+    api, web = "https://api.bitbucket.org/2.0", "https://bitbucket.org"
+    condensed = {
+        "display_name": "Ann",
+        "links": {
+            "self": {"href": f"{api}/users/{key}"},
+            "html": {"href": f"{web}/{key}/"},
+            "avatar": {"href": f"{web}/account/{key}/avatar/"},
+        },
+        "type": "user",
+        "uuid": uuid,
+    }
+    full = {
+        **condensed,
+        "links": {**condensed["links"], "repositories": {"href": f"{api}/repositories/{key}"}},
+        "created_on": "2015-01-01T00:00:00+00:00",
+    }
+    with Store.open(tmp_path / "m.db") as store:
+        store.write(rows.user(full, source="cloud"))
+        store.write(rows.user(condensed, source="cloud"))
+        (text,) = store.conn.execute("select json from users").fetchone()
+    assert rebuild(json.loads(text)) == full
+
+
+def test_on_bitbucket_org_only_the_repository_is_kept_for_the_links():
+    """Cloud's own API and web bases are not repeated in every row."""
+    api, web = "https://api.bitbucket.org/2.0", "https://bitbucket.org"
+    parent = {
+        "hash": "b" * 40,
+        "type": "commit",
+        "links": {
+            "self": {"href": f"{api}/repositories/ws/repo/commit/{'b' * 40}"},
+            "html": {"href": f"{web}/ws/repo/commits/{'b' * 40}"},
+        },
+    }
+    stored = compact(parent)
+    assert stored["_links"] == {"repo": "ws/repo"}
+    assert stored["links"] == ["self", "html"]
+    assert rebuild(stored) == parent
