@@ -83,6 +83,11 @@ def sync(
 @click.option("--latency", default=0.0, help="Seconds added to every response.")
 @click.option("--rate-limit", type=int, help="Requests per hour per credential before 429.")
 @click.option("--fault-rate", default=0.0, help="Fraction of requests failing (5xx, 555, drops).")
+@click.option(
+    "--token-scopes",
+    help="Narrow the credential: Cloud scopes (repository,pullrequest...); Server: PROJ,PROJ/repo.",
+)
+@click.option("--issue-tracker-removed", is_flag=True, help="Cloud: issue endpoints answer 410.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def simulate(
@@ -97,6 +102,8 @@ def simulate(
     latency: float,
     rate_limit: int | None,
     fault_rate: float,
+    token_scopes: str | None,
+    issue_tracker_removed: bool,
     debug: bool,
 ) -> None:
     """Serve a simulated Bitbucket Cloud (or, with --kind server, Server) until stopped.
@@ -106,22 +113,23 @@ def simulate(
       bbmirror simulate --size small
       bbmirror simulate --port 0 --seed 7 --latency 0.05 --fault-rate 0.1
       bbmirror simulate --kind server --size tiny
+      bbmirror simulate --token-scopes repository,pullrequest --issue-tracker-removed
     """
-    import socket
-
     import uvicorn
 
     from bbmirror.simulator.cloud_api import create_app
     from bbmirror.simulator.faults import Faults
     from bbmirror.simulator.generate import generate
     from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config
+    from bbmirror.simulator.scopes import parse_scopes
+    from bbmirror.simulator.server import listening_socket
+
+    scopes = parse_scopes(token_scopes) if token_scopes is not None else None
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listening_socket(host, port)  # TCP_NODELAY: no 40 ms Nagle wait per response
         sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
     except OSError as exc:
         raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
@@ -142,6 +150,8 @@ def simulate(
         dc_faults = DcFaults(latency=latency, fault_rate=fault_rate, **bucket)
         basic = (email, api_token) if email and api_token else None
         dc_config = dc_simulator_config(dc_world, secret, basic, root, dc_faults)
+        if scopes is not None:
+            dc_config.access = {key: tuple(scopes) for key in (secret, email) if key}
         click.echo(f"Simulated Bitbucket Server ({size}, seed {seed}) at {root}")
         click.echo(f"  REST API:     {root}/rest/api/1.0  (Jira: {root}/rest/jira/1.0)")
         if secret:
@@ -166,7 +176,11 @@ def simulate(
         token=token or (None if email else DEFAULT_TOKEN), email=email, api_token=api_token
     )
     faults = Faults(latency=latency, rate_limit=rate_limit, fault_rate=fault_rate)
-    app = create_app(world, simulator_config(world, credentials, base_url=base_url, faults=faults))
+    sim_config = simulator_config(world, credentials, base_url=base_url, faults=faults)
+    sim_config.issue_tracker_removed = issue_tracker_removed
+    if scopes is not None:
+        sim_config.scopes = {k: scopes for k in (credentials.token, email) if k}
+    app = create_app(world, sim_config)
     workspaces = " ".join(f"--workspace {w}" for w in sorted(world.workspaces))
     click.echo(f"Simulated Bitbucket Cloud ({size}, seed {seed}) at {base_url}")
     if credentials.token:
@@ -197,6 +211,7 @@ def simulate(
 @click.option("--changes", default=25, show_default=True, help="World changes before each run.")
 @click.option("--cycles", type=int, help="Stop after this many runs (default: never).")
 @click.option("--port", default=8001, show_default=True, help="Datasette port (0: a free one).")
+@click.option("--issue-tracker-removed", is_flag=True, help="Issue endpoints answer 410.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def demo(
@@ -207,6 +222,7 @@ def demo(
     changes: int,
     cycles: int | None,
     port: int,
+    issue_tracker_removed: bool,
     debug: bool,
 ) -> None:
     """Simulate Bitbucket, mirror it into DB (default demo.db), serve it, keep it fresh.
@@ -231,6 +247,7 @@ def demo(
         cycles=cycles,
         port=port,
         say=click.echo,
+        issue_tracker_removed=issue_tracker_removed,
     )
 
 

@@ -104,9 +104,12 @@ def sync_to_completion(db: str, served: Served, reconcile: bool = False) -> tupl
     args, env = _command(db, served, *(["--reconcile"] if reconcile else []), "--json")
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=SYNC_TIMEOUT)
     try:
-        summary = json.loads(done.stdout)[0]
-        text = summary["outcome"] + (f" ({summary['message']})" if summary.get("message") else "")
-    except (ValueError, IndexError, KeyError):
+        body = json.loads(done.stdout)  # {"outcome", "runs", "error"}: one object, always
+        message = body.get("error") or next(
+            (r["message"] for r in body["runs"] if r["message"]), None
+        )
+        text = body["outcome"] + (f" ({message})" if message else "")
+    except (ValueError, IndexError, KeyError, TypeError):
         text = (done.stderr.strip().splitlines() or ["no output"])[-1]
     return done.returncode, text
 

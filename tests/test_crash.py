@@ -61,17 +61,23 @@ def test_sigkill_at_random_moments_then_rerun_converges(tmp_path, seed):
         first = _start_sync(db, simulator)
         assert first.wait(timeout=120) == 0, first.stderr.read().decode()
         full_sync = time.monotonic() - started
+        started = time.monotonic()  # an incremental run's length: kills must land inside one too
+        again = _start_sync(db, simulator)
+        assert again.wait(timeout=120) == 0, again.stderr.read().decode()
+        incremental = time.monotonic() - started
         killed_mid_run = 0
         for trial in range(TRIALS // 2):
             with simulator.lock:
                 random_activity(world, rng.randint(5, 40), rng)
+            window = incremental
             if trial % 3 == 0:
+                window = full_sync
                 os.remove(db)  # some trials kill a first, full sync
                 for suffix in ("-wal", "-shm"):
                     if os.path.exists(db + suffix):
                         os.remove(db + suffix)
             process = _start_sync(db, simulator)
-            time.sleep(rng.uniform(0.0, full_sync))
+            time.sleep(rng.uniform(0.0, window))
             if process.poll() is None:
                 killed_mid_run += 1
             process.send_signal(signal.SIGKILL)
