@@ -10,14 +10,14 @@ Store's own write transaction, and sqlite-utils would read the table's shape on 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bbmirror.scrub import scrub, scrub_value
@@ -66,8 +66,9 @@ class RunLog:
 
     conn: sqlite3.Connection
 
-    def transaction(self) -> contextlib.AbstractContextManager[None]:  # pragma: no cover
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by Store
+
+        def transaction(self) -> AbstractContextManager[None]: ...
 
     def put_source(self, name: str, kind: str, base_url: str | None) -> None:
         """Record a configured Bitbucket instance (any user:password in the URL is dropped)."""
