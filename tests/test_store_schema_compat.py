@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from datasette.utils import detect_fts
 from sqlite_utils import Database
 
 from bbmirror.store import rows
@@ -112,6 +113,7 @@ def test_sqlite_utils_and_datasette_see_the_search_indexes(tmp_path):
         db = Database(store.conn, recursive_triggers=False, execute_plugins=False)
         found = {t: db.table(t).detect_fts() for t, spec in TABLES.items() if spec.fts}
         assert found == {t: f"{t}_fts" for t, spec in TABLES.items() if spec.fts}
+        assert {t: detect_fts(store.conn, t) for t in found} == found
         assert [r["title"] for r in db.table("pullrequests").search("mirror")] == [
             "Speed up the mirror"
         ]
