@@ -227,3 +227,39 @@ def test_a_later_foreign_key_column_keeps_the_tables_search_index(monkeypatch):
     match = "SELECT rowid FROM pullrequests_fts WHERE pullrequests_fts MATCH ?"
     assert c.execute(match, ("sturdy",)).fetchall() == [(1,)]
     assert c.execute(match, ("flaky",)).fetchall() == []
+
+
+def test_a_later_table_transform_keeps_triggers_search_indexes_and_views(monkeypatch):
+    """sqlite-utils' transform copies the table; its triggers are put back, rowids are kept."""
+    import bbmirror.store.schema as schema
+
+    c = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(c)
+    c.execute(
+        "INSERT INTO pullrequests (id, source, title, state, comment_count, json)"
+        " VALUES ('r/1', 'c', 'flaky login', 'MERGED', 3, '{}')"
+    )
+    before = c.execute(
+        "SELECT type, name FROM sqlite_master WHERE tbl_name = 'pullrequests' ORDER BY name"
+    ).fetchall()
+    later = schema.SCHEMA_VERSION + 1
+    change = Migration(later, "test", transforms=(("pullrequests", {"types": {"draft": "TEXT"}}),))
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS + (change,))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", later)
+    assert schema.migrate(c) == 1
+    types = {r[1]: r[2] for r in c.execute("PRAGMA table_info(pullrequests)")}
+    assert types["draft"] == "TEXT" and types["comment_count"] == "INTEGER"
+    after = c.execute(
+        "SELECT type, name FROM sqlite_master WHERE tbl_name = 'pullrequests' ORDER BY name"
+    ).fetchall()
+    assert after == before  # FTS triggers and every index are back
+    c.execute("UPDATE pullrequests SET title = 'sturdy login' WHERE id = 'r/1'")
+    match = "SELECT rowid FROM pullrequests_fts WHERE pullrequests_fts MATCH ?"
+    assert c.execute(match, ("sturdy",)).fetchall() == [(1,)]
+    assert c.execute(match, ("flaky",)).fetchall() == []
+    c.execute(
+        "INSERT INTO pullrequest_activity (id, source, pullrequest_id, kind, state, date, json)"
+        " VALUES ('a/1', 'c', 'r/1', 'update', 'MERGED', '2026-01-02T00:00:00', '{}')"
+    )
+    merged = c.execute("SELECT closed_on FROM pullrequest_metrics WHERE id = 'r/1'").fetchone()
+    assert merged == ("2026-01-02T00:00:00",)

@@ -4,8 +4,9 @@ How migrations work: every table, column and index in ``TABLES`` carries ``since
 version that introduced it. Migration N creates the tables (sqlite-utils ``create_table`` with
 primary keys, foreign keys and NOT NULL, then ``enable_fts`` with its triggers), adds the
 columns (``add_column``; ``ALTER TABLE`` for a foreign-key column) and builds the
-indexes (``create_index``) whose ``since`` is N, then the indexes and views the migration names,
-then its hand-written ``extra`` SQL (``bbmirror.store.hand_sql``: triggers that derive values
+indexes (``create_index``) whose ``since`` is N, then the table transforms (sqlite-utils
+``transform``, for what ``ALTER TABLE`` cannot do), indexes and views the migration names, then
+its hand-written ``extra`` SQL (``bbmirror.store.hand_sql``: triggers that derive values
 and data fixes, which sqlite-utils has no equivalent for). To change the schema: append a
 ``Migration`` and tag what it adds with its version; never edit an applied migration.
 
@@ -19,6 +20,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.db import quote_identifier
@@ -62,6 +64,7 @@ class Migration:
     extra: tuple[str, ...] = ()
     indexes: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # (table, columns, index name)
     views: tuple[tuple[str, str], ...] = ()  # (view name, SELECT ...)
+    transforms: tuple[tuple[str, dict[str, Any]], ...] = ()  # (table, Table.transform kwargs)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -142,12 +145,25 @@ def _apply(db: Database, migration: Migration) -> None:
         for ix in table.all_indexes():
             if ix.since == v or (table.since == v and ix.since < v):
                 db.table(table.name).create_index(ix.columns, index_name=ix.name(table.name))
+    for name, changes in migration.transforms:
+        _transform(db, name, changes)
     for name, columns, index_name in migration.indexes:
         db.table(name).create_index(columns, index_name=index_name)
     for name, select in migration.views:
         db.create_view(name, select)
     for stmt in migration.extra:
         db.execute(stmt)
+
+
+def _transform(db: Database, name: str, changes: dict[str, Any]) -> None:
+    """sqlite-utils' transform, then the table's triggers again: its copy keeps rowids and
+    indexes (so FTS stays valid) but drops the triggers."""
+    triggers = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", [name]
+    ).fetchall()
+    db.table(name).transform(**changes)
+    for (sql,) in triggers:
+        db.execute(sql)
 
 
 def _statements(script: str) -> list[str]:
