@@ -35,8 +35,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlite_utils import Database
-
 from bbmirror.store.opening import check_contents, check_path, explain
 from bbmirror.store.pidlock import PidLock
 from bbmirror.store.rows import RowSet
@@ -48,6 +46,7 @@ from bbmirror.store.schema import (
     TABLES,
     StoreError,
     current_version,
+    database,
     migrate,
 )
 from bbmirror.store.tombstones import Tombstones
@@ -284,7 +283,7 @@ class Store(Tombstones, RunLog):
     def vacuum(self) -> None:
         """VACUUM, then rebuild full-text indexes (VACUUM may renumber the rowids they use)."""
         self.conn.execute("VACUUM")
-        db = Database(self.conn, recursive_triggers=False, execute_plugins=False)
+        db = database(self.conn)
         for table in TABLES.values():
             if table.fts:
                 db.table(table.name).rebuild_fts()

@@ -83,7 +83,7 @@ SCHEMA_VERSION: int = MIGRATIONS[-1].version
 _WRITES = ("CREATE", "ALTER", "INSERT", "UPDATE", "DELETE", "DROP")
 
 
-def _database(conn: sqlite3.Connection, tracer: Callable | None = None) -> Database:
+def database(conn: sqlite3.Connection, tracer: Callable | None = None) -> Database:
     """sqlite-utils over our connection, leaving its settings (recursive triggers) alone."""
     return Database(conn, recursive_triggers=False, execute_plugins=False, tracer=tracer)
 
@@ -185,9 +185,9 @@ def migration_sql(migration: Migration) -> list[str]:
         conn.execute("BEGIN")
         for earlier in MIGRATIONS:
             if earlier.version < migration.version:
-                _apply(_database(conn), earlier)
+                _apply(database(conn), earlier)
         traced: list[str] = []
-        _apply(_database(conn, lambda sql, params: traced.extend(_statements(sql))), migration)
+        _apply(database(conn, lambda sql, params: traced.extend(_statements(sql))), migration)
         conn.execute("ROLLBACK")
     finally:
         conn.close()
@@ -219,7 +219,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     if have == SCHEMA_VERSION:
         return 0
     saved, conn.isolation_level = conn.isolation_level, None
-    db = _database(conn)
+    db = database(conn)
     applied = 0
     try:
         for migration in MIGRATIONS:
