@@ -156,8 +156,7 @@ def _apply(db: Database, migration: Migration) -> None:
 
 
 def _transform(db: Database, name: str, changes: dict[str, Any]) -> None:
-    """sqlite-utils' transform, then the table's triggers again: its copy keeps rowids and
-    indexes (so FTS stays valid) but drops the triggers."""
+    """sqlite-utils' transform keeps rowids and indexes (so FTS stays valid) but drops triggers."""
     triggers = db.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", [name]
     ).fetchall()
@@ -178,8 +177,7 @@ def _statements(script: str) -> list[str]:
 
 
 def migration_sql(migration: Migration) -> list[str]:
-    """Every write statement migration ``migration.version`` runs, in order (traced on a scratch
-    database at the previous version)."""
+    """Every write statement a migration runs, in order, traced on a scratch database."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         conn.execute("BEGIN")
