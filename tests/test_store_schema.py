@@ -192,10 +192,74 @@ def test_a_later_migration_adds_only_what_is_tagged_with_it(monkeypatch):
     monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS + (Migration(later, "test"),))
     monkeypatch.setattr(schema, "SCHEMA_VERSION", later)
     sql = migration_sql(Migration(later, "test"))
-    assert any("ADD COLUMN [avatar_url]" in s for s in sql)
-    assert any(s.startswith("CREATE TABLE [test_links]") for s in sql)
-    assert not any("[pullrequests] (" in s and s.startswith("CREATE TABLE") for s in sql)
+    assert any('ADD COLUMN "avatar_url"' in s for s in sql)
+    assert any(s.startswith('CREATE TABLE "test_links"') for s in sql)
+    assert not any('"pullrequests" (' in s and s.startswith("CREATE TABLE") for s in sql)
     assert schema.migrate(c) == 1
     assert "avatar_url" in [r[1] for r in c.execute("PRAGMA table_info(users)")]
     assert c.execute("PRAGMA index_list(test_links)").fetchall()
     assert schema.migrate(c) == 0
+
+
+def test_a_later_foreign_key_column_keeps_the_tables_search_index(monkeypatch):
+    """A column with REFERENCES is added in place: the FTS triggers and rowids survive."""
+    import bbmirror.store.schema as schema
+
+    c = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(c)
+    c.execute(
+        "INSERT INTO pullrequests (id, source, title, state, json)"
+        " VALUES ('r/1', 'c', 'flaky login', 'OPEN', '{}')"
+    )
+    later = schema.SCHEMA_VERSION + 1
+    prs = TABLES["pullrequests"]
+    added = Column("reviewer_id", references="users", since=later)
+    tables = dict(TABLES)
+    tables["pullrequests"] = Table("pullrequests", prs.columns + (added,), prs.indexes, prs.fts)
+    monkeypatch.setattr(schema, "TABLES", tables)
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS + (Migration(later, "test"),))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", later)
+    assert schema.migrate(c) == 1
+    fks = {r[3]: r[2] for r in c.execute("PRAGMA foreign_key_list(pullrequests)")}
+    assert fks["reviewer_id"] == "users"
+    assert c.execute("PRAGMA index_info(idx_pullrequests_reviewer_id)").fetchall()
+    c.execute("UPDATE pullrequests SET title = 'sturdy login' WHERE id = 'r/1'")
+    match = "SELECT rowid FROM pullrequests_fts WHERE pullrequests_fts MATCH ?"
+    assert c.execute(match, ("sturdy",)).fetchall() == [(1,)]
+    assert c.execute(match, ("flaky",)).fetchall() == []
+
+
+def test_a_later_table_transform_keeps_triggers_search_indexes_and_views(monkeypatch):
+    """sqlite-utils' transform copies the table; its triggers are put back, rowids are kept."""
+    import bbmirror.store.schema as schema
+
+    c = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(c)
+    c.execute(
+        "INSERT INTO pullrequests (id, source, title, state, comment_count, json)"
+        " VALUES ('r/1', 'c', 'flaky login', 'MERGED', 3, '{}')"
+    )
+    before = c.execute(
+        "SELECT type, name FROM sqlite_master WHERE tbl_name = 'pullrequests' ORDER BY name"
+    ).fetchall()
+    later = schema.SCHEMA_VERSION + 1
+    change = Migration(later, "test", transforms=(("pullrequests", {"types": {"draft": "TEXT"}}),))
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS + (change,))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", later)
+    assert schema.migrate(c) == 1
+    types = {r[1]: r[2] for r in c.execute("PRAGMA table_info(pullrequests)")}
+    assert types["draft"] == "TEXT" and types["comment_count"] == "INTEGER"
+    after = c.execute(
+        "SELECT type, name FROM sqlite_master WHERE tbl_name = 'pullrequests' ORDER BY name"
+    ).fetchall()
+    assert after == before  # FTS triggers and every index are back
+    c.execute("UPDATE pullrequests SET title = 'sturdy login' WHERE id = 'r/1'")
+    match = "SELECT rowid FROM pullrequests_fts WHERE pullrequests_fts MATCH ?"
+    assert c.execute(match, ("sturdy",)).fetchall() == [(1,)]
+    assert c.execute(match, ("flaky",)).fetchall() == []
+    c.execute(
+        "INSERT INTO pullrequest_activity (id, source, pullrequest_id, kind, state, date, json)"
+        " VALUES ('a/1', 'c', 'r/1', 'update', 'MERGED', '2026-01-02T00:00:00', '{}')"
+    )
+    merged = c.execute("SELECT closed_on FROM pullrequest_metrics WHERE id = 'r/1'").fetchone()
+    assert merged == ("2026-01-02T00:00:00",)

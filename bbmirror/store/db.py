@@ -12,17 +12,15 @@ Usage by the sync engine::
 
 Choices where the brief is silent:
 
+- ``write`` is hand-written, not sqlite-utils' ``upsert_all``: one cached
+  ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <something changed>`` per table, so an identical
+  row is not rewritten (its ``synced_at`` and FTS entry stay), a tombstone is lifted, merge
+  tables keep stored values, and the counts are rows really changed.
 - ``synced_at`` records when a row's current content was written: an identical re-sync is not
   a write (that is what makes ``write`` cheap and its counts meaningful), so it keeps its time.
 - ``write`` on a merge table (``users``) keeps stored values where the incoming row has NULL,
   and merges ``json`` with SQLite's ``json_patch`` (incoming keys win, stored extra keys stay):
   a condensed user reference never erases a full profile.
-- Opening refuses an existing SQLite file that holds tables but no ``_migrations``: it is
-  somebody else's database, and bbmirror will not add forty tables to it.
-- Read-only and unwritable paths are judged by permission bits as well as ``os.access``, so a
-  ``chmod a-w`` file is treated as read-only even for root.
-- ``start_run`` drops option values whose key names a credential (token, password, secret...);
-  the store should never see one, and this keeps a careless caller from storing it.
 - A ``Store`` object is for one thread at a time (it may move between threads).
 """
 
@@ -32,79 +30,33 @@ import contextlib
 import json
 import os
 import sqlite3
-import stat
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
-from bbmirror.scrub import scrub, scrub_value
+from bbmirror.store.opening import check_contents, check_path, explain
 from bbmirror.store.pidlock import PidLock
-from bbmirror.store.rows import RowSet, to_utc
+from bbmirror.store.rows import RowSet
+from bbmirror.store.runlog import RunLog, SyncState, now
 from bbmirror.store.schema import (
     AFTER_WRITE,
     MIRRORED,
     ON_CONFLICT,
-    SCHEMA_VERSION,
     TABLES,
     StoreError,
     current_version,
+    database,
     migrate,
 )
+from bbmirror.store.tombstones import Tombstones
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+__all__ = ["Store", "StoreError", "SyncState", "now"]
+
 _FRAME = ("deleted_at", "synced_at")
 
 
-def now() -> str:
-    """The current time in the store's timestamp format."""
-    return to_utc(datetime.now(UTC)) or ""
-
-
-@dataclass
-class SyncState:
-    """Where one stream of one scope stands: watermark (server time), resume URL, heads."""
-
-    source: str
-    scope: str
-    stream: str
-    watermark: str | None = None
-    resume: str | None = None
-    heads: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-    updated_at: str | None = None
-
-
-def _writable(path: Path) -> bool:
-    """True when the path may be written: permitted, and not stripped of all write bits."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-
-
-def _scrub(value: Any) -> Any:
-    """Remove credential-looking keys and every credential form from run options."""
-    return scrub_value(value)
-
-
-def _text(message: str | None) -> str | None:
-    return scrub(message) if message else message
-
-
-def _strip_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-class Store:
+class Store(Tombstones, RunLog):
     """A bbmirror database. Create it with ``Store.open``."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, *, readonly: bool) -> None:
@@ -131,7 +83,7 @@ class Store:
             migrate(conn)
             return cls(conn, ":memory:", readonly=False)
         p = Path(path).expanduser().absolute()
-        existed = _check_path(p, readonly)
+        existed = check_path(p, readonly)
         if readonly:
             uri = f"file:{quote(str(p))}?mode=ro"
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
@@ -141,7 +93,7 @@ class Store:
             )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            _check_contents(conn, p, readonly)
+            check_contents(conn, p, readonly)
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
@@ -154,7 +106,7 @@ class Store:
                         os.unlink(f"{p}{suffix}")
             if isinstance(exc, StoreError):
                 raise StoreError(f"{p}: {exc}") from None
-            raise StoreError(_explain(exc, p)) from None
+            raise StoreError(explain(exc, p)) from None
         return cls(conn, str(p), readonly=readonly)
 
     def close(self) -> None:
@@ -189,7 +141,7 @@ class Store:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(_explain(exc, Path(self.path))) from None
+            raise StoreError(explain(exc, Path(self.path))) from None
         self._depth = 1
         try:
             yield
@@ -292,37 +244,6 @@ class Store:
                 args.append(value)
         return (" AND ".join(clauses) or "1"), args
 
-    def tombstone(
-        self, table: str, where: Mapping[str, Any], keep_ids: Iterable[str], when: str
-    ) -> int:
-        """Mark rows matching ``where`` whose id is not in ``keep_ids`` as deleted at ``when``."""
-        self._data_columns(table)
-        cond, args = self._where(table, where)
-        with self.transaction():
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _bbm_keep (id TEXT PRIMARY KEY)")
-            self.conn.execute("DELETE FROM temp._bbm_keep")
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO temp._bbm_keep (id) VALUES (?)", ((i,) for i in keep_ids)
-            )
-            cursor = self.conn.execute(
-                f"UPDATE [{table}] SET [deleted_at] = ? WHERE {cond} AND [deleted_at] IS NULL"
-                " AND [id] NOT IN (SELECT id FROM temp._bbm_keep)",
-                [to_utc(when), *args],
-            )
-            self.conn.execute("DELETE FROM temp._bbm_keep")
-        return cursor.rowcount
-
-    def tombstone_ids(self, table: str, ids: Iterable[str], when: str) -> int:
-        """Mark the given rows as deleted at ``when`` (already-tombstoned rows keep their time)."""
-        self._data_columns(table)
-        stamp = to_utc(when)
-        with self.transaction():
-            cursor = self.conn.executemany(
-                f"UPDATE [{table}] SET [deleted_at] = ? WHERE [id] = ? AND [deleted_at] IS NULL",
-                ((stamp, i) for i in ids),
-            )
-        return cursor.rowcount
-
     def ids(self, table: str, where: Mapping[str, Any] | None = None) -> set[str]:
         """Ids of the live (not tombstoned) rows matching ``where``."""
         self._data_columns(table)
@@ -359,163 +280,13 @@ class Store:
         sql = f"SELECT 1 FROM [{table}] WHERE {cond} AND [deleted_at] IS NULL LIMIT 1"
         return self.conn.execute(sql, args).fetchone() is not None
 
-    def tombstone_unreachable(self, repository_id: str, heads: Iterable[str], when: str) -> int:
-        """Tombstone a repository's commits that nothing reaches any more (after force-pushes).
-
-        Roots are the given heads (branches and tags) plus the commits live pull requests
-        point at: Bitbucket keeps those reachable even once their branch is gone. PR objects
-        carry 12-character hashes, matched by prefix. Both joins are primary-key ranges (a
-        commit's id is ``repo/hash``, its parents' ``repo/hash/...``; hashes are lowercase hex,
-        so ``'g'`` ends a prefix and ``'0'`` follows ``'/'``): no scan per root or per step.
-        """
-        # The CTE sits inside the subquery: Python's sqlite3 reports rowcount -1 for a
-        # statement that starts with WITH, even when it is an UPDATE.
-        sql = """
-            UPDATE commits SET deleted_at = :when
-            WHERE repository_id = :repo AND deleted_at IS NULL
-              AND hash NOT IN (
-                WITH RECURSIVE
-                  pr_roots(short) AS (
-                    SELECT source_commit FROM pullrequests
-                    WHERE repository_id = :repo AND deleted_at IS NULL
-                    UNION SELECT destination_commit FROM pullrequests
-                    WHERE repository_id = :repo AND deleted_at IS NULL
-                    UNION SELECT merge_commit FROM pullrequests
-                    WHERE repository_id = :repo AND deleted_at IS NULL
-                  ),
-                  reach(hash) AS (
-                    SELECT value FROM json_each(:heads)
-                    UNION
-                    SELECT c.hash FROM pr_roots r JOIN commits c
-                      ON c.id >= :repo || '/' || r.short AND c.id < :repo || '/' || r.short || 'g'
-                    UNION
-                    SELECT p.parent_hash FROM reach r JOIN commit_parents p
-                      ON p.id >= :repo || '/' || r.hash || '/'
-                      AND p.id < :repo || '/' || r.hash || '0'
-                  )
-                SELECT hash FROM reach
-              )"""
-        args = {
-            "when": to_utc(when),
-            "repo": repository_id,
-            "heads": json.dumps(sorted(set(heads))),
-        }
-        with self.transaction():
-            return self.conn.execute(sql, args).rowcount
-
-    def tombstone_children(self, table: str, column: str, parent_table: str, when: str) -> int:
-        """Tombstone live rows whose parent (``column`` → ``parent_table``) is tombstoned."""
-        for name, col in ((table, column), (parent_table, "id")):
-            if col not in TABLES[name].column_names:
-                raise ValueError(f"{name} has no column {col!r}")
-        sql = (
-            f"UPDATE [{table}] SET [deleted_at] = ? WHERE [deleted_at] IS NULL AND [{column}] IN"
-            f" (SELECT [id] FROM [{parent_table}] WHERE [deleted_at] IS NOT NULL)"
-        )
-        with self.transaction():
-            return self.conn.execute(sql, (to_utc(when),)).rowcount
-
     def vacuum(self) -> None:
         """VACUUM, then rebuild full-text indexes (VACUUM may renumber the rowids they use)."""
         self.conn.execute("VACUUM")
+        db = database(self.conn)
         for table in TABLES.values():
             if table.fts:
-                fts = f"{table.name}_fts"
-                self.conn.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
-
-    # -- sources, sync state, run log ---------------------------------------------------
-
-    def put_source(self, name: str, kind: str, base_url: str | None) -> None:
-        """Record a configured Bitbucket instance (any user:password in the URL is dropped)."""
-        url = _strip_userinfo(base_url) if base_url else None
-        stamp = now()
-        with self.transaction():
-            self.conn.execute(
-                "INSERT INTO sources (id, kind, base_url, added_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind,"
-                " base_url = excluded.base_url, updated_at = excluded.updated_at",
-                (name, kind, url, stamp, stamp),
-            )
-
-    def get_state(self, source: str, scope: str, stream: str) -> SyncState | None:
-        row = self.conn.execute(
-            "SELECT watermark, resume, heads, extra, updated_at FROM sync_state"
-            " WHERE source = ? AND scope = ? AND stream = ?",
-            (source, scope, stream),
-        ).fetchone()
-        if row is None:
-            return None
-        return SyncState(
-            source,
-            scope,
-            stream,
-            watermark=row[0],
-            resume=row[1],
-            heads=json.loads(row[2]) if row[2] else {},
-            extra=json.loads(row[3]) if row[3] else {},
-            updated_at=row[4],
-        )
-
-    def put_state(self, state: SyncState) -> None:
-        """Save a stream's checkpoint; ``updated_at`` is set to now (local bookkeeping time)."""
-        state.updated_at = now()
-        with self.transaction():
-            self.conn.execute(
-                "INSERT INTO sync_state"
-                " (source, scope, stream, watermark, resume, heads, extra, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source, scope, stream) DO UPDATE"
-                " SET watermark = excluded.watermark, resume = excluded.resume,"
-                " heads = excluded.heads, extra = excluded.extra, updated_at = excluded.updated_at",
-                (
-                    state.source,
-                    state.scope,
-                    state.stream,
-                    state.watermark,
-                    state.resume,
-                    json.dumps(state.heads, sort_keys=True),
-                    json.dumps(state.extra, sort_keys=True),
-                    state.updated_at,
-                ),
-            )
-
-    def start_run(self, source: str, options: Mapping[str, Any]) -> int:
-        """Log the start of a sync run; return its id."""
-        with self.transaction():
-            cursor = self.conn.execute(
-                "INSERT INTO sync_runs (source, started_at, outcome, options, pid)"
-                " VALUES (?, ?, 'running', ?, ?)",
-                (source, now(), json.dumps(_scrub(options), default=str), os.getpid()),
-            )
-        return int(cursor.lastrowid or 0)
-
-    def finish_run(
-        self,
-        run_id: int,
-        outcome: str,
-        rows: Mapping[str, int],
-        requests: int,
-        errors: int,
-        message: str | None,
-    ) -> None:
-        """Log how a run ended: outcome (e.g. ok/partial/failed), rows per table, counts."""
-        with self.transaction():
-            self.conn.execute(
-                "UPDATE sync_runs SET finished_at = ?, outcome = ?, rows = ?, requests = ?,"
-                " errors = ?, message = ? WHERE id = ?",
-                (now(), outcome, json.dumps(dict(rows)), requests, errors, _text(message), run_id),
-            )
-
-    def record_error(
-        self, run_id: int | None, source: str, stream: str, reason: str, payload: str
-    ) -> int:
-        """Quarantine one bad record: why it failed and what it was. Returns the error id."""
-        with self.transaction():
-            cursor = self.conn.execute(
-                "INSERT INTO sync_errors (run_id, source, stream, reason, payload, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, source, stream, scrub(reason), scrub(payload), now()),
-            )
-        return int(cursor.lastrowid or 0)
+                db.table(table.name).rebuild_fts()
 
     # -- the writer lock -----------------------------------------------------------------
 
@@ -541,69 +312,3 @@ class Store:
 
     def release_writer_lock(self) -> None:
         self._lock.release()
-
-
-def _check_path(p: Path, readonly: bool) -> bool:
-    """Refuse paths that cannot hold a database, before anything touches them; True if exists."""
-    if p.is_dir():
-        raise StoreError(f"{p} is a directory; give a database file name, e.g. {p}/bbmirror.db")
-    parent = p.parent
-    if not parent.is_dir():
-        raise StoreError(f"cannot open {p}: directory {parent} does not exist; create it first")
-    if not p.exists():
-        if readonly:
-            raise StoreError(f"{p} does not exist; run a sync to create it first")
-        if not _writable(parent):
-            raise StoreError(f"cannot create {p}: directory {parent} is not writable")
-        return False
-    try:
-        with p.open("rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise StoreError(f"cannot read {p}: {exc.strerror}") from None
-    if header and header != SQLITE_HEADER:
-        raise StoreError(f"{p} is not a SQLite database; point bbmirror at a bbmirror database")
-    if not readonly:
-        if not _writable(p):
-            raise StoreError(f"{p} is read-only; make it writable (chmod u+w) or open it read-only")
-        if not _writable(parent):
-            raise StoreError(
-                f"directory {parent} is not writable (SQLite keeps -wal/-shm files there);"
-                " make it writable or open the database read-only"
-            )
-    return True
-
-
-def _check_contents(conn: sqlite3.Connection, p: Path, readonly: bool) -> None:
-    """Read-only checks: a bbmirror database (or an empty file), not newer than this code."""
-    tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-    version = current_version(conn)
-    if tables and not version:
-        raise StoreError(
-            "it is a SQLite database but not a bbmirror one (no _migrations table);"
-            " choose another file"
-        )
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"schema version {version} is newer than this bbmirror understands"
-            f" ({SCHEMA_VERSION}); upgrade bbmirror"
-        )
-    if readonly and version < SCHEMA_VERSION:
-        raise StoreError(
-            f"schema version {version} is older than this bbmirror needs ({SCHEMA_VERSION});"
-            " open it read-write once (e.g. run a sync) to migrate it"
-        )
-
-
-def _explain(exc: sqlite3.Error, p: Path) -> str:
-    """One line a user can act on, for the SQLite errors opening and writing can raise."""
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return f"{p} is locked by another process; wait for it to finish and try again"
-    if "not a database" in text or "malformed" in text or "encrypted" in text:
-        return f"{p} is not a usable SQLite database (corrupt or not SQLite); choose another file"
-    if "readonly" in text or "read-only" in text:
-        return f"{p} cannot be written; check the permissions of the file and its directory"
-    if "unable to open" in text:
-        return f"cannot open {p}; check that its directory exists and is accessible"
-    return f"cannot use {p}: {exc}"
