@@ -51,3 +51,27 @@ def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_p
     clean = DcHarness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
     assert _differences(clean.db, harness.db, *GC_TABLES) == []
+
+
+def test_dc_closed_on_of_a_pull_request_declined_twice_is_the_one_a_clean_sync_stores(tmp_path):
+    """Full sync: closedDate, then the activity trigger lowers it to the first decline; an
+    incremental run that saw the PR reopened kept the second decline."""
+    world = generate_dc(3, "tiny")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    repo, pr = next(
+        (r, p)
+        for r in world.repositories.values()
+        for p in r.pull_requests.values()
+        if p.state == "OPEN" and r.branches.get(p.from_branch) == p.from_commit
+    )
+    uid = min(world.users)
+    assert harness.sync().outcome == "ok"
+    dc_mutate.decline_pr(world, pr, uid)
+    assert harness.sync().outcome == "ok"
+    assert dc_mutate.reopen_pr(world, repo, pr, uid)
+    assert harness.sync().outcome == "ok"
+    dc_mutate.decline_pr(world, pr, uid)
+    assert harness.sync().outcome == "ok"
+    clean = DcHarness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    assert _differences(clean.db, harness.db, "pullrequests") == []

@@ -23,8 +23,9 @@ Choices where the brief and the reference are silent:
   ``source`` is a plain label, not a foreign key, so no table pays for a low-value index on it.
 - ``pullrequests.closed_on`` is derived from ``update`` activity entries (Cloud PR objects
   carry no close time): the earliest ``update`` whose state equals the PR's closed state. A
-  trigger fills it when activity arrives; ``AFTER_WRITE`` fills it when the PR arrives after its
-  activity. An upsert that carries no ``closed_on`` keeps the derived one (``ON_CONFLICT``).
+  trigger fills it when activity arrives; ``AFTER_WRITE`` fills (or lowers) it when the PR
+  arrives after its activity, so a Data Center ``closedDate`` of a later close gives way too.
+  An upsert that carries no ``closed_on`` keeps the derived one (``ON_CONFLICT``).
 - Full-text search uses FTS5 external-content tables named ``<table>_fts`` with the same
   triggers sqlite-utils' ``enable_fts(create_triggers=True)`` writes, so Datasette and
   sqlite-utils recognise them. They index by rowid: after a ``VACUUM`` (which may renumber rowids
@@ -399,19 +400,18 @@ CLOSED_ON_TRIGGERS: tuple[str, ...] = (
 # SQL the store runs after upserting rows into a table, with one parameter: a JSON array of the
 # ids just written. (A trigger on pullrequests cannot do this: SQLite fires triggers newest
 # first, so an UPDATE from an INSERT trigger would reach the FTS index before the row does.)
-AFTER_WRITE: dict[str, str] = {
-    "pullrequests": f"""UPDATE [pullrequests] SET [closed_on] = (
+# The earliest close wins whichever came first, so that an incremental run (a Data Center
+# closedDate of a second decline over stored activity) stores what a full sync does.
+_FIRST_CLOSE = """(
         SELECT min(a.[date]) FROM [pullrequest_activity] a
         WHERE a.[pullrequest_id] = [pullrequests].[id] AND a.[kind] = 'update'
-          AND a.[state] = [pullrequests].[state]
-      )
-      WHERE [id] IN (SELECT value FROM json_each(?)) AND [closed_on] IS NULL
-        AND [state] IN {_CLOSED}
-        AND EXISTS (
-          SELECT 1 FROM [pullrequest_activity] a
-          WHERE a.[pullrequest_id] = [pullrequests].[id] AND a.[kind] = 'update'
-            AND a.[state] = [pullrequests].[state]
-        )""",
+          AND a.[state] = [pullrequests].[state] AND a.[date] IS NOT NULL
+      )"""
+AFTER_WRITE: dict[str, str] = {
+    "pullrequests": f"""UPDATE [pullrequests] SET [closed_on] = {_FIRST_CLOSE}
+      WHERE [id] IN (SELECT value FROM json_each(?)) AND [state] IN {_CLOSED}
+        AND {_FIRST_CLOSE} IS NOT NULL
+        AND ([closed_on] IS NULL OR [closed_on] > {_FIRST_CLOSE})""",
 }
 
 
