@@ -94,6 +94,8 @@ class ServerSync(Engine):
             return await self.run_full(stream, base, {"source": self.source.name})
         found = []
         for key in self.source.projects:
+            with self.store.transaction():  # fetched by the preflight: no request
+                self.write(self.to_rows(self.streams["projects"], self.checked[key], base) or {})
             project_id = f"{self.source.name}/project/{self.checked[key]['id']}"
             ctx = {**base, "project": key}
             found += await self.run_full(

@@ -5,6 +5,7 @@ them row by row (tests/compare.py)."""
 from __future__ import annotations
 
 import random
+import sqlite3
 
 from compare import compare
 from dc_mirror import DcHarness
@@ -75,3 +76,20 @@ def test_dc_closed_on_of_a_pull_request_declined_twice_is_the_one_a_clean_sync_s
     clean = DcHarness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
     assert _differences(clean.db, harness.db, "pullrequests") == []
+
+
+def test_dc_a_named_project_whose_repositories_all_moved_away_is_still_mirrored(tmp_path):
+    """A clean sync wrote projects only from their repositories, so an empty one (alive
+    upstream, and alive in a mirror that saw it before) was missing."""
+    world = generate_dc(3, "tiny")
+    empty, other = sorted(world.projects.values(), key=lambda p: p.id)[:2]
+    for repo in list(world.repositories.values()):
+        if repo.project_id == empty.id:
+            assert dc_mutate.move_repo(world, repo, other)
+    keys = tuple(sorted(p.key for p in world.projects.values()))
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync(projects=keys).outcome == "ok"
+    conn = sqlite3.connect(harness.db)
+    alive = {r[0] for r in conn.execute("select key from projects where deleted_at is null")}
+    conn.close()
+    assert alive == set(keys)
