@@ -63,8 +63,14 @@ class CloudSync(Engine):
             state.resume = None  # a keyset start written before values were checked
         children = self.plan_children(stream, state, scope, bool(state.resume))
         start = state.resume or before_watermark(usable(state.watermark, limit), OVERLAP)
-        if children.restart:
+        if children.restart or self.options.reconcile:
+            # --reconcile reads the whole list: what moves no updated_on (issue votes, build
+            # statuses of the declared ``refresh`` children) is read again for every parent.
             start, state.resume = None, None
+        if self.options.reconcile:
+            key = (stream.name, scope)
+            refresh = frozenset(name for name in stream.refresh if self.wanted(name))
+            self.backfill[key] = self.backfill.get(key, frozenset()) | refresh
         run_max = usable(state.extra.get("run_max"), limit) if state.resume else None
         path = stream.path.format(**ctx)
         base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
