@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bbmirror import freshness
 from bbmirror.http import AuthError, Gone, NotFound
 from bbmirror.store.db import SyncState
 from bbmirror.streams import Context, RowSet, Stream
@@ -369,6 +370,9 @@ class CloudSync(Engine):
         if self.wanted("pullrequests"):
             prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", prs, ctx)
+            if self.wanted("pr_statuses") and not self.options.reconcile:
+                building = freshness.reread_building(self, ctx, repo_id)
+                await self.guarded("pr_statuses", building, ctx)
         if self.wanted("commits") and refs:
             self.collect_garbage(repo_id, refs)  # when due (see Engine.collect_garbage)
         tracker = bool(repo.get("has_issues")) and await self.tracker(ctx, where)

@@ -118,3 +118,48 @@ def test_cloud_reconcile_reads_the_statuses_and_votes_that_move_no_updated_on(tm
     assert gaps  # the API's limit: a plain incremental run cannot see these (README "Limits")
     assert harness.sync(Options(reconcile=True)).outcome == "ok"
     assert _differences(clean.db, harness.db, "commit_statuses", "issues") == []
+
+
+def _finish(status, when: str | int) -> None:
+    status.state = "SUCCESSFUL"
+    if hasattr(status, "updated_on"):
+        status.updated_on = when
+    else:
+        status.date_added = when
+
+
+def test_cloud_a_build_in_progress_is_read_again_until_it_finishes(tmp_path):
+    """Freshness without --reconcile: statuses still INPROGRESS are re-read every run."""
+    world = generate(3, "tiny")
+    rng = random.Random(3)
+    repo, pr = next(
+        (r, p)
+        for r in world.repositories.values()
+        for p in r.pullrequests.values()
+        if p.state == "OPEN"
+    )
+    status = cloud_mutate.add_status(world, repo, pr.source_commit, rng)
+    status.state = "INPROGRESS"
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    _finish(status, cloud_mutate._now(world, rng))
+    assert harness.sync().outcome == "ok"
+    clean = Harness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    assert _differences(clean.db, harness.db, "commit_statuses") == []
+
+
+def test_dc_a_build_in_progress_on_a_tip_is_read_again_until_it_finishes(tmp_path):
+    world = generate_dc(3, "tiny")
+    rng = random.Random(3)
+    repo = next(iter(world.repositories.values()))
+    tip = repo.branches[sorted(repo.branches)[0]]
+    build = dc_mutate.add_build(world, repo, tip, rng)
+    build.state = "INPROGRESS"
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    _finish(build, build.date_added + 60_000)
+    assert harness.sync().outcome == "ok"
+    clean = DcHarness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    assert _differences(clean.db, harness.db, "commit_statuses") == []
