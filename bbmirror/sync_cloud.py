@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bbmirror import freshness
+from bbmirror import freshness, renames
 from bbmirror.http import AuthError, Gone, NotFound
 from bbmirror.store.db import SyncState
 from bbmirror.streams import Context, RowSet, Stream
@@ -361,6 +361,7 @@ class CloudSync(Engine):
             "full_name": full_name,
             "repository_id": repo_id,
         }
+        renames.check(self.store, self.source.name, repo_id, ctx["full_name"])  # renamed: all again
         where = {"repository_id": repo_id}
         listed = await self.read_refs(ctx, where, _name_and_target)
         refs = listed[0] if listed else {}

@@ -163,3 +163,32 @@ def test_dc_a_build_in_progress_on_a_tip_is_read_again_until_it_finishes(tmp_pat
     clean = DcHarness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
     assert _differences(clean.db, harness.db, "commit_statuses") == []
+
+
+def test_cloud_a_renamed_repository_is_read_again_with_its_new_name_everywhere(tmp_path):
+    world = generate(3, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    repo = max(world.repositories.values(), key=lambda r: len(r.pullrequests))
+    cloud_mutate.rename_repo(world, repo, repo.slug + "-next", random.Random(1))
+    assert harness.sync().outcome == "ok"
+    clean = Harness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    found = compare(clean.db, harness.db)
+    assert found.equal, found.summary()
+
+
+def test_dc_a_renamed_and_a_moved_repository_are_read_again(tmp_path):
+    world = generate_dc(3, "tiny")
+    keys = tuple(sorted(p.key for p in world.projects.values()))
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync(projects=keys).outcome == "ok"
+    renamed, moved = sorted(world.repositories.values(), key=lambda r: -len(r.pull_requests))[:2]
+    assert dc_mutate.rename_repo(world, renamed, renamed.name + " next")
+    target = next(p for p in world.projects.values() if p.id != moved.project_id)
+    assert dc_mutate.move_repo(world, moved, target)
+    assert harness.sync(projects=keys).outcome == "ok"
+    clean = DcHarness(world, str(tmp_path / "clean.db"))
+    assert clean.sync(projects=keys).outcome == "ok"
+    found = compare(clean.db, harness.db)
+    assert found.equal, found.summary()
