@@ -135,11 +135,6 @@ def test_killed_syncs_leave_a_sound_database_and_the_rerun_finishes(trials):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11.1: fixed on h/engine (Data Center statuses lost after a kill); mutated"
-    " trials also show incremental gaps an unkilled control shares",
-)
 def test_the_rerun_equals_a_clean_sync_row_by_row(trials):
     failed = [o for o in trials if not o.passed]
     assert not failed, "\n".join(
