@@ -29,10 +29,22 @@ def due(
     return state if state.extra.get("gc") or options.reconcile else None
 
 
-def collect(store: Store, state: SyncState, refs: dict[str, str], when: str) -> int:
-    """Tombstone the unreachable commits and clear the flag, in one transaction."""
+# Rows that exist only because their commit does (table, column naming the commit): a clean
+# sync of the same world never reads them once the commit is unreachable.
+CASCADE = (
+    ("commit_parents", "commit_id"),
+    ("jira_links", "commit_id"),
+    ("commit_statuses", "commit_id"),
+)
+
+
+def collect(store: Store, state: SyncState, refs: dict[str, str], when: str) -> dict[str, int]:
+    """Tombstone the unreachable commits and what hangs on them, and clear the flag, in one
+    transaction; rows tombstoned per table."""
     with store.transaction():
-        gone = store.tombstone_unreachable(state.scope, refs.values(), when)
+        gone = {"commits": store.tombstone_unreachable(state.scope, refs.values(), when)}
+        for table, column in CASCADE:
+            gone[table] = store.tombstone_children(table, column, "commits", when, state.scope)
         state.extra.pop("gc", None)
         store.put_state(state)
     return gone

@@ -376,7 +376,7 @@ class Engine(StatusPolicy):
         """Tombstone commits that no ref and no pull request reaches any more, when due."""
         due = garbage.due(self.store, self.source.name, repository_id, refs, self.options)
         if due is not None:
-            self.summary.add({"commits": garbage.collect(self.store, due, refs, now())})
+            self.summary.add(garbage.collect(self.store, due, refs, now()))
 
     async def reconcile_ids(self, stream: Stream, ctx: Context, where: dict[str, str]) -> None:
         """A cheap id scan (``fields=next,values.id``) that tombstones what vanished."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bbmirror import freshness, renames
 from bbmirror.http import AuthError, Gone, NotFound
 from bbmirror.store.db import SyncState
 from bbmirror.streams import Context, RowSet, Stream
@@ -63,8 +64,14 @@ class CloudSync(Engine):
             state.resume = None  # a keyset start written before values were checked
         children = self.plan_children(stream, state, scope, bool(state.resume))
         start = state.resume or before_watermark(usable(state.watermark, limit), OVERLAP)
-        if children.restart:
+        if children.restart or self.options.reconcile:
+            # --reconcile reads the whole list: what moves no updated_on (issue votes, build
+            # statuses of the declared ``refresh`` children) is read again for every parent.
             start, state.resume = None, None
+        if self.options.reconcile:
+            key = (stream.name, scope)
+            refresh = frozenset(name for name in stream.refresh if self.wanted(name))
+            self.backfill[key] = self.backfill.get(key, frozenset()) | refresh
         run_max = usable(state.extra.get("run_max"), limit) if state.resume else None
         path = stream.path.format(**ctx)
         base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
@@ -355,6 +362,7 @@ class CloudSync(Engine):
             "full_name": full_name,
             "repository_id": repo_id,
         }
+        renames.check(self.store, self.source.name, repo_id, ctx["full_name"])  # renamed: all again
         where = {"repository_id": repo_id}
         listed = await self.read_refs(ctx, where, _name_and_target)
         refs = listed[0] if listed else {}
@@ -364,6 +372,9 @@ class CloudSync(Engine):
         if self.wanted("pullrequests"):
             prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", prs, ctx)
+            if self.wanted("pr_statuses") and not self.options.reconcile:
+                building = freshness.reread_building(self, ctx, repo_id)
+                await self.guarded("pr_statuses", building, ctx)
         if self.wanted("commits") and refs:
             self.collect_garbage(repo_id, refs)  # when due (see Engine.collect_garbage)
         tracker = bool(repo.get("has_issues")) and await self.tracker(ctx, where)

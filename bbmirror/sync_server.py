@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bbmirror import freshness
 from bbmirror.http import NotFound
 from bbmirror.store.db import SyncState
 from bbmirror.store.rows import pullrequest_key
@@ -94,6 +95,8 @@ class ServerSync(Engine):
             return await self.run_full(stream, base, {"source": self.source.name})
         found = []
         for key in self.source.projects:
+            with self.store.transaction():  # fetched by the preflight: no request
+                self.write(self.to_rows(self.streams["projects"], self.checked[key], base) or {})
             project_id = f"{self.source.name}/project/{self.checked[key]['id']}"
             ctx = {**base, "project": key}
             found += await self.run_full(
@@ -120,7 +123,14 @@ class ServerSync(Engine):
             # Statuses come from state (tips walked whose statuses are still unread), so a
             # failed walk, a failed read, a kill before this line or an --only that left them
             # out loses none of them.
-            extra = sorted(set(refs.values())) if self.options.reconcile else []
+            # Tips whose builds are still running are read again (freshness.py);
+            # --reconcile reads every tip's.
+            tips = set(refs.values())
+            extra = (
+                sorted(tips)
+                if self.options.reconcile
+                else freshness.tips_building(self.store, repo_id, tips)
+            )
             await self.guarded("statuses", self.statuses(ctx, repo_id, extra), ctx)
         if self.wanted("pullrequests"):
             newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)

@@ -16,6 +16,12 @@ Each difference is one of:
 - extra: alive in the trial only otherwise: a deletion the trial never tombstoned, or a row
   the clean sync itself does not read (check such rows against the world).
 
+Rows of ``commit_statuses`` alive in the trial only may belong to commits whose statuses a
+clean sync never reads (no longer a tip or a PR's source: Bitbucket has no list of every
+status). Given a ``world`` lookup, such a row is checked against the world instead: *beyond*
+when the world has it as stored, *frozen* when the world moved on (README "Limits": statuses of
+such commits keep their last read). Neither counts as a difference; both are reported.
+
 ``python tests/compare.py REFERENCE.db TRIAL.db`` lists every difference.
 
 A row tombstoned in the trial and absent from the reference is correct: it was deleted
@@ -27,11 +33,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bbmirror.store.schema import MIRRORED
 
 KINDS = ("lost", "doubled", "stale", "extra")
+OUTSIDE = ("beyond", "frozen")  # trial-only statuses checked against the world
+CHECKED_AGAINST_WORLD = ("commit_statuses",)
 PRESENCE_ONLY = ("synced_at",)  # run-dependent timestamps: compared as "is set"
 TOMBSTONE = "deleted_at"  # run-dependent time: alive vs tombstoned is compared
 UNMIRRORED = {"sources": ("id", "kind", "base_url")}  # compared without added_at/updated_at
@@ -53,9 +62,10 @@ class Comparison:
 
     rows: int = 0  # rows alive in the reference, all tables
     differences: list[Difference] = field(default_factory=list)
+    outside: list[Difference] = field(default_factory=list)  # beyond or frozen (see above)
 
     def count(self, kind: str) -> int:
-        return sum(1 for d in self.differences if d.kind == kind)
+        return sum(1 for d in (*self.differences, *self.outside) if d.kind == kind)
 
     def by_table(self) -> Counter:
         """How many differences of each kind per table, e.g. {("commit_statuses", "lost"): 3}."""
@@ -76,6 +86,8 @@ class Comparison:
 
 
 Row = dict[str, object]
+# A trial-only row -> whether the world holds it as stored (True), otherwise (False).
+World = Callable[[str, Row], bool]
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -111,7 +123,11 @@ def _content(row: Row) -> str:
 
 
 def _compare_table(
-    table: str, reference: dict[str, Row], trial: dict[str, Row], out: Comparison
+    table: str,
+    reference: dict[str, Row],
+    trial: dict[str, Row],
+    out: Comparison,
+    world: World | None = None,
 ) -> None:
     alive_ref = {k: r for k, r in reference.items() if r.get(TOMBSTONE) is None}
     alive_trial = {k: r for k, r in trial.items() if r.get(TOMBSTONE) is None}
@@ -132,10 +148,14 @@ def _compare_table(
             continue
         kind = "doubled" if _content(have) in contents else "extra"
         detail = "tombstoned upstream" if key in reference else "absent upstream"
+        if kind == "extra" and world is not None and table in CHECKED_AGAINST_WORLD:
+            verdict = "beyond" if world(table, have) else "frozen"
+            out.outside.append(Difference(table, key, verdict, "not read by a clean sync"))
+            continue
         out.differences.append(Difference(table, key, kind, detail))
 
 
-def compare(reference_db: str, trial_db: str) -> Comparison:
+def compare(reference_db: str, trial_db: str, world: World | None = None) -> Comparison:
     """Every difference between a trial database and the clean reference."""
     out = Comparison()
     ref = sqlite3.connect(f"file:{reference_db}?mode=ro", uri=True)
@@ -146,7 +166,8 @@ def compare(reference_db: str, trial_db: str) -> Comparison:
             have = _columns(trial, table)
             if table not in UNMIRRORED and have != columns:
                 raise AssertionError(f"{table}: schema differs ({have} vs {columns})")
-            _compare_table(table, _rows(ref, table, columns), _rows(trial, table, columns), out)
+            ref_rows, trial_rows = _rows(ref, table, columns), _rows(trial, table, columns)
+            _compare_table(table, ref_rows, trial_rows, out, world)
     finally:
         ref.close()
         trial.close()

@@ -89,6 +89,38 @@ def test_compare_names_every_kind_of_difference(tmp_path, clean_cloud):
     assert {d.detail for d in found.differences if d.kind == "stale"} == {"body", "json"}
 
 
+def test_statuses_a_clean_sync_never_reads_are_checked_against_the_world(tmp_path, clean_cloud):
+    """A trial-only status is beyond the reference (the world has it as stored) or frozen (the
+    world moved on): reported, not a difference; any other trial-only row stays one."""
+    trial = str(tmp_path / "trial.db")
+    shutil.copy(clean_cloud, trial)
+    conn = sqlite3.connect(trial)
+    status = conn.execute("select id from commit_statuses order by id limit 1").fetchone()[0]
+    conn.close()
+    columns = "source, repository_id, commit_id, commit_hash, key, description, url"
+    rest = "refname, created_on, updated_on, json, deleted_at, synced_at"
+    _edit(
+        trial,
+        *(
+            f"insert into commit_statuses (id, {columns}, name, state, {rest}) select"
+            f" id || '{s}', {columns}, 'build{s}', '{state}', {rest}"
+            f" from commit_statuses where id = '{status}'"
+            for s, state in (("-same", "SUCCESSFUL"), ("-moved", "FAILED"))
+        ),
+    )
+    world = lambda table, row: row["state"] == "SUCCESSFUL"  # noqa: E731
+    found = compare(clean_cloud, trial, world)
+    assert found.equal
+    assert sorted((d.key, d.kind) for d in found.outside) == [
+        (status + "-moved", "frozen"),
+        (status + "-same", "beyond"),
+    ]
+    assert sorted((d.key, d.kind) for d in compare(clean_cloud, trial).differences) == [
+        (status + "-moved", "extra"),
+        (status + "-same", "extra"),
+    ]
+
+
 @pytest.fixture(scope="module")
 def trials():
     """3 Cloud and 2 Data Center trials (scripts/crash-trials runs 25 + 15)."""
@@ -103,11 +135,6 @@ def test_killed_syncs_leave_a_sound_database_and_the_rerun_finishes(trials):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11.1: fixed on h/engine (Data Center statuses lost after a kill); mutated"
-    " trials also show incremental gaps an unkilled control shares",
-)
 def test_the_rerun_equals_a_clean_sync_row_by_row(trials):
     failed = [o for o in trials if not o.passed]
     assert not failed, "\n".join(

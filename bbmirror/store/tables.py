@@ -19,8 +19,8 @@ Choices where the brief and the reference are silent:
   low-value index on it.
 - ``pullrequests.closed_on`` is derived from ``update`` activity entries (Cloud PR objects
   carry no close time): the earliest ``update`` whose state equals the PR's closed state. A
-  trigger fills it when activity arrives; ``AFTER_WRITE`` fills it when the PR arrives after its
-  activity. An upsert that carries no ``closed_on`` keeps the derived one (``ON_CONFLICT``).
+  trigger fills it when activity arrives; ``AFTER_WRITE`` fills (or lowers: the earliest close
+  wins) it when the PR arrives after its activity. An upsert that carries no ``closed_on`` keeps the derived one (``ON_CONFLICT``).
 - Full-text search: sqlite-utils' ``enable_fts(create_triggers=True)``, FTS5 external-content
   tables named ``<table>_fts``. They index by rowid: after a ``VACUUM`` (which may renumber
   rowids of tables without an INTEGER PRIMARY KEY) rebuild them (``Store.vacuum`` does both).
@@ -383,17 +383,16 @@ CLOSED = "('MERGED', 'DECLINED', 'SUPERSEDED')"
 # SQL the store runs after upserting rows into a table, with one parameter: a JSON array of the
 # ids just written. (A trigger on pullrequests cannot do this: SQLite fires triggers newest
 # first, so an UPDATE from an INSERT trigger would reach the FTS index before the row does.)
-AFTER_WRITE: dict[str, str] = {
-    "pullrequests": f"""UPDATE [pullrequests] SET [closed_on] = (
+# The earliest close wins whichever came first, so that an incremental run (a Data Center
+# closedDate of a second decline over stored activity) stores what a full sync does.
+_FIRST_CLOSE = """(
         SELECT min(a.[date]) FROM [pullrequest_activity] a
         WHERE a.[pullrequest_id] = [pullrequests].[id] AND a.[kind] = 'update'
-          AND a.[state] = [pullrequests].[state]
-      )
-      WHERE [id] IN (SELECT value FROM json_each(?)) AND [closed_on] IS NULL
-        AND [state] IN {CLOSED}
-        AND EXISTS (
-          SELECT 1 FROM [pullrequest_activity] a
-          WHERE a.[pullrequest_id] = [pullrequests].[id] AND a.[kind] = 'update'
-            AND a.[state] = [pullrequests].[state]
-        )""",
+          AND a.[state] = [pullrequests].[state] AND a.[date] IS NOT NULL
+      )"""
+AFTER_WRITE: dict[str, str] = {
+    "pullrequests": f"""UPDATE [pullrequests] SET [closed_on] = {_FIRST_CLOSE}
+      WHERE [id] IN (SELECT value FROM json_each(?)) AND [state] IN {CLOSED}
+        AND {_FIRST_CLOSE} IS NOT NULL
+        AND ([closed_on] IS NULL OR [closed_on] > {_FIRST_CLOSE})""",
 }

@@ -102,14 +102,27 @@ class Tombstones:
         with self.transaction():
             return self.conn.execute(sql, args).rowcount
 
-    def tombstone_children(self, table: str, column: str, parent_table: str, when: str) -> int:
-        """Tombstone live rows whose parent (``column`` → ``parent_table``) is tombstoned."""
+    def tombstone_children(
+        self,
+        table: str,
+        column: str,
+        parent_table: str,
+        when: str,
+        repository_id: str | None = None,
+    ) -> int:
+        """Tombstone live rows whose parent (``column`` → ``parent_table``) is tombstoned,
+        in one repository when ``repository_id`` is given (both tables must have the column)."""
         for name, col in ((table, column), (parent_table, "id")):
             if col not in TABLES[name].column_names:
                 raise ValueError(f"{name} has no column {col!r}")
+        scope, args = "", [to_utc(when)]
+        if repository_id is not None:
+            scope = " AND [repository_id] = ?"
+            args = [args[0], repository_id, repository_id]
         sql = (
-            f"UPDATE [{table}] SET [deleted_at] = ? WHERE [deleted_at] IS NULL AND [{column}] IN"
-            f" (SELECT [id] FROM [{parent_table}] WHERE [deleted_at] IS NOT NULL)"
+            f"UPDATE [{table}] SET [deleted_at] = ? WHERE [deleted_at] IS NULL{scope}"
+            f" AND [{column}] IN (SELECT [id] FROM [{parent_table}]"
+            f" WHERE [deleted_at] IS NOT NULL{scope})"
         )
         with self.transaction():
-            return self.conn.execute(sql, (to_utc(when),)).rowcount
+            return self.conn.execute(sql, args).rowcount

@@ -73,6 +73,9 @@ class Stream:
     children: tuple[str, ...] = ()
     owns: tuple[Owned, ...] = ()  # tables this stream's rows hold completely, per parent
     cascade: tuple[tuple[str, str], ...] = ()  # (table, parent column) that die with a parent
+    # Children whose changes move no marker of the parent (build statuses): --reconcile reads
+    # them again for every parent.
+    refresh: tuple[str, ...] = ()
     scope: str = "repository_id"  # column tying rows to the list they came from ("" = none)
     scope_filter: tuple[tuple[str, str], ...] = ()  # narrows the scope (e.g. found_in=jira)
     paged: bool = True  # False: one GET answering a bare JSON array

@@ -68,6 +68,7 @@ def _stream_list() -> list[Stream]:
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
             cursor="updated_on",
             children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses"),
+            refresh=("pr_statuses",),  # a new or changed status leaves updated_on alone
             owns=(Owned("pullrequest_participants", "pullrequest_id"),),
             cascade=(
                 ("comments", "pullrequest_id"),

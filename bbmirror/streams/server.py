@@ -18,6 +18,16 @@ IN_PR = ("repository_id", "pullrequest_id")
 def _stream_list() -> list[Stream]:
     return [
         Stream(
+            # A named project, as the preflight read it: written even when it holds no
+            # repository (one whose repositories all moved away still exists upstream).
+            "projects",
+            API + "/projects/{project}",
+            "projects",
+            using(rows.project),
+            scope="",
+            paged=False,
+        ),
+        Stream(
             "repositories",
             API + "/projects/{project}/repos",
             "repositories",
