@@ -11,6 +11,7 @@ Retry-After fails the run with a clear line, and a walk stops on a page loop (`p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -220,7 +221,8 @@ class BitbucketClient:
                     status = response.status_code
                     empty = self.pool.read_limits(lane, response)
                     if empty is not None:  # X-RateLimit-Remaining: 0 pauses this credential
-                        self._check_hint(empty, response, lane)
+                        with contextlib.suppress(RateLimited):  # this answer still counts
+                            self._check_hint(empty, response, lane)
                         lane.throttle.until = max(lane.throttle.until, time.monotonic() + empty)
                     if status < 300:
                         try:

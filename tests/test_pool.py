@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bbmirror.config import ConfigError, Credentials, Secret, Source, flag_source, load_config
-from bbmirror.http import AuthError, BitbucketClient
+from bbmirror.http import AuthError, BitbucketClient, RateLimited
 from bbmirror.runs import lister_identity
 from bbmirror.scrub import scrub
 from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
@@ -254,3 +254,24 @@ def test_the_lister_identity_of_a_pool_ignores_order_and_keeps_a_single_credenti
     assert identity(pool) != identity(pool[:3])
     single = identity(pool[:1])
     assert single.startswith("bearer token #") and single == identity(pool[:1] * 2)
+
+
+def test_an_answer_saying_none_remain_for_hours_is_kept_and_the_next_request_is_not_sent():
+    seen: list[str] = []
+
+    def handler(path, token):
+        seen.append(path)
+        headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "7200"}
+        return JSONResponse({"path": path}, headers=headers)
+
+    client = _client(TOKENS[:1], handler)
+
+    async def run():
+        async with client:
+            first = await client.get("a")
+            with pytest.raises(RateLimited, match="asked to wait 2.0 h"):
+                await client.get("b")
+            return first
+
+    assert _bounded(run()) == {"path": "/a"}
+    assert seen == ["/a"]
