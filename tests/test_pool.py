@@ -275,3 +275,19 @@ def test_an_answer_saying_none_remain_for_hours_is_kept_and_the_next_request_is_
 
     assert _bounded(run()) == {"path": "/a"}
     assert seen == ["/a"]
+
+
+def test_four_credentials_read_within_their_hour_what_one_could_not(tmp_path):
+    """Under the simulator's per-credential hourly limit, a quarter of a first sync's requests
+    (plus a margin) each is enough with four credentials: no wait, no 429."""
+    one = Harness(generate(1, "tiny"), str(tmp_path / "one.db"))
+    needed = one.sync().requests
+    limit = needed // 4 + 5
+    assert limit < needed  # one credential alone would have to wait for the next hour
+    pool = PoolHarness(generate(1, "tiny"), str(tmp_path / "pool.db"))
+    pool.app.state.faults.rate_limit = limit
+    summary = pool.sync(budget=limit)
+    assert summary.outcome == "ok"
+    assert differences(pool.world, pool.db) == []
+    assert pool.app.state.faults.counters["rate_limited"] == 0
+    assert max(_served(pool).values()) <= limit
