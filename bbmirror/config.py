@@ -11,7 +11,9 @@ A config file holds one or more sources::
     include = ["acme/*"]                # fnmatch patterns on full_name
     exclude = ["acme/archive-*"]
     credentials = "ACME"                # env prefix: ACME_TOKEN, or ACME_EMAIL + ACME_API_TOKEN
-    budget = 1000                       # requests per hour for this credential
+                                        # (a pool: ACME_TOKEN_1, ACME_TOKEN_2, ... as well, or a
+                                        # list of prefixes, credentials = ["ACME", "ACME_BOT"])
+    budget = 1000                       # requests per hour for each credential
     concurrency = 4
     every = "15m"                       # scheduler interval (at least 30s)
     reconcile_every = 24                # runs between automatic reconciliations
@@ -124,6 +126,24 @@ def check_base_url(url: str, what: str = "base URL") -> str:
     return url.strip().rstrip("/")
 
 
+def token_variable(prefix: str = DEFAULT_PREFIX, kind: str = "cloud") -> str:
+    """The variable that holds a prefix's Bearer token."""
+    if kind == "server" and prefix == DEFAULT_PREFIX:
+        return f"{prefix}_SERVER_TOKEN"
+    return f"{prefix}_TOKEN"
+
+
+def pool_from_env(prefix: str = DEFAULT_PREFIX, kind: str = "cloud") -> list[Credentials]:
+    """A prefix's credential, then the numbered tokens `{prefix}_TOKEN_1`, `_2`, ... (a pool)."""
+    first = credentials_from_env(prefix, kind)
+    found = [first] if first.header() else []
+    variable, number = token_variable(prefix, kind), 1
+    while value := os.environ.get(f"{variable}_{number}"):
+        found.append(Credentials(token=Secret(value)))
+        number += 1
+    return found
+
+
 def credentials_from_env(prefix: str = DEFAULT_PREFIX, kind: str = "cloud") -> Credentials:
     """Read `{prefix}_TOKEN` or `{prefix}_EMAIL` + `{prefix}_API_TOKEN` (Server: `_USER` +
     `_PASSWORD`, or `BITBUCKET_SERVER_TOKEN` for the default prefix)."""
@@ -161,7 +181,8 @@ class Source:
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     credentials: Credentials = field(default_factory=Credentials)
-    budget: int = 1000
+    more_credentials: list[Credentials] = field(default_factory=list)  # the rest of a pool
+    budget: int = 1000  # requests per hour, per credential
     concurrency: int = 4
     every: float = 900.0  # seconds
     reconcile_every: int = 24
@@ -171,6 +192,10 @@ class Source:
     def credential_variables(self) -> str:
         """Which environment variables to set for this source."""
         return credential_variables(self.credential_prefix, self.kind)
+
+    def pool(self) -> list[Credentials]:
+        """Every credential of the source, the first one first."""
+        return [self.credentials, *self.more_credentials]
 
     def wants(self, full_name: str) -> bool:
         """Whether a repository (WORKSPACE/SLUG) passes the repos/include/exclude filters."""
@@ -182,6 +207,7 @@ class Source:
         return not any(fnmatch.fnmatch(lowered, p.lower()) for p in self.exclude)
 
 
+_PREFIX = r"[A-Za-z_][A-Za-z0-9_]*"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
 
@@ -277,10 +303,21 @@ def _source(entry: object, index: int, path: Path) -> Source:
     anonymous = entry.get("anonymous", False)
     if not isinstance(anonymous, bool):
         raise ConfigError(f"{where}: anonymous must be true or false")
-    prefix = entry.get("credentials", DEFAULT_PREFIX)
-    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
-        raise ConfigError(f"{where}: credentials must name an environment prefix like ACME")
+    prefixes = entry.get("credentials", DEFAULT_PREFIX)
+    if isinstance(prefixes, str):
+        prefixes = [prefixes]
+    if (
+        not isinstance(prefixes, list)
+        or not prefixes
+        or not all(isinstance(p, str) and re.fullmatch(_PREFIX, p) for p in prefixes)
+    ):
+        raise ConfigError(
+            f"{where}: credentials must name an environment prefix like ACME "
+            '(or a list of them, ["ACME", "ACME_BOT"])'
+        )
+    prefix = prefixes[0]
     try:
+        pool = [] if anonymous else [c for p in prefixes for c in pool_from_env(p, kind)]
         every = parse_every(entry.get("every", "15m"))
         base_url = entry.get("base_url", CLOUD_BASE_URL)
         if not isinstance(base_url, str):
@@ -297,7 +334,8 @@ def _source(entry: object, index: int, path: Path) -> Source:
         repos=list(entry.get("repos", [])),
         include=list(entry.get("include", [])),
         exclude=list(entry.get("exclude", [])),
-        credentials=Credentials() if anonymous else credentials_from_env(prefix, kind),
+        credentials=pool[0] if pool else Credentials(),
+        more_credentials=pool[1:],
         budget=entry.get("budget", 1000),
         concurrency=entry.get("concurrency", 4),
         every=every,
@@ -328,13 +366,15 @@ def flag_source(
     kind = "server" if server_url else "cloud"
     flag = "--server-url" if server_url else "--base-url"
     url = check_base_url(server_url or base_url or CLOUD_BASE_URL, flag)
+    pool = [] if anonymous else pool_from_env(DEFAULT_PREFIX, kind)
     return Source(
         name=kind,
         kind=kind,
         base_url=url,
         workspaces=list(workspaces),
         projects=list(projects),
-        credentials=Credentials() if anonymous else credentials_from_env(DEFAULT_PREFIX, kind),
+        credentials=pool[0] if pool else Credentials(),
+        more_credentials=pool[1:],
         budget=budget or 1000,
         concurrency=concurrency or 4,
         anonymous=anonymous,

@@ -1,7 +1,8 @@
-"""The one HTTP client: auth, a pacing budget, retries with backoff, safe paging.
+"""The one HTTP client: auth, a pacing budget per credential, retries with backoff, safe paging.
 
 Every request bbmirror makes goes through `BitbucketClient`, so there is exactly one place
-that holds a credential, counts requests, waits out rate limits and refuses to follow a
+that holds the credentials (a pool, `pool.py`), counts requests, waits out rate limits and
+refuses to follow a
 `next` link to another host (which would hand the token to it). A hostile or broken server
 cannot stall it or fill memory: each request has a total deadline and a body cap, a huge
 Retry-After fails the run with a clear line, and a walk stops on a page loop (`paging.py`).
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -35,16 +35,17 @@ from bbmirror.http_errors import (
     RateLimited,
     ResponseTooLarge,
     Unreachable,
-    error_message,
     human,
     loads,
     origin,
+    response_error,
     retry_after,
+    server_date,
     short,
 )
 from bbmirror.pacing import Pacer, Throttle
 from bbmirror.paging import MAX_PAGES, PageGuard
-from bbmirror.scrub import remember_credentials, scrub
+from bbmirror.pool import Lane, Pool
 
 __all__ = [
     "AuthError",
@@ -84,14 +85,15 @@ class Page:
 
 
 class BitbucketClient:
-    """An async client bound to one Bitbucket base URL and one credential."""
+    """An async client bound to one Bitbucket base URL and its credentials (one or a pool)."""
 
     def __init__(
         self,
         base_url: str,
-        credentials: Credentials | None = None,
+        credentials: Credentials | Sequence[Credentials] | None = None,
         *,
         budget: int = 1000,
+        budget_window: float = 3600.0,
         concurrency: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
         retries: int = 8,
@@ -109,9 +111,9 @@ class BitbucketClient:
         self.base_url = base_url.rstrip("/")
         self.on_wait = on_wait  # told when the hourly budget makes us wait
         self.paging = paging  # "cloud": follow `next`; "server": `start` = `nextPageStart`
-        self.credentials = credentials or Credentials()
-        remember_credentials(self.credentials)
-        self.pacer = Pacer(budget)
+        if isinstance(credentials, Credentials) or credentials is None:
+            credentials = [credentials or Credentials()]
+        self.pool = Pool(credentials, budget, self._backoff, budget_window)
         self.semaphore = asyncio.Semaphore(concurrency)
         self.retries = retries
         self.backoff = backoff
@@ -125,7 +127,6 @@ class BitbucketClient:
         self.retried = 0
         self.server_date: datetime | None = None  # the last response's Date header (its clock)
         self._origin = origin(self.base_url)
-        self.throttle = Throttle(self._backoff)  # every queued request waits out a 429
         self._slow = 0  # deadlines in a row
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -133,6 +134,18 @@ class BitbucketClient:
             headers={"Accept": "application/json", "User-Agent": "bbmirror"},
             follow_redirects=False,
         )
+
+    @property
+    def credentials(self) -> Credentials:
+        return self.pool.lanes[0].credentials
+
+    @property
+    def pacer(self) -> Pacer:
+        return self.pool.lanes[0].pacer
+
+    @property
+    def throttle(self) -> Throttle:
+        return self.pool.lanes[0].throttle
 
     async def __aenter__(self) -> BitbucketClient:
         return self
@@ -173,18 +186,22 @@ class BitbucketClient:
                 url=url,
             )
         attempt = 0
+        refused: dict[Lane, int] = {}  # credentials that answered 401/403 to this request
         while True:
             response: httpx.Response | None = None
             content = b""
             limit = self.retries
-            probe = False
+            probe, lane = False, None
             try:
                 async with self.semaphore:
-                    probe = await self.throttle.hold()
-                    await self._pace()
+                    lane = await self.pool.acquire(self.on_wait, list(refused))
+                    probe = await lane.throttle.hold()
+                    lane.pacer.spend()
+                    lane.requests += 1
+                    self.requests += 1
                     sent = time.monotonic()
                     try:
-                        response, content = await self._send(method, url, params, form)
+                        response, content = await self._send(method, url, params, form, lane)
                     except httpx.TransportError as exc:
                         if isinstance(exc, httpx.ConnectError):
                             # Rarely back in seconds: give up sooner than on a drop or a 5xx.
@@ -200,40 +217,50 @@ class BitbucketClient:
                         limit, last_error = self._too_slow(url)
                 if response is not None:
                     self._slow = 0
-                    self.server_date = _server_date(response.headers) or self.server_date
+                    self.server_date = server_date(response.headers) or self.server_date
                     status = response.status_code
+                    empty = self.pool.read_limits(lane, response)
+                    if empty is not None:  # X-RateLimit-Remaining: 0 pauses this credential
+                        with contextlib.suppress(RateLimited):  # this answer still counts
+                            self._check_hint(empty, response, lane)
+                        lane.throttle.until = max(lane.throttle.until, time.monotonic() + empty)
                     if status < 300:
                         try:
                             body = self._decode(response, content, shape)
                         except Garbled as exc:
                             limit, last_error = min(self.retries, GARBLED_RETRIES), exc.error
                         else:
-                            self.throttle.passed()
+                            lane.throttle.passed()
+                            if refused:
+                                self.pool.take_out(refused, lane, short(url))
                             return body
+                    elif status in (401, 403) and self.pool.cross_check(lane, status, refused):
+                        continue  # another credential may read it: then this one leaves
                     elif status not in RETRY_STATUSES:
-                        raise self._error(response, content)
+                        raise response_error(response, content, lane.credentials)
                     else:
-                        last_error = self._error(response, content)
-                        if status == 429:  # every queued request waits with this one
+                        last_error = response_error(response, content, lane.credentials)
+                        if status == 429:  # every queued request of this credential waits
                             hinted = retry_after(response.headers)
-                            if hinted is not None:
-                                self._check_hint(hinted, response)
-                            self.throttle.refuse(hinted, sent)
+                            if hinted is not None and self._check_hint(hinted, response, lane):
+                                continue  # the others carry on without this credential
+                            lane.throttle.refuse(hinted, sent)
             finally:
-                if probe:  # after the pause or the all-clear is set, so waiters see it
-                    self.throttle.release()
+                if probe and lane is not None:  # after the pause or the all-clear is set
+                    lane.throttle.release()
+                self.pool.changed.set()
             attempt += 1
             if attempt > limit:
                 raise last_error
             self.retried += 1
             if response is None or response.status_code != 429:
-                await asyncio.sleep(self._wait(attempt, response))
+                await asyncio.sleep(self._wait(attempt, response, lane))
 
     async def _send(
-        self, method: str, url: str, params: Params, form: str | None
+        self, method: str, url: str, params: Params, form: str | None, lane: Lane
     ) -> tuple[httpx.Response, bytes]:
         """One exchange within the deadline, its body streamed and capped at ``max_body``."""
-        headers = self.credentials.header()
+        headers = lane.credentials.header()
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         async with asyncio.timeout(self.deadline):
@@ -272,19 +299,24 @@ class BitbucketClient:
             )
         return min(self.retries, SLOW_RETRIES), DeadlineExceeded(message, url=url)
 
-    def _check_hint(self, hinted: float, response: httpx.Response) -> None:
-        """A Retry-After beyond ``max_retry_after`` fails this and every later request."""
+    def _check_hint(self, hinted: float, response: httpx.Response, lane: Lane) -> bool:
+        """A wait beyond ``max_retry_after`` blocks the credential; raise when none is left."""
         if hinted <= self.max_retry_after:
-            return
+            return False
         until = datetime.now(UTC) + timedelta(seconds=hinted)
-        self.throttle.blocked = RateLimited(
-            f"{self._origin} asked to wait {human(hinted)} (HTTP {response.status_code}, "
-            f"Retry-After) before the next request; bbmirror waits at most "
-            f"{human(self.max_retry_after)}: run again after {until:%Y-%m-%d %H:%M} UTC",
-            response.status_code,
-            str(response.url),
+        whose = f" for {lane.name}" if len(self.pool.lanes) > 1 else ""
+        self.pool.block(
+            lane,
+            RateLimited(
+                f"{self._origin} asked to wait {human(hinted)}{whose} (HTTP "
+                f"{response.status_code}, Retry-After) before the next request; bbmirror waits "
+                f"at most {human(self.max_retry_after)}: run again after "
+                f"{until:%Y-%m-%d %H:%M} UTC",
+                response.status_code,
+                str(response.url),
+            ),
         )
-        raise self.throttle.blocked
+        return True
 
     async def pages(self, path: str, params: Params = None) -> AsyncIterator[Page]:
         """Walk a paged collection; stop on a page loop or an absurd number of pages.
@@ -322,23 +354,15 @@ class BitbucketClient:
         body = await self.request("GET", path, params=params, shape=list)
         return body  # type: ignore[return-value]
 
-    async def _pace(self) -> None:
-        delay = self.pacer.delay()
-        if delay > 1 and self.on_wait:
-            self.on_wait(delay)
-        while delay > 0:
-            await asyncio.sleep(delay)
-            delay = self.pacer.delay()
-        self.pacer.spend()
-        self.requests += 1
-
-    def _wait(self, attempt: int, response: httpx.Response | None) -> float:
+    def _wait(
+        self, attempt: int, response: httpx.Response | None, lane: Lane | None = None
+    ) -> float:
         """Honour Retry-After / X-RateLimit-Reset when sent, else exponential backoff + jitter."""
+        lane = lane or self.pool.lanes[0]
         if response is not None:
             hinted = retry_after(response.headers)
             if hinted is not None:
-                self._check_hint(hinted, response)
-                return hinted
+                return 0.0 if self._check_hint(hinted, response, lane) else hinted
         return self._backoff(attempt)
 
     def _backoff(self, attempt: int) -> float:
@@ -367,39 +391,3 @@ class BitbucketClient:
                 url=url,
             )
         return body
-
-    def _error(self, response: httpx.Response, content: bytes) -> BitbucketError:
-        status = response.status_code
-        url = str(response.url)
-        detail = scrub(error_message(response, content), self.credentials.secrets())
-        where = short(url)
-        if status == 401:
-            return AuthError(
-                f"Bitbucket rejected the credentials ({self.credentials.label}) at {where}: "
-                "check the token or email + API token",
-                status,
-                url,
-            )
-        if status == 403:
-            return AuthError(
-                f"the credentials ({self.credentials.label}) may not read {where}: "
-                f"they lack a permission or scope ({detail})",
-                status,
-                url,
-            )
-        if status == 404:
-            return NotFound(f"{where} was not found ({detail})", status, url)
-        if status == 410:
-            return Gone(f"{where} is gone ({detail})", status, url)
-        return BitbucketError(f"{where} answered HTTP {status}: {detail}", status, url)
-
-
-def _server_date(headers: httpx.Headers) -> datetime | None:
-    """The server's clock from its ``Date`` header(s) (the earliest, if a proxy added one)."""
-    found = []
-    for value in headers.get_list("date"):
-        with contextlib.suppress(TypeError, ValueError, IndexError):
-            moment = email.utils.parsedate_to_datetime(value)
-            if moment.tzinfo is not None:
-                found.append(moment)
-    return min(found, default=None)

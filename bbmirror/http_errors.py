@@ -5,16 +5,21 @@ Every message goes through `scrub`, so no credential form reaches an exception t
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import time
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 from bbmirror.scrub import scrub
+
+if TYPE_CHECKING:
+    from bbmirror.config import Credentials
 
 
 class BitbucketError(Exception):
@@ -143,3 +148,43 @@ def human(seconds: float) -> str:
     if seconds >= 90:
         return f"{seconds / 60:.0f} min"
     return f"{seconds:.0f} s"
+
+
+def server_date(headers: httpx.Headers) -> datetime | None:
+    """The server's clock from its ``Date`` header(s) (the earliest, if a proxy added one)."""
+    found = []
+    for value in headers.get_list("date"):
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            moment = email.utils.parsedate_to_datetime(value)
+            if moment.tzinfo is not None:
+                found.append(moment)
+    return min(found, default=None)
+
+
+def response_error(
+    response: httpx.Response, content: bytes, credentials: Credentials
+) -> BitbucketError:
+    """The error for a refused request, naming the credential by its label only."""
+    status = response.status_code
+    url = str(response.url)
+    detail = scrub(error_message(response, content), credentials.secrets())
+    where = short(url)
+    if status == 401:
+        return AuthError(
+            f"Bitbucket rejected the credentials ({credentials.label}) at {where}: "
+            "check the token or email + API token",
+            status,
+            url,
+        )
+    if status == 403:
+        return AuthError(
+            f"the credentials ({credentials.label}) may not read {where}: "
+            f"they lack a permission or scope ({detail})",
+            status,
+            url,
+        )
+    if status == 404:
+        return NotFound(f"{where} was not found ({detail})", status, url)
+    if status == 410:
+        return Gone(f"{where} is gone ({detail})", status, url)
+    return BitbucketError(f"{where} answered HTTP {status}: {detail}", status, url)

@@ -1,8 +1,9 @@
-"""Spending requests: the hourly budget per credential, and the client-wide pause after a 429.
+"""Spending requests: the hourly budget per credential, and the pause after a 429.
 
 Requests are the currency (Cloud allows about 1,000 an hour), so a 429 without Retry-After
-pauses every queued request of the client, not each one separately: otherwise each queued
-request draws its own 429 and spends a request to learn what the first one already knew.
+pauses every queued request of that credential, not each one separately: otherwise each
+queued request draws its own 429 and spends a request to learn what the first one already
+knew. Each credential of a pool (`pool.py`) has its own `Pacer` and `Throttle`.
 """
 
 from __future__ import annotations
@@ -23,26 +24,29 @@ GAP_MIN = 0.01  # below this the gap closes
 class Pacer:
     """A rolling-hour request budget per credential: spend it, then wait for the oldest to age."""
 
-    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_hour = per_hour
+    def __init__(
+        self, per_hour: int, clock: Callable[[], float] = time.monotonic, window: float = 3600.0
+    ) -> None:
+        self.per_hour = per_hour  # requests per window (an hour, unless a bench scales it)
         self.clock = clock
+        self.window = window
         self.sent: deque[float] = deque()
 
     def delay(self) -> float:
         """Seconds to wait before the next request fits in the budget."""
         now = self.clock()
-        while self.sent and now - self.sent[0] >= 3600:
+        while self.sent and now - self.sent[0] >= self.window:
             self.sent.popleft()
         if len(self.sent) < self.per_hour:
             return 0.0
-        return 3600 - (now - self.sent[0])
+        return self.window - (now - self.sent[len(self.sent) - self.per_hour])
 
     def spend(self) -> None:
         self.sent.append(self.clock())
 
 
 class Throttle:
-    """The pause a 429 starts for the whole client, and the block a huge Retry-After sets.
+    """The pause a 429 starts for one credential, and the block a huge Retry-After sets.
 
     After a 429, once the pause is over, one request goes first (the probe); the others wait
     for its answer instead of each drawing a 429 of its own while the limit still holds. A
@@ -81,6 +85,12 @@ class Throttle:
             else:
                 self._changed.clear()
                 await self._changed.wait()
+
+    def ready_in(self, now: float) -> float:
+        """Seconds until `hold` would let a request go (inf while a probe is out)."""
+        if self.streak and self.probing:
+            return float("inf")
+        return max(self.until, self.next_send) - now
 
     def release(self) -> None:
         """The probe has its answer, whatever it was: the next request may go."""

@@ -42,13 +42,15 @@ ANONYMOUS = "anonymous"
 
 
 def lister_identity(engine: Engine, salt: str) -> str:
-    """Who this run lists as: the credential's label and its salted fingerprint."""
+    """Who this run lists as: the credential's label and its salted fingerprint (a pool: the
+    fingerprint of its sorted set, the same whatever order the credentials are given in)."""
     credentials = engine.source.credentials
-    header = credentials.header().get("Authorization")
-    if not header:
+    headers = sorted({c.header().get("Authorization", "") for c in engine.source.pool()} - {""})
+    if not headers:
         return ANONYMOUS
-    mark = hmac.new(salt.encode(), header.encode(), hashlib.sha256).hexdigest()[:12]
-    return f"{credentials.label} #{mark}"
+    mark = hmac.new(salt.encode(), "\n".join(headers).encode(), hashlib.sha256).hexdigest()[:12]
+    label = credentials.label if len(headers) == 1 else f"pool of {len(headers)}"
+    return f"{label} #{mark}"
 
 
 def apply_visibility_rule(engine: Engine, store: Store) -> str | None:
@@ -161,7 +163,7 @@ def client_for(source: Source, transport=None, **kwargs) -> BitbucketClient:
     counting = CountingTransport(transport)
     client = BitbucketClient(
         source.base_url,
-        source.credentials,
+        source.pool(),
         budget=source.budget,
         concurrency=source.concurrency,
         transport=counting,
@@ -201,7 +203,7 @@ async def sync_sources(
         for source in sources:
             summary = Summary(source=source.name, started_at=now())
             engine_class, streams = kinds[source.kind]
-            waiting = BudgetWaits(source.name, source.budget, progress)
+            waiting = BudgetWaits(source.name, source.budget * len(source.pool()), progress)
             options_for_client = {"on_wait": waiting, **(client_options or {})}
             client = client_for(source, transport, **options_for_client)
             async with client:
