@@ -125,7 +125,7 @@ class BitbucketClient:
         self.retried = 0
         self.server_date: datetime | None = None  # the last response's Date header (its clock)
         self._origin = origin(self.base_url)
-        self.throttle = Throttle(self._backoff)  # every queued request waits out a 429
+        self.throttle = Throttle(self._backoff, max_backoff)  # every queued request waits out a 429
         self._slow = 0  # deadlines in a row
         self._http = httpx.AsyncClient(
             transport=transport,
