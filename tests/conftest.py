@@ -1,0 +1,208 @@
+"""The `flavour` fixture: what the protocol tests need to know about Cloud and Data Center.
+
+A protocol property (equality with the world, no-op economy, faults, convergence, secrets...)
+is written once in test_protocol.py and runs for each flavour; everything that differs between
+the two (the harness, the world, the mutations, the request formula) is declared here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dc_mirror
+import mirror
+import pytest
+from hypothesis import strategies as st
+
+from bbmirror.config import Credentials, Secret, Source
+from bbmirror.simulator import dc_mutate, mutate
+from bbmirror.simulator.cloud_api import SimulatorConfig
+from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
+from bbmirror.simulator.dc_generate import generate_dc
+from bbmirror.simulator.dc_world import DcSettings
+from bbmirror.simulator.faults import Faults
+from bbmirror.simulator.generate import generate
+from bbmirror.simulator.launch import viewer_uuid
+from bbmirror.simulator.server import RunningApp, RunningSimulator
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """One Bitbucket flavour as the protocol tests see it."""
+
+    name: str
+    harness: type[mirror.Harness]
+    generate: Callable[..., Any]  # (seed, size, **world_options) -> world
+    differences: Callable[..., list[str]]  # (world, db) -> [] when equal
+    expected: Callable[..., dict]  # world -> rows the mirror must hold alive
+    token: str
+    random_activity: Callable[..., Any]  # (world, n, rng)
+    no_op_requests: Callable[[Any], int]  # world -> requests of a sync with nothing changed
+    comment_on_a_pr: Callable[[Any], int]  # world -> number of the PR that got a comment
+    pr_path: str  # how the PR's own URLs look: "/pullrequests/" or "/pull-requests/"
+    tombstoned: tuple[str, ...]  # tables whose vanished rows must be tombstones
+    world_options: st.SearchStrategy[dict]  # undocumented-behaviour switches worth drawing
+    coverage: tuple[str, ...]  # SQL: each must count > 0 after a full sync of a `small` world
+    serve: Callable[[Any, float], RunningApp]  # (world, latency) -> a loopback server (a thread)
+    cli_sync: Callable[[RunningApp], tuple[list[str], dict[str, str]]]  # flags after the db, env
+    cli_source: str  # the name `bbmirror sync` gives the source it mirrors
+
+    def mirror(self, seed: int, size: str, db: str, /, **faults: Any) -> mirror.Harness:
+        """A world of this flavour served in-process, syncing into `db`."""
+        return self.harness(self.generate(seed, size), db, faults=faults)
+
+    def rerun_source(self, running: RunningApp) -> Source:
+        """The source `bbmirror sync` mirrors from `running`, for an in-process rerun."""
+        if self.name == "cloud":
+            where = {"workspaces": sorted(running.world.workspaces)}
+        else:
+            where = {"kind": "server"}
+        return Source(
+            name=self.cli_source,
+            base_url=running.base_url,
+            credentials=Credentials(token=Secret(self.token)),
+            budget=1_000_000,
+            **where,
+        )
+
+
+def _cloud_no_op(world) -> int:
+    """No GET /user (named workspaces check the credential; repository tokens lack `account`):
+    per workspace itself, members, projects and repositories; per repository branches, tags
+    and pull requests since the watermark; per tracker milestones, versions, components and
+    issues since the watermark."""
+    return 4 * len(world.workspaces) + sum(
+        3 + 4 * r.has_issues for r in world.repositories.values()
+    )
+
+
+def _server_no_op(world) -> int:
+    """The credential probe, the repository list, then per repository: branches, tags, the
+    newest page of PRs (which reaches below the watermark) and the open PRs."""
+    return 1 + 1 + 4 * len(world.repositories)
+
+
+def _cloud_serve(world, latency: float) -> RunningApp:
+    tokens = {mirror.TOKEN: viewer_uuid(world)}
+    return RunningSimulator(world, SimulatorConfig(tokens=tokens, faults=Faults(latency=latency)))
+
+
+def _server_serve(world, latency: float) -> RunningApp:
+    viewer = world.users[min(world.users)].slug
+    tokens = {dc_mirror.TOKEN: viewer}
+
+    def make(root: str):
+        faults = DcFaults(latency=latency)
+        return create_dc_app(world, DcConfig(base_url=root, tokens=tokens, faults=faults))
+
+    running = RunningApp(make)
+    running.world = world
+    return running
+
+
+def _cloud_cli(running: RunningApp) -> tuple[list[str], dict[str, str]]:
+    flags = ["--base-url", running.base_url]
+    for workspace in sorted(running.world.workspaces):
+        flags += ["--workspace", workspace]
+    return flags, {"BITBUCKET_TOKEN": mirror.TOKEN}
+
+
+def _server_cli(running: RunningApp) -> tuple[list[str], dict[str, str]]:
+    return ["--server-url", running.base_url], {"BITBUCKET_SERVER_TOKEN": dc_mirror.TOKEN}
+
+
+def _cloud_comment(world) -> int:
+    repo = next(r for r in world.repositories.values() if r.pullrequests)
+    pr = next(iter(repo.pullrequests.values()))
+    mutate.comment_pr(world, repo, pr, random.Random(1))
+    return pr.id
+
+
+def _server_comment(world) -> int:
+    repo = next(r for r in world.repositories.values() if r.pull_requests)
+    pr = next(iter(repo.pull_requests.values()))
+    someone = next(u for u in world.users if u != pr.author_id)
+    dc_mutate.comment_pr(world, pr, someone, "One more thing: the **changelog**.")
+    return pr.id
+
+
+_SHARED_COVERAGE = (
+    "select count(*) from pullrequest_activity where kind = 'update'",
+    "select count(*) from pullrequest_activity where kind = 'approval'",
+    "select count(*) from pullrequest_activity where kind = 'comment'",
+    "select count(*) from pullrequest_activity where kind = 'changes_requested'",
+    "select count(*) from comments where parent_id is not null",
+    "select count(*) from commits where parent_count = 2",
+    "select count(*) from commit_statuses",
+    # Timestamps are stored as UTC with microseconds, whatever the API sent.
+    "select count(*) = 0 from commits where date not like '%+00:00' or length(date) != 32",
+    # Every mirrored row keeps the JSON the API returned.
+    "select count(*) = 0 from pullrequests where json is null",
+)
+
+CLOUD = Flavour(
+    name="cloud",
+    harness=mirror.Harness,
+    generate=generate,
+    differences=mirror.differences,
+    expected=mirror.expected,
+    token=mirror.TOKEN,
+    random_activity=mutate.random_activity,
+    no_op_requests=_cloud_no_op,
+    comment_on_a_pr=_cloud_comment,
+    pr_path="/pullrequests/",
+    tombstoned=("pullrequests", "issues", "comments", "branches", "commits"),
+    world_options=st.just({}),
+    coverage=(
+        *_SHARED_COVERAGE,
+        "select count(distinct state) = 4 and count(*) = count(case when state in"
+        " ('OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED') then 1 end) from pullrequests",
+        "select count(*) from comments where inline_path is not null",
+        "select count(*) from comments where deleted = 1",
+        "select count(*) from issue_change_items",
+    ),
+    serve=_cloud_serve,
+    cli_sync=_cloud_cli,
+    cli_source="cloud",
+)
+
+SERVER = Flavour(
+    name="server",
+    harness=dc_mirror.DcHarness,
+    generate=generate_dc,
+    differences=dc_mirror.differences,
+    expected=dc_mirror.expected,
+    token=dc_mirror.TOKEN,
+    random_activity=dc_mutate.random_activity,
+    no_op_requests=_server_no_op,
+    comment_on_a_pr=_server_comment,
+    pr_path="/pull-requests/",
+    tombstoned=("pullrequests", "comments", "branches"),
+    world_options=st.builds(
+        lambda newest_by, bumps: {
+            "settings": DcSettings(newest_by=newest_by, comment_bumps_pr=bumps)
+        },
+        st.sampled_from(["updated", "created"]),
+        st.booleans(),
+    ),
+    coverage=(
+        *_SHARED_COVERAGE,
+        "select count(*) from jira_links where found_in = 'jira'",
+        "select count(*) from jira_links where found_in = 'message'",
+        "select count(*) from repositories where full_name like '~%'",  # personal projects
+    ),
+    serve=_server_serve,
+    cli_sync=_server_cli,
+    cli_source="server",
+)
+
+FLAVOURS = {f.name: f for f in (CLOUD, SERVER)}
+
+
+@pytest.fixture(scope="session", params=sorted(FLAVOURS))
+def flavour(request: pytest.FixtureRequest) -> Flavour:
+    """Each protocol test runs once per flavour (parametrize indirectly to pick one)."""
+    return FLAVOURS[request.param]
