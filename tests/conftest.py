@@ -49,6 +49,8 @@ class Flavour:
     serve: Callable[[Any, float], RunningApp]  # (world, latency) -> a loopback server (a thread)
     cli_sync: Callable[[RunningApp], tuple[list[str], dict[str, str]]]  # flags after the db, env
     cli_source: str  # the name `bbmirror sync` gives the source it mirrors
+    bad_inputs: Callable[[RunningApp, str], list[tuple[list[str], dict, str]]]
+    # (running, a URL nobody listens on) -> [(flags, env, what the one error line must say)]
 
     def mirror(self, seed: int, size: str, db: str, /, **faults: Any) -> mirror.Harness:
         """A world of this flavour served in-process, syncing into `db`."""
@@ -114,6 +116,29 @@ def _server_cli(running: RunningApp) -> tuple[list[str], dict[str, str]]:
     return ["--server-url", running.base_url], {"BITBUCKET_SERVER_TOKEN": dc_mirror.TOKEN}
 
 
+def _cloud_bad(running: RunningApp, dead: str) -> list[tuple[list[str], dict, str]]:
+    ws = sorted(running.world.workspaces)[0]
+    env = {"BITBUCKET_TOKEN": mirror.TOKEN, "BITBUCKET_EMAIL": None, "BITBUCKET_API_TOKEN": None}
+    url = ["--base-url", running.base_url]
+    return [
+        ([*url, "--workspace", ws], {**env, "BITBUCKET_TOKEN": "not-the-token"}, "credentials"),
+        ([*url, "--workspace", "nope"], env, "workspace 'nope' does not exist"),
+        ([*url, "--repo", f"{ws}/nope"], env, f"repository '{ws}/nope'"),
+        (["--base-url", f"{dead}/2.0", "--workspace", ws], env, "cannot reach"),
+    ]
+
+
+def _server_bad(running: RunningApp, dead: str) -> list[tuple[list[str], dict, str]]:
+    env = {"BITBUCKET_SERVER_TOKEN": dc_mirror.TOKEN}
+    url = ["--server-url", running.base_url]
+    return [
+        (url, {"BITBUCKET_SERVER_TOKEN": "not-the-token"}, "credentials"),
+        ([*url, "--project", "NOPE"], env, "project 'NOPE' does not exist"),
+        ([*url, "--repo", "NOPE/none"], env, "repository 'NOPE/none'"),
+        (["--server-url", dead], env, "cannot reach"),
+    ]
+
+
 def _cloud_comment(world) -> int:
     repo = next(r for r in world.repositories.values() if r.pullrequests)
     pr = next(iter(repo.pullrequests.values()))
@@ -167,6 +192,7 @@ CLOUD = Flavour(
     serve=_cloud_serve,
     cli_sync=_cloud_cli,
     cli_source="cloud",
+    bad_inputs=_cloud_bad,
 )
 
 SERVER = Flavour(
@@ -197,6 +223,7 @@ SERVER = Flavour(
     serve=_server_serve,
     cli_sync=_server_cli,
     cli_source="server",
+    bad_inputs=_server_bad,
 )
 
 FLAVOURS = {f.name: f for f in (CLOUD, SERVER)}

@@ -3,8 +3,9 @@
 Each test takes the `flavour` fixture (tests/conftest.py) and runs once per flavour against its
 in-process simulator: equality with the world, every kind of row, the run log, the exact no-op
 request count, children only for changed parents, faults, truncated and malformed JSON, no
-credential anywhere, convergence over random activity with tombstones never deletions, and
-(marked slow: real processes) crash resume after SIGKILL at random moments.
+credential anywhere, convergence over random activity with tombstones never deletions, one
+clear line for each bad input, and (marked slow: real processes) crash resume after SIGKILL at
+random moments.
 Flavour-only behaviour stays in test_sync_cloud.py and test_sync_server.py.
 """
 
@@ -14,6 +15,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,10 +23,12 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import Flavour
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from bbmirror.cli import cli
 from bbmirror.sync import Options, sync_sources
 
 SMALL_SEED = {"cloud": 11, "server": 5}  # worlds known to hold every kind of row
@@ -187,6 +191,62 @@ def _misplaced_tombstones(flavour: Flavour, world, db: str) -> list[str]:
             if (row_id in alive[table]) == (deleted_at is not None):
                 wrong.append(f"{table}: {row_id} deleted_at={deleted_at}")
     return wrong[:10]
+
+
+# -- bad input: one clear line, a failed run in the log, every mirrored row untouched ---------
+
+
+@pytest.fixture(scope="module")
+def loopback(flavour: Flavour):
+    """The flavour's simulator on a loopback port (a thread), for the command line."""
+    with flavour.serve(flavour.generate(21, "tiny"), 0.0) as running:
+        yield running
+
+
+def _content(db: Path) -> dict[str, list]:
+    """Every table's rows except the run log: what a failed run must leave as it was."""
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+        return {
+            t: sorted(map(repr, conn.execute(f"select * from [{t}]")))
+            for t in tables
+            if t != "sync_runs" and not t.startswith(("sqlite_", "_"))
+        }
+    finally:
+        conn.close()
+
+
+def _runs(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("select outcome, message from sync_runs order by id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_bad_input_is_one_line_and_leaves_the_database(flavour, loopback, tmp_path):
+    """A wrong token, an unknown scope or repository, an unreachable host: one `Error:` line
+    that never echoes the token, exit 1, and the database holds the same rows plus one failed
+    run."""
+    db = tmp_path / "m.db"
+    flags, env = flavour.cli_sync(loopback)
+    good = CliRunner().invoke(cli, ["sync", str(db), *flags], env=env)
+    assert good.exit_code == 0, good.output
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nobody listens once it closes
+    for flags, env, says in flavour.bad_inputs(loopback, dead):
+        before, runs = _content(db), _runs(db)
+        result = CliRunner().invoke(cli, ["sync", str(db), *flags], env=env)
+        assert result.exit_code == 1, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+        assert says in lines[0] and "not-the-token" not in lines[0], lines[0]
+        assert flavour.token not in result.output
+        assert _content(db) == before, says
+        after = _runs(db)
+        assert after[:-1] == runs and after[-1][0] == "failed", (says, after)
 
 
 # -- crash resume: a real `bbmirror sync` process SIGKILLed at random moments -----------------

@@ -3,15 +3,13 @@
 Equality, convergence, SIGKILL resume, faults, the no-op count and secrets are proven for both
 flavours in test_protocol.py. Here: changes seen without reconciliation under every setting of
 the undocumented-behaviour switches, a comment edit on a closed PR, Cloud and Server in one
-database, and the command line against a loopback Server (one clear line per bad input).
+database, and the command line against a loopback Server.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
 import sqlite3
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -111,45 +109,10 @@ def _cli_sync(running, db, *extra, token=TOKEN, url=None):
     return CliRunner().invoke(cli, [*args, *extra], env=env)
 
 
-def _fingerprint(db: Path) -> str:
-    """Every row but the run log's (a failed run leaves its run row, nothing else)."""
-    conn = sqlite3.connect(db)
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    rows = {t: sorted(map(repr, conn.execute(f"SELECT * FROM [{t}]"))) for t in tables}
-    conn.close()
-    return hashlib.sha256(
-        repr(
-            {k: v for k, v in rows.items() if k != "sync_runs" and not k.startswith("sqlite_")}
-        ).encode()
-    ).hexdigest()
-
-
-def _one_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
-
-
 def test_cli_sync_of_named_projects(tmp_path, loopback):
     result = _cli_sync(loopback, tmp_path / "m.db")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("server: ok")
-
-
-def test_bad_input_gives_one_line_and_leaves_the_database(tmp_path, loopback):
-    db = tmp_path / "m.db"
-    assert _cli_sync(loopback, db).exit_code == 0
-    before = _fingerprint(db)
-    assert "credentials" in _one_line(_cli_sync(loopback, db, token="wrong"))
-    line = _one_line(_cli_sync(loopback, db, "--project", "NOPE"))
-    assert "project 'NOPE' does not exist" in line
-    line = _one_line(_cli_sync(loopback, db, "--repo", "NOPE/none"))
-    assert "repository 'NOPE/none'" in line
-    line = _one_line(_cli_sync(loopback, db, url="http://127.0.0.1:9"))
-    assert "cannot reach" in line
-    assert TOKEN not in line
-    assert _fingerprint(db) == before
 
 
 @pytest.mark.parametrize("comment_bumps_pr", [True, False])
