@@ -206,7 +206,7 @@ SERVER = Flavour(
     no_op_requests=_server_no_op,
     comment_on_a_pr=_server_comment,
     pr_path="/pull-requests/",
-    tombstoned=("pullrequests", "comments", "branches"),
+    tombstoned=("pullrequests", "comments", "branches", "commits"),
     world_options=st.builds(
         lambda newest_by, bumps: {
             "settings": DcSettings(newest_by=newest_by, comment_bumps_pr=bumps)
