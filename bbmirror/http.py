@@ -113,7 +113,7 @@ class BitbucketClient:
         self.paging = paging  # "cloud": follow `next`; "server": `start` = `nextPageStart`
         if isinstance(credentials, Credentials) or credentials is None:
             credentials = [credentials or Credentials()]
-        self.pool = Pool(credentials, budget, self._backoff, budget_window)
+        self.pool = Pool(credentials, budget, self._backoff, budget_window, max_backoff)
         self.semaphore = asyncio.Semaphore(concurrency)
         self.retries = retries
         self.backoff = backoff

@@ -55,8 +55,9 @@ class Throttle:
     instead of bursting into a 429 after every pause.
     """
 
-    def __init__(self, backoff: Callable[[int], float]) -> None:
+    def __init__(self, backoff: Callable[[int], float], max_gap: float = GAP_MAX) -> None:
         self.backoff = backoff  # seconds to wait after n 429s in a row
+        self.max_gap = min(GAP_MAX, max_gap)  # never wider than the longest backoff
         self.until = 0.0  # monotonic: no request is sent before
         self.decided = 0.0  # when that pause was decided
         self.streak = 0  # 429s in a row, across every request of the client
@@ -126,7 +127,7 @@ class Throttle:
                 self.streak = self.first = self.start
             else:
                 self.streak += 1
-            self.gap = min(GAP_MAX, max(GAP_FIRST, self.gap * 2))
+            self.gap = min(self.max_gap, max(GAP_FIRST, self.gap * 2))
             wait = self.backoff(self.streak)
         self.decided = time.monotonic()
         self.until = max(self.until, self.decided + wait)

@@ -63,13 +63,14 @@ class Pool:
         budget: int,
         backoff: Callable[[int], float],
         window: float = 3600.0,
+        max_gap: float = float("inf"),
     ) -> None:
         unique: dict[str, Credentials] = {}
         for item in credentials or [Credentials()]:
             remember_credentials(item)
             unique.setdefault(item.header().get("Authorization", ""), item)
         self.lanes = [
-            Lane(item, Pacer(budget, window=window), Throttle(backoff), index)
+            Lane(item, Pacer(budget, window=window), Throttle(backoff, max_gap), index)
             for index, item in enumerate(unique.values(), 1)
         ]
         self.changed = asyncio.Event()

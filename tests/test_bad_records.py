@@ -96,7 +96,7 @@ def _assert_quarantined(db: str, case: str) -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_cloud_bad_pull_request_is_quarantined_and_the_run_goes_on(tmp_path, case):
-    harness = Harness(generate(11, "small"), str(tmp_path / "m.db"))
+    harness = Harness(generate(11, "tiny"), str(tmp_path / "m.db"))
     repo = max(harness.world.repositories.values(), key=lambda r: len(r.pullrequests))
     number = max(repo.pullrequests)
     field, value = _value(case, "cloud")
@@ -117,7 +117,7 @@ def test_cloud_bad_pull_request_is_quarantined_and_the_run_goes_on(tmp_path, cas
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_dc_bad_pull_request_is_quarantined_and_never_tombstoned(tmp_path, case):
-    harness = DcHarness(generate_dc(5, "small"), str(tmp_path / "m.db"))
+    harness = DcHarness(generate_dc(5, "tiny"), str(tmp_path / "m.db"))
     first = harness.sync()
     assert (first.outcome, first.errors) == ("ok", 0), first.message
     repo = max(harness.world.repositories.values(), key=lambda r: len(r.pull_requests))

@@ -26,6 +26,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from bbmirror.serve import bind, load_metadata, make_datasette
 from bbmirror.simulator.generate import generate
 
+pytestmark = pytest.mark.slow  # starts a browser
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "browser"

@@ -232,6 +232,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_a_stopped_scheduler_is_detected_and_said_loudly(tmp_path, caplog):
     """A real process holds the scheduler lock, beating 10 times a second, then is SIGSTOPped."""
     h = Harness(generate(21, "tiny"), str(tmp_path / "m.db"))

@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from bbmirror.simulator.dc_generate import generate_dc
+
+pytestmark = pytest.mark.slow  # starts processes
 
 
 def _banner(proc: subprocess.Popen) -> dict[str, str]:

@@ -11,6 +11,9 @@ import threading
 import time
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.slow  # starts processes
 
 WAIT = 60.0
 

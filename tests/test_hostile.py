@@ -230,7 +230,6 @@ def _served_until_cut(stats: dict) -> int:
     raise AssertionError("the server never saw the client leave")
 
 
-@pytest.mark.slow
 def test_an_endless_body_on_a_real_socket_is_cut_at_the_cap():
     from bbmirror.http import ResponseTooLarge
     from bbmirror.simulator.server import RunningApp
@@ -243,7 +242,6 @@ def test_an_endless_body_on_a_real_socket_is_cut_at_the_cap():
     assert sent < 1 << 32  # the client hung up: it never read the 4 GiB the server offered
 
 
-@pytest.mark.slow
 def test_a_trickle_on_a_real_socket_ends_at_the_deadline():
     from bbmirror.http import DeadlineExceeded
     from bbmirror.simulator.server import RunningApp

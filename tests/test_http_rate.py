@@ -120,3 +120,19 @@ def test_under_a_token_bucket_the_client_settles_near_the_refill_rate():
 
     assert len(_bounded(many())) == 60
     assert len(refused) <= 15, len(refused)
+
+
+def test_the_gap_after_429s_never_exceeds_the_clients_longest_backoff():
+    """A client told to back off at most 10 ms keeps at most 10 ms between requests too (the
+    tests' harness: a 2 s gap made one faults test sleep 100 s); the default stays 2 s."""
+    import time
+
+    from bbmirror.pacing import GAP_MAX, Throttle
+
+    narrow, wide = Throttle(lambda n: 0.0, max_gap=0.01), Throttle(lambda n: 0.0)
+    for _ in range(8):  # eight 429s in a row, each to a request sent after the last pause
+        narrow.refuse(None, time.monotonic() + 1)
+        wide.refuse(None, time.monotonic() + 1)
+    assert (narrow.gap, wide.gap) == (0.01, GAP_MAX)
+    client = BitbucketClient(BASE, max_backoff=0.05)
+    assert client.throttle.max_gap == 0.05

@@ -225,6 +225,7 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_two_processes_one_writer_and_a_killed_one_does_not_block(tmp_path):
     world = generate(4, "tiny")
     db = tmp_path / "mirror.db"

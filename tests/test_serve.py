@@ -208,6 +208,7 @@ def test_an_older_mirror_gains_the_report_views(tmp_path, monkeypatch):
     assert versions == [m.version for m in MIGRATIONS]
 
 
+@pytest.mark.slow
 def test_the_command_explains_what_is_wrong(tmp_path):
     missing = subprocess.run(
         [sys.executable, "-m", "bbmirror", "serve", str(tmp_path / "nope.db")],
@@ -268,6 +269,7 @@ def stop(proc: subprocess.Popen) -> int:
             proc.wait()
 
 
+@pytest.mark.slow
 def test_serve_binds_loopback_and_answers_while_a_sync_writes(tmp_path):
     world = generate(6, "tiny")
     db = tmp_path / "live.db"
@@ -302,6 +304,7 @@ def test_serve_binds_loopback_and_answers_while_a_sync_writes(tmp_path):
         assert stop(proc) == 0
 
 
+@pytest.mark.slow
 def test_serve_with_sync_keeps_the_mirror_fresh(tmp_path):
     world = generate(8, "tiny")
     db = tmp_path / "fresh.db"

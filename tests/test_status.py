@@ -121,6 +121,7 @@ def test_status_reads_while_a_sync_holds_the_writer_lock(mirror):
     assert run_id not in {None, 0}
 
 
+@pytest.mark.slow
 def test_a_killed_run_is_reported_abandoned(tmp_path):
     db = str(tmp_path / "m.db")
     with Store.open(db) as store:

@@ -395,6 +395,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow
 def test_writer_lock_blocks_a_second_process_until_the_holder_is_killed(tmp_path):
     path = tmp_path / "m.db"
     Store.open(path).close()
@@ -425,6 +426,7 @@ def test_writer_lock_blocks_a_second_process_until_the_holder_is_killed(tmp_path
 # -- speed (printed, never asserted) -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_write_throughput_against_plain_executemany(tmp_path):
     rs = commits(5000)
     n = sum(len(v) for v in rs.values())

@@ -1,0 +1,248 @@
+"""The `flavour` fixture: what the protocol tests need to know about Cloud and Data Center.
+
+A protocol property (equality with the world, no-op economy, faults, convergence, secrets...)
+is written once in test_protocol.py and runs for each flavour; everything that differs between
+the two (the harness, the world, the mutations, the request formula) is declared here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dc_mirror
+import mirror
+import pytest
+from hypothesis import strategies as st
+
+from bbmirror.config import Credentials, Secret, Source
+from bbmirror.simulator import dc_mutate, mutate
+from bbmirror.simulator.cloud_api import SimulatorConfig
+from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
+from bbmirror.simulator.dc_generate import generate_dc
+from bbmirror.simulator.dc_world import DcSettings
+from bbmirror.simulator.faults import Faults
+from bbmirror.simulator.generate import generate
+from bbmirror.simulator.launch import viewer_uuid
+from bbmirror.simulator.server import RunningApp, RunningSimulator
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """One Bitbucket flavour as the protocol tests see it."""
+
+    name: str
+    harness: type[mirror.Harness]
+    generate: Callable[..., Any]  # (seed, size, **world_options) -> world
+    differences: Callable[..., list[str]]  # (world, db) -> [] when equal
+    expected: Callable[..., dict]  # world -> rows the mirror must hold alive
+    token: str
+    random_activity: Callable[..., Any]  # (world, n, rng)
+    no_op_requests: Callable[[Any], int]  # world -> requests of a sync with nothing changed
+    comment_on_a_pr: Callable[[Any], int]  # world -> number of the PR that got a comment
+    pr_path: str  # how the PR's own URLs look: "/pullrequests/" or "/pull-requests/"
+    tombstoned: tuple[str, ...]  # tables whose vanished rows must be tombstones
+    world_options: st.SearchStrategy[dict]  # undocumented-behaviour switches worth drawing
+    coverage: tuple[str, ...]  # SQL: each must count > 0 after a full sync of a `small` world
+    serve: Callable[[Any, float], RunningApp]  # (world, latency) -> a loopback server (a thread)
+    cli_sync: Callable[[RunningApp], tuple[list[str], dict[str, str]]]  # flags after the db, env
+    cli_source: str  # the name `bbmirror sync` gives the source it mirrors
+    bad_inputs: Callable[[RunningApp, str], list[tuple[list[str], dict, str]]]
+    # (running, a URL nobody listens on) -> [(flags, env, what the one error line must say)]
+
+    def mirror(self, seed: int, size: str, db: str, /, **faults: Any) -> mirror.Harness:
+        """A world of this flavour served in-process, syncing into `db`."""
+        return self.harness(self.generate(seed, size), db, faults=faults)
+
+    def rerun_source(self, running: RunningApp) -> Source:
+        """The source `bbmirror sync` mirrors from `running`, for an in-process rerun."""
+        if self.name == "cloud":
+            where = {"workspaces": sorted(running.world.workspaces)}
+        else:
+            where = {"kind": "server"}
+        return Source(
+            name=self.cli_source,
+            base_url=running.base_url,
+            credentials=Credentials(token=Secret(self.token)),
+            budget=1_000_000,
+            **where,
+        )
+
+
+def _cloud_no_op(world) -> int:
+    """No GET /user (named workspaces check the credential; repository tokens lack `account`):
+    per workspace itself, members, projects and repositories; per repository branches, tags
+    and pull requests since the watermark; per tracker milestones, versions, components and
+    issues since the watermark; and the statuses of each open PR whose source commit is still
+    building (bbmirror/freshness.py)."""
+    building = sum(
+        pr.state == "OPEN"
+        and any(s.state == "INPROGRESS" for s in r.statuses.get(pr.source_commit, ()))
+        for r in world.repositories.values()
+        for pr in r.pullrequests.values()
+    )
+    return building + 4 * len(world.workspaces) + sum(
+        3 + 4 * r.has_issues for r in world.repositories.values()
+    )
+
+
+def _server_no_op(world) -> int:
+    """The credential probe, the repository list, then per repository: branches, tags, the
+    newest page of PRs (which reaches below the watermark) and the open PRs; and the statuses
+    of each tip whose build is still in progress (bbmirror/freshness.py)."""
+    building = sum(
+        any(b.state == "INPROGRESS" for b in repo.builds.get(tip, ()))
+        for repo in world.repositories.values()
+        for tip in set(repo.branches.values()) | {t.target for t in repo.tags.values()}
+    )
+    return 1 + 1 + 4 * len(world.repositories) + building
+
+
+def _cloud_serve(world, latency: float) -> RunningApp:
+    tokens = {mirror.TOKEN: viewer_uuid(world)}
+    return RunningSimulator(world, SimulatorConfig(tokens=tokens, faults=Faults(latency=latency)))
+
+
+def _server_serve(world, latency: float) -> RunningApp:
+    viewer = world.users[min(world.users)].slug
+    tokens = {dc_mirror.TOKEN: viewer}
+
+    def make(root: str):
+        faults = DcFaults(latency=latency)
+        return create_dc_app(world, DcConfig(base_url=root, tokens=tokens, faults=faults))
+
+    running = RunningApp(make)
+    running.world = world
+    return running
+
+
+def _cloud_cli(running: RunningApp) -> tuple[list[str], dict[str, str]]:
+    flags = ["--base-url", running.base_url]
+    for workspace in sorted(running.world.workspaces):
+        flags += ["--workspace", workspace]
+    return flags, {"BITBUCKET_TOKEN": mirror.TOKEN}
+
+
+def _server_cli(running: RunningApp) -> tuple[list[str], dict[str, str]]:
+    return ["--server-url", running.base_url], {"BITBUCKET_SERVER_TOKEN": dc_mirror.TOKEN}
+
+
+def _cloud_bad(running: RunningApp, dead: str) -> list[tuple[list[str], dict, str]]:
+    ws = sorted(running.world.workspaces)[0]
+    env = {"BITBUCKET_TOKEN": mirror.TOKEN, "BITBUCKET_EMAIL": None, "BITBUCKET_API_TOKEN": None}
+    url = ["--base-url", running.base_url]
+    return [
+        ([*url, "--workspace", ws], {**env, "BITBUCKET_TOKEN": "not-the-token"}, "credentials"),
+        ([*url, "--workspace", "nope"], env, "workspace 'nope' does not exist"),
+        ([*url, "--repo", f"{ws}/nope"], env, f"repository '{ws}/nope'"),
+        (["--base-url", f"{dead}/2.0", "--workspace", ws], env, "cannot reach"),
+    ]
+
+
+def _server_bad(running: RunningApp, dead: str) -> list[tuple[list[str], dict, str]]:
+    env = {"BITBUCKET_SERVER_TOKEN": dc_mirror.TOKEN}
+    url = ["--server-url", running.base_url]
+    return [
+        (url, {"BITBUCKET_SERVER_TOKEN": "not-the-token"}, "credentials"),
+        ([*url, "--project", "NOPE"], env, "project 'NOPE' does not exist"),
+        ([*url, "--repo", "NOPE/none"], env, "repository 'NOPE/none'"),
+        (["--server-url", dead], env, "cannot reach"),
+    ]
+
+
+def _cloud_comment(world) -> int:
+    repo = next(r for r in world.repositories.values() if r.pullrequests)
+    pr = next(iter(repo.pullrequests.values()))
+    mutate.comment_pr(world, repo, pr, random.Random(1))
+    return pr.id
+
+
+def _server_comment(world) -> int:
+    repo = next(r for r in world.repositories.values() if r.pull_requests)
+    pr = next(iter(repo.pull_requests.values()))
+    someone = next(u for u in world.users if u != pr.author_id)
+    dc_mutate.comment_pr(world, pr, someone, "One more thing: the **changelog**.")
+    return pr.id
+
+
+_SHARED_COVERAGE = (
+    "select count(*) from pullrequest_activity where kind = 'update'",
+    "select count(*) from pullrequest_activity where kind = 'approval'",
+    "select count(*) from pullrequest_activity where kind = 'comment'",
+    "select count(*) from pullrequest_activity where kind = 'changes_requested'",
+    "select count(*) from comments where parent_id is not null",
+    "select count(*) from commits where parent_count = 2",
+    "select count(*) from commit_statuses",
+    # Timestamps are stored as UTC with microseconds, whatever the API sent.
+    "select count(*) = 0 from commits where date not like '%+00:00' or length(date) != 32",
+    # Every mirrored row keeps the JSON the API returned.
+    "select count(*) = 0 from pullrequests where json is null",
+)
+
+CLOUD = Flavour(
+    name="cloud",
+    harness=mirror.Harness,
+    generate=generate,
+    differences=mirror.differences,
+    expected=mirror.expected,
+    token=mirror.TOKEN,
+    random_activity=mutate.random_activity,
+    no_op_requests=_cloud_no_op,
+    comment_on_a_pr=_cloud_comment,
+    pr_path="/pullrequests/",
+    tombstoned=("pullrequests", "issues", "comments", "branches", "commits"),
+    world_options=st.just({}),
+    coverage=(
+        *_SHARED_COVERAGE,
+        "select count(distinct state) = 4 and count(*) = count(case when state in"
+        " ('OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED') then 1 end) from pullrequests",
+        "select count(*) from comments where inline_path is not null",
+        "select count(*) from comments where deleted = 1",
+        "select count(*) from issue_change_items",
+    ),
+    serve=_cloud_serve,
+    cli_sync=_cloud_cli,
+    cli_source="cloud",
+    bad_inputs=_cloud_bad,
+)
+
+SERVER = Flavour(
+    name="server",
+    harness=dc_mirror.DcHarness,
+    generate=generate_dc,
+    differences=dc_mirror.differences,
+    expected=dc_mirror.expected,
+    token=dc_mirror.TOKEN,
+    random_activity=dc_mutate.random_activity,
+    no_op_requests=_server_no_op,
+    comment_on_a_pr=_server_comment,
+    pr_path="/pull-requests/",
+    tombstoned=("pullrequests", "comments", "branches", "commits"),
+    world_options=st.builds(
+        lambda newest_by, bumps: {
+            "settings": DcSettings(newest_by=newest_by, comment_bumps_pr=bumps)
+        },
+        st.sampled_from(["updated", "created"]),
+        st.booleans(),
+    ),
+    coverage=(
+        *_SHARED_COVERAGE,
+        "select count(*) from jira_links where found_in = 'jira'",
+        "select count(*) from jira_links where found_in = 'message'",
+        "select count(*) from repositories where full_name like '~%'",  # personal projects
+    ),
+    serve=_server_serve,
+    cli_sync=_server_cli,
+    cli_source="server",
+    bad_inputs=_server_bad,
+)
+
+FLAVOURS = {f.name: f for f in (CLOUD, SERVER)}
+
+
+@pytest.fixture(scope="session", params=sorted(FLAVOURS))
+def flavour(request: pytest.FixtureRequest) -> Flavour:
+    """Each protocol test runs once per flavour (parametrize indirectly to pick one)."""
+    return FLAVOURS[request.param]
