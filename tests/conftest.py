@@ -83,8 +83,10 @@ def _cloud_no_op(world) -> int:
         for r in world.repositories.values()
         for pr in r.pullrequests.values()
     )
-    return building + 4 * len(world.workspaces) + sum(
-        3 + 4 * r.has_issues for r in world.repositories.values()
+    return (
+        building
+        + 4 * len(world.workspaces)
+        + sum(3 + 4 * r.has_issues for r in world.repositories.values())
     )
 
 

@@ -20,7 +20,8 @@ Choices where the brief and the reference are silent:
 - ``pullrequests.closed_on`` is derived from ``update`` activity entries (Cloud PR objects
   carry no close time): the earliest ``update`` whose state equals the PR's closed state. A
   trigger fills it when activity arrives; ``AFTER_WRITE`` fills (or lowers: the earliest close
-  wins) it when the PR arrives after its activity. An upsert that carries no ``closed_on`` keeps the derived one (``ON_CONFLICT``).
+  wins) it when the PR arrives after its activity. An upsert that carries no ``closed_on``
+  keeps the derived one (``ON_CONFLICT``).
 - Full-text search: sqlite-utils' ``enable_fts(create_triggers=True)``, FTS5 external-content
   tables named ``<table>_fts``. They index by rowid: after a ``VACUUM`` (which may renumber
   rowids of tables without an INTEGER PRIMARY KEY) rebuild them (``Store.vacuum`` does both).
