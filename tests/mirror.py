@@ -12,10 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.world import World
+from bbmirror.simulator.common.faults import SimulatorTransport
 from bbmirror.store.rows import to_utc
 from bbmirror.sync import Options, Summary, sync_sources
 

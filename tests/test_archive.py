@@ -17,10 +17,10 @@ from bbmirror.archive import ArchiveError, Limits, export_archive, import_archiv
 from bbmirror.archive.encoding import dumps
 from bbmirror.archive.model import UserRef
 from bbmirror.archive.parse import parse_document
-from bbmirror.simulator import render
-from bbmirror.simulator.export import export_json, export_zip
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.world import Comment, IssueChange, Repository, World
+from bbmirror.simulator.cloud import render
+from bbmirror.simulator.cloud.export import export_json, export_zip
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.world import Comment, IssueChange, Repository, World
 from bbmirror.store import rows
 from bbmirror.store.db import Store
 

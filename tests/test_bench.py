@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

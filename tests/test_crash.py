@@ -19,12 +19,12 @@ import pytest
 from mirror import TOKEN, differences
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.simulator.cloud_api import SimulatorConfig
-from bbmirror.simulator.faults import Faults
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.mutate import random_activity
-from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.cloud.api import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.mutate import random_activity
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.faults import Faults
 from bbmirror.sync import Options, sync_sources
 
 TRIALS = 20

@@ -7,7 +7,7 @@ import sys
 
 import httpx
 
-from bbmirror.simulator.dc_generate import generate_dc
+from bbmirror.simulator.server.generate import generate_dc
 
 
 def _banner(proc: subprocess.Popen) -> dict[str, str]:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bbmirror.simulator import dc_mutate as mutate
-from bbmirror.simulator.dc_generate import SIZES, dumps, generate_dc
-from bbmirror.simulator.dc_invariants import check_dc_invariants
-from bbmirror.simulator.dc_world import (
+from bbmirror.simulator.server import mutate
+from bbmirror.simulator.server.generate import SIZES, dumps, generate_dc
+from bbmirror.simulator.server.invariants import check_dc_invariants
+from bbmirror.simulator.server.world import (
     DcPullRequest,
     DcRepository,
     DcSettings,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 from realcorpus import cloud, server
 
-from bbmirror.simulator import dc_render, render
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud import render
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.server import render as dc_render
+from bbmirror.simulator.server.generate import generate_dc
 
 BASE = "https://api.bitbucket.org/2.0"
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bbmirror.simulator import bbql
-from bbmirror.simulator.bbql import (
+from bbmirror.simulator.cloud import bbql
+from bbmirror.simulator.cloud.bbql import (
     BBQLError,
     BoolOp,
     Comparison,

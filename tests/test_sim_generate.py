@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from bbmirror.simulator.generate import SIZES, Size, bumps_pr, generate, issue_updated_on
-from bbmirror.simulator.invariants import ancestors, check_invariants
-from bbmirror.simulator.serialize import dumps, loads
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.generate import SIZES, Size, bumps_pr, generate, issue_updated_on
+from bbmirror.simulator.cloud.invariants import ancestors, check_invariants
+from bbmirror.simulator.cloud.world import World
+from bbmirror.simulator.common.serialize import dumps, loads
 
 
 def _comments(world: World):

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bbmirror.simulator import mutate
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.invariants import ancestors, check_invariants
-from bbmirror.simulator.serialize import dumps
-from bbmirror.simulator.world import Issue, PullRequest, Repository, World
+from bbmirror.simulator.cloud import mutate
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.invariants import ancestors, check_invariants
+from bbmirror.simulator.cloud.world import Issue, PullRequest, Repository, World
+from bbmirror.simulator.common.serialize import dumps
 
 
 @pytest.fixture

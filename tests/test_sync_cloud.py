@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from mirror import TOKEN, Harness, differences
 
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
 from bbmirror.sync import Options
 
 
@@ -85,7 +85,7 @@ def test_a_sync_with_nothing_changed_makes_only_the_protocol_requests(tmp_path):
 
 
 def test_a_new_pr_comment_fetches_only_that_prs_children(tmp_path):
-    from bbmirror.simulator import mutate
+    from bbmirror.simulator.cloud import mutate
 
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
     harness.sync()
@@ -151,7 +151,7 @@ def test_only_limits_the_streams(tmp_path):
 )
 def test_incremental_syncs_converge_on_the_world(tmp_path_factory, seed, batches, reconcile_at):
     """Random activity between incremental syncs: the mirror always ends equal to the world."""
-    from bbmirror.simulator.mutate import random_activity
+    from bbmirror.simulator.cloud.mutate import random_activity
 
     db = str(tmp_path_factory.mktemp("converge") / "m.db")
     harness = Harness(generate(seed, "tiny"), db)
@@ -205,7 +205,7 @@ def test_a_removed_issue_tracker_is_a_normal_state_that_keeps_the_history(tmp_pa
 
 
 def test_reconciliation_runs_on_its_own_every_n_runs(tmp_path):
-    from bbmirror.simulator.mutate import delete_issue
+    from bbmirror.simulator.cloud.mutate import delete_issue
 
     harness = Harness(generate(6, "tiny"), str(tmp_path / "m.db"))
     assert not harness.sync(reconcile_every=2).reconciled  # no successful run yet

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bbmirror.simulator.dc_world import (
+from bbmirror.simulator.cloud.generate import PATHS
+from bbmirror.simulator.server.world import (
     DcActivity,
     DcBuild,
     DcComment,
@@ -29,7 +30,6 @@ from bbmirror.simulator.dc_world import (
     DcWorld,
     jira_keys,
 )
-from bbmirror.simulator.generate import PATHS
 
 Doc = dict[str, Any]
 RESCOPE_COMMITS = 5  # RESCOPED added/removed lists are truncated; ``total`` has the count

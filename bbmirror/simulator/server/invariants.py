@@ -8,7 +8,7 @@ refs, PR commits and merge commits all exist (merge commits reachable from the t
 
 from __future__ import annotations
 
-from bbmirror.simulator.dc_world import (
+from bbmirror.simulator.server.world import (
     PR_STATES,
     REVIEW_STATUSES,
     DcPullRequest,

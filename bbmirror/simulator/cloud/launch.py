@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bbmirror.simulator.cloud_api import SimulatorConfig
-from bbmirror.simulator.faults import Faults
-from bbmirror.simulator.world import Membership, World
+from bbmirror.simulator.cloud.api import SimulatorConfig
+from bbmirror.simulator.cloud.world import Membership, World
+from bbmirror.simulator.common.faults import Faults
 
 DEFAULT_TOKEN = "bbmirror-simulator-token"
 

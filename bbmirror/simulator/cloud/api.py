@@ -45,21 +45,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bbmirror.simulator import render
-from bbmirror.simulator.bbql import BBQLError, BoolOp, compile_query, parse, sort_items
-from bbmirror.simulator.export import export_zip
-from bbmirror.simulator.faults import (
-    CREDENTIAL_KEY,
-    RAW_SEND_KEY,
-    RECORD_KEY,
-    SCHEME_KEY,
-    FaultMiddleware,
-    Faults,
-)
-from bbmirror.simulator.fields import apply_fields, wants_field
-from bbmirror.simulator.responses import JSONResponse
-from bbmirror.simulator.scopes import cloud_refusal
-from bbmirror.simulator.world import (
+from bbmirror.simulator.cloud import render
+from bbmirror.simulator.cloud.bbql import BBQLError, BoolOp, compile_query, parse, sort_items
+from bbmirror.simulator.cloud.export import export_zip
+from bbmirror.simulator.cloud.fields import apply_fields, wants_field
+from bbmirror.simulator.cloud.world import (
     Activity,
     Issue,
     Membership,
@@ -68,6 +58,16 @@ from bbmirror.simulator.world import (
     Workspace,
     World,
 )
+from bbmirror.simulator.common.faults import (
+    CREDENTIAL_KEY,
+    RAW_SEND_KEY,
+    RECORD_KEY,
+    SCHEME_KEY,
+    FaultMiddleware,
+    Faults,
+)
+from bbmirror.simulator.common.responses import JSONResponse
+from bbmirror.simulator.common.scopes import cloud_refusal
 
 API_PREFIX = "/2.0"
 IN_PROCESS_BASE = "http://bitbucket.test/2.0"

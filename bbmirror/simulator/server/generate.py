@@ -15,23 +15,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from bbmirror.simulator.dc_world import (
-    DcActivity,
-    DcBuild,
-    DcComment,
-    DcCommit,
-    DcParticipant,
-    DcProject,
-    DcPullRequest,
-    DcRepository,
-    DcSettings,
-    DcTag,
-    DcUser,
-    DcWorld,
-    expected_updated,
-    expected_version,
-)
-from bbmirror.simulator.generate import (
+from bbmirror.simulator.cloud.generate import (
     END_US,
     FIRST_NAMES,
     FORCED_NAMES,
@@ -52,7 +36,23 @@ from bbmirror.simulator.generate import (
     spread,
     title,
 )
-from bbmirror.simulator.serialize import world_to_dict
+from bbmirror.simulator.common.serialize import world_to_dict
+from bbmirror.simulator.server.world import (
+    DcActivity,
+    DcBuild,
+    DcComment,
+    DcCommit,
+    DcParticipant,
+    DcProject,
+    DcPullRequest,
+    DcRepository,
+    DcSettings,
+    DcTag,
+    DcUser,
+    DcWorld,
+    expected_updated,
+    expected_version,
+)
 
 SECOND = 1000
 MINUTE = 60 * SECOND

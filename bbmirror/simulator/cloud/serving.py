@@ -13,14 +13,14 @@ from typing import Any, Self
 import httpx
 import uvicorn
 
-from bbmirror.simulator.cloud_api import (
+from bbmirror.simulator.cloud.api import (
     IN_PROCESS_BASE,
     RequestRecord,
     SimulatorConfig,
     create_app,
 )
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.world import World
+from bbmirror.simulator.common.faults import SimulatorTransport
 
 STARTUP_TIMEOUT = 15.0
 

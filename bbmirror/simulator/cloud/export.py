@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bbmirror.archive.encoding import LOG_VALUE_LIMIT, TOP_LEVEL_KEYS, dumps
-from bbmirror.simulator.world import Issue, IssueChange, Repository, User, World
+from bbmirror.simulator.cloud.world import Issue, IssueChange, Repository, User, World
 
 FIELD_TO_LOG = {"state": "status", "assignee": "responsible"}
 FORMATS = ("1.0", "2.0")

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from bbmirror.simulator.generate import (
+from bbmirror.simulator.cloud.generate import (
     ATTACHMENT_NAMES,
     PATHS,
     REASONS,
@@ -37,8 +37,8 @@ from bbmirror.simulator.generate import (
     title,
     to_us,
 )
-from bbmirror.simulator.invariants import ancestors, roots
-from bbmirror.simulator.world import (
+from bbmirror.simulator.cloud.invariants import ancestors, roots
+from bbmirror.simulator.cloud.world import (
     ISSUE_KINDS,
     ISSUE_PRIORITIES,
     STATUS_STATES,

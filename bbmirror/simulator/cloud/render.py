@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from bbmirror.simulator.world import (
+from bbmirror.simulator.cloud.world import (
     Activity,
     Attachment,
     Comment,

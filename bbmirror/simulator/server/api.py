@@ -30,15 +30,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bbmirror.simulator import dc_render as render
-from bbmirror.simulator.cloud_api import (
+from bbmirror.simulator.cloud.api import (
     VIEWER_KEY,
     RequestLogMiddleware,
     Viewer,
     authenticate,
     dated,
 )
-from bbmirror.simulator.dc_world import (
+from bbmirror.simulator.common.faults import (
+    RAW_SEND_KEY,
+    FaultMiddleware,
+    Faults,
+    SimulatorTransport,
+)
+from bbmirror.simulator.common.responses import JSONResponse
+from bbmirror.simulator.common.scopes import dc_allowed
+from bbmirror.simulator.server import render
+from bbmirror.simulator.server.world import (
     PR_STATES,
     DcParticipant,
     DcProject,
@@ -48,9 +56,6 @@ from bbmirror.simulator.dc_world import (
     commit_log,
     jira_keys,
 )
-from bbmirror.simulator.faults import RAW_SEND_KEY, FaultMiddleware, Faults, SimulatorTransport
-from bbmirror.simulator.responses import JSONResponse
-from bbmirror.simulator.scopes import dc_allowed
 
 API = ("/rest/api/1.0", "/rest/api/latest")
 JIRA = ("/rest/jira/1.0", "/rest/jira/latest")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from bbmirror.simulator.generate import bumps_pr, issue_field_strings
-from bbmirror.simulator.world import (
+from bbmirror.simulator.cloud.generate import bumps_pr, issue_field_strings
+from bbmirror.simulator.cloud.world import (
     ACTIVITY_KINDS,
     ISSUE_KINDS,
     ISSUE_PRIORITIES,

@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any
 
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.world import World
 
 FREE_FORM = frozenset({"data", "inline", "changes"})
 _HINTS: dict[type, dict[str, Any]] = {}

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
-from bbmirror.simulator.world import (
+from bbmirror.simulator.cloud.world import (
     ISSUE_KINDS,
     ISSUE_PRIORITIES,
     ISSUE_STATES,

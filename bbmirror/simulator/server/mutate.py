@@ -16,8 +16,18 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from bbmirror.simulator.dc_generate import JIRA_PROJECTS, SECOND
-from bbmirror.simulator.dc_world import (
+from bbmirror.simulator.cloud.generate import (
+    PATHS,
+    STATUS_KEYS,
+    commit_hash,
+    commit_message,
+    markdown,
+    short_markdown,
+    title,
+)
+from bbmirror.simulator.cloud.mutate import apply_mix
+from bbmirror.simulator.server.generate import JIRA_PROJECTS, SECOND
+from bbmirror.simulator.server.world import (
     DcActivity,
     DcBuild,
     DcComment,
@@ -30,16 +40,6 @@ from bbmirror.simulator.dc_world import (
     DcWorld,
     commit_log,
 )
-from bbmirror.simulator.generate import (
-    PATHS,
-    STATUS_KEYS,
-    commit_hash,
-    commit_message,
-    markdown,
-    short_markdown,
-    title,
-)
-from bbmirror.simulator.mutate import apply_mix
 
 T = TypeVar("T")
 
