@@ -8,8 +8,9 @@ from mirror import QUERIES as CLOUD_QUERIES
 from mirror import Harness, actual
 
 from bbmirror.config import Credentials, Secret
+from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.server.api import DcConfig, create_dc_app
-from bbmirror.simulator.server.world import DcWorld, ancestors, jira_keys
+from bbmirror.simulator.server.world import DcWorld, jira_keys
 from bbmirror.store.rows import to_utc
 
 SOURCE = "dc"
@@ -95,7 +96,7 @@ def _reachable(repo) -> set[str]:
     for pr in repo.pull_requests.values():
         roots += [pr.from_commit, pr.to_commit, *pr.commit_ids]
         roots += [pr.merge_commit] if pr.merge_commit else []
-    return ancestors(repo, roots)
+    return ancestors(repo.commits, roots)
 
 
 def _display_name(world: DcWorld, commit) -> str:

@@ -8,8 +8,9 @@ from datetime import datetime
 import pytest
 
 from bbmirror.simulator.cloud.generate import SIZES, Size, bumps_pr, generate, issue_updated_on
-from bbmirror.simulator.cloud.invariants import ancestors, check_invariants
+from bbmirror.simulator.cloud.invariants import check_invariants
 from bbmirror.simulator.cloud.world import World
+from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.common.serialize import dumps, loads
 
 
@@ -81,7 +82,7 @@ def test_commits_form_a_dag_with_merges_offsets_and_unknown_authors():
 def test_merged_prs_are_reachable_from_their_destination():
     world = generate(5, "small")
     for repo in world.repositories.values():
-        main = ancestors(repo, [repo.branches[repo.mainbranch]])
+        main = ancestors(repo.commits, [repo.branches[repo.mainbranch]])
         for pr in repo.pullrequests.values():
             if pr.state == "MERGED":
                 assert pr.merge_commit in main

@@ -26,7 +26,6 @@ import base64
 import binascii
 import email.utils
 import hashlib
-import heapq
 import json
 import mimetypes
 import re
@@ -66,6 +65,7 @@ from bbmirror.simulator.common.faults import (
     FaultMiddleware,
     Faults,
 )
+from bbmirror.simulator.common.graph import log_order
 from bbmirror.simulator.common.responses import JSONResponse
 from bbmirror.simulator.common.scopes import cloud_refusal
 
@@ -509,39 +509,9 @@ def resolve_ref(repo: Repository, ref: str) -> str:
     raise ApiError(404, f"Commit not found: {ref}")
 
 
-def _ancestors(repo: Repository, heads: Sequence[str], stop: set[str] | None = None) -> set[str]:
-    seen: set[str] = set()
-    stack = list(heads)
-    while stack:
-        h = stack.pop()
-        if h in seen or (stop and h in stop) or h not in repo.commits:
-            continue
-        seen.add(h)
-        stack.extend(repo.commits[h].parents)
-    return seen
-
-
 def commit_order(repo: Repository, include: Sequence[str], exclude: Sequence[str]) -> list[str]:
     """``git log include ^exclude`` newest first, children always before their parents."""
-    hidden = _ancestors(repo, exclude)
-    reach = _ancestors(repo, include, hidden)
-    children = dict.fromkeys(reach, 0)
-    for h in reach:
-        for p in repo.commits[h].parents:
-            if p in children:
-                children[p] += 1
-    heap = [(-_epoch(repo.commits[h].date), h) for h, n in children.items() if n == 0]
-    heapq.heapify(heap)
-    out: list[str] = []
-    while heap:
-        _, h = heapq.heappop(heap)
-        out.append(h)
-        for p in repo.commits[h].parents:
-            if p in children:
-                children[p] -= 1
-                if children[p] == 0:
-                    heapq.heappush(heap, (-_epoch(repo.commits[p].date), p))
-    return out
+    return log_order(repo.commits, include, exclude, lambda h: _epoch(repo.commits[h].date))
 
 
 # --- handlers ----------------------------------------------------------------------------------

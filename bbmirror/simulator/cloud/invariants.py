@@ -24,6 +24,7 @@ from bbmirror.simulator.cloud.world import (
     Repository,
     World,
 )
+from bbmirror.simulator.common.graph import ancestors
 
 UTC_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 GIT_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
@@ -183,7 +184,7 @@ class _Checker:
 
     def unreachable(self, repo: Repository) -> None:
         """Every commit is reachable from a branch, a tag or a pull request (see docs)."""
-        reachable = ancestors(repo, roots(repo))
+        reachable = ancestors(repo.commits, roots(repo))
         lost = [sha for sha in repo.commits if sha not in reachable]
         if lost:
             self.fail(f"repo {repo.full_name}", f"{len(lost)} unreachable commits, e.g. {lost[0]}")
@@ -343,7 +344,7 @@ class _Checker:
             self.fail(where, f"destination branch {pr.destination_branch} missing")
             return
         if head not in heads:
-            heads[head] = ancestors(repo, [head])
+            heads[head] = ancestors(repo.commits, [head])
         if pr.merge_commit not in heads[head]:
             self.fail(where, "merge commit is not reachable from the destination branch")
 
@@ -416,20 +417,6 @@ def roots(repo: Repository) -> list[str]:
         if pr.merge_commit:
             found.append(pr.merge_commit)
     return found
-
-
-def ancestors(repo: Repository, heads: list[str]) -> set[str]:
-    """Every commit reachable from ``heads`` (the heads included), following all parents."""
-    seen: set[str] = set()
-    stack = [h for h in heads if h in repo.commits]
-    while stack:
-        sha = stack.pop()
-        commit = repo.commits.get(sha)
-        if commit is None or sha in seen:
-            continue
-        seen.add(sha)
-        stack.extend(p for p in commit.parents if p not in seen)
-    return seen
 
 
 def check_invariants(world: World) -> list[str]:

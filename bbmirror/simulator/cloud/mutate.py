@@ -37,7 +37,7 @@ from bbmirror.simulator.cloud.generate import (
     title,
     to_us,
 )
-from bbmirror.simulator.cloud.invariants import ancestors, roots
+from bbmirror.simulator.cloud.invariants import roots
 from bbmirror.simulator.cloud.world import (
     ISSUE_KINDS,
     ISSUE_PRIORITIES,
@@ -55,6 +55,7 @@ from bbmirror.simulator.cloud.world import (
     Tag,
     World,
 )
+from bbmirror.simulator.common.graph import ancestors
 
 Owner = Issue | PullRequest
 T = TypeVar("T")
@@ -318,8 +319,10 @@ def _author(
 
 def _pr_commits(repo: Repository, pr: PullRequest) -> list[str]:
     """``git log destination..source``, newest first (repo.commits is oldest first)."""
-    mine = ancestors(repo, [pr.source_commit])
-    mine -= ancestors(repo, [repo.branches.get(pr.destination_branch, pr.destination_commit)])
+    mine = ancestors(repo.commits, [pr.source_commit])
+    mine -= ancestors(
+        repo.commits, [repo.branches.get(pr.destination_branch, pr.destination_commit)]
+    )
     return [sha for sha in reversed(repo.commits) if sha in mine]
 
 
@@ -407,7 +410,7 @@ def _protected(repo: Repository, branch: str) -> str | None:
 
 def collect_garbage(repo: Repository) -> list[str]:
     """Drop commits no branch, tag or pull request reaches (and their statuses)."""
-    reachable = ancestors(repo, roots(repo))
+    reachable = ancestors(repo.commits, roots(repo))
     removed = [sha for sha in repo.commits if sha not in reachable]
     for sha in removed:
         del repo.commits[sha]

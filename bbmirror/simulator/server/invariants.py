@@ -8,13 +8,13 @@ refs, PR commits and merge commits all exist (merge commits reachable from the t
 
 from __future__ import annotations
 
+from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.server.world import (
     PR_STATES,
     REVIEW_STATUSES,
     DcPullRequest,
     DcRepository,
     DcWorld,
-    ancestors,
     expected_updated,
     expected_version,
 )
@@ -74,7 +74,7 @@ def _pr_problems(world: DcWorld, repo: DcRepository, pr: DcPullRequest) -> list[
         head = repo.branches.get(pr.to_branch)
         if merge not in repo.commits or pr.from_commit not in repo.commits[merge].parents:
             out.append(f"{where}: merge commit {merge} missing or not a merge of the source")
-        elif head is not None and merge not in ancestors(repo, [head]):
+        elif head is not None and merge not in ancestors(repo.commits, [head]):
             out.append(f"{where}: merge commit not reachable from {pr.to_branch}")
     if pr.id > repo.last_pr_id:
         out.append(f"{where}: id above last_pr_id {repo.last_pr_id}")

@@ -9,10 +9,11 @@ what vanished; deleted PRs are removed outright, as on Server.
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from bbmirror.simulator.common.graph import log_order
 
 PR_STATES = ("OPEN", "DECLINED", "MERGED")
 REVIEW_STATUSES = ("UNAPPROVED", "NEEDS_WORK", "APPROVED")
@@ -270,37 +271,7 @@ def jira_keys(text: str) -> list[str]:
     return list(dict.fromkeys(JIRA_KEY.findall(text or "")))
 
 
-def ancestors(repo: DcRepository, heads: list[str], stop: set[str] | None = None) -> set[str]:
-    """Every commit reachable from ``heads`` (inclusive), not walking past ``stop``."""
-    seen: set[str] = set()
-    stack = list(heads)
-    while stack:
-        sha = stack.pop()
-        if sha in seen or (stop and sha in stop) or sha not in repo.commits:
-            continue
-        seen.add(sha)
-        stack.extend(repo.commits[sha].parents)
-    return seen
-
-
 def commit_log(repo: DcRepository, until: str, since: str | None = None) -> list[str]:
     """``git log since..until``: newest committer time first, children before parents."""
-    hidden = ancestors(repo, [since]) if since else set()
-    reach = ancestors(repo, [until], hidden)
-    waiting = dict.fromkeys(reach, 0)
-    for sha in reach:
-        for parent in repo.commits[sha].parents:
-            if parent in waiting:
-                waiting[parent] += 1
-    heap = [(-repo.commits[s].committer_ts, s) for s, n in waiting.items() if n == 0]
-    heapq.heapify(heap)
-    out: list[str] = []
-    while heap:
-        _, sha = heapq.heappop(heap)
-        out.append(sha)
-        for parent in repo.commits[sha].parents:
-            if parent in waiting:
-                waiting[parent] -= 1
-                if waiting[parent] == 0:
-                    heapq.heappush(heap, (-repo.commits[parent].committer_ts, parent))
-    return out
+    exclude = [since] if since else []
+    return log_order(repo.commits, [until], exclude, lambda sha: repo.commits[sha].committer_ts)
