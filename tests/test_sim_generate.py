@@ -7,8 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from bbmirror.simulator.cloud.generate import SIZES, Size, bumps_pr, generate, issue_updated_on
+from bbmirror.simulator.cloud.generate import SIZES, Size, generate
 from bbmirror.simulator.cloud.invariants import check_invariants
+from bbmirror.simulator.cloud.issue_fields import bumps_pr, issue_updated_on
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.common.serialize import dumps, loads

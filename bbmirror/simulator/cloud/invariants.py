@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from bbmirror.simulator.cloud.generate import bumps_pr, issue_field_strings
+from bbmirror.simulator.cloud.issue_fields import bumps_pr, issue_field_strings
 from bbmirror.simulator.cloud.world import (
     ACTIVITY_KINDS,
     ISSUE_KINDS,

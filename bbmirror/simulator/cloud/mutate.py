@@ -15,29 +15,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from bbmirror.simulator.cloud.generate import (
-    ATTACHMENT_NAMES,
-    PATHS,
-    REASONS,
-    SENTENCES,
-    STATUS_KEYS,
-    UNKNOWN_AUTHORS,
-    apply_issue_fields,
-    author_raw,
-    commit_date,
-    commit_hash,
-    commit_message,
-    issue_changes,
-    markdown,
-    member_uuids,
-    new_uuid,
-    offset_for,
-    random_issue_fields,
-    short_markdown,
-    title,
-    to_us,
-)
+from bbmirror.simulator.cloud.history import author_raw, member_uuids
 from bbmirror.simulator.cloud.invariants import roots
+from bbmirror.simulator.cloud.issue_fields import (
+    apply_issue_fields,
+    issue_changes,
+    random_issue_fields,
+)
 from bbmirror.simulator.cloud.world import (
     ISSUE_KINDS,
     ISSUE_PRIORITIES,
@@ -55,7 +39,22 @@ from bbmirror.simulator.cloud.world import (
     Tag,
     World,
 )
+from bbmirror.simulator.common.clock import commit_date, offset_for, to_us
 from bbmirror.simulator.common.graph import ancestors
+from bbmirror.simulator.common.pools import (
+    ATTACHMENT_NAMES,
+    PATHS,
+    REASONS,
+    SENTENCES,
+    STATUS_KEYS,
+    UNKNOWN_AUTHORS,
+    commit_hash,
+    commit_message,
+    markdown,
+    new_uuid,
+    short_markdown,
+    title,
+)
 
 Owner = Issue | PullRequest
 T = TypeVar("T")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bbmirror.simulator.common.clock import WORLD_CLOCK
+
 ISSUE_STATES = (
     "new",
     "open",
@@ -270,7 +272,7 @@ class World:
     workspaces: dict[str, Workspace] = field(default_factory=dict)  # by slug
     repositories: dict[str, Repository] = field(default_factory=dict)  # by uuid
     settings: Settings = field(default_factory=Settings)
-    clock: str = "2026-01-01T00:00:00.000000+00:00"  # the last timestamp handed out
+    clock: str = WORLD_CLOCK  # the last timestamp handed out
     next_comment_id: int = 1000  # comment and issue-change ids: one global sequence
 
     def repo(self, workspace: str, slug_or_uuid: str) -> Repository | None:

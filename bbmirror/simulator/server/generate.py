@@ -15,8 +15,8 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from bbmirror.simulator.cloud.generate import (
-    END_US,
+from bbmirror.simulator.common.clock import END_US
+from bbmirror.simulator.common.pools import (
     FIRST_NAMES,
     FORCED_NAMES,
     LAST_NAMES,

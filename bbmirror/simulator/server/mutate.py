@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from bbmirror.simulator.cloud.generate import (
+from bbmirror.simulator.cloud.mutate import apply_mix
+from bbmirror.simulator.common.pools import (
     PATHS,
     STATUS_KEYS,
     commit_hash,
@@ -25,7 +26,6 @@ from bbmirror.simulator.cloud.generate import (
     short_markdown,
     title,
 )
-from bbmirror.simulator.cloud.mutate import apply_mix
 from bbmirror.simulator.server.generate import JIRA_PROJECTS, SECOND
 from bbmirror.simulator.server.world import (
     DcActivity,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bbmirror.simulator.cloud.generate import PATHS
+from bbmirror.simulator.common.pools import PATHS
 from bbmirror.simulator.server.world import (
     DcActivity,
     DcBuild,
