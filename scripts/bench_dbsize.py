@@ -24,7 +24,7 @@ from bbmirror.config import Credentials, Secret, Source
 from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.sync import Options, sync_sources
 
 BASE = "http://bitbucket.test/2.0"

@@ -117,7 +117,7 @@ def mirrored(size: str, seed: int) -> tuple[Path, dict[str, list[str]]]:
     from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
     from bbmirror.simulator.cloud.generate import generate
     from bbmirror.simulator.cloud.launch import viewer_uuid
-    from bbmirror.simulator.common.faults import SimulatorTransport
+    from bbmirror.simulator.common.transport import SimulatorTransport
     from bbmirror.sync import Options, sync_sources
 
     db = OUT / f"gc-{size}.db"

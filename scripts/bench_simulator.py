@@ -17,7 +17,7 @@ import httpx
 from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, viewer_uuid
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 
 BASE = "http://bitbucket.test/2.0"
 

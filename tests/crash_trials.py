@@ -37,7 +37,8 @@ from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud.api import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
-from bbmirror.simulator.cloud.serving import RunningApp, RunningSimulator
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.server import mutate as dc_mutate
 from bbmirror.simulator.server.api import DcConfig, create_dc_app, viewer_slug
 from bbmirror.simulator.server.generate import generate_dc

@@ -15,7 +15,7 @@ from bbmirror.config import Credentials, Secret, Source
 from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.world import World
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store.rows import to_utc
 from bbmirror.sync import Options, Summary, sync_sources
 

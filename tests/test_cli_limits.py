@@ -26,7 +26,7 @@ from bbmirror.simulator.cloud.api import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.status import collect
 from bbmirror.store.pidlock import PidLock
 from bbmirror.sync import Options, sync_sources

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from mirror import Harness
 
 from bbmirror.simulator.cloud.generate import generate
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store import Store, rows
 from bbmirror.store.compact import compact, rebuild
 from bbmirror.sync import Options, sync_sources

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bbmirror.simulator.cloud.serving import RunningApp
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server import mutate
 from bbmirror.simulator.server.api import DcConfig, DcFaults, create_dc_app
 from bbmirror.simulator.server.generate import generate_dc

@@ -19,7 +19,7 @@ from bbmirror.config import Credentials, Secret
 from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options, Summary, sync_sources
 
@@ -233,7 +233,7 @@ def _served_until_cut(stats: dict) -> int:
 @pytest.mark.slow
 def test_an_endless_body_on_a_real_socket_is_cut_at_the_cap():
     from bbmirror.http import ResponseTooLarge
-    from bbmirror.simulator.cloud.serving import RunningApp
+    from bbmirror.simulator.common.serving import RunningApp
 
     stats: dict = {}
     with RunningApp(lambda root: _endless(stats, 0, b" " * 65536)) as server:
@@ -246,7 +246,7 @@ def test_an_endless_body_on_a_real_socket_is_cut_at_the_cap():
 @pytest.mark.slow
 def test_a_trickle_on_a_real_socket_ends_at_the_deadline():
     from bbmirror.http import DeadlineExceeded
-    from bbmirror.simulator.cloud.serving import RunningApp
+    from bbmirror.simulator.common.serving import RunningApp
 
     stats: dict = {}
     with RunningApp(lambda root: _endless(stats, 0.05, b" ")) as server:

@@ -24,8 +24,9 @@ from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.simulator.cloud.api import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
-from bbmirror.simulator.cloud.serving import RunningApp, RunningSimulator
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server.api import DcConfig, create_dc_app
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options, sync_sources

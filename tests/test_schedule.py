@@ -30,7 +30,7 @@ from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, simulator_config
 from bbmirror.simulator.cloud.launch import Credentials as SimulatorCredentials
 from bbmirror.simulator.cloud.mutate import delete_issue, random_activity
 from bbmirror.simulator.cloud.serving import RunningSimulator
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store.db import Store
 
 FAST = {"backoff": 0.001, "max_backoff": 0.01, "retries": 3}

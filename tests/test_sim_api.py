@@ -24,7 +24,7 @@ from bbmirror.simulator.cloud.world import (
     Workspace,
     World,
 )
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 
 BASE = "http://bitbucket.test/2.0"
 OWNER_TOKEN = "owner-token-s3cret-value"

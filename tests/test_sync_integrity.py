@@ -31,7 +31,7 @@ from mirror import expected as cloud_expected
 from bbmirror import walk_guard
 from bbmirror.simulator.cloud import mutate as cloud_mutate
 from bbmirror.simulator.cloud.generate import Size, generate
-from bbmirror.simulator.cloud.serving import RunningApp
+from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.server import mutate as dc_mutate
 from bbmirror.simulator.server.api import DcConfig, DcFaults, create_dc_app
 from bbmirror.simulator.server.generate import generate_dc

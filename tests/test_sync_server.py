@@ -29,7 +29,7 @@ from mirror import differences as cloud_differences
 from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.simulator.cloud.generate import generate
-from bbmirror.simulator.cloud.serving import RunningApp
+from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.server.api import DcConfig, DcFaults, create_dc_app
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.simulator.server.mutate import random_activity

@@ -27,7 +27,7 @@ from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.cloud.world import User
-from bbmirror.simulator.common.faults import SimulatorTransport
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.sync import Options
 
 OTHER = "outsider-token-0123456789"

@@ -32,8 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 FAULT_KINDS = ("500", "502", "503", "555", "429", "drop")  # the default mix: all retryable
 # "garbage": a 200 whose body is truncated JSON (a broken proxy); clients retry it like a 5xx.
 ALL_FAULT_KINDS = (*FAULT_KINDS, "garbage")
@@ -237,25 +235,6 @@ class FaultMiddleware:
 
 def _error(status: int) -> dict:
     return {"type": "error", "error": {"message": MESSAGES.get(status, "Error")}}
-
-
-class SimulatorTransport(httpx.AsyncBaseTransport):
-    """``httpx.ASGITransport`` that reports a simulated drop as ``httpx.RemoteProtocolError``."""
-
-    def __init__(self, app: Callable, **kwargs: Any) -> None:
-        self.app = app
-        self._inner = httpx.ASGITransport(app=app, **kwargs)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await self._inner.handle_async_request(request)
-        except ConnectionDropped as exc:
-            raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request
-            ) from exc
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 async def _send_raw(send: Callable, status: int, body: bytes, headers: dict[str, str]) -> None:

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,21 +29,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bbmirror.simulator.cloud.api import (
-    VIEWER_KEY,
-    RequestLogMiddleware,
-    Viewer,
-    authenticate,
-    dated,
-)
-from bbmirror.simulator.common.faults import (
-    RAW_SEND_KEY,
-    FaultMiddleware,
-    Faults,
-    SimulatorTransport,
-)
+from bbmirror.simulator.common.app import VIEWER_KEY, SimulatorBase, Viewer, authenticate
+from bbmirror.simulator.common.faults import Faults
 from bbmirror.simulator.common.responses import JSONResponse
 from bbmirror.simulator.common.scopes import dc_allowed
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server import render
 from bbmirror.simulator.server.world import (
     PR_STATES,
@@ -140,21 +129,14 @@ def _server_body(body: bytes) -> bytes:
     return body
 
 
-class DcApp(Starlette):
-    """Starlette behind the request log and fault layers, with Server-shaped fault bodies."""
+class DcApp(SimulatorBase):
+    """The common layers, dated by the world's millisecond clock, with Server-shaped faults."""
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        scope = dict(scope)
-        scope[RAW_SEND_KEY] = send
-        path = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            scope["path"] = path.rstrip("/")
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.state.world.clock / 1000, UTC)
+
+    def reshape(self, send: Callable) -> Callable:
         pending: dict[str, Any] = {}
-        world = self.state.world
-        send = dated(send, lambda: datetime.fromtimestamp(world.clock / 1000, UTC))
 
         async def reshaping_send(message: dict) -> None:
             if message["type"] == "http.response.start" and message["status"] >= 429:
@@ -169,9 +151,7 @@ class DcApp(Starlette):
                 message = {**message, "body": body}
             await send(message)
 
-        inner = partial(Starlette.__call__, self)
-        outer = RequestLogMiddleware(FaultMiddleware(inner, lambda: self.state.faults), self.state)
-        await outer(scope, receive, reshaping_send)
+        return reshaping_send
 
 
 # --- one request -------------------------------------------------------------------------------
