@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport

@@ -34,7 +34,7 @@ from pathlib import Path
 from compare import KINDS, Comparison, Difference, compare
 
 from bbmirror.simulator.cloud import mutate
-from bbmirror.simulator.cloud.api import SimulatorConfig
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator

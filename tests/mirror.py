@@ -10,7 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.oracle import QUERIES as QUERIES
 from bbmirror.simulator.cloud.oracle import SOURCE as SOURCE

@@ -22,7 +22,7 @@ from mirror import TOKEN, Harness
 from bbmirror.cli import cli
 from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.serve import HEAP_LIMIT, make_datasette
-from bbmirror.simulator.cloud.api import SimulatorConfig
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator

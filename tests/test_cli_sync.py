@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from mirror import TOKEN
 
 from bbmirror.cli import cli
-from bbmirror.simulator.cloud.api import SimulatorConfig
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator

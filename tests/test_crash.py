@@ -19,7 +19,7 @@ import pytest
 from mirror import TOKEN, differences
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.simulator.cloud.api import SimulatorConfig
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.mutate import random_activity

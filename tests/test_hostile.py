@@ -16,7 +16,8 @@ from hostile_proxy import HostileProxy
 from mirror import Harness, differences
 
 from bbmirror.config import Credentials, Secret
-from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport

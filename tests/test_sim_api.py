@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bbmirror.simulator.cloud.api import SimulatorConfig, commit_order, create_app
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig, commit_order
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.world import (
     Attachment,

@@ -22,7 +22,8 @@ from mirror import BASE, TOKEN, Harness
 from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret
 from bbmirror.schedule import Scheduler, run_until_done
-from bbmirror.simulator.cloud.api import SimulatorConfig, create_app
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bbmirror.simulator.cloud.api import SimulatorConfig
+from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.world import Membership, World
 from bbmirror.simulator.common.faults import Faults
 

@@ -9,11 +9,8 @@ from typing import Any
 
 import httpx
 
-from bbmirror.simulator.cloud.api import (
-    IN_PROCESS_BASE,
-    SimulatorConfig,
-    create_app,
-)
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import IN_PROCESS_BASE, SimulatorConfig
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.app import RequestRecord
 from bbmirror.simulator.common.serving import RunningApp, serve
