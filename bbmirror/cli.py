@@ -127,12 +127,8 @@ def simulate(
         raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
     bound_port = sock.getsockname()[1]
     if kind == "server":
-        from bbmirror.simulator.server.api import (
-            DcFaults,
-            create_dc_app,
-            dc_simulator_config,
-            mirror_command,
-        )
+        from bbmirror.simulator.server.api import create_dc_app, dc_simulator_config, mirror_command
+        from bbmirror.simulator.server.call import DcFaults
         from bbmirror.simulator.server.generate import generate_dc
 
         dc_world = generate_dc(seed, size)

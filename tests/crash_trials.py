@@ -40,7 +40,8 @@ from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.server import mutate as dc_mutate
-from bbmirror.simulator.server.api import DcConfig, create_dc_app, viewer_slug
+from bbmirror.simulator.server.api import create_dc_app, viewer_slug
+from bbmirror.simulator.server.call import DcConfig
 from bbmirror.simulator.server.generate import generate_dc
 
 TOKEN = "crash-trial-token-0123456789"

@@ -8,7 +8,8 @@ from __future__ import annotations
 from mirror import Harness
 
 from bbmirror.config import Credentials, Secret
-from bbmirror.simulator.server.api import DcConfig, create_dc_app
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig
 from bbmirror.simulator.server.oracle import QUERIES as QUERIES
 from bbmirror.simulator.server.oracle import SOURCE as SOURCE
 from bbmirror.simulator.server.oracle import differences as differences

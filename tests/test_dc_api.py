@@ -12,7 +12,8 @@ import pytest
 from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server import mutate
-from bbmirror.simulator.server.api import DcConfig, DcFaults, create_dc_app
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig, DcFaults
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.simulator.server.world import DcRepository, DcSettings, DcWorld, commit_log, jira_keys
 

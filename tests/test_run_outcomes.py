@@ -27,7 +27,8 @@ from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.simulator.server.api import DcConfig, create_dc_app
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options, sync_sources
 

@@ -33,7 +33,8 @@ from bbmirror.simulator.cloud import mutate as cloud_mutate
 from bbmirror.simulator.cloud.generate import Size, generate
 from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.server import mutate as dc_mutate
-from bbmirror.simulator.server.api import DcConfig, DcFaults, create_dc_app
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig, DcFaults
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.store.db import Store
 from bbmirror.streams.cloud import CLOUD_STREAMS

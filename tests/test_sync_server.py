@@ -30,7 +30,8 @@ from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.common.serving import RunningApp
-from bbmirror.simulator.server.api import DcConfig, DcFaults, create_dc_app
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig, DcFaults
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.simulator.server.mutate import random_activity
 from bbmirror.simulator.server.world import DcSettings
