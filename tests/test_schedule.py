@@ -28,7 +28,8 @@ from bbmirror.schedule import Scheduler, SchedulerThread, backoff_delay, run_unt
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, simulator_config
 from bbmirror.simulator.cloud.launch import Credentials as SimulatorCredentials
-from bbmirror.simulator.cloud.mutate import delete_issue, random_activity
+from bbmirror.simulator.cloud.mutate import random_activity
+from bbmirror.simulator.cloud.mutate_issues import delete_issue
 from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store.db import Store
