@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from starlette.responses import RedirectResponse, Response
 
-from bbmirror.simulator.cloud import render
+from bbmirror.simulator.cloud import render, render_issues
 from bbmirror.simulator.cloud.call import (
     API_PREFIX,
     ApiError,
@@ -129,18 +129,22 @@ def issues(c: Call) -> Response:
     repo = c.tracker()
     items = sorted(repo.issues.values(), key=lambda i: i.id)
     return c.page(
-        items, lambda i: render.issue(c.world, repo, i, c.base, html=c.html), index=_issue_index
+        items,
+        lambda i: render_issues.issue(c.world, repo, i, c.base, html=c.html),
+        index=_issue_index,
     )
 
 
 def get_issue(c: Call) -> Response:
     repo, found = c.issue()
-    return c.json(render.issue(c.world, repo, found, c.base, html=c.html))
+    return c.json(render_issues.issue(c.world, repo, found, c.base, html=c.html))
 
 
 def issue_comments(c: Call) -> Response:
     repo, i = c.issue()
-    return c.page(i.comments, lambda x: render.issue_comment(c.world, repo, i, x, c.base, c.html))
+    return c.page(
+        i.comments, lambda x: render_issues.issue_comment(c.world, repo, i, x, c.base, c.html)
+    )
 
 
 def issue_comment(c: Call) -> Response:
@@ -148,12 +152,14 @@ def issue_comment(c: Call) -> Response:
     found = next((x for x in i.comments if x.id == c.params["cid"]), None)
     if found is None:
         raise ApiError(404, "Comment not found")
-    return c.json(render.issue_comment(c.world, repo, i, found, c.base, c.html))
+    return c.json(render_issues.issue_comment(c.world, repo, i, found, c.base, c.html))
 
 
 def issue_changes(c: Call) -> Response:
     repo, i = c.issue()
-    return c.page(i.changes, lambda x: render.issue_change(c.world, repo, i, x, c.base, c.html))
+    return c.page(
+        i.changes, lambda x: render_issues.issue_change(c.world, repo, i, x, c.base, c.html)
+    )
 
 
 def issue_change(c: Call) -> Response:
@@ -161,13 +167,13 @@ def issue_change(c: Call) -> Response:
     found = next((x for x in i.changes if str(x.id) == c.params["chid"]), None)
     if found is None:
         raise ApiError(404, "Change not found")
-    return c.json(render.issue_change(c.world, repo, i, found, c.base, c.html))
+    return c.json(render_issues.issue_change(c.world, repo, i, found, c.base, c.html))
 
 
 def attachments(c: Call) -> Response:
     repo, i = c.issue()
     items = sorted(i.attachments, key=lambda a: _epoch(a.created_on))  # by upload date (§3.8)
-    return c.page(items, lambda a: render.attachment(c.world, repo, i, a, c.base))
+    return c.page(items, lambda a: render_issues.attachment(c.world, repo, i, a, c.base))
 
 
 def get_attachment(c: Call) -> Response:

@@ -8,7 +8,7 @@ import re
 
 from starlette.responses import Response
 
-from bbmirror.simulator.cloud import render
+from bbmirror.simulator.cloud import render_pr
 from bbmirror.simulator.cloud.call import (
     MAX_ACTIVITY_PAGELEN,
     PR_STATE_NAMES,
@@ -53,10 +53,12 @@ def pullrequests(c: Call) -> Response:
     wanted = keep_reviewers or keep_participants
 
     def make(pr: PullRequest) -> Doc:
-        return render.pullrequest(c.world, repo, pr, c.base, with_participants=wanted, html=c.html)
+        return render_pr.pullrequest(
+            c.world, repo, pr, c.base, with_participants=wanted, html=c.html
+        )
 
     def full(pr: PullRequest) -> Doc:
-        return render.pullrequest(c.world, repo, pr, c.base, with_participants=True, html=c.html)
+        return render_pr.pullrequest(c.world, repo, pr, c.base, with_participants=True, html=c.html)
 
     def trim(doc: Doc) -> Doc:
         if not keep_reviewers:
@@ -71,21 +73,21 @@ def pullrequests(c: Call) -> Response:
 def get_pullrequest(c: Call) -> Response:
     repo, pr = c.pr()
     return c.json(
-        render.pullrequest(c.world, repo, pr, c.base, with_participants=True, html=c.html)
+        render_pr.pullrequest(c.world, repo, pr, c.base, with_participants=True, html=c.html)
     )
 
 
 def pr_comments(c: Call) -> Response:
     repo, pr = c.pr()
-    return c.page(pr.comments, lambda x: render.pr_comment(c.world, repo, pr, x, c.base, c.html))
+    return c.page(pr.comments, lambda x: render_pr.pr_comment(c.world, repo, pr, x, c.base, c.html))
 
 
 def pr_comment(c: Call) -> Response:
     repo, pr = c.pr()
-    found = render.find_comment(pr, c.params["cid"])
+    found = render_pr.find_comment(pr, c.params["cid"])
     if found is None:
         raise ApiError(404, "Comment not found")
-    return c.json(render.pr_comment(c.world, repo, pr, found, c.base, c.html))
+    return c.json(render_pr.pr_comment(c.world, repo, pr, found, c.base, c.html))
 
 
 def _activity_key(pr: PullRequest, a: Activity) -> str:
@@ -104,7 +106,7 @@ def pr_activity(c: Call) -> Response:
     return c.cursor(
         entries,
         lambda a: _activity_key(pr, a),
-        lambda a: render.activity_entry(c.world, repo, pr, a, c.base, c.html),
+        lambda a: render_pr.activity_entry(c.world, repo, pr, a, c.base, c.html),
         max_pagelen=MAX_ACTIVITY_PAGELEN,
         strict=True,
     )
@@ -123,7 +125,7 @@ def repo_activity(c: Call) -> Response:
     return c.cursor(
         entries,
         lambda e: _activity_key(e[0], e[1]),
-        lambda e: render.activity_entry(c.world, repo, e[0], e[1], c.base, c.html),
+        lambda e: render_pr.activity_entry(c.world, repo, e[0], e[1], c.base, c.html),
         max_pagelen=MAX_ACTIVITY_PAGELEN,
         strict=True,
     )
@@ -133,7 +135,9 @@ def pr_commits(c: Call) -> Response:
     repo, pr = c.pr()
     hashes = [h for h in pr.commit_hashes if h in repo.commits]
     return c.cursor(
-        hashes, lambda h: h, lambda h: render.commit(c.world, repo, repo.commits[h], c.base, c.html)
+        hashes,
+        lambda h: h,
+        lambda h: render_pr.commit(c.world, repo, repo.commits[h], c.base, c.html),
     )
 
 
@@ -141,7 +145,7 @@ def _statuses(c: Call, repo: Repository, full_hash: str) -> Response:
     items = repo.statuses.get(full_hash, [])
     return c.page(
         items,
-        lambda s: render.commit_status(c.world, repo, full_hash, s, c.base, c.html),
+        lambda s: render_pr.commit_status(c.world, repo, full_hash, s, c.base, c.html),
         default_sort="created_on",
     )
 
@@ -181,7 +185,7 @@ def commits(c: Call) -> Response:
     return c.cursor(
         order,
         lambda h: h,
-        lambda h: render.commit(c.world, repo, repo.commits[h], c.base, c.html),
+        lambda h: render_pr.commit(c.world, repo, repo.commits[h], c.base, c.html),
         spec=spec,
     )
 
@@ -200,7 +204,7 @@ def _commit_hash(c: Call, repo: Repository) -> str:
 def get_commit(c: Call) -> Response:
     repo = c.repo()
     found = repo.commits[_commit_hash(c, repo)]
-    return c.json(render.commit(c.world, repo, found, c.base, c.html))
+    return c.json(render_pr.commit(c.world, repo, found, c.base, c.html))
 
 
 def commit_statuses(c: Call) -> Response:
@@ -211,7 +215,7 @@ def commit_statuses(c: Call) -> Response:
 def branches(c: Call) -> Response:
     repo = c.repo()
     names = sorted(repo.branches)
-    return c.page(names, lambda n: render.branch(c.world, repo, n, c.base, c.html))
+    return c.page(names, lambda n: render_pr.branch(c.world, repo, n, c.base, c.html))
 
 
 def get_branch(c: Call) -> Response:
@@ -219,13 +223,13 @@ def get_branch(c: Call) -> Response:
     name = c.params["name"]
     if name not in repo.branches:
         raise ApiError(404, f"Branch not found: {name}")
-    return c.json(render.branch(c.world, repo, name, c.base, c.html))
+    return c.json(render_pr.branch(c.world, repo, name, c.base, c.html))
 
 
 def tags(c: Call) -> Response:
     repo = c.repo()
     items = [repo.tags[n] for n in sorted(repo.tags)]
-    return c.page(items, lambda t: render.tag(c.world, repo, t, c.base, c.html))
+    return c.page(items, lambda t: render_pr.tag(c.world, repo, t, c.base, c.html))
 
 
 def get_tag(c: Call) -> Response:
@@ -233,4 +237,4 @@ def get_tag(c: Call) -> Response:
     found = repo.tags.get(c.params["name"])
     if found is None:
         raise ApiError(404, f"Tag not found: {c.params['name']}")
-    return c.json(render.tag(c.world, repo, found, c.base, c.html))
+    return c.json(render_pr.tag(c.world, repo, found, c.base, c.html))
