@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bbmirror.simulator.cloud import render
-from bbmirror.simulator.cloud.bbql import BBQLError, BoolOp, compile_query, parse, sort_items
+from bbmirror.simulator.cloud.bbql import compile_query, sort_items
+from bbmirror.simulator.cloud.bbql_parse import BBQLError, BoolOp, parse
 from bbmirror.simulator.cloud.fields import apply_fields
 from bbmirror.simulator.cloud.world import (
     Issue,
