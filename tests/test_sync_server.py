@@ -70,7 +70,7 @@ def test_a_sync_with_nothing_changed_makes_only_the_protocol_requests(tmp_path):
 
 
 def test_a_new_comment_fetches_only_that_prs_children(tmp_path):
-    from bbmirror.simulator.server.mutate import comment_pr
+    from bbmirror.simulator.server.mutate_pr import comment_pr
 
     harness = DcHarness(generate_dc(2, "tiny"), str(tmp_path / "m.db"))
     harness.sync()
@@ -302,7 +302,7 @@ def test_sigkill_at_random_moments_then_rerun_converges(tmp_path):
 def test_a_comment_edit_on_a_closed_pr(tmp_path, comment_bumps_pr):
     """An edit moves the PR's updatedDate only where the server bumps it: then the next sync
     sees it; otherwise (nothing on the PR moves) the reconciliation does."""
-    from bbmirror.simulator.server.mutate import edit_comment
+    from bbmirror.simulator.server.mutate_pr import edit_comment
 
     switches = DcSettings(comment_bumps_pr=comment_bumps_pr)
     harness = DcHarness(generate_dc(12, "tiny", settings=switches), str(tmp_path / "m.db"))
