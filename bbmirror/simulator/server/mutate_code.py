@@ -10,7 +10,7 @@ from bbmirror.simulator.common.pools import (
     commit_hash,
     commit_message,
 )
-from bbmirror.simulator.server.generate import JIRA_PROJECTS, SECOND
+from bbmirror.simulator.server.history import JIRA_PROJECTS, SECOND
 from bbmirror.simulator.server.world import (
     DcActivity,
     DcBuild,
