@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bbmirror.simulator.common.graph import ancestors
+from bbmirror.simulator.common.serialize import dumps
 from bbmirror.simulator.server import mutate
-from bbmirror.simulator.server.generate import SIZES, dumps, generate_dc
+from bbmirror.simulator.server.generate import SIZES, generate_dc
 from bbmirror.simulator.server.invariants import check_dc_invariants
 from bbmirror.simulator.server.world import (
     DcPullRequest,

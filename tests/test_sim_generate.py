@@ -149,7 +149,7 @@ def test_timestamps_are_utc_microseconds_and_within_the_clock():
 def test_serialization_round_trips():
     world = generate(9, "tiny")
     data = dumps(world)
-    again = loads(data)
+    again = loads(data, World)
     assert again == world
     assert dumps(again) == data
     repo = next(iter(again.repositories.values()))

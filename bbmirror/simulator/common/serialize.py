@@ -1,9 +1,10 @@
-"""Canonical JSON for a world, so that "same seed, same world" is a byte comparison.
+"""Canonical JSON for a world of either flavour, so "same seed, same world" is a byte comparison.
 
 Dictionaries of the model are written as lists of ``[key, value]`` pairs: ``sort_keys`` would
 otherwise reorder them, and their insertion order carries meaning (``repo.commits`` is creation
 order). Free-form JSON payloads (``Activity.data``, ``Comment.inline``, ``IssueChange.changes``)
-stay objects. Bytes are base64. ``loads`` rebuilds the dataclasses from the type hints.
+stay objects. Bytes are base64. ``loads`` rebuilds the dataclasses from the type hints of the
+world class it is given.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import dataclasses
 import json
 import types
 import typing
-from typing import Any
+from typing import Any, TypeVar
 
-from bbmirror.simulator.cloud.world import World
+T = TypeVar("T")
 
 FREE_FORM = frozenset({"data", "inline", "changes"})
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -38,12 +39,12 @@ def _encode(value: Any, free: bool = False) -> Any:
     return value
 
 
-def world_to_dict(world: World) -> dict:
+def world_to_dict(world: Any) -> dict:
     """The world as plain JSON-able data (dicts as ``[key, value]`` pairs, bytes as base64)."""
     return _encode(world)
 
 
-def dumps(world: World) -> bytes:
+def dumps(world: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, no whitespace, UTF-8."""
     text = json.dumps(world_to_dict(world), sort_keys=True, separators=(",", ":"))
     return text.encode()
@@ -83,6 +84,6 @@ def _decode(hint: Any, value: Any) -> Any:
     return value
 
 
-def loads(data: bytes | str) -> World:
-    """Rebuild a world written by ``dumps``."""
-    return _decode(World, json.loads(data))
+def loads(data: bytes | str, world_class: type[T]) -> T:
+    """Rebuild a world of ``world_class`` (``World``, ``DcWorld``) written by ``dumps``."""
+    return _decode(world_class, json.loads(data))

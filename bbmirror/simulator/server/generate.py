@@ -1,7 +1,7 @@
 """Generate a realistic, deterministic Bitbucket Server world from a seed and a named size.
 
 One ``random.Random(seed)`` drives everything, and nothing iterates a set, so the same seed and
-size always give the same world (``dumps`` is the canonical form for that test). History is laid
+size always give the same world (``common.serialize.dumps`` is the canonical form). History is laid
 down in time order per repository: direct pushes, feature commits, PRs opened, rescoped by later
 pushes, edited, reviewed, commented, declined or merged (a merge commit on the target branch).
 Comment and activity ids are handed out afterwards in global time order. Jira keys (``ABC-123``)
@@ -12,7 +12,6 @@ and time come from ``common/pools.py`` and ``common/clock.py``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from bbmirror.simulator.common.pools import (
@@ -27,7 +26,6 @@ from bbmirror.simulator.common.pools import (
     nickname_base,
     spread,
 )
-from bbmirror.simulator.common.serialize import world_to_dict
 from bbmirror.simulator.server.discussion import Discussion
 from bbmirror.simulator.server.history import END_MS, EXTRA_PROJECTS, pr_states
 from bbmirror.simulator.server.world import (
@@ -188,9 +186,3 @@ def generate_dc(
     """
     chosen = SIZES[size] if isinstance(size, str) else size
     return _Generator(seed, chosen, settings).run()
-
-
-def dumps(world: DcWorld) -> bytes:
-    """Canonical JSON bytes of a world: same seed and size, same bytes."""
-    data = world_to_dict(world)  # type: ignore[arg-type]  # generic over dataclasses
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
