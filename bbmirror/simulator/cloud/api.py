@@ -85,6 +85,7 @@ from bbmirror.simulator.cloud.pulls import (
     repo_activity,
     tags,
 )
+from bbmirror.simulator.cloud.scopes import cloud_refusal
 from bbmirror.simulator.cloud.world import (
     World,
 )
@@ -94,7 +95,6 @@ from bbmirror.simulator.common.app import (
     authenticate,
 )
 from bbmirror.simulator.common.responses import JSONResponse
-from bbmirror.simulator.common.scopes import cloud_refusal
 
 # --- per-request helper ------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ class SimulatorConfig:
     export_polls_before_ready: int = 1
     legacy_workspace_apis: bool = False  # True: /workspaces lists instead of 410
     issue_tracker_removed: bool = False  # True: every issue endpoint answers 410 (2026-08-20)
-    # Token or Basic email -> the scopes it was given (simulator/scopes.py); absent: unrestricted
+    # Token or Basic email -> the scopes it was given (cloud/scopes.py); absent: unrestricted
     scopes: dict[str, frozenset[str]] = field(default_factory=dict)
 
 

@@ -27,7 +27,6 @@ from starlette.routing import Route
 
 from bbmirror.simulator.common.app import VIEWER_KEY, Viewer, authenticate
 from bbmirror.simulator.common.faults import Faults
-from bbmirror.simulator.common.scopes import dc_allowed
 from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server.call import (
     API,
@@ -76,6 +75,7 @@ from bbmirror.simulator.server.pulls import (
     pr_issues,
     pull_requests,
 )
+from bbmirror.simulator.server.scopes import dc_allowed
 from bbmirror.simulator.server.world import (
     DcWorld,
 )

@@ -94,7 +94,7 @@ class DcConfig:
     max_limits: dict[str, int] = field(default_factory=dict)  # per resource, e.g. "activities"
     deny: tuple[str, ...] = ()  # regexes on the path: 401 for everyone (missing permission)
     # Token or username -> the projects / repositories ("PROJ", "PROJ/slug") an HTTP access
-    # token is tied to (simulator/scopes.py); absent: the user's own permissions
+    # token is tied to (server/scopes.py); absent: the user's own permissions
     access: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""Narrow credentials: which endpoint families a Cloud scope set or a Data Center token may read.
+"""Narrow credentials: which endpoint families a Cloud scope set may read.
 
 Cloud (developer.atlassian.com "Scopes for the Bitbucket Cloud REST API", "API token
 permissions"; reference bitbucket-cloud.md §6.1). A credential carries OAuth-style scope names
@@ -18,9 +18,6 @@ Choices where the documentation is silent (docs/simulator.md):
 - ``pullrequest`` implies ``repository`` (documented); ``issue`` does not (documented);
   ``X:write`` and ``X:admin`` imply ``X`` for OAuth names. API token names imply nothing.
 - A credential with no scope entry is unrestricted (a classic personal credential).
-
-Data Center: an HTTP access token is tied to projects or repositories (``"PROJ"`` or
-``"PROJ/slug"``); outside them, and on ``/users``, it gets Server's 401 ``AuthorisationException``.
 """
 
 from __future__ import annotations
@@ -97,25 +94,3 @@ def cloud_refusal(path: str, scopes: frozenset[str] | None) -> dict | None:
         return None
     detail = {"required": [family], "granted": sorted(scopes)}
     return {"type": "error", "error": {"message": LACKING, "detail": detail}}
-
-
-_DC_REPO = re.compile(r"/projects/([^/]+)(?:/repos/([^/]+))?")
-
-
-def dc_allowed(path: str, grants: tuple[str, ...] | None) -> bool:
-    """Whether a Data Center token tied to ``grants`` ("PROJ" or "PROJ/slug") may read ``path``."""
-    if grants is None:
-        return True
-    if path.rstrip("/").endswith(("/users", "/repos")) and "/projects/" not in path:
-        return False  # instance-wide lists need a user, not a project or repository token
-    if "/users/" in path or "/build-status/" in path:
-        return True  # build statuses are per commit; the repository check already guards them
-    found = _DC_REPO.search(path)
-    if found is None:
-        return True
-    project, slug = found.group(1).upper(), found.group(2)
-    for grant in grants:
-        key, _, repo = grant.partition("/")
-        if key.upper() == project and (not repo or not slug or repo == slug):
-            return True
-    return False
