@@ -32,6 +32,7 @@ from bbmirror.simulator.common.pools import (
     markdown,
     short_markdown,
     title,
+    voters,
 )
 
 
@@ -110,13 +111,8 @@ class Discussion(History):
             if c.user_uuid != plan.author:
                 participants.setdefault(c.user_uuid, Participant(c.user_uuid, "PARTICIPANT"))
                 last_seen[c.user_uuid] = to_us(c.created_on)
-        voters = list(plan.reviewers)
-        if rng.random() < 0.1:
-            voters.append(rng.choice(members))
         approve_p = 0.8 if plan.state == "MERGED" else 0.3
-        for voter in dict.fromkeys(voters):
-            if voter == plan.author:
-                continue
+        for voter in voters(rng, plan.reviewers, members, plan.author):
             part = participants.setdefault(voter, Participant(voter, "PARTICIPANT"))
             t = rng.randint(plan.t_open + 1, plan.t_end - 1)
             if rng.random() < 0.15:

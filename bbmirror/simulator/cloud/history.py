@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from bbmirror.simulator.common.clock import (
     commit_date,
     iso,
     offset_for,
+    pr_window,
     to_us,
 )
 from bbmirror.simulator.common.pools import (
@@ -123,17 +123,11 @@ class History:
     ) -> list[_PrPlan]:
         rng = self.rng
         start = to_us(repo.created_on) + 10 * MINUTE
-        life = LAST_US - start
         merges = sum(1 for s in states if s == "MERGED")
         mean = max(1.0, (commit_budget * 0.85 - merges) / max(1, len(states)))
         plans = []
         for state in states:
-            lo, hi = (0.7, 0.995) if state == "OPEN" else (0.02, 0.97)
-            t_open = start + int(life * rng.uniform(lo, hi))
-            t_close = None
-            if state != "OPEN":
-                duration = int(rng.lognormvariate(math.log(DAY), 1.3))
-                t_close = t_open + max(5 * MINUTE, min(duration, int((LAST_US - t_open) * 0.95)))
+            t_open, t_close = pr_window(rng, state, start, LAST_US, MINUTE, DAY)
             t_end = t_close if t_close is not None else LAST_US
             k = 1 + (int(rng.expovariate(1 / (mean - 1))) if mean > 1 else 0)
             k = min(k, 15)

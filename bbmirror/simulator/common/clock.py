@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -42,3 +44,16 @@ def commit_date(us: int, offset: int) -> str:
     """A commit or tag date: the author's offset, whole seconds, e.g. ``...T10:12:55+02:00``."""
     moment = EPOCH + timedelta(microseconds=us - us % US)
     return moment.astimezone(_ZONES[offset]).isoformat(timespec="seconds")
+
+
+def pr_window(
+    rng: random.Random, state: str, start: int, last: int, minute: int, day: int
+) -> tuple[int, int | None]:
+    """When a generated PR opens and (unless OPEN) closes, in the caller's time unit."""
+    lo, hi = (0.7, 0.995) if state == "OPEN" else (0.02, 0.97)
+    t_open = start + int((last - start) * rng.uniform(lo, hi))
+    t_close = None
+    if state != "OPEN":
+        duration = int(rng.lognormvariate(math.log(day), 1.3))
+        t_close = t_open + max(5 * minute, min(duration, int((last - t_open) * 0.95)))
+    return t_open, t_close

@@ -263,3 +263,11 @@ def spread(rng: random.Random, total: int, n: int) -> list[int]:
     for i in rng.choices(range(n), weights=weights, k=total):
         counts[i] += 1
     return counts
+
+
+def voters(rng: random.Random, reviewers: list, members: list, author: object) -> list:
+    """Who reviews a generated PR: its reviewers, sometimes one more member, never the author."""
+    chosen = list(reviewers)
+    if rng.random() < 0.1:
+        chosen.append(rng.choice(members))
+    return [v for v in dict.fromkeys(chosen) if v != author]

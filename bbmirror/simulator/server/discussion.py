@@ -6,6 +6,7 @@ from bbmirror.simulator.common.pools import (
     PATHS,
     markdown,
     short_markdown,
+    voters,
 )
 from bbmirror.simulator.server.history import HOUR, History, _Plan
 from bbmirror.simulator.server.world import (
@@ -84,13 +85,8 @@ class Discussion(History):
 
     def reviews(self, pr: DcPullRequest, plan: _Plan, members: list[int]) -> None:
         rng = self.rng
-        voters = list(plan.reviewers)
-        if rng.random() < 0.1:
-            voters.append(rng.choice(members))
         approve_p = 0.8 if plan.state == "MERGED" else 0.3
-        for voter in dict.fromkeys(voters):
-            if voter == plan.author:
-                continue
+        for voter in voters(rng, plan.reviewers, members, plan.author):
             person = pr.person(voter)
             if person is None:
                 person = DcParticipant(voter, "PARTICIPANT")

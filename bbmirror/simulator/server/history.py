@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bbmirror.simulator.common.clock import END_US
+from bbmirror.simulator.common.clock import END_US, pr_window
 from bbmirror.simulator.common.pools import (
     STATUS_KEYS,
     UNKNOWN_AUTHORS,
@@ -110,16 +109,10 @@ class History:
     def plan(self, repo: DcRepository, members: list[int], states: list[str], budget: int) -> list:
         rng = self.rng
         start = repo_start(repo)
-        life = LAST_MS - start
         mean = max(1.0, budget * 0.8 / max(1, len(states)))
         plans = []
         for state in states:
-            lo, hi = (0.7, 0.995) if state == "OPEN" else (0.02, 0.97)
-            t_open = start + int(life * rng.uniform(lo, hi))
-            t_close = None
-            if state != "OPEN":
-                duration = int(rng.lognormvariate(math.log(DAY), 1.3))
-                t_close = t_open + max(5 * MINUTE, min(duration, int((LAST_MS - t_open) * 0.95)))
+            t_open, t_close = pr_window(rng, state, start, LAST_MS, MINUTE, DAY)
             t_end = t_close if t_close is not None else LAST_MS
             k = min(12, 1 + (int(rng.expovariate(1 / (mean - 1))) if mean > 1 else 0))
             n_push = rng.randint(1, min(2, k - 1)) if k > 1 and rng.random() < 0.3 else 0
