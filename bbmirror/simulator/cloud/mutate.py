@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable
 
 from bbmirror.simulator.cloud.history import member_uuids
 from bbmirror.simulator.cloud.mutate_code import (
@@ -59,32 +58,13 @@ from bbmirror.simulator.cloud.world import (
     Repository,
     World,
 )
+from bbmirror.simulator.common.mix import apply_mix, pick
 from bbmirror.simulator.common.pools import (
     SENTENCES,
 )
 
-T = TypeVar("T")
-
-
-# ---------------------------------------------------------------------------------------------
-# Issues
-
-
-# ---------------------------------------------------------------------------------------------
-# Commits, branches, tags
-
-
-# ---------------------------------------------------------------------------------------------
-# Pull requests
-
-
 # ---------------------------------------------------------------------------------------------
 # A realistic mix
-
-
-def _pick(rng: random.Random, items: Iterable[T]) -> T | None:
-    items = list(items)
-    return rng.choice(items) if items else None
 
 
 def _open_prs(repo: Repository) -> list[PullRequest]:
@@ -92,14 +72,14 @@ def _open_prs(repo: Repository) -> list[PullRequest]:
 
 
 def _issue(repo: Repository, rng: random.Random) -> Issue | None:
-    return _pick(rng, repo.issues.values()) if repo.has_issues else None
+    return pick(rng, repo.issues.values()) if repo.has_issues else None
 
 
 def _op_comment_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pick(rng, repo.pullrequests.values())
+    pr = pick(rng, repo.pullrequests.values())
     if pr is None:
         return None
-    parent = _pick(rng, pr.comments) if rng.random() < 0.25 else None
+    parent = pick(rng, pr.comments) if rng.random() < 0.25 else None
     c = comment_pr(
         world, repo, pr, rng, inline=rng.random() < 0.3, parent_id=parent.id if parent else None
     )
@@ -110,7 +90,7 @@ def _op_comment_issue(world: World, repo: Repository, rng: random.Random) -> str
     issue = _issue(repo, rng)
     if issue is None:
         return None
-    parent = _pick(rng, issue.comments) if rng.random() < 0.25 else None
+    parent = pick(rng, issue.comments) if rng.random() < 0.25 else None
     c = comment_issue(world, repo, issue, rng, parent_id=parent.id if parent else None)
     return f"comment on issue {repo.full_name}#{issue.id}: comment {c.id}"
 
@@ -120,7 +100,7 @@ def _voter(
 ) -> str | None:
     candidates = [u for u in pr.reviewer_uuids + member_uuids(world, repo) if u != pr.author_uuid]
     candidates = [u for u in candidates if _participant_state(pr, u) != state]
-    return _pick(rng, candidates)
+    return pick(rng, candidates)
 
 
 def _participant_state(pr: PullRequest, user: str) -> str | None:
@@ -128,7 +108,7 @@ def _participant_state(pr: PullRequest, user: str) -> str | None:
 
 
 def _op_approve(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open_prs(repo))
+    pr = pick(rng, _open_prs(repo))
     user = pr and _voter(world, repo, pr, rng, "approved")
     if not user:
         return None
@@ -137,7 +117,7 @@ def _op_approve(world: World, repo: Repository, rng: random.Random) -> str | Non
 
 
 def _op_request_changes(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open_prs(repo))
+    pr = pick(rng, _open_prs(repo))
     user = pr and _voter(world, repo, pr, rng, "changes_requested")
     if not user:
         return None
@@ -146,7 +126,7 @@ def _op_request_changes(world: World, repo: Repository, rng: random.Random) -> s
 
 
 def _op_update_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open_prs(repo))
+    pr = pick(rng, _open_prs(repo))
     if pr is None:
         return None
     update_pr(world, repo, pr, rng)
@@ -159,7 +139,7 @@ def _op_open_pr(world: World, repo: Repository, rng: random.Random) -> str | Non
 
 
 def _op_merge_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open_prs(repo))
+    pr = pick(rng, _open_prs(repo))
     if pr is None:
         return None
     merge = merge_pr(world, repo, pr, rng)
@@ -167,7 +147,7 @@ def _op_merge_pr(world: World, repo: Repository, rng: random.Random) -> str | No
 
 
 def _op_decline_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open_prs(repo))
+    pr = pick(rng, _open_prs(repo))
     if pr is None:
         return None
     decline_pr(world, repo, pr, rng)
@@ -204,8 +184,8 @@ def _owners(repo: Repository) -> list[Owner]:
 
 
 def _op_edit_comment(world: World, repo: Repository, rng: random.Random) -> str | None:
-    owner = _pick(rng, _owners(repo))
-    comment = owner and _pick(rng, [c for c in owner.comments if not c.deleted])
+    owner = pick(rng, _owners(repo))
+    comment = owner and pick(rng, [c for c in owner.comments if not c.deleted])
     if not comment:
         return None
     edit_comment(world, comment, rng, owner)
@@ -213,11 +193,11 @@ def _op_edit_comment(world: World, repo: Repository, rng: random.Random) -> str 
 
 
 def _op_delete_comment(world: World, repo: Repository, rng: random.Random) -> str | None:
-    owner = _pick(rng, _owners(repo))
+    owner = pick(rng, _owners(repo))
     if owner is None:
         return None
     replied = {c.parent_id for c in owner.comments}
-    comment = _pick(rng, [c for c in owner.comments if not (c.deleted and c.id in replied)])
+    comment = pick(rng, [c for c in owner.comments if not (c.deleted and c.id in replied)])
     if comment is None:
         return None
     soft = delete_comment(world, owner, comment)
@@ -256,7 +236,7 @@ def _op_push(world: World, repo: Repository, rng: random.Random) -> str | None:
 
 
 def _op_force_push(world: World, repo: Repository, rng: random.Random) -> str | None:
-    branch = _pick(
+    branch = pick(
         rng,
         [
             b
@@ -280,7 +260,7 @@ def _op_create_branch(world: World, repo: Repository, rng: random.Random) -> str
 
 def _op_delete_branch(world: World, repo: Repository, rng: random.Random) -> str | None:
     open_sources = {pr.source_branch for pr in _open_prs(repo)}
-    name = _pick(
+    name = pick(
         rng, [b for b in repo.branches if _protected(repo, b) is None and b not in open_sources]
     )
     if name is None:
@@ -298,7 +278,7 @@ def _op_create_tag(world: World, repo: Repository, rng: random.Random) -> str | 
 
 
 def _op_delete_tag(world: World, repo: Repository, rng: random.Random) -> str | None:
-    name = _pick(rng, repo.tags)
+    name = pick(rng, repo.tags)
     if name is None:
         return None
     delete_tag(world, repo, name, rng)
@@ -365,24 +345,6 @@ OPERATIONS: tuple[tuple[Op, float], ...] = (
     (_op_rename, 0.3),
     (_op_settings, 0.3),
 )
-
-
-def apply_mix(world, repos: list, operations, n: int, rng: random.Random) -> list[str]:
-    """Apply ``n`` of the weighted ``operations`` (op, weight) to random repositories.
-
-    An operation returns a short description, or nothing when it did not apply (it is then
-    drawn again, up to 50 tries per wanted mutation). Shared by the Cloud and Server worlds.
-    """
-    ops, weights = [op for op, _ in operations], [w for _, w in operations]
-    done: list[str] = []
-    attempts = 0
-    while repos and len(done) < n and attempts < 50 * n:
-        attempts += 1
-        op = rng.choices(ops, weights)[0]
-        description = op(world, rng.choice(repos), rng)
-        if description:
-            done.append(description)
-    return done
 
 
 def random_activity(world: World, n: int, rng: random.Random) -> list[str]:

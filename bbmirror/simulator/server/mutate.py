@@ -12,10 +12,9 @@ returns False. Pushing to a branch rescopes every open PR from it; the target's 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable
 
-from bbmirror.simulator.cloud.mutate import apply_mix
+from bbmirror.simulator.common.mix import apply_mix, pick
 from bbmirror.simulator.common.pools import (
     PATHS,
     markdown,
@@ -57,14 +56,6 @@ from bbmirror.simulator.server.world import (
     DcWorld,
 )
 
-T = TypeVar("T")
-
-
-def _pick(rng: random.Random, items: Iterable[T]) -> T | None:
-    pool = list(items)
-    return rng.choice(pool) if pool else None
-
-
 # --- commits and refs --------------------------------------------------------------------------
 
 
@@ -87,7 +78,7 @@ def _open(repo: DcRepository) -> list[DcPullRequest]:
 
 
 def _any_pr(repo: DcRepository, rng: random.Random) -> DcPullRequest | None:
-    return _pick(rng, repo.pull_requests.values())
+    return pick(rng, repo.pull_requests.values())
 
 
 def _op_comment(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
@@ -95,7 +86,7 @@ def _op_comment(world: DcWorld, repo: DcRepository, rng: random.Random) -> str |
     if pr is None:
         return None
     uid = _user(world, rng)
-    parent = _pick(rng, pr.all_comments()) if rng.random() < 0.4 else None
+    parent = pick(rng, pr.all_comments()) if rng.random() < 0.4 else None
     anchor = None
     if parent is None and rng.random() < 0.3:
         anchor = {"diffType": "EFFECTIVE", "path": rng.choice(PATHS), "line": rng.randint(1, 99),
@@ -110,7 +101,7 @@ def _op_comment(world: DcWorld, repo: DcRepository, rng: random.Random) -> str |
 
 def _op_edit(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
     pr = _any_pr(repo, rng)
-    comment = _pick(rng, pr.all_comments()) if pr else None
+    comment = pick(rng, pr.all_comments()) if pr else None
     if pr is None or comment is None:
         return None
     if comment.severity == "BLOCKER" and rng.random() < 0.5:
@@ -123,17 +114,17 @@ def _op_edit(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | No
 def _op_delete_comment(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
     pr = _any_pr(repo, rng)
     leaves = [c for c in pr.all_comments() if not c.replies] if pr else []
-    comment = _pick(rng, leaves)
+    comment = pick(rng, leaves)
     if pr is None or comment is None or not delete_comment(world, pr, comment):
         return None
     return f"delete comment {comment.id}"
 
 
 def _op_review(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open(repo))
+    pr = pick(rng, _open(repo))
     if pr is None:
         return None
-    uid = _pick(rng, [p.user_id for p in pr.reviewers] or [_user(world, rng)])
+    uid = pick(rng, [p.user_id for p in pr.reviewers] or [_user(world, rng)])
     assert uid is not None
     action = rng.choices((approve, needs_work, unapprove), (6, 2, 1))[0]
     if not action(world, pr, uid):
@@ -142,7 +133,7 @@ def _op_review(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | 
 
 
 def _op_update(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open(repo))
+    pr = pick(rng, _open(repo))
     if pr is None:
         return None
     roll = rng.random()
@@ -162,7 +153,7 @@ def _op_open(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | No
 
 
 def _op_rescope(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
-    pr = _pick(rng, [p for p in _open(repo) if p.from_branch in repo.branches])
+    pr = pick(rng, [p for p in _open(repo) if p.from_branch in repo.branches])
     if pr is None:
         return None
     if rng.random() < 0.2:
@@ -173,7 +164,7 @@ def _op_rescope(world: DcWorld, repo: DcRepository, rng: random.Random) -> str |
 
 
 def _op_close(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
-    pr = _pick(rng, _open(repo))
+    pr = pick(rng, _open(repo))
     if pr is None:
         return None
     uid = rng.choice([pr.author_id, *[r.user_id for r in pr.reviewers]])
@@ -187,7 +178,7 @@ def _op_close(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | N
 
 
 def _op_reopen(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
-    pr = _pick(rng, [p for p in repo.pull_requests.values() if p.state == "DECLINED"])
+    pr = pick(rng, [p for p in repo.pull_requests.values() if p.state == "DECLINED"])
     if pr is None or not reopen_pr(world, repo, pr, pr.author_id):
         return None
     return f"reopen PR {repo.slug}#{pr.id}"
@@ -214,7 +205,7 @@ def _op_refs(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | No
         create_branch(world, repo, name)
         return f"create branch {name}"
     if roll < 0.6:
-        name = _pick(rng, [b for b in repo.branches if b != repo.default_branch])
+        name = pick(rng, [b for b in repo.branches if b != repo.default_branch])
         if name is None or not delete_branch(world, repo, name):
             return None
         return f"delete branch {name}"
@@ -222,7 +213,7 @@ def _op_refs(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | No
         name = f"v{rng.randint(2, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 30)}"
         create_tag(world, repo, name, rng.random() < 0.6)
         return f"create tag {name}"
-    name = _pick(rng, repo.tags)
+    name = pick(rng, repo.tags)
     if name is None:
         return None
     delete_tag(world, repo, name)
@@ -239,7 +230,7 @@ def _op_repo(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | No
     if rng.random() < 0.5:
         name = f"{repo.name} {rng.choice(('next', 'legacy', 'v2', 'core'))}"
         return f"rename repo {repo.id} to {name}" if rename_repo(world, repo, name) else None
-    project = _pick(rng, [p for p in world.projects.values() if p.id != repo.project_id])
+    project = pick(rng, [p for p in world.projects.values() if p.id != repo.project_id])
     if project is None or not move_repo(world, repo, project):
         return None
     return f"move repo {repo.id} to {project.key}"
