@@ -24,7 +24,6 @@ Choices where the reference is silent (docs/simulator.md, "HTTP API, auth and fa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -218,11 +217,7 @@ def create_app(world: World, config: SimulatorConfig | None = None) -> Starlette
     ]
     routes.append(Route("/_sim/files/{token}/{name:path}", _endpoint(one_time_file, True)))
     app = SimulatorApp(routes=routes, exception_handlers={HTTPException: _http_error})
-    app.state.world = world
-    app.state.config = config
-    app.state.faults = config.faults
-    app.state.lock = threading.RLock()
-    app.state.request_log = []
+    app.attach(world, config)
     app.state.export_jobs = {}
     app.state.next_task = 0
     app.state.one_time = {}

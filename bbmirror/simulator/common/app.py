@@ -12,6 +12,7 @@ import base64
 import binascii
 import email.utils
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,6 +129,14 @@ class RequestLogMiddleware:
 
 class SimulatorBase(Starlette):
     """Starlette plus the pure-ASGI outer layers (request log, faults) and slash folding."""
+
+    def attach(self, world: Any, config: Any) -> None:
+        """Serve ``world``: its config and faults, the world lock, an empty request log."""
+        self.state.world = world
+        self.state.config = config
+        self.state.faults = config.faults
+        self.state.lock = threading.RLock()
+        self.state.request_log = []
 
     def now(self) -> datetime:
         """The world's clock, for the ``Date`` header."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -193,12 +192,8 @@ def create_dc_app(world: DcWorld, config: DcConfig | None = None) -> Starlette:
                 for path, handler in table
             ]
     app = DcApp(routes=routes, exception_handlers={HTTPException: _http_error})
-    app.state.world = world
-    app.state.config = config
+    app.attach(world, config)
     app.state.root = root
-    app.state.faults = config.faults
-    app.state.lock = threading.RLock()
-    app.state.request_log = []
     app.state.log_cache = {}
     app.state.jira = None
     return app
