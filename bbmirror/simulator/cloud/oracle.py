@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bbmirror.simulator.cloud.world import World
-from bbmirror.simulator.common.oracle import actual, compare
+from bbmirror.simulator.common.oracle import QUERIES, actual, compare
 from bbmirror.store.rows import to_utc
 
 SOURCE = "cloud"
@@ -91,30 +91,6 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
 def _comment(c, pr_key: str | None, issue_key: str | None, source: str) -> tuple:
     parent = f"{source}/comment/{c.parent_id}" if c.parent_id else None
     return (pr_key, issue_key, c.content if not c.deleted else "", int(c.deleted), parent)
-
-
-QUERIES = {
-    "workspaces": "select id, slug, name from workspaces",
-    "workspace_members": "select id from workspace_members",
-    "projects": "select id, key, name from projects",
-    "repositories": "select id, slug, full_name, has_issues from repositories",
-    "branches": "select id, target_hash from branches",
-    "tags": "select id, target_hash from tags",
-    "commits": "select id, message, author_raw, parent_count from commits",
-    "pullrequests": "select id, title, state, author_id, source_branch, destination_branch,"
-    " comment_count, updated_on, draft from pullrequests",
-    "pullrequest_participants": "select id, approved, state from pullrequest_participants",
-    "pullrequest_commits": "select id from pullrequest_commits",
-    "comments": "select id, pullrequest_id, issue_id, coalesce(body, ''), deleted, parent_id"
-    " from comments",
-    "activity_count": "select pullrequest_id, count(*) from pullrequest_activity",
-    "milestones": "select id, name from milestones",
-    "versions": "select id, name from versions",
-    "components": "select id, name from components",
-    "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
-    "issue_changes": "select id, user_id from issue_changes",
-    "issue_attachments": "select id from issue_attachments",
-}
 
 
 def differences(world: World, db: str, limit: int = 5, source: str = SOURCE) -> list[str]:

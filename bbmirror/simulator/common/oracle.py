@@ -6,6 +6,30 @@ import sqlite3
 
 Rows = dict[str, dict[str, tuple]]
 
+# How to read each compared table's alive rows (a flavour compares the tables it has).
+QUERIES = {
+    "workspaces": "select id, slug, name from workspaces",
+    "workspace_members": "select id from workspace_members",
+    "projects": "select id, key, name from projects",
+    "repositories": "select id, slug, full_name, has_issues from repositories",
+    "branches": "select id, target_hash from branches",
+    "tags": "select id, target_hash from tags",
+    "commits": "select id, message, author_raw, parent_count from commits",
+    "pullrequests": "select id, title, state, author_id, source_branch, destination_branch,"
+    " comment_count, updated_on, draft from pullrequests",
+    "pullrequest_participants": "select id, approved, state from pullrequest_participants",
+    "pullrequest_commits": "select id from pullrequest_commits",
+    "comments": "select id, pullrequest_id, issue_id, coalesce(body, ''), deleted, parent_id"
+    " from comments",
+    "activity_count": "select pullrequest_id, count(*) from pullrequest_activity",
+    "milestones": "select id, name from milestones",
+    "versions": "select id, name from versions",
+    "components": "select id, name from components",
+    "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
+    "issue_changes": "select id, user_id from issue_changes",
+    "issue_attachments": "select id from issue_attachments",
+}
+
 
 def actual(db: str, source: str, queries: dict[str, str]) -> dict:
     """The alive rows of one source in the mirror, in the shape the oracles' ``expected`` uses."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bbmirror.simulator.cloud.oracle import QUERIES as CLOUD_QUERIES
 from bbmirror.simulator.common.graph import ancestors
+from bbmirror.simulator.common.oracle import QUERIES as ALL_QUERIES
 from bbmirror.simulator.common.oracle import actual, compare
 from bbmirror.simulator.server.world import DcWorld, jira_keys
 from bbmirror.store.rows import to_utc
@@ -99,7 +99,7 @@ def _thread(exp, comment, parent, pr_key: str, source: str) -> None:
 
 QUERIES = {
     name: sql
-    for name, sql in CLOUD_QUERIES.items()
+    for name, sql in ALL_QUERIES.items()
     if name
     in {
         "repositories",
