@@ -117,12 +117,12 @@ def simulate(
     """
     import uvicorn
 
-    from bbmirror.simulator.cloud_api import create_app
-    from bbmirror.simulator.faults import Faults
-    from bbmirror.simulator.generate import generate
-    from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config
-    from bbmirror.simulator.scopes import parse_scopes
-    from bbmirror.simulator.server import listening_socket
+    from bbmirror.simulator.cloud.api import create_app
+    from bbmirror.simulator.cloud.generate import generate
+    from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, Credentials, simulator_config
+    from bbmirror.simulator.cloud.scopes import parse_scopes
+    from bbmirror.simulator.common.faults import Faults
+    from bbmirror.simulator.common.serving import listening_socket
 
     scopes = parse_scopes(token_scopes) if token_scopes is not None else None
 
@@ -135,13 +135,9 @@ def simulate(
         raise Failure(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
     bound_port = sock.getsockname()[1]
     if kind == "server":
-        from bbmirror.simulator.dc_api import (
-            DcFaults,
-            create_dc_app,
-            dc_simulator_config,
-            mirror_command,
-        )
-        from bbmirror.simulator.dc_generate import generate_dc
+        from bbmirror.simulator.server.api import create_dc_app, dc_simulator_config, mirror_command
+        from bbmirror.simulator.server.call import DcFaults
+        from bbmirror.simulator.server.generate import generate_dc
 
         dc_world = generate_dc(seed, size)
         root = f"http://{host}:{bound_port}"

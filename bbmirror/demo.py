@@ -29,11 +29,11 @@ import uvicorn
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.schedule import run_scheduler
 from bbmirror.serve import make_datasette
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import DEFAULT_TOKEN, simulator_config
-from bbmirror.simulator.launch import Credentials as SimulatorCredentials
-from bbmirror.simulator.mutate import random_activity
-from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, simulator_config
+from bbmirror.simulator.cloud.launch import Credentials as SimulatorCredentials
+from bbmirror.simulator.cloud.mutate import random_activity
+from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.sync import Options, sync_sources
 
 DEFAULT_PORT = 8001

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.world import World
 from bbmirror.store.db import Store
 from bbmirror.store.schema import MIRRORED, TABLES
 

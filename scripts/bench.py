@@ -32,11 +32,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")]
 from bench_sync import minimum_requests  # noqa: E402
 from mirror import differences  # noqa: E402
 
-from bbmirror.simulator.faults import Faults  # noqa: E402
-from bbmirror.simulator.generate import generate  # noqa: E402
-from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config  # noqa: E402
-from bbmirror.simulator.mutate import random_activity  # noqa: E402
-from bbmirror.simulator.server import RunningSimulator  # noqa: E402
+from bbmirror.simulator.cloud.generate import generate  # noqa: E402
+from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, Credentials, simulator_config  # noqa: E402
+from bbmirror.simulator.cloud.mutate import random_activity  # noqa: E402
+from bbmirror.simulator.cloud.serving import RunningSimulator  # noqa: E402
+from bbmirror.simulator.common.faults import Faults  # noqa: E402
 from bench import peer_atlassian, peer_dlt  # noqa: E402
 from bench.checks import machine, peer_differences, read_snapshot, write_path  # noqa: E402
 

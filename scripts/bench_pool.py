@@ -22,10 +22,11 @@ from collections import Counter
 from pathlib import Path
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.sync import Options, sync_sources
 
 BASE = "http://bitbucket.test/2.0"

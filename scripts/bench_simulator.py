@@ -14,10 +14,11 @@ from pathlib import Path
 
 import httpx
 
-from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import DEFAULT_TOKEN, viewer_uuid
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, viewer_uuid
+from bbmirror.simulator.common.transport import SimulatorTransport
 
 BASE = "http://bitbucket.test/2.0"
 

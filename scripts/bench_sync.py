@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import DEFAULT_TOKEN, Credentials, simulator_config
-from bbmirror.simulator.server import RunningSimulator
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, Credentials, simulator_config
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.cloud.world import World
 
 PAGE = 100
 ACTIVITY_PAGE = 50

@@ -19,14 +19,16 @@ from hypothesis import strategies as st
 
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.simulator import dc_mutate, mutate
-from bbmirror.simulator.cloud_api import SimulatorConfig
-from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.dc_world import DcSettings
-from bbmirror.simulator.faults import Faults
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.server import RunningApp, RunningSimulator
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.faults import Faults
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig, DcFaults
+from bbmirror.simulator.server.generate import generate_dc
+from bbmirror.simulator.server.world import DcSettings
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,16 @@ from pathlib import Path
 
 from compare import KINDS, Comparison, Difference, Row, compare
 
-from bbmirror.simulator import dc_mutate, mutate
-from bbmirror.simulator.cloud_api import SimulatorConfig
-from bbmirror.simulator.dc_api import DcConfig, create_dc_app, viewer_slug
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.server import RunningApp, RunningSimulator
+from bbmirror.simulator.cloud import mutate
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.server import mutate as dc_mutate
+from bbmirror.simulator.server.api import create_dc_app, viewer_slug
+from bbmirror.simulator.server.call import DcConfig
+from bbmirror.simulator.server.generate import generate_dc
 
 TOKEN = "crash-trial-token-0123456789"
 SYNC_TIMEOUT = 600.0

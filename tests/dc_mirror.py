@@ -1,18 +1,21 @@
-"""Test helpers for Data Center: sync a simulated Server in-process, compare the mirror to it."""
+"""Test helpers for Data Center: sync a simulated Server in-process, compare the mirror to it.
+
+The oracle lives in ``bbmirror/simulator/server/oracle.py`` and is re-exported here.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from mirror import QUERIES as CLOUD_QUERIES
-from mirror import Harness, actual
+from mirror import Harness
 
 from bbmirror.config import Credentials, Secret
-from bbmirror.simulator.dc_api import DcConfig, create_dc_app
-from bbmirror.simulator.dc_world import DcWorld, ancestors, jira_keys
-from bbmirror.store.rows import to_utc
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig
+from bbmirror.simulator.server.oracle import QUERIES as QUERIES
+from bbmirror.simulator.server.oracle import SOURCE as SOURCE
+from bbmirror.simulator.server.oracle import differences as differences
+from bbmirror.simulator.server.oracle import expected as expected
+from bbmirror.simulator.server.world import DcWorld
 
-SOURCE = "dc"
 TOKEN = "dc-secret-token-9876543210"
 ROOT = "http://bitbucket-dc.test"
 
@@ -33,120 +36,3 @@ class DcHarness(Harness):
             "base_url": ROOT,
             "credentials": Credentials(token=Secret(TOKEN)),
         }
-
-
-def _t(ms: int | None) -> str | None:
-    return to_utc(ms) if ms is not None else None
-
-
-def expected(world: DcWorld, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
-    """Every row the mirror must hold alive, keyed by table then id."""
-    exp: dict[str, dict[str, tuple]] = defaultdict(dict)
-    review = {"APPROVED": "approved", "NEEDS_WORK": "changes_requested"}
-    for repo in world.repositories.values():
-        project = world.projects[repo.project_id]
-        rid = f"{source}/repo/{repo.id}"
-        exp["repositories"][rid] = (repo.slug, f"{project.key}/{repo.slug}", 0)
-        for name, head in repo.branches.items():
-            exp["branches"][f"{rid}/branch/{name}"] = (head,)
-        for name, tag in repo.tags.items():
-            exp["tags"][f"{rid}/tag/{name}"] = (tag.target,)
-        for c in map(repo.commits.get, _reachable(repo)):
-            author = f"{_display_name(world, c)} <{c.author_email}>"
-            exp["commits"][f"{rid}/{c.id}"] = (c.message, author, len(c.parents))
-        for pr in repo.pull_requests.values():
-            key = f"{rid}/pr/{pr.id}"
-            comments = list(pr.all_comments())
-            exp["pullrequests"][key] = (
-                pr.title,
-                pr.state,
-                f"{source}/user/{pr.author_id}",
-                pr.from_branch,
-                pr.to_branch,
-                len(comments),
-                _t(pr.updated),
-                int(pr.draft),
-            )
-            for p in pr.reviewers + pr.participants:
-                exp["pullrequest_participants"][f"{key}/{source}/user/{p.user_id}"] = (
-                    int(p.approved),
-                    review.get(p.status),
-                )
-            for sha in pr.commit_ids:
-                exp["pullrequest_commits"][f"{key}/{sha}"] = ()
-            for root in pr.comments:
-                _thread(exp, root, None, key, source)
-            shown = [  # a thread deleted at its root takes its COMMENTED activity with it
-                a
-                for a in pr.activities
-                if a.action != "COMMENTED" or a.comment_id is None or pr.comment(a.comment_id)
-            ]
-            exp["activity_count"][key] = (len(shown),)
-            text = " ".join((pr.title, pr.description, pr.from_branch))
-            for issue in jira_keys(text):
-                exp["jira_links"][f"{key}/jira/text/{issue}"] = ()
-    return exp
-
-
-def _reachable(repo) -> set[str]:
-    """Commits a client can still reach: from refs and from pull requests (the world keeps
-    amended-away commits, as git does until it collects garbage; the API never lists them)."""
-    roots = [*repo.branches.values(), *(t.target for t in repo.tags.values())]
-    for pr in repo.pull_requests.values():
-        roots += [pr.from_commit, pr.to_commit, *pr.commit_ids]
-        roots += [pr.merge_commit] if pr.merge_commit else []
-    return ancestors(repo, roots)
-
-
-def _display_name(world: DcWorld, commit) -> str:
-    """A commit by a known user shows the user's display name; others the git name."""
-    user = world.users.get(commit.author_id) if commit.author_id is not None else None
-    return user.display_name if user else commit.author_name
-
-
-def _thread(exp, comment, parent, pr_key: str, source: str) -> None:
-    if comment.deleted:
-        return
-    parent_key = f"{source}/comment/{parent}" if parent is not None else None
-    exp["comments"][f"{source}/comment/{comment.id}"] = (
-        pr_key,
-        None,
-        comment.text,
-        0,
-        parent_key,
-    )
-    for reply in comment.replies:
-        _thread(exp, reply, comment.id, pr_key, source)
-
-
-QUERIES = {
-    name: sql
-    for name, sql in CLOUD_QUERIES.items()
-    if name
-    in {
-        "repositories",
-        "branches",
-        "tags",
-        "commits",
-        "pullrequests",
-        "pullrequest_participants",
-        "pullrequest_commits",
-        "comments",
-        "activity_count",
-    }
-}
-QUERIES["jira_links"] = "select id from jira_links where found_in = 'text'"
-
-
-def differences(world: DcWorld, db: str, limit: int = 5, source: str = SOURCE) -> list[str]:
-    exp, got = expected(world, source), actual(db, source, QUERIES)
-    problems = []
-    for table in QUERIES:
-        want, have = exp.get(table, {}), got.get(table, {})
-        for k in sorted(set(want) - set(have))[:limit]:
-            problems.append(f"{table}: missing {k} {want[k]}")
-        for k in sorted(set(have) - set(want))[:limit]:
-            problems.append(f"{table}: unexpected {k} {have[k]}")
-        for k in sorted(k for k in set(want) & set(have) if want[k] != have[k])[:limit]:
-            problems.append(f"{table}: {k} is {have[k]}, world says {want[k]}")
-    return problems

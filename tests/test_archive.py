@@ -17,10 +17,10 @@ from bbmirror.archive import ArchiveError, Limits, export_archive, import_archiv
 from bbmirror.archive.encoding import dumps
 from bbmirror.archive.model import UserRef
 from bbmirror.archive.parse import parse_document
-from bbmirror.simulator import render
-from bbmirror.simulator.export import export_json, export_zip
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.world import Comment, IssueChange, Repository, World
+from bbmirror.simulator.cloud import render, render_issues
+from bbmirror.simulator.cloud.export import export_json, export_zip
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.world import Comment, IssueChange, Repository, World
 from bbmirror.store import rows
 from bbmirror.store.db import Store
 
@@ -424,11 +424,13 @@ def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -
     for issue in repo.issues.values():
         key = rows.issue_key(rid, issue.id)
         rowsets.append(
-            rows.issue(render.issue(world, repo, issue, base), source=source, repository_id=rid)
+            rows.issue(
+                render_issues.issue(world, repo, issue, base), source=source, repository_id=rid
+            )
         )
         rowsets += [
             rows.issue_comment(
-                render.issue_comment(world, repo, issue, c, base),
+                render_issues.issue_comment(world, repo, issue, c, base),
                 source=source,
                 repository_id=rid,
                 issue_id=key,
@@ -437,7 +439,7 @@ def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -
         ]
         rowsets += [
             rows.issue_change(
-                render.issue_change(world, repo, issue, c, base),
+                render_issues.issue_change(world, repo, issue, c, base),
                 source=source,
                 repository_id=rid,
                 issue_id=key,
@@ -446,7 +448,7 @@ def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -
         ]
         rowsets += [
             rows.issue_attachment(
-                render.attachment(world, repo, issue, a, base),
+                render_issues.attachment(world, repo, issue, a, base),
                 source=source,
                 repository_id=rid,
                 issue_id=key,

@@ -10,8 +10,8 @@ import pytest
 from archive_shapes import ARCHIVES, META, canonical, gdc_like, members, no_meta, quest_like
 
 from bbmirror.archive import export_archive, import_archive
-from bbmirror.simulator.export import export_zip
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.export import export_zip
+from bbmirror.simulator.cloud.generate import generate
 
 REPO = "acme/widget"
 

@@ -16,9 +16,9 @@ import pytest
 from dc_mirror import DcHarness
 from mirror import Harness
 
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.rewrite import Rewrite
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.common.rewrite import Rewrite
+from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bbmirror.serve import bind, load_metadata, make_datasette
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
 
 pytestmark = pytest.mark.slow  # starts a browser
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from mirror import Harness, differences
 
 from bbmirror.cli import cli
-from bbmirror.simulator.export import export_zip
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.export import export_zip
+from bbmirror.simulator.cloud.generate import generate
 
 COUNTED = ("issues", "comments", "issue_changes", "issue_change_items", "users", "repositories")
 

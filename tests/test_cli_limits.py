@@ -22,11 +22,11 @@ from mirror import TOKEN, Harness
 from bbmirror.cli import cli
 from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.serve import HEAP_LIMIT, make_datasette
-from bbmirror.simulator.cloud_api import SimulatorConfig
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.status import collect
 from bbmirror.store.pidlock import PidLock
 from bbmirror.sync import Options, sync_sources

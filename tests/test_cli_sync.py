@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from mirror import TOKEN
 
 from bbmirror.cli import cli
-from bbmirror.simulator.cloud_api import SimulatorConfig
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.store.db import Store
 
 

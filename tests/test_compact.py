@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mirror import Harness
 
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store import Store, rows
 from bbmirror.store.compact import compact, rebuild
 from bbmirror.sync import Options, sync_sources

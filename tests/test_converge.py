@@ -13,8 +13,8 @@ from mirror import Harness
 
 from bbmirror.simulator import dc_mutate
 from bbmirror.simulator import mutate as cloud_mutate
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options
 
 

@@ -12,8 +12,8 @@ from crash_trials import run_trials
 from dc_mirror import DcHarness
 from mirror import Harness
 
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.server.generate import generate_dc
 
 
 @pytest.fixture(scope="module")

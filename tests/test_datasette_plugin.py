@@ -27,7 +27,7 @@ from mirror import Harness
 
 from bbmirror.reports import load_metadata
 from bbmirror.serve import make_datasette
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
 
 WAIT = 30.0
 QUERIES = load_metadata()["databases"]["bitbucket"]["queries"]

@@ -9,12 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bbmirror.simulator import dc_mutate as mutate
-from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.dc_world import DcRepository, DcSettings, DcWorld, commit_log, jira_keys
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.server import RunningApp
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.common.transport import SimulatorTransport
+from bbmirror.simulator.server import mutate
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig, DcFaults
+from bbmirror.simulator.server.generate import generate_dc
+from bbmirror.simulator.server.world import DcRepository, DcSettings, DcWorld, commit_log, jira_keys
 
 ROOT = "http://bitbucket-server.test"
 API = "/rest/api/1.0"

@@ -8,7 +8,7 @@ import sys
 import httpx
 import pytest
 
-from bbmirror.simulator.dc_generate import generate_dc
+from bbmirror.simulator.server.generate import generate_dc
 
 pytestmark = pytest.mark.slow  # starts processes
 

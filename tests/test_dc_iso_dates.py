@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from dc_mirror import DcHarness
 
-from bbmirror.simulator import dc_render
-from bbmirror.simulator.dc_generate import generate_dc
+from bbmirror.simulator.server import render as dc_render
+from bbmirror.simulator.server.generate import generate_dc
 
 
 def _second(ms: int) -> str:

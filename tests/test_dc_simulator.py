@@ -9,15 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bbmirror.simulator import dc_mutate as mutate
-from bbmirror.simulator.dc_generate import SIZES, dumps, generate_dc
-from bbmirror.simulator.dc_invariants import check_dc_invariants
-from bbmirror.simulator.dc_world import (
+from bbmirror.simulator.common.graph import ancestors
+from bbmirror.simulator.common.serialize import dumps
+from bbmirror.simulator.server import mutate
+from bbmirror.simulator.server.generate import SIZES, generate_dc
+from bbmirror.simulator.server.invariants import check_dc_invariants
+from bbmirror.simulator.server.world import (
     DcPullRequest,
     DcRepository,
     DcSettings,
     DcWorld,
-    ancestors,
     commit_log,
     jira_keys,
 )
@@ -127,7 +128,7 @@ def test_jira_keys_appear_in_titles_branches_and_commit_messages(small):
 
 def test_merged_prs_have_a_merge_commit_reachable_from_the_target(small):
     for repo in small.repositories.values():
-        reach = ancestors(repo, [repo.branches[repo.default_branch]])
+        reach = ancestors(repo.commits, [repo.branches[repo.default_branch]])
         for pr in repo.pull_requests.values():
             if pr.state == "MERGED":
                 assert pr.merge_commit in reach
@@ -139,7 +140,9 @@ def test_commit_log_is_a_graph_range_newest_first(small):
     head = repo.branches[repo.default_branch]
     merged = next(pr for pr in repo.pull_requests.values() if pr.state == "MERGED")
     log = commit_log(repo, head, merged.merge_commit)
-    assert set(log) == ancestors(repo, [head]) - ancestors(repo, [merged.merge_commit])
+    assert set(log) == ancestors(repo.commits, [head]) - ancestors(
+        repo.commits, [merged.merge_commit]
+    )
     position = {sha: i for i, sha in enumerate(log)}
     for sha in log:
         for parent in repo.commits[sha].parents:

@@ -16,11 +16,12 @@ from hostile_proxy import HostileProxy
 from mirror import Harness, differences
 
 from bbmirror.config import Credentials, Secret
-from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.common.transport import SimulatorTransport
+from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options, Summary, sync_sources
 
 BOUND = 60.0  # seconds: a client that would wait for ever fails the test instead
@@ -232,7 +233,7 @@ def _served_until_cut(stats: dict) -> int:
 
 def test_an_endless_body_on_a_real_socket_is_cut_at_the_cap():
     from bbmirror.http import ResponseTooLarge
-    from bbmirror.simulator.server import RunningApp
+    from bbmirror.simulator.common.serving import RunningApp
 
     stats: dict = {}
     with RunningApp(lambda root: _endless(stats, 0, b" " * 65536)) as server:
@@ -244,7 +245,7 @@ def test_an_endless_body_on_a_real_socket_is_cut_at_the_cap():
 
 def test_a_trickle_on_a_real_socket_ends_at_the_deadline():
     from bbmirror.http import DeadlineExceeded
-    from bbmirror.simulator.server import RunningApp
+    from bbmirror.simulator.common.serving import RunningApp
 
     stats: dict = {}
     with RunningApp(lambda root: _endless(stats, 0.05, b" ")) as server:

@@ -13,9 +13,9 @@ import pytest
 from mirror import TOKEN, Harness, differences
 
 from bbmirror import status
-from bbmirror.simulator import mutate
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud import mutate
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.sync import Options, SyncError
 
 TRACKER_LISTS = ("/milestones", "/versions", "/components", "/issues")

@@ -8,8 +8,9 @@ from dc_mirror import TOKEN as DC_TOKEN
 from dc_mirror import DcHarness
 from test_policy import _get
 
-from bbmirror.simulator.dc_api import DcConfig, create_dc_app
-from bbmirror.simulator.dc_generate import generate_dc
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig
+from bbmirror.simulator.server.generate import generate_dc
 
 
 def _count(db: str, sql: str, *args) -> int:

@@ -20,9 +20,10 @@ from bbmirror.config import ConfigError, Credentials, Secret, Source, flag_sourc
 from bbmirror.http import AuthError, BitbucketClient, RateLimited
 from bbmirror.runs import lister_identity
 from bbmirror.scrub import scrub
-from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
 
 TOKENS = [TOKEN, *(f"pool-secret-token-{n}-abcdefghij" for n in range(2, 5))]
 FAKE = "http://fake.test"

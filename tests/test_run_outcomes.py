@@ -21,13 +21,15 @@ from mirror import TOKEN, Harness
 
 from bbmirror.cli import cli
 from bbmirror.schedule import Scheduler, run_until_done
-from bbmirror.simulator.cloud_api import SimulatorConfig
-from bbmirror.simulator.dc_api import DcConfig, create_dc_app
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.server import RunningApp, RunningSimulator
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.common.transport import SimulatorTransport
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig
+from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options, sync_sources
 
 ENV = {"BITBUCKET_EMAIL": None, "BITBUCKET_API_TOKEN": None}

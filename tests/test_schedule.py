@@ -25,12 +25,13 @@ from mirror import Harness, differences
 
 from bbmirror.cli import cli
 from bbmirror.schedule import Scheduler, SchedulerThread, backoff_delay, run_until_done, timing
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import DEFAULT_TOKEN, simulator_config
-from bbmirror.simulator.launch import Credentials as SimulatorCredentials
-from bbmirror.simulator.mutate import delete_issue, random_activity
-from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, simulator_config
+from bbmirror.simulator.cloud.launch import Credentials as SimulatorCredentials
+from bbmirror.simulator.cloud.mutate import random_activity
+from bbmirror.simulator.cloud.mutate_issues import delete_issue
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store.db import Store
 
 FAST = {"backoff": 0.001, "max_backoff": 0.01, "retries": 3}

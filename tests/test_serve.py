@@ -26,11 +26,11 @@ from mirror import Harness
 
 from bbmirror.reports import SHIPPED_DB, load_metadata
 from bbmirror.serve import TABLE_CONFIG_KEYS, make_datasette, split_config
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import DEFAULT_TOKEN, simulator_config
-from bbmirror.simulator.launch import Credentials as SimulatorCredentials
-from bbmirror.simulator.mutate import random_activity
-from bbmirror.simulator.server import RunningSimulator
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, simulator_config
+from bbmirror.simulator.cloud.launch import Credentials as SimulatorCredentials
+from bbmirror.simulator.cloud.mutate import random_activity
+from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.store.schema import MIGRATIONS
 
 WAIT = 30.0

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 from realcorpus import cloud, server
 
-from bbmirror.simulator import dc_render, render
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud import render, render_pr
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.server import render as dc_render
+from bbmirror.simulator.server.generate import generate_dc
 
 BASE = "https://api.bitbucket.org/2.0"
 
@@ -117,16 +118,16 @@ def _cloud_sim() -> dict[str, dict]:
         doc
         for p in repo.pullrequests.values()
         for a in p.activity
-        if (doc := render.activity_entry(world, repo, p, a, BASE)) and "approval" in doc
+        if (doc := render_pr.activity_entry(world, repo, p, a, BASE)) and "approval" in doc
     ]
     return {
         "repository": render.repository(world, repo, BASE),
-        "pullrequest": render.pullrequest(world, repo, pr, BASE, with_participants=True),
-        "comment": render.pr_comment(world, repo, pr, pr.comments[0], BASE),
+        "pullrequest": render_pr.pullrequest(world, repo, pr, BASE, with_participants=True),
+        "comment": render_pr.pr_comment(world, repo, pr, pr.comments[0], BASE),
         "activity": approvals[0],
-        "commit": render.commit(world, repo, next(iter(repo.commits.values())), BASE),
-        "commit_status": render.commit_status(world, repo, sha, statuses[0], BASE),
-        "branch": render.branch(world, repo, next(iter(repo.branches)), BASE),
+        "commit": render_pr.commit(world, repo, next(iter(repo.commits.values())), BASE),
+        "commit_status": render_pr.commit_status(world, repo, sha, statuses[0], BASE),
+        "branch": render_pr.branch(world, repo, next(iter(repo.branches)), BASE),
         "member": render.membership(world, ws, ws.members[0], BASE),
     }
 

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bbmirror.simulator.cloud_api import SimulatorConfig, commit_order, create_app
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.world import (
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig, commit_order
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.world import (
     Attachment,
     Comment,
     Membership,
@@ -25,6 +25,7 @@ from bbmirror.simulator.world import (
     Workspace,
     World,
 )
+from bbmirror.simulator.common.transport import SimulatorTransport
 
 BASE = "http://bitbucket.test/2.0"
 OWNER_TOKEN = "owner-token-s3cret-value"

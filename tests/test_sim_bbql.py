@@ -10,18 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bbmirror.simulator import bbql
-from bbmirror.simulator.bbql import (
-    BBQLError,
-    BoolOp,
-    Comparison,
-    Literal,
-    compile_query,
-    filter_items,
-    natural_key,
-    parse,
-    sort_items,
-)
+from bbmirror.simulator.cloud import bbql
+from bbmirror.simulator.cloud.bbql import compile_query, filter_items, natural_key, sort_items
+from bbmirror.simulator.cloud.bbql_parse import BBQLError, BoolOp, Comparison, Literal, parse
 
 
 def user(nickname: str) -> dict:

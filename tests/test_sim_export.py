@@ -11,8 +11,8 @@ from datetime import datetime
 import pytest
 
 from bbmirror.archive.encoding import TOP_LEVEL_KEYS
-from bbmirror.simulator.export import export_json, export_zip
-from bbmirror.simulator.world import (
+from bbmirror.simulator.cloud.export import export_json, export_zip
+from bbmirror.simulator.cloud.world import (
     Attachment,
     Comment,
     Issue,

@@ -19,9 +19,9 @@ from test_sim_api import (
     repo_path,
 )
 
-from bbmirror.simulator.faults import Faults
-from bbmirror.simulator.server import RunningSimulator, in_process_client
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.serving import RunningSimulator, in_process_client
+from bbmirror.simulator.cloud.world import World
+from bbmirror.simulator.common.faults import Faults
 
 
 class FakeClock:

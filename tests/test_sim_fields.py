@@ -7,8 +7,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bbmirror.simulator import fields
-from bbmirror.simulator.fields import apply_fields, wanted_additions, wants_field
+from bbmirror.simulator.cloud import fields
+from bbmirror.simulator.cloud.fields import apply_fields, wanted_additions, wants_field
 
 NEXT = "https://api.bitbucket.org/2.0/repositories/w/r/pullrequests?page=2"
 

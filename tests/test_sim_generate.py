@@ -7,10 +7,12 @@ from datetime import datetime
 
 import pytest
 
-from bbmirror.simulator.generate import SIZES, Size, bumps_pr, generate, issue_updated_on
-from bbmirror.simulator.invariants import ancestors, check_invariants
-from bbmirror.simulator.serialize import dumps, loads
-from bbmirror.simulator.world import World
+from bbmirror.simulator.cloud.generate import SIZES, Size, generate
+from bbmirror.simulator.cloud.invariants import check_invariants
+from bbmirror.simulator.cloud.issue_fields import bumps_pr, issue_updated_on
+from bbmirror.simulator.cloud.world import World
+from bbmirror.simulator.common.graph import ancestors
+from bbmirror.simulator.common.serialize import dumps, loads
 
 
 def _comments(world: World):
@@ -81,7 +83,7 @@ def test_commits_form_a_dag_with_merges_offsets_and_unknown_authors():
 def test_merged_prs_are_reachable_from_their_destination():
     world = generate(5, "small")
     for repo in world.repositories.values():
-        main = ancestors(repo, [repo.branches[repo.mainbranch]])
+        main = ancestors(repo.commits, [repo.branches[repo.mainbranch]])
         for pr in repo.pullrequests.values():
             if pr.state == "MERGED":
                 assert pr.merge_commit in main
@@ -147,7 +149,7 @@ def test_timestamps_are_utc_microseconds_and_within_the_clock():
 def test_serialization_round_trips():
     world = generate(9, "tiny")
     data = dumps(world)
-    again = loads(data)
+    again = loads(data, World)
     assert again == world
     assert dumps(again) == data
     repo = next(iter(again.repositories.values()))

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bbmirror.simulator import mutate
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.invariants import ancestors, check_invariants
-from bbmirror.simulator.serialize import dumps
-from bbmirror.simulator.world import Issue, PullRequest, Repository, World
+from bbmirror.simulator.cloud import mutate
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.invariants import check_invariants
+from bbmirror.simulator.cloud.world import Issue, PullRequest, Repository, World
+from bbmirror.simulator.common.graph import ancestors
+from bbmirror.simulator.common.serialize import dumps
 
 
 @pytest.fixture
@@ -199,7 +200,7 @@ def test_merge_creates_a_reachable_merge_commit(world, rng):
     merge = mutate.merge_pr(world, repo, pr, rng)
     assert merge.parents == [destination, pr.source_commit]
     assert repo.branches[pr.destination_branch] == merge.hash == pr.merge_commit
-    assert pr.merge_commit in ancestors(repo, [repo.branches[repo.mainbranch]])
+    assert pr.merge_commit in ancestors(repo.commits, [repo.branches[repo.mainbranch]])
     assert pr.state == "MERGED" and pr.closed_by_uuid in world.users
     assert pr.activity[-1].data["state"] == "MERGED" and pr.updated_on == world.clock
     assert repo.updated_on == world.clock

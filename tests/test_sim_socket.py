@@ -10,7 +10,7 @@ import socket
 
 import httpx
 
-from bbmirror.simulator.server import RunningApp, listening_socket
+from bbmirror.simulator.common.serving import RunningApp, listening_socket
 
 
 def _nodelay(sock: socket.socket) -> int:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from mirror import Harness
 
 from bbmirror.cli import cli
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
 from bbmirror.status import collect
 from bbmirror.store.db import Store
 

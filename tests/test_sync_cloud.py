@@ -11,7 +11,7 @@ import sqlite3
 
 from mirror import Harness, differences
 
-from bbmirror.simulator.generate import generate
+from bbmirror.simulator.cloud.generate import generate
 from bbmirror.sync import Options
 
 
@@ -59,7 +59,7 @@ def test_a_removed_issue_tracker_is_a_normal_state_that_keeps_the_history(tmp_pa
 
 
 def test_reconciliation_runs_on_its_own_every_n_runs(tmp_path):
-    from bbmirror.simulator.mutate import delete_issue
+    from bbmirror.simulator.cloud.mutate_issues import delete_issue
 
     harness = Harness(generate(6, "tiny"), str(tmp_path / "m.db"))
     assert not harness.sync(reconcile_every=2).reconciled  # no successful run yet

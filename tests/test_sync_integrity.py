@@ -29,12 +29,13 @@ from mirror import Harness, differences
 from mirror import expected as cloud_expected
 
 from bbmirror import walk_guard
-from bbmirror.simulator import dc_mutate
-from bbmirror.simulator import mutate as cloud_mutate
-from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.generate import Size, generate
-from bbmirror.simulator.server import RunningApp
+from bbmirror.simulator.cloud import mutate as cloud_mutate
+from bbmirror.simulator.cloud.generate import Size, generate
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.server import mutate as dc_mutate
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig, DcFaults
+from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.store.db import Store
 from bbmirror.streams.cloud import CLOUD_STREAMS
 from bbmirror.sync import Options

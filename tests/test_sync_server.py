@@ -18,12 +18,13 @@ from mirror import Harness
 from mirror import differences as cloud_differences
 
 from bbmirror.cli import cli
-from bbmirror.simulator.dc_api import DcConfig, create_dc_app
-from bbmirror.simulator.dc_generate import generate_dc
-from bbmirror.simulator.dc_mutate import random_activity
-from bbmirror.simulator.dc_world import DcSettings
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.server import RunningApp
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.server.api import create_dc_app
+from bbmirror.simulator.server.call import DcConfig
+from bbmirror.simulator.server.generate import generate_dc
+from bbmirror.simulator.server.mutate import random_activity
+from bbmirror.simulator.server.world import DcSettings
 from bbmirror.sync import Options
 
 
@@ -119,7 +120,7 @@ def test_cli_sync_of_named_projects(tmp_path, loopback):
 def test_a_comment_edit_on_a_closed_pr(tmp_path, comment_bumps_pr):
     """An edit moves the PR's updatedDate only where the server bumps it: then the next sync
     sees it; otherwise (nothing on the PR moves) the reconciliation does."""
-    from bbmirror.simulator.dc_mutate import edit_comment
+    from bbmirror.simulator.server.mutate_pr import edit_comment
 
     switches = DcSettings(comment_bumps_pr=comment_bumps_pr)
     harness = DcHarness(generate_dc(12, "tiny", settings=switches), str(tmp_path / "m.db"))

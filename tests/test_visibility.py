@@ -22,12 +22,13 @@ from mirror import BASE, TOKEN, Harness
 from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret
 from bbmirror.schedule import Scheduler, run_until_done
-from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
-from bbmirror.simulator.faults import SimulatorTransport
-from bbmirror.simulator.generate import generate
-from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.simulator.server import RunningSimulator
-from bbmirror.simulator.world import User
+from bbmirror.simulator.cloud.api import create_app
+from bbmirror.simulator.cloud.call import SimulatorConfig
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.launch import viewer_uuid
+from bbmirror.simulator.cloud.serving import RunningSimulator
+from bbmirror.simulator.cloud.world import User
+from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.sync import Options
 
 OTHER = "outsider-token-0123456789"

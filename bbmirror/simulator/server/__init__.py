@@ -1,0 +1,1 @@
+"""The server part of the simulator."""
