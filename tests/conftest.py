@@ -18,13 +18,14 @@ import pytest
 from hypothesis import strategies as st
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.simulator import dc_mutate, mutate
+from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.common.faults import Faults
 from bbmirror.simulator.common.serving import RunningApp
+from bbmirror.simulator.server import mutate as dc_mutate
 from bbmirror.simulator.server.api import create_dc_app
 from bbmirror.simulator.server.call import DcConfig, DcFaults
 from bbmirror.simulator.server.generate import generate_dc

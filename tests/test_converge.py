@@ -11,9 +11,10 @@ from compare import compare
 from dc_mirror import DcHarness
 from mirror import Harness
 
-from bbmirror.simulator import dc_mutate
-from bbmirror.simulator import mutate as cloud_mutate
+from bbmirror.simulator.cloud import mutate as cloud_mutate
+from bbmirror.simulator.cloud import mutate_issues
 from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.server import mutate as dc_mutate
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.sync import Options
 
@@ -142,7 +143,7 @@ def test_cloud_a_build_in_progress_is_read_again_until_it_finishes(tmp_path):
     status.state = "INPROGRESS"
     harness = Harness(world, str(tmp_path / "m.db"))
     assert harness.sync().outcome == "ok"
-    _finish(status, cloud_mutate._now(world, rng))
+    _finish(status, mutate_issues._now(world, rng))
     assert harness.sync().outcome == "ok"
     clean = Harness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
