@@ -27,6 +27,7 @@ from urllib.parse import quote
 import uvicorn
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.schedule import run_scheduler
 from bbmirror.serve import make_datasette
 from bbmirror.simulator.generate import generate
@@ -34,7 +35,6 @@ from bbmirror.simulator.launch import DEFAULT_TOKEN, simulator_config
 from bbmirror.simulator.launch import Credentials as SimulatorCredentials
 from bbmirror.simulator.mutate import random_activity
 from bbmirror.simulator.server import RunningSimulator
-from bbmirror.sync import Options, sync_sources
 
 DEFAULT_PORT = 8001
 START_TIMEOUT = 30.0

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
 from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.sync import Options, sync_sources
 
 TOKEN = "bench-429-token-0123456789"
 BASE = "http://bitbucket.test/2.0"

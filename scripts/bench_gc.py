@@ -114,11 +114,11 @@ def mirrored(size: str, seed: int) -> tuple[Path, dict[str, list[str]]]:
     import asyncio
 
     from bbmirror.config import Credentials, Secret, Source
+    from bbmirror.engine import Options, sync_sources
     from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
     from bbmirror.simulator.faults import SimulatorTransport
     from bbmirror.simulator.generate import generate
     from bbmirror.simulator.launch import viewer_uuid
-    from bbmirror.sync import Options, sync_sources
 
     db = OUT / f"gc-{size}.db"
     if not db.exists():

@@ -20,12 +20,12 @@ from pathlib import Path
 from datasette_dashboards import replace_opts_in_query
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.serve import load_metadata, make_datasette
 from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
 from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.sync import Options, sync_sources
 
 OUT = Path("bench-results")
 TOKEN = "bench-reports-token"

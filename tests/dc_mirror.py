@@ -8,9 +8,9 @@ from mirror import QUERIES as CLOUD_QUERIES
 from mirror import Harness, actual
 
 from bbmirror.config import Credentials, Secret
+from bbmirror.rows import to_utc
 from bbmirror.simulator.dc_api import DcConfig, create_dc_app
 from bbmirror.simulator.dc_world import DcWorld, ancestors, jira_keys
-from bbmirror.store.rows import to_utc
 
 SOURCE = "dc"
 TOKEN = "dc-secret-token-9876543210"

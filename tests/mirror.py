@@ -12,12 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, Summary, sync_sources
+from bbmirror.rows import to_utc
 from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
 from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.world import World
-from bbmirror.store.rows import to_utc
-from bbmirror.sync import Options, Summary, sync_sources
 
 SOURCE = "cloud"
 TOKEN = "sim-secret-token-0123456789"

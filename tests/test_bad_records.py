@@ -16,10 +16,10 @@ import pytest
 from dc_mirror import DcHarness
 from mirror import Harness
 
+from bbmirror.engine import Options
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.rewrite import Rewrite
-from bbmirror.sync import Options
 
 
 def _nested(depth: int) -> list:

@@ -11,11 +11,11 @@ from compare import compare
 from dc_mirror import DcHarness
 from mirror import Harness
 
+from bbmirror.engine import Options
 from bbmirror.simulator import dc_mutate
 from bbmirror.simulator import mutate as cloud_mutate
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.generate import generate
-from bbmirror.sync import Options
 
 
 def _differences(clean: str, trial: str, *tables: str) -> list[str]:

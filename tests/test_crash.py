@@ -19,13 +19,13 @@ import pytest
 from mirror import TOKEN, differences
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.simulator.cloud_api import SimulatorConfig
 from bbmirror.simulator.faults import Faults
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.mutate import random_activity
 from bbmirror.simulator.server import RunningSimulator
-from bbmirror.sync import Options, sync_sources
 
 TRIALS = 20
 

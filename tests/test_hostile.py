@@ -16,12 +16,12 @@ from hostile_proxy import HostileProxy
 from mirror import Harness, differences
 
 from bbmirror.config import Credentials, Secret
+from bbmirror.engine import Options, Summary, sync_sources
 from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
-from bbmirror.sync import Options, Summary, sync_sources
 
 BOUND = 60.0  # seconds: a client that would wait for ever fails the test instead
 CLIENT = {

@@ -74,7 +74,7 @@ def test_a_run_of_429s_starts_where_the_last_one_ended():
     spend a 429 per rung) every window: the next run starts at the rung that worked."""
     import time
 
-    from bbmirror.pacing import Throttle
+    from bbmirror.http.pacing import Throttle
 
     steps: list[int] = []
     throttle = Throttle(lambda n: steps.append(n) or 0.0)

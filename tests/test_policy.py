@@ -13,10 +13,10 @@ import pytest
 from mirror import TOKEN, Harness, differences
 
 from bbmirror import status
+from bbmirror.engine import Options, SyncError
 from bbmirror.simulator import mutate
 from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
-from bbmirror.sync import Options, SyncError
 
 TRACKER_LISTS = ("/milestones", "/versions", "/components", "/issues")
 

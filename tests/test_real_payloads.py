@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from realcorpus import cloud, load, server, values
 
-from bbmirror.store import rowcheck, rows, rows_server
-from bbmirror.sync import UNCONVERTIBLE
+from bbmirror import rows
+from bbmirror.engine import UNCONVERTIBLE
+from bbmirror.flavours.server import rows as rows_server
+from bbmirror.store import rowcheck
 
 REPO = "{3deb8c29-778a-450c-8f69-3e50a18079df}"
 DC_REPO = "dc/repo/1"

@@ -20,6 +20,7 @@ from dc_mirror import TOKEN as DC_TOKEN
 from mirror import TOKEN, Harness
 
 from bbmirror.cli import cli
+from bbmirror.engine import Options, sync_sources
 from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.simulator.cloud_api import SimulatorConfig
 from bbmirror.simulator.dc_api import DcConfig, create_dc_app
@@ -28,7 +29,6 @@ from bbmirror.simulator.faults import SimulatorTransport
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.server import RunningApp, RunningSimulator
-from bbmirror.sync import Options, sync_sources
 
 ENV = {"BITBUCKET_EMAIL": None, "BITBUCKET_API_TOKEN": None}
 FAST = {"backoff": 0.001, "max_backoff": 0.01, "retries": 3}

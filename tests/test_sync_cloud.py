@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from mirror import TOKEN, Harness, differences
 
+from bbmirror.engine import Options
 from bbmirror.simulator.generate import generate
-from bbmirror.sync import Options
 
 
 @pytest.fixture(scope="module")

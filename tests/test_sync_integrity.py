@@ -28,7 +28,8 @@ from lying import Killed, Lying, lie_to, own_url
 from mirror import Harness, differences
 from mirror import expected as cloud_expected
 
-from bbmirror import walk_guard
+from bbmirror.engine import Options, walk_guard
+from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 from bbmirror.simulator import dc_mutate
 from bbmirror.simulator import mutate as cloud_mutate
 from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
@@ -36,8 +37,6 @@ from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.generate import Size, generate
 from bbmirror.simulator.server import RunningApp
 from bbmirror.store.db import Store
-from bbmirror.streams.cloud import CLOUD_STREAMS
-from bbmirror.sync import Options
 
 
 def _live(db: str, table: str) -> set[str]:

@@ -28,13 +28,13 @@ from mirror import differences as cloud_differences
 
 from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.dc_mutate import random_activity
 from bbmirror.simulator.dc_world import DcSettings
 from bbmirror.simulator.generate import generate
 from bbmirror.simulator.server import RunningApp
-from bbmirror.sync import Options, sync_sources
 
 
 def test_full_sync_of_small_world_equals_the_world(tmp_path):

@@ -21,6 +21,7 @@ from mirror import BASE, TOKEN, Harness
 
 from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret
+from bbmirror.engine import Options
 from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.simulator.cloud_api import SimulatorConfig, create_app
 from bbmirror.simulator.faults import SimulatorTransport
@@ -28,7 +29,6 @@ from bbmirror.simulator.generate import generate
 from bbmirror.simulator.launch import viewer_uuid
 from bbmirror.simulator.server import RunningSimulator
 from bbmirror.simulator.world import User
-from bbmirror.sync import Options
 
 OTHER = "outsider-token-0123456789"
 CLEAN_ENV = {

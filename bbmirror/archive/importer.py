@@ -30,15 +30,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bbmirror import rows
 from bbmirror.archive import shapes
 from bbmirror.archive.container import Limits
 from bbmirror.archive.model import Archive, ArchiveError, ArchiveIssue, UserRef
 from bbmirror.archive.read import ArchiveFile, read_archive
 from bbmirror.archive.summary import ImportSummary, split_repo
 from bbmirror.archive.users import match_users
-from bbmirror.store import rows
+from bbmirror.rows import RowError, RowSet
 from bbmirror.store.db import Store, SyncState
-from bbmirror.store.rows import RowError, RowSet
 
 Progress = Callable[[str, str, int], None]  # (repository, stream, count): as sync's progress
 STATE_STREAM = "issues-archive"

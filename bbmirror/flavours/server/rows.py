@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bbmirror.store.rows import (
+from bbmirror.rows import (
     RowError,
     RowSet,
     _add,

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bbmirror import freshness, renames
-from bbmirror.http import AuthError, Gone, NotFound
-from bbmirror.store.db import SyncState
-from bbmirror.streams import Context, RowSet, Stream
-from bbmirror.sync import (
+from bbmirror.engine import freshness, renames
+from bbmirror.engine.base import (
     OVERLAP,
     Engine,
     SyncError,
@@ -27,8 +24,11 @@ from bbmirror.sync import (
     merge,
     page_values,
 )
-from bbmirror.walk_guard import LoopGuard
-from bbmirror.watermark import ceiling, future, newest, usable
+from bbmirror.engine.streams import Context, RowSet, Stream
+from bbmirror.engine.walk_guard import LoopGuard
+from bbmirror.engine.watermark import ceiling, future, newest, usable
+from bbmirror.http import AuthError, Gone, NotFound
+from bbmirror.store.db import SyncState
 
 LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bbmirror.store import rows
-from bbmirror.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
+from bbmirror import rows
+from bbmirror.engine.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))

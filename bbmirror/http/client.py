@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urljoin
 import httpx
 
 from bbmirror.config import Credentials
-from bbmirror.http_errors import (
+from bbmirror.http.errors import (
     AuthError,
     BadPayload,
     BitbucketError,
@@ -42,9 +42,9 @@ from bbmirror.http_errors import (
     retry_after,
     short,
 )
-from bbmirror.pacing import Pacer, Throttle
-from bbmirror.paging import MAX_PAGES, PageGuard
-from bbmirror.scrub import remember_credentials, scrub
+from bbmirror.http.pacing import Pacer, Throttle
+from bbmirror.http.paging import MAX_PAGES, PageGuard
+from bbmirror.http.scrub import remember_credentials, scrub
 
 __all__ = [
     "AuthError",

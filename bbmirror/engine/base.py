@@ -21,19 +21,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bbmirror import coverage, garbage
 from bbmirror.config import Source
-from bbmirror.coverage import Coverage
+from bbmirror.engine import coverage, garbage
+from bbmirror.engine.coverage import Coverage
+from bbmirror.engine.policy import StatusPolicy, settle
+from bbmirror.engine.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
 from bbmirror.http import (
     BadPayload,
     BitbucketClient,
     BitbucketError,
 )
+from bbmirror.rows import RowError
 from bbmirror.store import rowcheck
 from bbmirror.store.db import Store, SyncState
-from bbmirror.store.rows import RowError
-from bbmirror.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
-from bbmirror.sync_policy import StatusPolicy, settle
 
 OVERLAP = timedelta(seconds=60)
 
@@ -456,9 +456,4 @@ def _parent_context(stream_name: str, obj: dict, parent_id: str) -> Context:
     return {"parent_id": parent_id}
 
 
-# The entry points live in runs.py (run orchestration and logging); imported last, as they
-# build on everything above.
-from bbmirror.runs import client_for, run_logged, sync_sources  # noqa: E402
-
-__all__ = ["Engine", "Options", "Summary", "SyncError", "client_for", "run_logged",
-           "sync_sources"]  # fmt: skip
+__all__ = ["Engine", "Options", "Summary", "SyncError"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bbmirror.store import rows_server as rows
-from bbmirror.streams import ABSENT, DELETED, DENIED, Owned, Stream, using
+from bbmirror.engine.streams import ABSENT, DELETED, DENIED, Owned, Stream, using
+from bbmirror.flavours.server import rows
 
 API = "rest/api/1.0"
 REPO = API + "/projects/{project}/repos/{slug}"

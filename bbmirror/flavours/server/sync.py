@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 
-from bbmirror import freshness
+from bbmirror.engine import freshness
+from bbmirror.engine.base import OVERLAP, ChildRows, Engine, SyncError, before_watermark, merge
+from bbmirror.engine.streams import Context, RowSet, Stream
+from bbmirror.engine.watermark import ceiling, future, usable
+from bbmirror.engine.watermark import newest as newest_of
+from bbmirror.flavours.server.streams import API
 from bbmirror.http import NotFound
+from bbmirror.rows import pullrequest_key
 from bbmirror.store.db import SyncState
-from bbmirror.store.rows import pullrequest_key
-from bbmirror.streams import Context, RowSet, Stream
-from bbmirror.streams.server import API
-from bbmirror.sync import OVERLAP, ChildRows, Engine, SyncError, before_watermark, merge
-from bbmirror.watermark import ceiling, future, usable
-from bbmirror.watermark import newest as newest_of
 
 STATUS_TODO = "statuses"  # commits state: tips whose build statuses are still to read
 

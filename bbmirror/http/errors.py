@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from bbmirror.scrub import scrub
+from bbmirror.http.scrub import scrub
 
 
 class BitbucketError(Exception):

@@ -35,7 +35,7 @@ from bbmirror.progress import BudgetWaits
 from bbmirror.store.db import Store, StoreError, SyncState
 
 if TYPE_CHECKING:
-    from bbmirror.sync import Engine, Options, Progress, Summary
+    from bbmirror.engine.base import Engine, Options, Progress, Summary
 
 VISIBILITY_LISTS = frozenset({"repositories", "all_repositories", "projects", "members"})
 ANONYMOUS = "anonymous"
@@ -187,11 +187,11 @@ async def sync_sources(
     one last) so that ``--json`` can still print them.
     """
     from bbmirror.config import require_credentials
-    from bbmirror.streams.cloud import CLOUD_STREAMS
-    from bbmirror.streams.server import SERVER_STREAMS
-    from bbmirror.sync import Summary, SyncError
-    from bbmirror.sync_cloud import CloudSync
-    from bbmirror.sync_server import ServerSync
+    from bbmirror.engine.base import Summary, SyncError
+    from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
+    from bbmirror.flavours.cloud.sync import CloudSync
+    from bbmirror.flavours.server.streams import SERVER_STREAMS
+    from bbmirror.flavours.server.sync import ServerSync
 
     kinds = {"cloud": (CloudSync, CLOUD_STREAMS), "server": (ServerSync, SERVER_STREAMS)}
     require_credentials(sources)
@@ -255,7 +255,7 @@ async def sync_sources(
 
 async def run_logged(engine: Engine, client: BitbucketClient) -> None:
     """Run one source with a run-log row; reconcile on demand or every N runs."""
-    from bbmirror.sync import SyncError
+    from bbmirror.engine.base import SyncError
 
     store, source, summary = engine.store, engine.source, engine.summary
     options = engine.options

@@ -1,0 +1,1 @@
+"""Bitbucket Cloud: streams, plan, row transforms and discovery (workspaces → repositories)."""

@@ -1,0 +1,1 @@
+"""Bitbucket Data Center: streams, plan, row transforms and discovery (projects → repositories)."""
