@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mirror import TOKEN, Harness, differences
 
 from bbmirror.engine import Options
+from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.simulator.generate import generate
 
 
@@ -62,15 +63,8 @@ def test_run_is_logged_with_rows_and_requests(small_world_db):
 
 
 def _no_op_requests(world) -> int:
-    """The requests a sync with nothing changed must make, from the protocol."""
-    per_workspace = 1 + 3  # the workspace, members, projects, repository list
-    per_repo = 3  # branches, tags, pull requests since the watermark
-    per_tracker = 4  # milestones, versions, components, issues since the watermark
-    return (
-        # no GET /user: named workspaces check the credentials (repository tokens lack `account`)
-        per_workspace * len(world.workspaces)
-        + sum(per_repo + per_tracker * r.has_issues for r in world.repositories.values())
-    )
+    """The requests a sync with nothing changed must make: the plan counts them."""
+    return CLOUD_PLAN.no_op_requests(world)
 
 
 def test_a_sync_with_nothing_changed_makes_only_the_protocol_requests(tmp_path):

@@ -29,6 +29,7 @@ from mirror import differences as cloud_differences
 from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.engine import Options, sync_sources
+from bbmirror.flavours.server.plan import SERVER_PLAN
 from bbmirror.simulator.dc_api import DcConfig, DcFaults, create_dc_app
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.dc_mutate import random_activity
@@ -54,15 +55,8 @@ def test_full_sync_of_small_world_equals_the_world(tmp_path):
 
 
 def _no_op_requests(world) -> int:
-    """The credential probe, the repository list, then per repository: branches, tags, the
-    newest page of PRs (which reaches below the watermark) and the open PRs; and the statuses
-    of each tip whose build is still in progress (bbmirror/freshness.py)."""
-    building = sum(
-        any(b.state == "INPROGRESS" for b in repo.builds.get(tip, ()))
-        for repo in world.repositories.values()
-        for tip in set(repo.branches.values()) | {t.target for t in repo.tags.values()}
-    )
-    return 1 + 1 + 4 * len(world.repositories) + building
+    """The requests a sync with nothing changed must make: the plan counts them."""
+    return SERVER_PLAN.no_op_requests(world)
 
 
 def test_a_sync_with_nothing_changed_makes_only_the_protocol_requests(tmp_path):

@@ -296,7 +296,7 @@ class Engine(StatusPolicy):
             if not main:
                 continue
             parent_id = main[0]["id"]
-            child_ctx = {**ctx, **_parent_context(stream.name, obj, parent_id)}
+            child_ctx = {**ctx, **stream.child_context(obj, parent_id)}
             for name in stream.children if parent_id in changed else sorted(backfill):
                 child = self.streams[name]
                 if not self.wanted(name):
@@ -446,14 +446,6 @@ def before_watermark(stamp: str | None, delta: timedelta) -> str | None:
     except (ValueError, OverflowError):
         return None
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _parent_context(stream_name: str, obj: dict, parent_id: str) -> Context:
-    if stream_name == "pullrequests":
-        return {"pullrequest_id": parent_id, "number": str(obj["id"])}
-    if stream_name == "issues":
-        return {"issue_id": parent_id, "number": str(obj["id"])}
-    return {"parent_id": parent_id}
 
 
 __all__ = ["Engine", "Options", "Summary", "SyncError"]

@@ -188,19 +188,25 @@ async def sync_sources(
     """
     from bbmirror.config import require_credentials
     from bbmirror.engine.base import Summary, SyncError
-    from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
+    from bbmirror.engine.plan import PlanError
+    from bbmirror.flavours.cloud.plan import CLOUD_PLAN
     from bbmirror.flavours.cloud.sync import CloudSync
-    from bbmirror.flavours.server.streams import SERVER_STREAMS
+    from bbmirror.flavours.server.plan import SERVER_PLAN
     from bbmirror.flavours.server.sync import ServerSync
 
-    kinds = {"cloud": (CloudSync, CLOUD_STREAMS), "server": (ServerSync, SERVER_STREAMS)}
+    kinds = {"cloud": (CloudSync, CLOUD_PLAN), "server": (ServerSync, SERVER_PLAN)}
     require_credentials(sources)
+    for source in sources:  # before any request: an --only that runs nothing is a mistake
+        try:
+            kinds[source.kind][1].check_only(options.only)
+        except PlanError as exc:
+            raise SyncError(f"{source.name}: {exc}") from None
     summaries: list[Summary] = []
     store: Store | None = None
     try:
         for source in sources:
             summary = Summary(source=source.name, started_at=now())
-            engine_class, streams = kinds[source.kind]
+            engine_class, plan = kinds[source.kind]
             waiting = BudgetWaits(source.name, source.budget, progress)
             options_for_client = {"on_wait": waiting, **(client_options or {})}
             client = client_for(source, transport, **options_for_client)
@@ -209,7 +215,7 @@ async def sync_sources(
                     store,  # type: ignore[arg-type]
                     client,
                     source,
-                    streams,
+                    plan.streams,
                     options,
                     summary,
                     progress,

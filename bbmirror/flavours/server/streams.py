@@ -81,6 +81,7 @@ def _stream_list() -> list[Stream]:
             # No "updated since" filter on Server: these say a PR changed (§3.1).
             markers=("updated_on", "version", "comment_count", "task_count", "state"),
             children=("pr_activity", "pr_commits", "pr_jira"),
+            child_key="pullrequest_id",  # children get it, and the PR/issue number
             owns=(
                 Owned("pullrequest_participants", "pullrequest_id"),
                 Owned("jira_links", "pullrequest_id", (("found_in", "text"),)),
