@@ -35,7 +35,8 @@ from bbmirror.progress import BudgetWaits
 from bbmirror.store.db import Store, StoreError, SyncState
 
 if TYPE_CHECKING:
-    from bbmirror.engine.base import Engine, Options, Progress, Summary
+    from bbmirror.engine.base import Engine
+    from bbmirror.engine.outcome import Options, Progress, Summary
 
 VISIBILITY_LISTS = frozenset({"repositories", "all_repositories", "projects", "members"})
 ANONYMOUS = "anonymous"
@@ -187,7 +188,7 @@ async def sync_sources(
     one last) so that ``--json`` can still print them.
     """
     from bbmirror.config import require_credentials
-    from bbmirror.engine.base import Summary, SyncError
+    from bbmirror.engine.outcome import Summary, SyncError
     from bbmirror.engine.plan import PlanError
     from bbmirror.flavours.cloud.plan import CLOUD_PLAN
     from bbmirror.flavours.cloud.sync import CloudSync
@@ -261,7 +262,7 @@ async def sync_sources(
 
 async def run_logged(engine: Engine, client: BitbucketClient) -> None:
     """Run one source with a run-log row; reconcile on demand or every N runs."""
-    from bbmirror.engine.base import SyncError
+    from bbmirror.engine.outcome import SyncError
 
     store, source, summary = engine.store, engine.source, engine.summary
     options = engine.options
