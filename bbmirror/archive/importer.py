@@ -1,6 +1,6 @@
 """Import an issue-export archive into the mirror: one transaction, idempotent, merge-safe.
 
-Rows are built by ``store/rows.py`` from 2.0-API-shaped objects (``shapes.py``), so their keys
+Rows are built by ``bbmirror/rows.py`` from 2.0-API-shaped objects (``shapes.py``), so their keys
 are exactly those live sync writes. Choices where issue #4 and the reference are silent:
 
 - The source is the mirrored repository's own (matched by ``full_name``), else ``--source``,

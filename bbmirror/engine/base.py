@@ -11,7 +11,7 @@ The protocol (see DESIGN.md, "The sync protocol"), shared by every kind of sourc
   it no longer holds gets a tombstone.
 * A record that cannot be turned into rows goes to ``sync_errors``; the run goes on.
 
-How each kind of source walks its API is in ``sync_cloud.py`` and ``sync_server.py``.
+Each flavour's order of work is in ``bbmirror/flavours/<name>/`` (plan.py, sync.py).
 """
 
 from __future__ import annotations

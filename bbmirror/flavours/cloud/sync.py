@@ -230,7 +230,7 @@ class CloudSync(KeysetWalker, HeadsWalker):
         """The issue tracker's lists; whether the tracker is there (not removed upstream).
 
         A 410 is remembered in the sync state and asked again only on ``--full`` or
-        ``--reconcile`` (sync_policy); its mirrored issues stay untouched.
+        ``--reconcile`` (engine/policy.py); its mirrored issues stay untouched.
         """
         if self.is_removed(ctx):
             if not (self.options.full or self.options.reconcile):

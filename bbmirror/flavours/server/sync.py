@@ -38,7 +38,7 @@ class ServerSync(RangesWalker, NewestWalker):
         ``/users`` needs a licensed user, which project and repository HTTP access tokens are
         not: it checks the login only when nothing is named. After a good preflight a 401 on
         one repository's stream is a missing permission there (Server's AuthorisationException)
-        and skips that family of that repository (sync_policy), not the run.
+        and skips that family of that repository (engine/policy.py), not the run.
         """
         if not (self.source.projects or self.named_repos()):
             await self.client.get(f"{API}/users", [("limit", "1")])  # a valid login (§3.2 7)
