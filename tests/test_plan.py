@@ -8,13 +8,15 @@ import pytest
 from dc_mirror import DcHarness
 from mirror import Harness
 
-from bbmirror.engine import Options, SyncError
+from bbmirror.engine import Engine, Options, SyncError
 from bbmirror.engine.plan import Level, Plan, PlanError, Step
 from bbmirror.engine.streams import Stream
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
+from bbmirror.flavours.cloud.sync import CloudSync
 from bbmirror.flavours.server.plan import SERVER_PLAN
 from bbmirror.flavours.server.streams import SERVER_STREAMS
+from bbmirror.flavours.server.sync import ServerSync
 from bbmirror.simulator.dc_generate import generate_dc
 from bbmirror.simulator.generate import generate
 
@@ -78,3 +80,10 @@ def test_the_cloud_minimum_is_below_a_full_sync_and_the_no_op_below_it(tmp_path)
 def test_the_server_plan_declares_no_minimum_and_says_so():
     with pytest.raises(PlanError, match="declares no minimum"):
         SERVER_PLAN.minimum_requests(generate_dc(2, "tiny"))
+
+
+def test_each_flavour_engine_has_a_walker_for_every_mode_its_plan_uses():
+    assert CLOUD_PLAN.missing_walkers(CloudSync) == []
+    assert SERVER_PLAN.missing_walkers(ServerSync) == []
+    assert CLOUD_PLAN.missing_walkers(Engine) == ["heads", "incremental"]
+    assert SERVER_PLAN.missing_walkers(Engine) == ["newest", "ranges"]

@@ -15,8 +15,17 @@ from typing import Any
 
 from bbmirror.engine.streams import Stream
 
-# How each walker reads a stream (the engine dispatches on ``Stream.mode``).
-MODES = frozenset({"full", "incremental", "children", "heads", "ranges", "newest"})
+# Each mode and the engine method that walks it (engine/base.py, keyset.py, heads.py,
+# ranges.py, newest.py); a flavour's engine class must have the walker of every mode it uses.
+WALKERS = {
+    "full": "run_full",
+    "children": "fetch_children",
+    "incremental": "run_incremental",
+    "heads": "run_commits",
+    "ranges": "run_ranges",
+    "newest": "run_newest",
+}
+MODES = frozenset(WALKERS)
 
 # A cost: requests for one unit of work (a workspace, a project, a repository), or a constant.
 Cost = int | Callable[[Any], int]
@@ -93,6 +102,11 @@ class Plan:
         if idle:
             return f"stream {idle[0]!r} is declared but no step runs it"
         return None
+
+    def missing_walkers(self, engine_class: type) -> list[str]:
+        """Modes this plan's streams use that ``engine_class`` has no walker for."""
+        modes = {stream.mode for stream in self.streams.values()}
+        return sorted(m for m in modes if not hasattr(engine_class, WALKERS[m]))
 
     def check_only(self, only: Iterable[str]) -> None:
         """Refuse an ``--only`` naming a stream this plan does not run (0 requests, 'ok')."""
