@@ -268,9 +268,9 @@ def schedule(db: str, flags: SourceFlags, every: str | None, debug: bool) -> Non
       bbmirror schedule --workspace acme --every 15m --budget 2000
     """
     from bbmirror.config import require_credentials
+    from bbmirror.engine import Options
     from bbmirror.schedule import run_scheduler
     from bbmirror.store.db import Store
-    from bbmirror.sync import Options
 
     sources = flags.sources(every=every if flags.config_path else every or "15m")
     options = Options(only=flags.streams(), repos=flags.repos)
@@ -356,9 +356,9 @@ def serve(
       bbmirror serve acme.db --sync --workspace acme --every 30m
     """
     from bbmirror.config import require_credentials
+    from bbmirror.engine import Options
     from bbmirror.serve import ServeError
     from bbmirror.serve import serve as run_server
-    from bbmirror.sync import Options
 
     given = flags != SourceFlags(None, None, (), (), None, (), None, None, None, False)
     if (given or every) and not keep_synced:

@@ -44,9 +44,9 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from bbmirror.archive import ArchiveError
         from bbmirror.config import ConfigError
+        from bbmirror.engine import SyncError
         from bbmirror.http import BitbucketError
         from bbmirror.store.db import StoreError
-        from bbmirror.sync import SyncError
 
         debug = kwargs.get("debug", False)
         try:
@@ -88,8 +88,8 @@ def describe_failure(exc: BaseException, db: str | None) -> str:
 
 def scrub(text: str) -> str:
     """Last line of defence: no credential from the environment appears in output."""
-    from bbmirror.scrub import env_secrets
-    from bbmirror.scrub import scrub as scrub_known
+    from bbmirror.http.scrub import env_secrets
+    from bbmirror.http.scrub import scrub as scrub_known
 
     return scrub_known(text, env_secrets())
 
@@ -138,8 +138,8 @@ class SourceFlags:
     def streams(self) -> frozenset[str]:
         """The ``--only`` stream names, checked against the known ones."""
         from bbmirror.config import ConfigError
-        from bbmirror.streams.cloud import CLOUD_STREAMS
-        from bbmirror.streams.server import SERVER_STREAMS
+        from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
+        from bbmirror.flavours.server.streams import SERVER_STREAMS
 
         streams = frozenset(s.strip() for s in (self.only or "").split(",") if s.strip())
         known = set(CLOUD_STREAMS) | set(SERVER_STREAMS)

@@ -64,8 +64,8 @@ def _emit(runs: list[Any], outcome: str, error: str | None) -> None:
 def _sync(
     *, db: str, flags: SourceFlags, full: bool, reconcile: bool, runs: list, debug: bool
 ) -> None:
+    from bbmirror.engine import Options, sync_sources
     from bbmirror.progress import TerminalProgress
-    from bbmirror.sync import Options, sync_sources
 
     streams = flags.streams()
     sources = flags.sources()

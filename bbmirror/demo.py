@@ -27,6 +27,7 @@ from urllib.parse import quote
 import uvicorn
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.schedule import run_scheduler
 from bbmirror.serve import make_datasette
 from bbmirror.simulator.cloud.generate import generate
@@ -34,7 +35,6 @@ from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, simulator_config
 from bbmirror.simulator.cloud.launch import Credentials as SimulatorCredentials
 from bbmirror.simulator.cloud.mutate import random_activity
 from bbmirror.simulator.cloud.serving import RunningSimulator
-from bbmirror.sync import Options, sync_sources
 
 DEFAULT_PORT = 8001
 START_TIMEOUT = 30.0

@@ -49,10 +49,10 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bbmirror.config import ConfigError, Source
+from bbmirror.engine import Options, Summary, SyncError, sync_sources
 from bbmirror.http import BitbucketError
 from bbmirror.store.pidlock import Holder, PidLock
 from bbmirror.store.schema import StoreError
-from bbmirror.sync import Options, Summary, SyncError, sync_sources
 
 log = logging.getLogger("bbmirror.schedule")
 
@@ -393,6 +393,6 @@ def _secs(seconds: float) -> str:
 
 def _scrub(text: str, source: Source) -> str:
     """No credential ever reaches a log line."""
-    from bbmirror.scrub import scrub
+    from bbmirror.http.scrub import scrub
 
     return scrub(text, source.credentials.secrets())

@@ -120,7 +120,7 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
         "errors": len(errors),
         "last_error": _public(errors[0]) if errors else None,
         "last_source_error": _public(loose[0]) if loose else None,
-        # What the last run could not read (a narrow credential, refs missing): sync_policy
+        # What the last run could not read (a narrow credential, refs missing): engine/policy.py
         "skipped": [
             f"{e['stream']}: {e['reason']}"
             for e in errors

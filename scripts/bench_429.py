@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.sync import Options, sync_sources
 
 TOKEN = "bench-429-token-0123456789"
 BASE = "http://bitbucket.test/2.0"

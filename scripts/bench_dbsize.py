@@ -3,7 +3,7 @@
 Syncs a generated Cloud world (seed 1) in-process, counting the response bytes the simulator
 sent, then reports the SQLite file size, each table's bytes (rows + indexes, from ``dbstat``),
 the bytes of each table's ``json`` column, the biggest top-level JSON keys and what the stored
-JSON would weigh if rebuilt in full (``bbmirror.store.compact.rebuild``). Run through
+JSON would weigh if rebuilt in full (``bbmirror.compact.rebuild``). Run through
 scripts/bench-dbsize; writes bench-results/dbsize.json.
 """
 
@@ -21,12 +21,12 @@ import httpx
 import orjson
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.sync import Options, sync_sources
 
 BASE = "http://bitbucket.test/2.0"
 TOKEN = "bench-dbsize-token-0123456789"
@@ -109,7 +109,7 @@ def json_bytes(conn: sqlite3.Connection, rebuild) -> dict[str, dict]:
 
 def bench(size: str, seed: int, keep: str | None, base: str) -> dict:
     try:
-        from bbmirror.store.compact import rebuild
+        from bbmirror.compact import rebuild
     except ImportError:  # before compaction existed
         rebuild = None
     with tempfile.TemporaryDirectory() as tmp:

@@ -114,12 +114,12 @@ def mirrored(size: str, seed: int) -> tuple[Path, dict[str, list[str]]]:
     import asyncio
 
     from bbmirror.config import Credentials, Secret, Source
+    from bbmirror.engine import Options, sync_sources
     from bbmirror.simulator.cloud.api import create_app
     from bbmirror.simulator.cloud.call import SimulatorConfig
     from bbmirror.simulator.cloud.generate import generate
     from bbmirror.simulator.cloud.launch import viewer_uuid
     from bbmirror.simulator.common.transport import SimulatorTransport
-    from bbmirror.sync import Options, sync_sources
 
     db = OUT / f"gc-{size}.db"
     if not db.exists():

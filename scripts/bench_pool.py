@@ -22,12 +22,12 @@ from collections import Counter
 from pathlib import Path
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.sync import Options, sync_sources
 
 BASE = "http://bitbucket.test/2.0"
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from datasette_dashboards import replace_opts_in_query
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, sync_sources
 from bbmirror.serve import load_metadata, make_datasette
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.sync import Options, sync_sources
 
 OUT = Path("bench-results")
 TOKEN = "bench-reports-token"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import sqlite3
@@ -17,44 +16,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, Credentials, simulator_config
 from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.cloud.world import World
 
-PAGE = 100
-ACTIVITY_PAGE = 50
-
 
 def minimum_requests(world: World) -> int:
-    """Fewest requests that read everything bbmirror mirrors, at the API's largest pages.
-
-    A list whose emptiness the API can't announce costs one request even when empty; PR
-    comments are free when `comment_count` is 0. Milestones, versions and components exist
-    only on repositories with an issue tracker.
-    """
-
-    def pages(n: int, size: int = PAGE) -> int:
-        return max(1, math.ceil(n / size))
-
-    total = 0  # named workspaces: no GET /user (the workspace read checks the credential)
-    for ws in world.workspaces.values():
-        repos = [r for r in world.repositories.values() if r.workspace == ws.slug]
-        total += 1 + pages(len(ws.members)) + pages(len(ws.projects)) + pages(len(repos))
-    for repo in world.repositories.values():
-        total += pages(len(repo.branches)) + pages(len(repo.tags)) + pages(len(repo.commits))
-        total += pages(len(repo.pullrequests))
-        for pr in repo.pullrequests.values():
-            if pr.comments:
-                total += pages(len(pr.comments))
-            total += pages(len(pr.activity), ACTIVITY_PAGE) + pages(len(pr.commit_hashes))
-            total += 1  # statuses: no count says there are none
-        if repo.has_issues:
-            total += 3 + pages(len(repo.issues))
-            for issue in repo.issues.values():
-                total += pages(len(issue.comments)) + pages(len(issue.changes))
-                total += pages(len(issue.attachments))
-    return total
+    """Fewest requests that read everything bbmirror mirrors, at the API's largest pages."""
+    return CLOUD_PLAN.minimum_requests(world)
 
 
 def run_sync(db: str, base_url: str, world: World) -> dict:

@@ -18,6 +18,8 @@ import pytest
 from hypothesis import strategies as st
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.flavours.cloud.plan import CLOUD_PLAN
+from bbmirror.flavours.server.plan import SERVER_PLAN
 from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
@@ -75,34 +77,11 @@ class Flavour:
 
 
 def _cloud_no_op(world) -> int:
-    """No GET /user (named workspaces check the credential; repository tokens lack `account`):
-    per workspace itself, members, projects and repositories; per repository branches, tags
-    and pull requests since the watermark; per tracker milestones, versions, components and
-    issues since the watermark; and the statuses of each open PR whose source commit is still
-    building (bbmirror/freshness.py)."""
-    building = sum(
-        pr.state == "OPEN"
-        and any(s.state == "INPROGRESS" for s in r.statuses.get(pr.source_commit, ()))
-        for r in world.repositories.values()
-        for pr in r.pullrequests.values()
-    )
-    return (
-        building
-        + 4 * len(world.workspaces)
-        + sum(3 + 4 * r.has_issues for r in world.repositories.values())
-    )
+    return CLOUD_PLAN.no_op_requests(world)
 
 
 def _server_no_op(world) -> int:
-    """The credential probe, the repository list, then per repository: branches, tags, the
-    newest page of PRs (which reaches below the watermark) and the open PRs; and the statuses
-    of each tip whose build is still in progress (bbmirror/freshness.py)."""
-    building = sum(
-        any(b.state == "INPROGRESS" for b in repo.builds.get(tip, ()))
-        for repo in world.repositories.values()
-        for tip in set(repo.branches.values()) | {t.target for t in repo.tags.values()}
-    )
-    return 1 + 1 + 4 * len(world.repositories) + building
+    return SERVER_PLAN.no_op_requests(world)
 
 
 def _cloud_serve(world, latency: float) -> RunningApp:

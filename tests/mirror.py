@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Options, Summary, sync_sources
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.launch import viewer_uuid
@@ -19,7 +20,6 @@ from bbmirror.simulator.cloud.oracle import differences as differences
 from bbmirror.simulator.cloud.oracle import expected as expected
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.sync import Options, Summary, sync_sources
 
 TOKEN = "sim-secret-token-0123456789"
 BASE = "http://bitbucket.test/2.0"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_sim_export import LONG_TITLE, make_world, t
 
+from bbmirror import rows
 from bbmirror.archive import ArchiveError, Limits, export_archive, import_archive, read_archive
 from bbmirror.archive.encoding import dumps
 from bbmirror.archive.model import UserRef
@@ -21,7 +22,6 @@ from bbmirror.simulator.cloud import render, render_issues
 from bbmirror.simulator.cloud.export import export_json, export_zip
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.world import Comment, IssueChange, Repository, World
-from bbmirror.store import rows
 from bbmirror.store.db import Store
 
 ISSUE_TABLES = (

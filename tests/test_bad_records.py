@@ -16,10 +16,10 @@ import pytest
 from dc_mirror import DcHarness
 from mirror import Harness
 
+from bbmirror.engine import Options
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.common.rewrite import Rewrite
 from bbmirror.simulator.server.generate import generate_dc
-from bbmirror.sync import Options
 
 
 def _nested(depth: int) -> list:

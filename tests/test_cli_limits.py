@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from mirror import TOKEN, Harness
 
 from bbmirror.cli import cli
+from bbmirror.engine import Options, sync_sources
 from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.serve import HEAP_LIMIT, make_datasette
 from bbmirror.simulator.cloud.call import SimulatorConfig
@@ -29,7 +30,6 @@ from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.status import collect
 from bbmirror.store.pidlock import PidLock
-from bbmirror.sync import Options, sync_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"BITBUCKET_TOKEN": TOKEN, "BITBUCKET_EMAIL": None, "BITBUCKET_API_TOKEN": None}

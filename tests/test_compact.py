@@ -13,11 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mirror import Harness
 
+from bbmirror import rows
+from bbmirror.compact import compact, rebuild
+from bbmirror.engine import Options, sync_sources
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.store import Store, rows
-from bbmirror.store.compact import compact, rebuild
-from bbmirror.sync import Options, sync_sources
+from bbmirror.store import Store
 
 
 class Capture(SimulatorTransport):

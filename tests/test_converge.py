@@ -11,12 +11,12 @@ from compare import compare
 from dc_mirror import DcHarness
 from mirror import Harness
 
+from bbmirror.engine import Options
 from bbmirror.simulator.cloud import mutate as cloud_mutate
 from bbmirror.simulator.cloud import mutate_issues
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.server import mutate as dc_mutate
 from bbmirror.simulator.server.generate import generate_dc
-from bbmirror.sync import Options
 
 
 def _differences(clean: str, trial: str, *tables: str) -> list[str]:

@@ -16,13 +16,13 @@ from hostile_proxy import HostileProxy
 from mirror import Harness, differences
 
 from bbmirror.config import Credentials, Secret
+from bbmirror.engine import Options, Summary, sync_sources
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server.generate import generate_dc
-from bbmirror.sync import Options, Summary, sync_sources
 
 BOUND = 60.0  # seconds: a client that would wait for ever fails the test instead
 CLIENT = {

@@ -74,7 +74,7 @@ def test_a_run_of_429s_starts_where_the_last_one_ended():
     spend a 429 per rung) every window: the next run starts at the rung that worked."""
     import time
 
-    from bbmirror.pacing import Throttle
+    from bbmirror.http.pacing import Throttle
 
     steps: list[int] = []
     throttle = Throttle(lambda n: steps.append(n) or 0.0)
@@ -127,7 +127,7 @@ def test_the_gap_after_429s_never_exceeds_the_clients_longest_backoff():
     tests' harness: a 2 s gap made one faults test sleep 100 s); the default stays 2 s."""
     import time
 
-    from bbmirror.pacing import GAP_MAX, Throttle
+    from bbmirror.http.pacing import GAP_MAX, Throttle
 
     narrow, wide = Throttle(lambda n: 0.0, max_gap=0.01), Throttle(lambda n: 0.0)
     for _ in range(8):  # eight 429s in a row, each to a request sent after the last pause

@@ -13,10 +13,10 @@ import pytest
 from mirror import TOKEN, Harness, differences
 
 from bbmirror import status
+from bbmirror.engine import Options, SyncError
 from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.sync import Options, SyncError
 
 TRACKER_LISTS = ("/milestones", "/versions", "/components", "/issues")
 

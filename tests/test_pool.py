@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bbmirror.config import ConfigError, Credentials, Secret, Source, flag_source, load_config
+from bbmirror.engine.runs import lister_identity
 from bbmirror.http import AuthError, BitbucketClient, RateLimited
-from bbmirror.runs import lister_identity
-from bbmirror.scrub import scrub
+from bbmirror.http.scrub import scrub
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bbmirror.cli import cli
-from bbmirror.sync import Options, sync_sources
+from bbmirror.engine import Options, sync_sources
 
 SMALL_SEED = {"cloud": 11, "server": 5}  # worlds known to hold every kind of row
 

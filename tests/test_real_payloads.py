@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from realcorpus import cloud, load, server, values
 
-from bbmirror.store import rowcheck, rows, rows_server
-from bbmirror.sync import UNCONVERTIBLE
+from bbmirror import rows
+from bbmirror.engine import UNCONVERTIBLE
+from bbmirror.flavours.server import rows as rows_server
+from bbmirror.flavours.server import rows_git
+from bbmirror.store import rowcheck
 
 REPO = "{3deb8c29-778a-450c-8f69-3e50a18079df}"
 DC_REPO = "dc/repo/1"
@@ -33,11 +36,11 @@ SERVER = {
         o, source="dc", repository_id=DC_REPO, pullrequest_id=f"{DC_REPO}/pr/1"
     ),
     "comment": None,  # comments arrive inside their COMMENTED activity (above)
-    "commit": lambda o: rows_server.commit(o, source="dc", repository_id=DC_REPO),
-    "build": lambda o: rows_server.build_status(
+    "commit": lambda o: rows_git.commit(o, source="dc", repository_id=DC_REPO),
+    "build": lambda o: rows_git.build_status(
         o, source="dc", repository_id=DC_REPO, commit_hash="a" * 40
     ),
-    "branch": lambda o: rows_server.ref(o, source="dc", repository_id=DC_REPO, kind="branch"),
+    "branch": lambda o: rows_git.ref(o, source="dc", repository_id=DC_REPO, kind="branch"),
 }
 
 

@@ -9,7 +9,7 @@ import httpx
 from replay import cloud_replay, data_center_replay, replay_app
 
 from bbmirror.config import Credentials, Secret, Source
-from bbmirror.sync import Options, sync_sources
+from bbmirror.engine import Options, sync_sources
 
 ROOT = "http://bitbucket-replay.test"
 

@@ -22,10 +22,10 @@ import pytest
 from datasette_dashboards import replace_opts_in_query
 from mirror import Harness
 
+from bbmirror.engine import Options
 from bbmirror.reports import FOLDER, ReportError, load_metadata, read_report, render
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.mutate import random_activity
-from bbmirror.sync import Options
 
 RESOLVED = {"resolved", "invalid", "duplicate", "wontfix", "closed"}
 OPEN_ISSUE = {"new", "open", "on hold", "submitted"}

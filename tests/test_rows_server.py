@@ -10,8 +10,9 @@ import json
 
 import pytest
 
-from bbmirror.store import rows_server as rs
-from bbmirror.store.rows import RowError
+from bbmirror.flavours.server import rows as rs
+from bbmirror.flavours.server import rows_git
+from bbmirror.rows import RowError
 
 SRC = "dc"
 REPO = "dc/repo/7"
@@ -290,7 +291,7 @@ def _commit(**extra) -> dict:
 
 
 def test_commit_rows_parents_and_jira_keys_in_the_message() -> None:
-    rowset = rs.commit(_commit(), source=SRC, repository_id=REPO)
+    rowset = rows_git.commit(_commit(), source=SRC, repository_id=REPO)
     row = _only(rowset, "commits")
     assert row["id"] == f"{REPO}/{'d' * 40}"
     assert row["author_raw"] == "User 5 <user5@example.com>"  # a known user: display name
@@ -307,7 +308,7 @@ def test_commit_rows_parents_and_jira_keys_in_the_message() -> None:
 
 def test_a_commit_by_a_stranger_keeps_the_git_identity() -> None:
     obj = _commit(author={"name": "Ann", "emailAddress": "ann@example.com"}, parents=[])
-    rowset = rs.commit(obj, source=SRC, repository_id=REPO)
+    rowset = rows_git.commit(obj, source=SRC, repository_id=REPO)
     row = _only(rowset, "commits")
     assert (row["author_raw"], row["author_id"], row["parent_count"]) == (
         "Ann <ann@example.com>",
@@ -316,11 +317,11 @@ def test_a_commit_by_a_stranger_keeps_the_git_identity() -> None:
     )
     assert "commit_parents" not in rowset and "users" not in rowset
     with pytest.raises(RowError, match="commit has no 'id'"):
-        rs.commit({"message": "x"}, source=SRC, repository_id=REPO)
+        rows_git.commit({"message": "x"}, source=SRC, repository_id=REPO)
 
 
 def test_a_pr_commit_links_the_pr_to_the_commit() -> None:
-    rowset = rs.pr_commit_link(_commit(), source=SRC, repository_id=REPO, pullrequest_id=PR)
+    rowset = rows_git.pr_commit_link(_commit(), source=SRC, repository_id=REPO, pullrequest_id=PR)
     link = _only(rowset, "pullrequest_commits")
     assert (link["id"], link["commit_id"], link["hash"]) == (
         f"{PR}/{'d' * 40}",
@@ -351,14 +352,14 @@ def test_branches_and_tags_point_at_their_latest_commit() -> None:
         "latestCommit": "a" * 40,
         "isDefault": True,
     }
-    branch = _only(rs.ref(obj, source=SRC, repository_id=REPO, kind="branch"), "branches")
+    branch = _only(rows_git.ref(obj, source=SRC, repository_id=REPO, kind="branch"), "branches")
     assert (branch["id"], branch["target_id"], branch["is_default"]) == (
         f"{REPO}/branch/main",
         f"{REPO}/{'a' * 40}",
         1,
     )
     tag = _only(
-        rs.ref(
+        rows_git.ref(
             {"displayId": "v1", "latestCommit": None}, source=SRC, repository_id=REPO, kind="tag"
         ),
         "tags",
@@ -366,17 +367,19 @@ def test_branches_and_tags_point_at_their_latest_commit() -> None:
     assert (tag["id"], tag["target_hash"], tag["target_id"]) == (f"{REPO}/tag/v1", None, None)
     assert "is_default" not in tag
     with pytest.raises(RowError, match="branch has no 'displayId'"):
-        rs.ref({"id": "refs/heads/x"}, source=SRC, repository_id=REPO, kind="branch")
+        rows_git.ref({"id": "refs/heads/x"}, source=SRC, repository_id=REPO, kind="branch")
 
 
 def test_a_build_status_without_an_update_time_was_updated_when_added() -> None:
     obj = {"key": "ci/build", "state": "SUCCESSFUL", "name": "CI", "dateAdded": MS, "ref": "main"}
     row = _only(
-        rs.build_status(obj, source=SRC, repository_id=REPO, commit_hash="d" * 40),
+        rows_git.build_status(obj, source=SRC, repository_id=REPO, commit_hash="d" * 40),
         "commit_statuses",
     )
     assert row["commit_id"] == f"{REPO}/{'d' * 40}"
     assert (row["state"], row["refname"]) == ("SUCCESSFUL", "main")
     assert row["created_on"] == row["updated_on"] == MS_UTC
     with pytest.raises(RowError, match="build status has no 'key'"):
-        rs.build_status({"state": "FAILED"}, source=SRC, repository_id=REPO, commit_hash="d" * 40)
+        rows_git.build_status(
+            {"state": "FAILED"}, source=SRC, repository_id=REPO, commit_hash="d" * 40
+        )

@@ -20,6 +20,7 @@ from dc_mirror import TOKEN as DC_TOKEN
 from mirror import TOKEN, Harness
 
 from bbmirror.cli import cli
+from bbmirror.engine import Options, sync_sources
 from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.simulator.cloud.call import SimulatorConfig
 from bbmirror.simulator.cloud.generate import generate
@@ -30,7 +31,6 @@ from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.server.api import create_dc_app
 from bbmirror.simulator.server.call import DcConfig
 from bbmirror.simulator.server.generate import generate_dc
-from bbmirror.sync import Options, sync_sources
 
 ENV = {"BITBUCKET_EMAIL": None, "BITBUCKET_API_TOKEN": None}
 FAST = {"backoff": 0.001, "max_backoff": 0.01, "retries": 3}

@@ -6,7 +6,7 @@ import base64
 import sqlite3
 
 from bbmirror.config import Credentials, Secret
-from bbmirror.scrub import remember_credentials, scrub, scrub_value
+from bbmirror.http.scrub import remember_credentials, scrub, scrub_value
 from bbmirror.store.db import Store
 
 PASSWORD = "correct-horse-battery-staple"

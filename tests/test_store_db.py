@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bbmirror.store import Store, StoreError, SyncState, rows
-from bbmirror.store.rows import combine
+from bbmirror import rows
+from bbmirror.rows import combine
+from bbmirror.store import Store, StoreError, SyncState
 
 SRC = "cloud"
 REPO = "{repo}"

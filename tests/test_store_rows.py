@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bbmirror.store import rowcheck, rows
-from bbmirror.store.compact import rebuild
-from bbmirror.store.rows import RowError, to_utc
+from bbmirror import rows
+from bbmirror.compact import rebuild
+from bbmirror.rows import RowError, to_utc
+from bbmirror.store import rowcheck
 from bbmirror.store.schema import TABLES
 
 SRC = "cloud"

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bbmirror.store import rows
+from bbmirror import rows
 from bbmirror.store.db import Store
 from bbmirror.store.schema import (
     MIGRATIONS,

@@ -15,7 +15,7 @@ import pytest
 from datasette.utils import detect_fts
 from sqlite_utils import Database
 
-from bbmirror.store import rows
+from bbmirror import rows
 from bbmirror.store.db import Store
 from bbmirror.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, migrate
 

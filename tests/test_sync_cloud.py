@@ -11,8 +11,8 @@ import sqlite3
 
 from mirror import Harness, differences
 
+from bbmirror.engine import Options
 from bbmirror.simulator.cloud.generate import generate
-from bbmirror.sync import Options
 
 
 def test_full_flag_rereads_everything_but_writes_nothing_new(tmp_path):

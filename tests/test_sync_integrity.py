@@ -28,7 +28,8 @@ from lying import Killed, Lying, lie_to, own_url
 from mirror import Harness, differences
 from mirror import expected as cloud_expected
 
-from bbmirror import walk_guard
+from bbmirror.engine import Options, walk_guard
+from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 from bbmirror.simulator.cloud import mutate as cloud_mutate
 from bbmirror.simulator.cloud.generate import Size, generate
 from bbmirror.simulator.common.serving import RunningApp
@@ -37,8 +38,6 @@ from bbmirror.simulator.server.api import create_dc_app
 from bbmirror.simulator.server.call import DcConfig, DcFaults
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.store.db import Store
-from bbmirror.streams.cloud import CLOUD_STREAMS
-from bbmirror.sync import Options
 
 
 def _live(db: str, table: str) -> set[str]:

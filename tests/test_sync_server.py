@@ -18,6 +18,7 @@ from mirror import Harness
 from mirror import differences as cloud_differences
 
 from bbmirror.cli import cli
+from bbmirror.engine import Options
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.common.serving import RunningApp
 from bbmirror.simulator.server.api import create_dc_app
@@ -25,7 +26,6 @@ from bbmirror.simulator.server.call import DcConfig
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.simulator.server.mutate import random_activity
 from bbmirror.simulator.server.world import DcSettings
-from bbmirror.sync import Options
 
 
 @pytest.mark.parametrize(

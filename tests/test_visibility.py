@@ -21,6 +21,7 @@ from mirror import BASE, TOKEN, Harness
 
 from bbmirror.cli import cli
 from bbmirror.config import Credentials, Secret
+from bbmirror.engine import Options
 from bbmirror.schedule import Scheduler, run_until_done
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
@@ -29,7 +30,6 @@ from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.cloud.serving import RunningSimulator
 from bbmirror.simulator.cloud.world import User
 from bbmirror.simulator.common.transport import SimulatorTransport
-from bbmirror.sync import Options
 
 OTHER = "outsider-token-0123456789"
 CLEAN_ENV = {

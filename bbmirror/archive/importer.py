@@ -1,6 +1,6 @@
 """Import an issue-export archive into the mirror: one transaction, idempotent, merge-safe.
 
-Rows are built by ``store/rows.py`` from 2.0-API-shaped objects (``shapes.py``), so their keys
+Rows are built by ``bbmirror/rows.py`` from 2.0-API-shaped objects (``shapes.py``), so their keys
 are exactly those live sync writes. Choices where issue #4 and the reference are silent:
 
 - The source is the mirrored repository's own (matched by ``full_name``), else ``--source``,
@@ -30,15 +30,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bbmirror import rows
 from bbmirror.archive import shapes
 from bbmirror.archive.container import Limits
 from bbmirror.archive.model import Archive, ArchiveError, ArchiveIssue, UserRef
 from bbmirror.archive.read import ArchiveFile, read_archive
 from bbmirror.archive.summary import ImportSummary, split_repo
 from bbmirror.archive.users import match_users
-from bbmirror.store import rows
+from bbmirror.rows import RowError, RowSet
 from bbmirror.store.db import Store, SyncState
-from bbmirror.store.rows import RowError, RowSet
 
 Progress = Callable[[str, str, int], None]  # (repository, stream, count): as sync's progress
 STATE_STREAM = "issues-archive"

@@ -11,9 +11,9 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from bbmirror import rows
 from bbmirror.archive import shapes
 from bbmirror.archive.model import UserRef
-from bbmirror.store import rows
 
 
 def match_users(

@@ -1,7 +1,7 @@
 """bbmirror's SQLite store: schema and migrations, API objects to rows, and the Store itself."""
 
+from bbmirror.rows import RowError, RowSet, to_utc
 from bbmirror.store.db import Store, SyncState
-from bbmirror.store.rows import RowError, RowSet, to_utc
 from bbmirror.store.schema import SCHEMA_VERSION, StoreError, migrate
 
 __all__ = [

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from bbmirror.rows import RowSet
 from bbmirror.store.opening import check_contents, check_path, explain
 from bbmirror.store.pidlock import PidLock
-from bbmirror.store.rows import RowSet
 from bbmirror.store.runlog import RunLog, SyncState, now
 from bbmirror.store.schema import (
     AFTER_WRITE,

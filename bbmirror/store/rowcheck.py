@@ -12,7 +12,7 @@ import json
 import reprlib
 from typing import Any
 
-from bbmirror.store.rows import RowError, RowSet
+from bbmirror.rows import RowError, RowSet
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 _SHORT = reprlib.Repr()  # Python 3.11 takes no keywords here

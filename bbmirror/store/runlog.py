@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bbmirror.scrub import scrub, scrub_value
-from bbmirror.store.rows import to_utc
+from bbmirror.http.scrub import scrub, scrub_value
+from bbmirror.rows import to_utc
 
 
 def now() -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from bbmirror.store.rows import to_utc
+from bbmirror.rows import to_utc
 from bbmirror.store.tables import TABLES
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from bbmirror.rows import to_utc
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.oracle import QUERIES, actual, compare
-from bbmirror.store.rows import to_utc
 
 SOURCE = "cloud"
 

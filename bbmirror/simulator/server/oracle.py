@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from bbmirror.rows import to_utc
 from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.common.oracle import QUERIES as ALL_QUERIES
 from bbmirror.simulator.common.oracle import actual, compare
 from bbmirror.simulator.server.world import DcWorld, jira_keys
-from bbmirror.store.rows import to_utc
 
 SOURCE = "dc"
 

@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import asyncio
 
-from bbmirror import freshness
+from bbmirror.engine import freshness
+from bbmirror.engine.base import ChildRows, SyncError, merge
+from bbmirror.engine.newest import NewestWalker
+from bbmirror.engine.ranges import STATUS_TODO, RangesWalker
+from bbmirror.engine.streams import Context, RowSet
+from bbmirror.flavours.server.streams import API
 from bbmirror.http import NotFound
-from bbmirror.store.db import SyncState
-from bbmirror.store.rows import pullrequest_key
-from bbmirror.streams import Context, RowSet, Stream
-from bbmirror.streams.server import API
-from bbmirror.sync import OVERLAP, ChildRows, Engine, SyncError, before_watermark, merge
-from bbmirror.watermark import ceiling, future, usable
-from bbmirror.watermark import newest as newest_of
-
-STATUS_TODO = "statuses"  # commits state: tips whose build statuses are still to read
 
 
-class ServerSync(Engine):
+class ServerSync(RangesWalker, NewestWalker):
     """The order of work for one Bitbucket Data Center source."""
 
     async def preflight(self) -> None:
@@ -42,7 +38,7 @@ class ServerSync(Engine):
         ``/users`` needs a licensed user, which project and repository HTTP access tokens are
         not: it checks the login only when nothing is named. After a good preflight a 401 on
         one repository's stream is a missing permission there (Server's AuthorisationException)
-        and skips that family of that repository (sync_policy), not the run.
+        and skips that family of that repository (engine/policy.py), not the run.
         """
         if not (self.source.projects or self.named_repos()):
             await self.client.get(f"{API}/users", [("limit", "1")])  # a valid login (§3.2 7)
@@ -138,53 +134,6 @@ class ServerSync(Engine):
         if self.wanted("commits") and refs:
             self.collect_garbage(repo_id, refs)
 
-    async def run_ranges(
-        self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str], default: str | None
-    ) -> tuple[bool, list[str]]:
-        """Walk each moved ref's new commits; return (a known ref moved or vanished, new tips)."""
-        stored = self.store.get_state(self.source.name, scope, stream.name)
-        state = stored or SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        before = dict(state.heads)  # what the mirror holds, for garbage collection
-        if self.options.full:
-            state.heads = {}
-        known = dict(state.heads)
-        order = sorted(refs, key=lambda ref: (ref != default, ref))
-        path = stream.path.format(**ctx)
-        new_heads = []
-        for ref in order:
-            tip = refs[ref]
-            if state.heads.get(ref) == tip:
-                continue
-            since = known.get(ref)
-            if since is None and default and ref != default:
-                since = state.heads.get(default)  # a new ref: what the default branch lacks
-            params = [("until", tip), ("limit", str(stream.pagelen))]
-            if since:
-                params += [("since", since), ("ignoreMissing", "true")]
-            async for page in self.client.pages(path, params):
-                rowset: RowSet = {}
-                for obj in page.values:
-                    merge(rowset, self.to_rows(stream, obj, ctx) or {})
-                with self.store.transaction():
-                    self.write(rowset)
-                    if page.next is None:
-                        # The tip, its statuses to read and a moved head's garbage collection
-                        # are remembered together, in the transaction that completes the walk.
-                        state.heads[ref] = tip
-                        todo = {*state.extra.get(STATUS_TODO, []), tip}
-                        state.extra[STATUS_TODO] = sorted(todo)
-                        if before.get(ref) not in (None, tip):
-                            state.extra["gc"] = True
-                        self.store.put_state(state)
-            new_heads.append(tip)
-        if set(state.heads) - set(refs) or set(before) - set(refs):
-            with self.store.transaction():
-                state.heads = {ref: tip for ref, tip in state.heads.items() if ref in refs}
-                state.extra["gc"] = True
-                self.store.put_state(state)
-        moved = any(refs.get(ref) != tip for ref, tip in before.items())
-        return moved, new_heads
-
     async def statuses(self, ctx: Context, scope: str, extra: list[str]) -> None:
         """Build statuses of the tips still to read (plus ``extra``); each one read leaves the
         to-do list in the transaction that writes it, one that failed stays for the next run."""
@@ -207,84 +156,6 @@ class ServerSync(Engine):
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-
-    async def run_newest(self, stream: Stream, ctx: Context, scope: str) -> None:
-        """Newest-first PR pages down to the watermark, then every open PR (see module doc)."""
-        state = self.store.get_state(self.source.name, scope, stream.name)
-        if state is None or self.options.full:
-            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        children = self.plan_children(stream, state, scope, False)
-        deep = self.options.reconcile or self.options.full or children.restart
-        mark = usable(state.watermark, ceiling(self.client.server_date))
-        floor = None if deep else before_watermark(mark, OVERLAP)
-        path = stream.path.format(**ctx)
-        seen: set[str] = set()
-        newest = mark
-        previous: str | None = None  # the oldest updatedDate of the pages so far
-        monotonic, complete = True, True
-        await self.redo(stream, ctx, state)
-        pages = self.client.pages(path, [*stream.params, *self.page_size(stream)])
-        async for page in pages:
-            dates = await self.pr_page(stream, ctx, page.values, seen, state)
-            if not dates:
-                continue
-            limit = ceiling(self.client.server_date)  # never a mark ahead of the server
-            for reason, payload in future(page.values, "updatedDate", limit):
-                self.quarantine(stream.name, reason, payload)
-            newest = max(filter(None, (newest, newest_of(dates, limit))), default=None)
-            ordered = dates == sorted(dates, reverse=True) and (
-                previous is None or dates[0] <= previous
-            )
-            monotonic = monotonic and ordered
-            previous = dates[-1]
-            if floor and monotonic and previous < floor:
-                complete = False
-                await pages.aclose()
-                break
-        # Open PRs every run: they change in ways that may not move updatedDate (§3.2 4d).
-        params = [("state", "OPEN"), ("order", "NEWEST"), *self.page_size(stream)]
-        async for page in self.client.pages(path, params):
-            await self.pr_page(stream, ctx, page.values, seen, state)
-        with self.store.transaction():
-            # The open list is complete: an open PR that no list showed was deleted.
-            self.tombstone_missing(stream, {"repository_id": scope, "state": "OPEN"}, seen)
-            if complete:
-                self.tombstone_missing(stream, {"repository_id": scope}, seen)
-            state.watermark = newest
-            children.complete(state)
-            self.store.put_state(state)
-
-    async def pr_page(
-        self, stream: Stream, ctx: Context, values: list[dict], seen: set[str], state: SyncState
-    ) -> list[str]:
-        """Write one page of PRs with the children of those that changed; their dates.
-
-        A PR that could not be converted is quarantined, never tombstoned: its id still counts
-        as seen (and when it has no usable id, every alive PR of the repository does).
-        """
-        page = await self.read_parents(stream, ctx, values)
-        with self.store.transaction():
-            self.write_parents(stream, page, state)
-            if page.failed:
-                self.store.put_state(state)
-        written = [r for _, rows in page.parents for r in rows.get(stream.table, ())]
-        seen.update(r["id"] for r in written)
-        if len(page.parents) < len(values):
-            seen.update(self.unconverted(ctx, values, seen))
-        self.progress(ctx.get("full_name", ""), stream.name, len(seen))
-        return [r["updated_on"] for r in written if r.get("updated_on")]
-
-    def unconverted(self, ctx: Context, values: list, seen: set[str]) -> set[str]:
-        """Ids that quarantined PRs of a page stand for, so that none is taken for deleted."""
-        keep: set[str] = set()
-        for value in values:
-            number = value.get("id") if isinstance(value, dict) else None
-            if type(number) is not int:
-                return self.store.ids(
-                    self.streams["pullrequests"].table, {"repository_id": ctx["repository_id"]}
-                )
-            keep.add(pullrequest_key(ctx["repository_id"], number))
-        return keep - seen
 
 
 def _full_name(repo: dict) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from bbmirror.http_errors import PageLoop, short
+from bbmirror.http.errors import PageLoop, short
 
 MAX_PAGES = 10_000  # the hard cap: a million Cloud values at pagelen 100, ten hours of budget
 SLACK_PAGES = 5  # pages allowed beyond what Cloud's `size` promised (the list may grow)

@@ -1,7 +1,7 @@
 """One policy for 403, 404 and 410 (issue 12.3), and backoff for children that keep failing.
 
-Each stream declares what a status means (``Stream.statuses``, see ``bbmirror.streams``); every
-walker asks ``Engine.failure`` and gets one of:
+Each stream declares what a status means (``Stream.statuses``, see
+``bbmirror.engine.streams``); every walker asks ``Engine.failure`` and gets one of:
 
 - ``absent``: the feature is off (a disabled tracker): nothing to mirror, nothing recorded;
 - ``denied``: the credential may not read the stream's family. The family is skipped for the
@@ -27,9 +27,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bbmirror.engine.streams import ABSENT, DELETED, DENIED, FAILED, REMOVED, Context, Stream
 from bbmirror.http import AuthError, BitbucketError, Gone, NotFound, Unreachable
 from bbmirror.store.db import SyncState
-from bbmirror.streams import ABSENT, DELETED, DENIED, FAILED, REMOVED, Context, Stream
 
 if TYPE_CHECKING:
     from bbmirror.config import Source

@@ -85,6 +85,15 @@ class Stream:
     skip: Callable[[dict], bool] | None = None  # parent object → nothing to fetch
     key: str = ""  # row id template from an API id, e.g. "{repository_id}/pr/{id}"
     reconcile_params: tuple[tuple[str, str], ...] = field(default=())
+    # The context key a parent's row id takes for its children (with its API ``number``);
+    # "" puts it under ``parent_id``.
+    child_key: str = ""
+
+    def child_context(self, obj: dict, parent_id: str) -> Context:
+        """What this stream's children learn of one parent object."""
+        if self.child_key:
+            return {self.child_key: parent_id, "number": str(obj["id"])}
+        return {"parent_id": parent_id}
 
     def meaning(self, status: int | None) -> str:
         """What an HTTP status means for this stream (see the policy constants above)."""

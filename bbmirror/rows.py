@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from bbmirror.store.compact import compact
+from bbmirror.compact import compact
 
 RowSet = dict[str, list[dict]]
 Row = dict[str, Any]

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from bbmirror.http_errors import RateLimited
+from bbmirror.http.errors import RateLimited
 
 GAP_FIRST = 0.1  # seconds between requests after a first 429
 GAP_MAX = 2.0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bbmirror.store import rows
-from bbmirror.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
+from bbmirror import rows
+from bbmirror.engine.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -68,6 +68,7 @@ def _stream_list() -> list[Stream]:
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
             cursor="updated_on",
             children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses"),
+            child_key="pullrequest_id",  # children get it, and the PR/issue number
             refresh=("pr_statuses",),  # a new or changed status leaves updated_on alone
             owns=(Owned("pullrequest_participants", "pullrequest_id"),),
             cascade=(
@@ -150,6 +151,7 @@ def _stream_list() -> list[Stream]:
             mode="incremental",
             cursor="updated_on",
             children=("issue_comments", "issue_changes", "issue_attachments"),
+            child_key="issue_id",  # children get it, and the PR/issue number
             statuses=TRACKER_POLICY,  # no tracker (404) or Cloud's removed tracker (410) are normal
             family="issue",
             key="{repository_id}/issue/{id}",

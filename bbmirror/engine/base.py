@@ -11,29 +11,29 @@ The protocol (see DESIGN.md, "The sync protocol"), shared by every kind of sourc
   it no longer holds gets a tombstone.
 * A record that cannot be turned into rows goes to ``sync_errors``; the run goes on.
 
-How each kind of source walks its API is in ``sync_cloud.py`` and ``sync_server.py``.
+Each flavour's order of work is in ``bbmirror/flavours/<name>/`` (plan.py, sync.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bbmirror import coverage, garbage
 from bbmirror.config import Source
-from bbmirror.coverage import Coverage
+from bbmirror.engine import coverage, garbage
+from bbmirror.engine.coverage import Coverage
+from bbmirror.engine.outcome import Options, Progress, Summary, SyncError, now
+from bbmirror.engine.policy import StatusPolicy, settle
+from bbmirror.engine.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
 from bbmirror.http import (
     BadPayload,
     BitbucketClient,
     BitbucketError,
 )
+from bbmirror.rows import RowError
 from bbmirror.store import rowcheck
 from bbmirror.store.db import Store, SyncState
-from bbmirror.store.rows import RowError
-from bbmirror.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
-from bbmirror.sync_policy import StatusPolicy, settle
 
 OVERLAP = timedelta(seconds=60)
 
@@ -55,61 +55,6 @@ class ParentPage:
     children: list[ChildRows]
     failed: set[int]
     tried: set[int] = field(default_factory=set)  # parents whose children were read (or tried)
-
-
-class SyncError(Exception):
-    """A problem that stops a whole source (bad credentials, unknown workspace...)."""
-
-
-@dataclass
-class Options:
-    """What the user asked this run to do."""
-
-    full: bool = False
-    reconcile: bool = False
-    only: frozenset[str] = frozenset()  # stream names; empty means all
-    repos: tuple[str, ...] = ()  # WORKSPACE/SLUG, narrows the source's own list
-    adopt_lister: bool = False  # `sync --reconcile`: trust this credential's lists (runs.py)
-
-
-@dataclass
-class Summary:
-    """What a run did, for the one-line summary, --json and the run log."""
-
-    source: str
-    run_id: int = 0
-    outcome: str = "ok"
-    repositories: int = 0
-    rows: dict[str, int] = field(default_factory=dict)
-    requests: int = 0
-    errors: int = 0
-    skipped: int = 0  # stream families the credential may not read (noted, not errors)
-    reconciled: bool = False
-    started_at: str = ""
-    finished_at: str = ""
-    message: str | None = None
-
-    def add(self, counts: dict[str, int]) -> None:
-        for table, count in counts.items():
-            if count:
-                self.rows[table] = self.rows.get(table, 0) + count
-
-    def line(self) -> str:
-        total = sum(self.rows.values())
-        text = (
-            f"{self.source}: {self.outcome}, {self.repositories} repositories, "
-            f"{total} rows written, {self.requests} requests, {self.errors} errors"
-        )
-        if self.skipped:
-            text += f", {self.skipped} skipped (no permission; see `bbmirror status`)"
-        return text + (f" ({self.message})" if self.message else "")
-
-
-Progress = Callable[[str, str, int], None]  # (repository, stream, items so far)
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 # What a row function may raise on a malformed object (RecursionError: JSON nested too deep).
@@ -296,7 +241,7 @@ class Engine(StatusPolicy):
             if not main:
                 continue
             parent_id = main[0]["id"]
-            child_ctx = {**ctx, **_parent_context(stream.name, obj, parent_id)}
+            child_ctx = {**ctx, **stream.child_context(obj, parent_id)}
             for name in stream.children if parent_id in changed else sorted(backfill):
                 child = self.streams[name]
                 if not self.wanted(name):
@@ -448,17 +393,4 @@ def before_watermark(stamp: str | None, delta: timedelta) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _parent_context(stream_name: str, obj: dict, parent_id: str) -> Context:
-    if stream_name == "pullrequests":
-        return {"pullrequest_id": parent_id, "number": str(obj["id"])}
-    if stream_name == "issues":
-        return {"issue_id": parent_id, "number": str(obj["id"])}
-    return {"parent_id": parent_id}
-
-
-# The entry points live in runs.py (run orchestration and logging); imported last, as they
-# build on everything above.
-from bbmirror.runs import client_for, run_logged, sync_sources  # noqa: E402
-
-__all__ = ["Engine", "Options", "Summary", "SyncError", "client_for", "run_logged",
-           "sync_sources"]  # fmt: skip
+__all__ = ["Engine", "Options", "Summary", "SyncError"]

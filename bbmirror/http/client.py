@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urljoin
 import httpx
 
 from bbmirror.config import Credentials
-from bbmirror.http_errors import (
+from bbmirror.http.errors import (
     AuthError,
     BadPayload,
     BitbucketError,
@@ -43,9 +43,9 @@ from bbmirror.http_errors import (
     server_date,
     short,
 )
-from bbmirror.pacing import Pacer, Throttle
-from bbmirror.paging import MAX_PAGES, PageGuard
-from bbmirror.pool import Lane, Pool
+from bbmirror.http.pacing import Pacer, Throttle
+from bbmirror.http.paging import MAX_PAGES, PageGuard
+from bbmirror.http.pool import Lane, Pool
 
 __all__ = [
     "AuthError",

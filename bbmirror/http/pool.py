@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import httpx
 
 from bbmirror.config import Credentials
-from bbmirror.http_errors import RateLimited, retry_after
-from bbmirror.pacing import Pacer, Throttle
-from bbmirror.scrub import remember_credentials
+from bbmirror.http.errors import RateLimited, retry_after
+from bbmirror.http.pacing import Pacer, Throttle
+from bbmirror.http.scrub import remember_credentials
 
 log = logging.getLogger("bbmirror.pool")
 

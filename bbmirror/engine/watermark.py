@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from bbmirror.store.rows import RowError, to_utc
+from bbmirror.rows import RowError, to_utc
 
 SKEW = timedelta(minutes=5)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from bbmirror.scrub import scrub
+from bbmirror.http.scrub import scrub
 
 if TYPE_CHECKING:
     from bbmirror.config import Credentials

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bbmirror.engine.streams import Stream
 from bbmirror.store.db import Store, SyncState
-from bbmirror.streams import Stream
 
 
 @dataclass

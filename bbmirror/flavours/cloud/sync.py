@@ -14,26 +14,17 @@ from __future__ import annotations
 
 import asyncio
 
-from bbmirror import freshness, renames
-from bbmirror.http import AuthError, Gone, NotFound
-from bbmirror.store.db import SyncState
-from bbmirror.streams import Context, RowSet, Stream
-from bbmirror.sync import (
-    OVERLAP,
-    Engine,
+from bbmirror.engine import freshness, renames
+from bbmirror.engine.base import (
     SyncError,
-    before_watermark,
-    cursor_of,
-    merge,
-    page_values,
 )
-from bbmirror.walk_guard import LoopGuard
-from bbmirror.watermark import ceiling, future, newest, usable
+from bbmirror.engine.heads import HeadsWalker
+from bbmirror.engine.keyset import KeysetWalker
+from bbmirror.engine.streams import Context
+from bbmirror.http import AuthError, NotFound
 
-LONG_REF_LIST = 40  # more include/exclude refs than this go in a POST form body
 
-
-class CloudSync(Engine):
+class CloudSync(KeysetWalker, HeadsWalker):
     """The order of work for one Bitbucket Cloud source."""
 
     discovered: list[str] | None = None  # the credential's own workspaces (preflight)
@@ -52,158 +43,6 @@ class CloudSync(Engine):
                 await self.repository(repo)
 
         await asyncio.gather(*(one(repo) for repo in repos))
-
-    async def run_incremental(self, stream: Stream, ctx: Context, scope: str) -> None:
-        """Keyset-page a list in cursor order, fetching children of changed parents."""
-        assert stream.cursor
-        state = self.store.get_state(self.source.name, scope, stream.name)
-        if state is None or self.options.full:
-            state = SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        limit = ceiling(self.client.server_date)
-        if state.resume and not usable(state.resume, limit):
-            state.resume = None  # a keyset start written before values were checked
-        children = self.plan_children(stream, state, scope, bool(state.resume))
-        start = state.resume or before_watermark(usable(state.watermark, limit), OVERLAP)
-        if children.restart or self.options.reconcile:
-            # --reconcile reads the whole list: what moves no updated_on (issue votes, build
-            # statuses of the declared ``refresh`` children) is read again for every parent.
-            start, state.resume = None, None
-        if self.options.reconcile:
-            key = (stream.name, scope)
-            refresh = frozenset(name for name in stream.refresh if self.wanted(name))
-            self.backfill[key] = self.backfill.get(key, frozenset()) | refresh
-        run_max = usable(state.extra.get("run_max"), limit) if state.resume else None
-        path = stream.path.format(**ctx)
-        base = [*stream.params, ("sort", stream.cursor), ("pagelen", str(stream.pagelen))]
-        url: str | None = None  # set when keyset paging cannot progress (ties on a page)
-        seen = 0
-        guard = LoopGuard()
-        try:
-            await self.redo(stream, ctx, state)
-            while True:
-                if url:
-                    body = await self.client.get(url)
-                else:
-                    query = [("q", f"{stream.cursor} >= {start}")] if start else []
-                    body = await self.client.get(path, [*base, *query])
-                values = page_values(body, path)
-                page = await self.read_parents(stream, ctx, values)
-                cursors = [cursor_of(obj, stream.cursor) for obj in values]
-                limit = ceiling(self.client.server_date)
-                page_max = newest(cursors, limit)  # only values that parse, none in the future
-                for reason, payload in future(values, stream.cursor, limit):
-                    self.quarantine(stream.name, reason, payload)
-                run_max = max(filter(None, [run_max, page_max]), default=None)
-                following = body.get("next")
-                keyset = bool(page_max and (start is None or page_max > start))
-                with self.store.transaction():
-                    self.write_parents(stream, page, state)
-                    if not following:
-                        state.watermark = run_max or state.watermark
-                        state.resume = None
-                        state.extra.pop("run_max", None)
-                        children.complete(state)
-                    else:
-                        state.resume = page_max if keyset else start
-                        state.extra["run_max"] = run_max
-                    self.store.put_state(state)
-                seen += len(values)
-                self.progress(ctx.get("full_name", ""), stream.name, seen)
-                if not following:
-                    return
-                # A keyset start only ever moves forward; a page full of one timestamp falls
-                # back to `next`. Either way, a walk that leads in circles stops here.
-                problem = guard.problem(None if keyset else following)
-                if problem:
-                    self.quarantine(stream.name, problem, {"path": path, "next": following})
-                    return
-                start, url = (page_max, None) if keyset else (start, following)
-        except (NotFound, Gone) as exc:
-            if not stream.optional:
-                raise
-            self.failure(stream, exc, ctx)  # the declared policy: absent, or removed (410)
-
-    async def run_commits(
-        self, stream: Stream, ctx: Context, scope: str, refs: dict[str, str]
-    ) -> bool:
-        """Walk commits reachable from new heads, excluding the heads already mirrored.
-
-        Returns whether a head the mirror knew is gone (a force-push or deleted ref), so that
-        the caller collects unreachable commits once the pull requests are up to date.
-        """
-        state = self.store.get_state(self.source.name, scope, stream.name)
-        state = state or SyncState(source=self.source.name, scope=scope, stream=stream.name)
-        before = set(state.heads.values())  # what the mirror holds, for garbage collection
-        if self.options.full:
-            state.heads, state.resume = {}, None
-            state.extra.pop("pending", None)
-        known = dict(state.heads)
-        new_heads = sorted(set(refs.values()) - set(known.values()))
-        path = stream.path.format(**ctx)
-        pending = state.extra.get("pending")
-        if state.resume and pending == refs:
-            url: str | None = state.resume
-            body = await self.client.get(url)
-        elif new_heads:
-            exclude = sorted(set(known.values()) - set(new_heads))
-            try:
-                body = await self._commit_query(path, new_heads, exclude)
-            except NotFound:
-                # An old head vanished (force-push): exclude only heads that are still refs.
-                exclude = sorted(set(exclude) & set(refs.values()))
-                body = await self._commit_query(path, new_heads, exclude)
-        else:
-            body = None
-        seen = 0
-        guard = LoopGuard()
-        while body is not None:
-            values = page_values(body, path)
-            rowset: RowSet = {}
-            for obj in values:
-                rows = self.to_rows(stream, obj, ctx)
-                if rows is not None:
-                    merge(rowset, rows)
-            following = body.get("next")
-            problem = guard.problem(following) if following else None
-            with self.store.transaction():
-                self.write(rowset)
-                state.resume = following
-                state.extra["pending"] = refs
-                if problem:  # the walk is not complete: the next run starts it afresh
-                    state.resume = None
-                    state.extra.pop("pending", None)
-                elif not following:
-                    self._store_heads(state, refs, before)
-                    state.resume = None
-                    state.extra.pop("pending", None)
-                self.store.put_state(state)
-            seen += len(values)
-            self.progress(ctx.get("full_name", ""), stream.name, seen)
-            if problem:
-                self.quarantine(stream.name, problem, {"path": path, "next": following})
-                return bool(before - set(refs.values()))
-            body = await self.client.get(following) if following else None
-        if state.heads != refs and not state.resume:
-            # Nothing new to walk, but refs moved back or vanished: remember the current set.
-            with self.store.transaction():
-                self._store_heads(state, refs, before)
-                self.store.put_state(state)
-        return bool(before - set(refs.values()))
-
-    @staticmethod
-    def _store_heads(state: SyncState, refs: dict[str, str], before: set[str]) -> None:
-        """The walked heads, and garbage collection due (in the same transaction) when a head
-        the mirror held is gone (a force-push or a deleted ref)."""
-        state.heads = dict(refs)
-        if before - set(refs.values()):
-            state.extra["gc"] = True
-
-    async def _commit_query(self, path: str, include: list[str], exclude: list[str]) -> dict:
-        refs = [("include", h) for h in include] + [("exclude", h) for h in exclude]
-        if len(refs) > LONG_REF_LIST:
-            # Bitbucket reads pagelen from the query string only, never from a form body.
-            return await self.client.post_form(f"{path}?pagelen=100", refs)
-        return await self.client.get(path, [*refs, ("pagelen", "100")])
 
     async def preflight(self) -> None:
         """Check credentials, workspaces and repositories before anything is written.
@@ -391,7 +230,7 @@ class CloudSync(Engine):
         """The issue tracker's lists; whether the tracker is there (not removed upstream).
 
         A 410 is remembered in the sync state and asked again only on ``--full`` or
-        ``--reconcile`` (sync_policy); its mirrored issues stay untouched.
+        ``--reconcile`` (engine/policy.py); its mirrored issues stay untouched.
         """
         if self.is_removed(ctx):
             if not (self.options.full or self.options.reconcile):

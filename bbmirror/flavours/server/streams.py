@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bbmirror.store import rows_server as rows
-from bbmirror.streams import ABSENT, DELETED, DENIED, Owned, Stream, using
+from bbmirror.engine.streams import ABSENT, DELETED, DENIED, Owned, Stream, using
+from bbmirror.flavours.server import rows, rows_git
 
 API = "rest/api/1.0"
 REPO = API + "/projects/{project}/repos/{slug}"
@@ -47,17 +47,17 @@ def _stream_list() -> list[Stream]:
             "branches",
             REPO + "/branches",
             "branches",
-            using(rows.ref, *IN_REPO, kind="branch"),
+            using(rows_git.ref, *IN_REPO, kind="branch"),
             pagelen=LIMIT,
         ),
         Stream(
-            "tags", REPO + "/tags", "tags", using(rows.ref, *IN_REPO, kind="tag"), pagelen=LIMIT
+            "tags", REPO + "/tags", "tags", using(rows_git.ref, *IN_REPO, kind="tag"), pagelen=LIMIT
         ),
         Stream(
             "commits",
             REPO + "/commits",
             "commits",
-            using(rows.commit, *IN_REPO),
+            using(rows_git.commit, *IN_REPO),
             mode="ranges",
             pagelen=LIMIT,
         ),
@@ -65,7 +65,7 @@ def _stream_list() -> list[Stream]:
             "statuses",
             "rest/build-status/1.0/commits/{commit_hash}",
             "commit_statuses",
-            using(rows.build_status, "repository_id", "commit_hash"),
+            using(rows_git.build_status, "repository_id", "commit_hash"),
             mode="children",
             scope="",  # one commit's statuses; keyed by commit and build key
             pagelen=LIMIT,
@@ -81,6 +81,7 @@ def _stream_list() -> list[Stream]:
             # No "updated since" filter on Server: these say a PR changed (§3.1).
             markers=("updated_on", "version", "comment_count", "task_count", "state"),
             children=("pr_activity", "pr_commits", "pr_jira"),
+            child_key="pullrequest_id",  # children get it, and the PR/issue number
             owns=(
                 Owned("pullrequest_participants", "pullrequest_id"),
                 Owned("jira_links", "pullrequest_id", (("found_in", "text"),)),
@@ -112,7 +113,7 @@ def _stream_list() -> list[Stream]:
             "pr_commits",
             PR + "/commits",
             "pullrequest_commits",
-            using(rows.pr_commit_link, *IN_PR),
+            using(rows_git.pr_commit_link, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             pagelen=LIMIT,

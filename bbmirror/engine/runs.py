@@ -35,7 +35,8 @@ from bbmirror.progress import BudgetWaits
 from bbmirror.store.db import Store, StoreError, SyncState
 
 if TYPE_CHECKING:
-    from bbmirror.sync import Engine, Options, Progress, Summary
+    from bbmirror.engine.base import Engine
+    from bbmirror.engine.outcome import Options, Progress, Summary
 
 VISIBILITY_LISTS = frozenset({"repositories", "all_repositories", "projects", "members"})
 ANONYMOUS = "anonymous"
@@ -189,20 +190,26 @@ async def sync_sources(
     one last) so that ``--json`` can still print them.
     """
     from bbmirror.config import require_credentials
-    from bbmirror.streams.cloud import CLOUD_STREAMS
-    from bbmirror.streams.server import SERVER_STREAMS
-    from bbmirror.sync import Summary, SyncError
-    from bbmirror.sync_cloud import CloudSync
-    from bbmirror.sync_server import ServerSync
+    from bbmirror.engine.outcome import Summary, SyncError
+    from bbmirror.engine.plan import PlanError
+    from bbmirror.flavours.cloud.plan import CLOUD_PLAN
+    from bbmirror.flavours.cloud.sync import CloudSync
+    from bbmirror.flavours.server.plan import SERVER_PLAN
+    from bbmirror.flavours.server.sync import ServerSync
 
-    kinds = {"cloud": (CloudSync, CLOUD_STREAMS), "server": (ServerSync, SERVER_STREAMS)}
+    kinds = {"cloud": (CloudSync, CLOUD_PLAN), "server": (ServerSync, SERVER_PLAN)}
     require_credentials(sources)
+    for source in sources:  # before any request: an --only that runs nothing is a mistake
+        try:
+            kinds[source.kind][1].check_only(options.only)
+        except PlanError as exc:
+            raise SyncError(f"{source.name}: {exc}") from None
     summaries: list[Summary] = []
     store: Store | None = None
     try:
         for source in sources:
             summary = Summary(source=source.name, started_at=now())
-            engine_class, streams = kinds[source.kind]
+            engine_class, plan = kinds[source.kind]
             waiting = BudgetWaits(source.name, source.budget * len(source.pool()), progress)
             options_for_client = {"on_wait": waiting, **(client_options or {})}
             client = client_for(source, transport, **options_for_client)
@@ -211,7 +218,7 @@ async def sync_sources(
                     store,  # type: ignore[arg-type]
                     client,
                     source,
-                    streams,
+                    plan.streams,
                     options,
                     summary,
                     progress,
@@ -257,7 +264,7 @@ async def sync_sources(
 
 async def run_logged(engine: Engine, client: BitbucketClient) -> None:
     """Run one source with a run-log row; reconcile on demand or every N runs."""
-    from bbmirror.sync import SyncError
+    from bbmirror.engine.outcome import SyncError
 
     store, source, summary = engine.store, engine.source, engine.summary
     options = engine.options

@@ -13,11 +13,11 @@ import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from bbmirror.engine.streams import Context
 from bbmirror.store.db import Store
-from bbmirror.streams import Context
 
 if TYPE_CHECKING:
-    from bbmirror.sync import Engine
+    from bbmirror.engine.base import Engine
 
 UNFINISHED = "INPROGRESS"
 

@@ -1,0 +1,138 @@
+"""A flavour's order of work as data: steps, their dependencies and conditions, and its cost.
+
+A plan is checked when its flavour is imported: every declared stream is run by a step (or is
+a child of a stream a step runs), every mode is one the engine knows, every dependency names
+an earlier step. The same steps answer the economics (the requests a sync with nothing changed
+makes, and the fewest requests that read a whole world), so tests and benchmarks count from
+the plan instead of copying a formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bbmirror.engine.streams import Stream
+
+# Each mode and the engine method that walks it (engine/base.py, keyset.py, heads.py,
+# ranges.py, newest.py); a flavour's engine class must have the walker of every mode it uses.
+WALKERS = {
+    "full": "run_full",
+    "children": "fetch_children",
+    "incremental": "run_incremental",
+    "heads": "run_commits",
+    "ranges": "run_ranges",
+    "newest": "run_newest",
+}
+MODES = frozenset(WALKERS)
+
+# A cost: requests for one unit of work (a workspace, a project, a repository), or a constant.
+Cost = int | Callable[[Any], int]
+
+
+class PlanError(ValueError):
+    """A declaration that no engine could run, or an ``--only`` that names nothing run."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stream read at one level, after the steps it needs, when its condition holds."""
+
+    stream: str
+    after: tuple[str, ...] = ()
+    when: str = ""  # the condition, in words (e.g. "the repository has refs")
+    noop: Cost = 1  # requests when nothing changed
+    least: Cost | None = None  # the fewest requests reading everything, children included
+
+
+@dataclass(frozen=True)
+class Level:
+    """Steps run once per unit of one kind (per workspace, per repository)."""
+
+    name: str
+    steps: tuple[Step, ...]
+    units: Callable[[Any], Iterable[Any]]  # a world → its units of this kind
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A flavour's streams and the levels of steps that run them; checked at construction."""
+
+    flavour: str
+    streams: dict[str, Stream]
+    levels: tuple[Level, ...]
+    fixed_noop: int = 0  # requests made once per run whatever the world (a credential probe)
+    fixed_least: int = 0
+
+    def __post_init__(self) -> None:
+        problem = self.problem()
+        if problem:
+            raise PlanError(f"{self.flavour} plan: {problem}")
+
+    def steps(self) -> list[Step]:
+        """Every step, level by level."""
+        return [step for level in self.levels for step in level.steps]
+
+    def runs(self) -> frozenset[str]:
+        """The streams some step runs, with the children of those streams."""
+        names = {step.stream for step in self.steps()}
+        for name in list(names):
+            names.update(self.streams[name].children)
+        return frozenset(names)
+
+    def problem(self) -> str | None:
+        """What makes this plan unrunnable, or None."""
+        for name, stream in self.streams.items():
+            if stream.mode not in MODES:
+                return f"stream {name!r} has unknown mode {stream.mode!r}"
+            for child in stream.children:
+                if child not in self.streams:
+                    return f"stream {name!r} names undeclared child {child!r}"
+        for level in self.levels:
+            seen: set[str] = set()
+            for step in level.steps:
+                if step.stream not in self.streams:
+                    return f"step {step.stream!r} runs no declared stream"
+                for before in step.after:
+                    if before not in seen:
+                        return f"step {step.stream!r} runs after {before!r}, no earlier step"
+                seen.add(step.stream)
+        idle = sorted(set(self.streams) - self.runs())
+        if idle:
+            return f"stream {idle[0]!r} is declared but no step runs it"
+        return None
+
+    def missing_walkers(self, engine_class: type) -> list[str]:
+        """Modes this plan's streams use that ``engine_class`` has no walker for."""
+        modes = {stream.mode for stream in self.streams.values()}
+        return sorted(m for m in modes if not hasattr(engine_class, WALKERS[m]))
+
+    def check_only(self, only: Iterable[str]) -> None:
+        """Refuse an ``--only`` naming a stream this plan does not run (0 requests, 'ok')."""
+        runs = self.runs()
+        idle = sorted(set(only) - runs)
+        if idle:
+            names = ", ".join(sorted(runs))
+            raise PlanError(
+                f"--only {idle[0]!r}: no step of the {self.flavour} plan runs it; it runs {names}"
+            )
+
+    def no_op_requests(self, world: Any) -> int:
+        """The requests a sync with nothing changed makes on ``world``."""
+        return self.fixed_noop + self._sum(world, "noop")
+
+    def minimum_requests(self, world: Any) -> int:
+        """The fewest requests that read everything the mirror holds of ``world``."""
+        if any(step.least is None for step in self.steps()):
+            raise PlanError(f"the {self.flavour} plan declares no minimum for every step")
+        return self.fixed_least + self._sum(world, "least")
+
+    def _sum(self, world: Any, which: str) -> int:
+        total = 0
+        for level in self.levels:
+            for unit in level.units(world):
+                for step in level.steps:
+                    cost = getattr(step, which)
+                    total += cost(unit) if callable(cost) else int(cost)
+        return total

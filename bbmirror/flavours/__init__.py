@@ -1,0 +1,1 @@
+"""Flavours: one package per Bitbucket product (`cloud`, `server`), each a plug-in."""

@@ -1,0 +1,97 @@
+"""Bitbucket Cloud's order of work as data, with what each step costs.
+
+Per workspace: the workspace (it checks the credential: no GET /user), its members, projects
+and repositories. Per repository: refs, then the commits they reach, the pull requests (and
+their children), then the issue tracker's lists when the repository has one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bbmirror.engine.plan import Level, Plan, Step
+from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
+
+PAGE = 100  # the API's largest page
+ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
+TRACKER = "the repository has an issue tracker"
+
+
+def pages(n: int, size: int = PAGE) -> int:
+    """A list whose emptiness the API can't announce costs one request even when empty."""
+    return max(1, math.ceil(n / size))
+
+
+def _workspaces(world: Any) -> list[tuple[Any, list[Any]]]:
+    repos = list(world.repositories.values())
+    return [(ws, [r for r in repos if r.workspace == ws.slug]) for ws in world.workspaces.values()]
+
+
+def _pullrequests(repo: Any) -> int:
+    """The list, then per PR: comments (free when `comment_count` is 0), activity, commits,
+    statuses (no count says there are none)."""
+    total = pages(len(repo.pullrequests))
+    for pr in repo.pullrequests.values():
+        total += pages(len(pr.comments)) if pr.comments else 0
+        total += pages(len(pr.activity), ACTIVITY_PAGE) + pages(len(pr.commit_hashes)) + 1
+    return total
+
+
+def _issues(repo: Any) -> int:
+    if not repo.has_issues:
+        return 0
+    total = pages(len(repo.issues))
+    for issue in repo.issues.values():
+        total += pages(len(issue.comments)) + pages(len(issue.changes))
+        total += pages(len(issue.attachments))
+    return total
+
+
+def _pullrequests_noop(repo: Any) -> int:
+    """The list since the watermark, and the statuses of each open PR whose source commit is
+    still building (engine/freshness.py re-reads those every run)."""
+    return 1 + sum(
+        pr.state == "OPEN"
+        and any(s.state == "INPROGRESS" for s in repo.statuses.get(pr.source_commit, ()))
+        for pr in repo.pullrequests.values()
+    )
+
+
+def _tracker(repo: Any) -> int:
+    return int(bool(repo.has_issues))
+
+
+WORKSPACE = Level(
+    "workspace",
+    (
+        Step("workspaces", least=1),
+        Step("members", after=("workspaces",), least=lambda u: pages(len(u[0].members))),
+        Step("projects", after=("workspaces",), least=lambda u: pages(len(u[0].projects))),
+        Step("repositories", after=("workspaces",), least=lambda u: pages(len(u[1]))),
+    ),
+    _workspaces,
+)
+
+REPOSITORY = Level(
+    "repository",
+    (
+        Step("branches", least=lambda r: pages(len(r.branches))),
+        Step("tags", least=lambda r: pages(len(r.tags))),
+        Step(
+            "commits",
+            after=("branches", "tags"),
+            when="the repository has refs; only new heads are walked",
+            noop=0,
+            least=lambda r: pages(len(r.commits)),
+        ),
+        Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests),
+        Step("milestones", when=TRACKER, noop=_tracker, least=_tracker),
+        Step("versions", when=TRACKER, noop=_tracker, least=_tracker),
+        Step("components", when=TRACKER, noop=_tracker, least=_tracker),
+        Step("issues", when=TRACKER, noop=_tracker, least=_issues),
+    ),
+    lambda world: world.repositories.values(),
+)
+
+CLOUD_PLAN = Plan("cloud", CLOUD_STREAMS, (WORKSPACE, REPOSITORY))

@@ -1,0 +1,138 @@
+"""Data Center's git objects as rows: commits (with their parents and Jira keys), refs, builds."""
+
+from __future__ import annotations
+
+from bbmirror.flavours.server.rows import _jira_row, _ms, _user, jira_keys
+from bbmirror.rows import (
+    RowSet,
+    _add,
+    _dumps,
+    _need,
+    _obj,
+    commit_key,
+    status_key,
+)
+
+
+def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    obj = _obj(obj, "commit")
+    sha = _need(obj, "id", "commit")
+    rs: RowSet = {}
+    author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
+    committer = obj.get("committer") if isinstance(obj.get("committer"), dict) else {}
+    key = commit_key(repository_id, sha)
+    parents = [p for p in obj.get("parents") or () if isinstance(p, dict) and p.get("id")]
+    _add(
+        rs,
+        "commits",
+        {
+            "id": key,
+            "source": source,
+            "repository_id": repository_id,
+            "hash": sha,
+            "author_raw": _raw(author),
+            "author_name": author.get("name"),
+            "author_email": author.get("emailAddress"),
+            "author_id": _user(rs, author, source),
+            "date": _ms(obj, "authorTimestamp", "commit"),
+            "committer_raw": _raw(committer),
+            "committer_date": _ms(obj, "committerTimestamp", "commit"),
+            "message": obj.get("message"),
+            "parent_count": len(parents),
+            "json": _dumps(obj),
+        },
+    )
+    for issue_key in jira_keys(obj.get("message")):
+        _add(
+            rs,
+            "jira_links",
+            _jira_row(source, repository_id, None, key, issue_key, None, "message"),
+        )
+    for position, parent in enumerate(parents):
+        _add(
+            rs,
+            "commit_parents",
+            {
+                "id": f"{key}/{position}",
+                "source": source,
+                "commit_id": key,
+                "repository_id": repository_id,
+                "parent_hash": parent["id"],
+                "parent_id": commit_key(repository_id, parent["id"]),
+                "position": position,
+                "json": _dumps(parent),
+            },
+        )
+    return rs
+
+
+def _raw(person: dict) -> str | None:
+    """``Name <email>`` like Cloud's ``author.raw``; a known user shows their display name."""
+    name, email = person.get("displayName") or person.get("name"), person.get("emailAddress")
+    if not name and not email:
+        return None
+    return f"{name} <{email}>" if email else str(name)
+
+
+def ref(obj: dict, *, source: str, repository_id: str, kind: str) -> RowSet:
+    """A branch or tag (``kind`` "branch" | "tag"): name → latest commit."""
+    obj = _obj(obj, kind)
+    name = _need(obj, "displayId", kind)
+    target = obj.get("latestCommit")
+    row = {
+        "id": f"{repository_id}/{kind}/{name}",
+        "source": source,
+        "repository_id": repository_id,
+        "name": name,
+        "target_hash": target,
+        "target_id": commit_key(repository_id, target) if target else None,
+        "json": _dumps(obj),
+    }
+    if kind == "branch":
+        row["is_default"] = int(bool(obj.get("isDefault")))
+        return {"branches": [row]}
+    row.update(date=None, message=None, tagger_raw=None, tagger_id=None)
+    return {"tags": [row]}
+
+
+def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str) -> RowSet:
+    obj = _obj(obj, "build status")
+    key = _need(obj, "key", "build status")
+    added = _ms(obj, "dateAdded", "build status")
+    row = {
+        "id": status_key(repository_id, commit_hash, key),
+        "source": source,
+        "commit_id": commit_key(repository_id, commit_hash),
+        "repository_id": repository_id,
+        "commit_hash": commit_hash,
+        "key": key,
+        "state": obj.get("state"),
+        "name": obj.get("name"),
+        "description": obj.get("description"),
+        "url": obj.get("url"),
+        "refname": obj.get("ref"),
+        "created_on": added,
+        "updated_on": _ms(obj, "updatedDate", "build status") or added,
+        "json": _dumps(obj),
+    }
+    return {"commit_statuses": [row]}
+
+
+def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
+    """A commit of a PR: the commit's rows and the PR ↔ commit link."""
+    rs = commit(obj, source=source, repository_id=repository_id)
+    sha = obj["id"]
+    _add(
+        rs,
+        "pullrequest_commits",
+        {
+            "id": f"{pullrequest_id}/{sha}",
+            "source": source,
+            "pullrequest_id": pullrequest_id,
+            "repository_id": repository_id,
+            "commit_id": commit_key(repository_id, sha),
+            "hash": sha,
+            "json": _dumps({"id": sha}),
+        },
+    )
+    return rs
