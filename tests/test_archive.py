@@ -18,6 +18,8 @@ from bbmirror.archive import ArchiveError, Limits, export_archive, import_archiv
 from bbmirror.archive.encoding import dumps
 from bbmirror.archive.model import UserRef
 from bbmirror.archive.parse import parse_document
+from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_issues as cloud_issues
 from bbmirror.simulator.cloud import render, render_issues
 from bbmirror.simulator.cloud.export import export_json, export_zip
 from bbmirror.simulator.cloud.generate import generate
@@ -404,19 +406,19 @@ def table_rows(db: Path, *, skip: tuple[str, ...] = ("synced_at",)) -> dict[str,
 
 
 def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -> None:
-    """What live sync writes for the repository's issues, via rows.py from rendered objects."""
+    """What live sync writes for the repository's issues, from rendered objects."""
     base = "http://sim/2.0"
     rid = repo.uuid
-    rowsets = [rows.repository(render.repository(world, repo, base), source=source)]
+    rowsets = [cloud_rows.repository(render.repository(world, repo, base), source=source)]
     rowsets += [rows.user(render.user(world, u, base), source=source) for u in world.users.values()]
     for kind, table in (("milestone", repo.milestones), ("version", repo.versions)):
-        fn = getattr(rows, kind)
+        fn = getattr(cloud_issues, kind)
         rowsets += [
             fn(render.named(world, repo, kind, n, base), source=source, repository_id=rid)
             for n in table.values()
         ]
     rowsets += [
-        rows.component(
+        cloud_issues.component(
             render.named(world, repo, "component", n, base), source=source, repository_id=rid
         )
         for n in repo.components.values()
@@ -424,12 +426,12 @@ def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -
     for issue in repo.issues.values():
         key = rows.issue_key(rid, issue.id)
         rowsets.append(
-            rows.issue(
+            cloud_issues.issue(
                 render_issues.issue(world, repo, issue, base), source=source, repository_id=rid
             )
         )
         rowsets += [
-            rows.issue_comment(
+            cloud_issues.issue_comment(
                 render_issues.issue_comment(world, repo, issue, c, base),
                 source=source,
                 repository_id=rid,
@@ -438,7 +440,7 @@ def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -
             for c in issue.comments
         ]
         rowsets += [
-            rows.issue_change(
+            cloud_issues.issue_change(
                 render_issues.issue_change(world, repo, issue, c, base),
                 source=source,
                 repository_id=rid,
@@ -447,7 +449,7 @@ def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -
             for c in issue.changes
         ]
         rowsets += [
-            rows.issue_attachment(
+            cloud_issues.issue_attachment(
                 render_issues.attachment(world, repo, issue, a, base),
                 source=source,
                 repository_id=rid,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from realcorpus import cloud, load, server, values
 
-from bbmirror import rows
 from bbmirror.engine import UNCONVERTIBLE
+from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.server import rows as rows_server
 from bbmirror.flavours.server import rows_git
 from bbmirror.store import rowcheck
@@ -16,14 +17,14 @@ DC_REPO = "dc/repo/1"
 PR = f"{REPO}/pr/2"
 
 CLOUD = {
-    "repository": lambda o: rows.repository(o, source="cloud"),
-    "pullrequest": lambda o: rows.pullrequest(o, source="cloud", repository_id=REPO),
-    "comment": lambda o: rows.pr_comment(o, source="cloud", repository_id=REPO),
-    "activity": lambda o: rows.pr_activity(o, source="cloud", repository_id=REPO),
-    "commit": lambda o: rows.commit(o, source="cloud", repository_id=REPO),
-    "commit_status": lambda o: rows.commit_status(o, source="cloud", repository_id=REPO),
-    "branch": lambda o: rows.branch(o, source="cloud", repository_id=REPO),
-    "member": lambda o: rows.member(o, source="cloud"),
+    "repository": lambda o: cloud_rows.repository(o, source="cloud"),
+    "pullrequest": lambda o: cloud_rows.pullrequest(o, source="cloud", repository_id=REPO),
+    "comment": lambda o: cloud_rows.pr_comment(o, source="cloud", repository_id=REPO),
+    "activity": lambda o: cloud_rows.pr_activity(o, source="cloud", repository_id=REPO),
+    "commit": lambda o: cloud_git.commit(o, source="cloud", repository_id=REPO),
+    "commit_status": lambda o: cloud_git.commit_status(o, source="cloud", repository_id=REPO),
+    "branch": lambda o: cloud_git.branch(o, source="cloud", repository_id=REPO),
+    "member": lambda o: cloud_rows.member(o, source="cloud"),
 }
 SERVER = {
     "repository": lambda o: rows_server.repository(o, source="dc"),

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from bbmirror import rows
+from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_git as cloud_git
+from bbmirror.flavours.cloud import rows_issues as cloud_issues
 from bbmirror.rows import combine
 from bbmirror.store import Store, StoreError, SyncState
 
@@ -44,7 +47,7 @@ def commit_obj(i: int, message: str | None = None) -> dict:
 
 def commits(n: int, start: int = 0) -> rows.RowSet:
     return combine(
-        *(rows.commit(commit_obj(i), source=SRC, repository_id=REPO) for i in range(start, n))
+        *(cloud_git.commit(commit_obj(i), source=SRC, repository_id=REPO) for i in range(start, n))
     )
 
 
@@ -64,18 +67,18 @@ def snapshot(path: Path) -> tuple[bytes, int, list[str]]:
 
 def test_upsert_counts_inserts_identical_and_changed_rows(store):
     pr = {"id": 1, "title": "First", "state": "OPEN", "author": FULL_USER}
-    assert store.write(rows.pullrequest(pr, source=SRC, repository_id=REPO)) == {
+    assert store.write(cloud_rows.pullrequest(pr, source=SRC, repository_id=REPO)) == {
         "users": 1,
         "pullrequests": 1,
     }
     first = store.conn.execute("SELECT synced_at, json FROM pullrequests").fetchone()
-    assert store.write(rows.pullrequest(pr, source=SRC, repository_id=REPO)) == {
+    assert store.write(cloud_rows.pullrequest(pr, source=SRC, repository_id=REPO)) == {
         "users": 0,
         "pullrequests": 0,
     }
     assert store.conn.execute("SELECT synced_at, json FROM pullrequests").fetchone() == first
     changed = {**pr, "title": "First, renamed"}
-    counts = store.write(rows.pullrequest(changed, source=SRC, repository_id=REPO))
+    counts = store.write(cloud_rows.pullrequest(changed, source=SRC, repository_id=REPO))
     assert counts == {"users": 0, "pullrequests": 1}
     row = store.conn.execute("SELECT title, json, synced_at FROM pullrequests").fetchone()
     assert row[0] == "First, renamed"
@@ -116,8 +119,8 @@ def test_without_merge_a_null_overwrites(store):
 def test_attachment_bytes_survive_a_metadata_only_relist(store):
     meta = {"type": "issue_attachment", "name": "a.txt", "links": {}}
     kw = {"source": SRC, "repository_id": REPO, "issue_id": f"{REPO}/issue/1"}
-    store.write(rows.issue_attachment(meta, content=b"data", **kw))
-    assert store.write(rows.issue_attachment(meta, **kw)) == {"issue_attachments": 0}
+    store.write(cloud_issues.issue_attachment(meta, content=b"data", **kw))
+    assert store.write(cloud_issues.issue_attachment(meta, **kw)) == {"issue_attachments": 0}
     assert store.conn.execute("SELECT content, size FROM issue_attachments").fetchone() == (
         b"data",
         4,
@@ -475,7 +478,7 @@ def test_current_values_and_has_alive(store):
 def test_tombstone_unreachable_commits_after_a_force_push(store):
     store.write(commits(5))  # a chain 0 <- 1 <- 2 <- 3 <- 4
     side = {**commit_obj(10), "parents": [{"hash": f"{2:040x}"}]}
-    store.write(rows.commit(side, source=SRC, repository_id=REPO))
+    store.write(cloud_git.commit(side, source=SRC, repository_id=REPO))
     heads = [f"{4:040x}", f"{10:040x}"]
     assert store.tombstone_unreachable(REPO, heads, "2024-06-01") == 0
     assert store.tombstone_unreachable(REPO, [f"{10:040x}"], "2024-06-01") == 2  # 3 and 4

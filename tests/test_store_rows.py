@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 
 from bbmirror import rows
 from bbmirror.compact import rebuild
+from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_git as cloud_git
+from bbmirror.flavours.cloud import rows_issues as cloud_issues
 from bbmirror.rows import RowError, to_utc
 from bbmirror.store import rowcheck
 from bbmirror.store.schema import TABLES
@@ -341,7 +344,7 @@ def test_user_reference_example():
 
 
 def test_workspace_example():
-    row = only(rows.workspace(WORKSPACE, source=SRC), "workspaces")
+    row = only(cloud_rows.workspace(WORKSPACE, source=SRC), "workspaces")
     assert row["id"] == "{a15fb181-db1f-48f7-b41f-e1eff06929d6}"
     assert (row["slug"], row["name"], row["is_private"]) == (
         "bbworkspace1",
@@ -361,7 +364,7 @@ def test_member_links_workspace_and_user():
         "permission": "owner",
         "added_on": "2020-01-01T00:00:00+00:00",
     }
-    rs = rows.member(obj, source=SRC)
+    rs = cloud_rows.member(obj, source=SRC)
     assert_complete(rs)
     row = only(rs, "workspace_members")
     assert row["workspace_id"] == WORKSPACE["uuid"]
@@ -372,7 +375,7 @@ def test_member_links_workspace_and_user():
 
 
 def test_repository_examples_condensed_and_full():
-    row = only(rows.repository(CONDENSED_REPO, source=SRC), "repositories")
+    row = only(cloud_rows.repository(CONDENSED_REPO, source=SRC), "repositories")
     assert (row["id"], row["slug"], row["full_name"], row["name"]) == (
         REPO,
         "dogslow",
@@ -392,7 +395,7 @@ def test_repository_examples_condensed_and_full():
         "created_on": "2011-12-20T16:35:06.480042+00:00",
         "updated_on": "2012-03-01T10:00:00+01:00",
     }
-    rs = rows.repository(full, source=SRC)
+    rs = cloud_rows.repository(full, source=SRC)
     assert_complete(rs)
     row = only(rs, "repositories")
     assert row["id"] == REPO  # the uuid, never the (renamed) slug
@@ -412,7 +415,7 @@ def test_repository_examples_condensed_and_full():
 
 
 def test_pullrequest_example():
-    rs = rows.pullrequest(PR, source=SRC, repository_id=REPO)
+    rs = cloud_rows.pullrequest(PR, source=SRC, repository_id=REPO)
     assert_complete(rs)
     row = only(rs, "pullrequests")
     assert row["id"] == f"{REPO}/pr/1"
@@ -447,12 +450,13 @@ def test_pullrequest_example():
 
 def test_pullrequest_from_a_list_has_no_participant_rows_and_reviewers_fill_in():
     listed = {k: v for k, v in PR.items() if k not in ("reviewers", "participants")}
-    assert "pullrequest_participants" not in rows.pullrequest(
+    assert "pullrequest_participants" not in cloud_rows.pullrequest(
         listed, source=SRC, repository_id=REPO
     )
     only_reviewers = {**listed, "reviewers": [BRODIE]}
     part = only(
-        rows.pullrequest(only_reviewers, source=SRC, repository_id=REPO), "pullrequest_participants"
+        cloud_rows.pullrequest(only_reviewers, source=SRC, repository_id=REPO),
+        "pullrequest_participants",
     )
     assert (part["user_id"], part["role"], part["is_reviewer"], part["approved"]) == (
         BRODIE["uuid"],
@@ -463,7 +467,7 @@ def test_pullrequest_from_a_list_has_no_participant_rows_and_reviewers_fill_in()
 
 
 def test_pr_comment_example():
-    rs = rows.pr_comment(PR_COMMENT, source=SRC, repository_id=REPO)
+    rs = cloud_rows.pr_comment(PR_COMMENT, source=SRC, repository_id=REPO)
     assert_complete(rs)
     row = only(rs, "comments")
     assert row["id"] == "cloud/comment/118571088"
@@ -479,15 +483,15 @@ def test_pr_comment_example():
     assert (row["deleted"], row["parent_id"], row["user_id"]) == (0, None, BRODIE["uuid"])
     assert row["updated_on"] == "2019-09-27T00:33:46.055384+00:00"
     reply = {**PR_COMMENT, "id": 5, "parent": {"id": 118571088}, "deleted": True}
-    assert only(rows.pr_comment(reply, source=SRC, repository_id=REPO), "comments")[
+    assert only(cloud_rows.pr_comment(reply, source=SRC, repository_id=REPO), "comments")[
         "parent_id"
     ] == ("cloud/comment/118571088")
 
 
 def test_pr_activity_examples():
-    com = rows.pr_activity(ACTIVITY_COMMENT, source=SRC, repository_id=REPO)
-    upd = rows.pr_activity(ACTIVITY_UPDATE, source=SRC, repository_id=REPO)
-    app = rows.pr_activity(ACTIVITY_APPROVAL, source=SRC, repository_id=REPO)
+    com = cloud_rows.pr_activity(ACTIVITY_COMMENT, source=SRC, repository_id=REPO)
+    upd = cloud_rows.pr_activity(ACTIVITY_UPDATE, source=SRC, repository_id=REPO)
+    app = cloud_rows.pr_activity(ACTIVITY_APPROVAL, source=SRC, repository_id=REPO)
     for rs in (com, upd, app):
         assert_complete(rs)
     c, u, a = (only(rs, "pullrequest_activity") for rs in (com, upd, app))
@@ -508,14 +512,14 @@ def test_pr_activity_examples():
     assert (a["kind"], a["user_id"], a["state"]) == ("approval", EVZIJST["uuid"], None)
     assert len({c["id"], u["id"], a["id"]}) == 3
     # the synthesised key is stable: the same entry gives the same id
-    again = rows.pr_activity(copy.deepcopy(ACTIVITY_APPROVAL), source=SRC, repository_id=REPO)
+    again = cloud_rows.pr_activity(copy.deepcopy(ACTIVITY_APPROVAL), source=SRC, repository_id=REPO)
     assert only(again, "pullrequest_activity")["id"] == a["id"]
     assert rebuild(json.loads(a["json"])) == ACTIVITY_APPROVAL
 
 
 def test_unknown_activity_kind_is_kept():
     obj = {"task_created": {"date": "2020-01-01T00:00:00Z", "user": BRODIE}, "pull_request": PR_REF}
-    row = only(rows.pr_activity(obj, source=SRC, repository_id=REPO), "pullrequest_activity")
+    row = only(cloud_rows.pr_activity(obj, source=SRC, repository_id=REPO), "pullrequest_activity")
     assert (row["kind"], row["date"]) == ("task_created", "2020-01-01T00:00:00.000000+00:00")
 
 
@@ -538,7 +542,7 @@ def test_issue_example_with_real_values():
             "html": "<p>It <em>crashes</em></p>",
         },
     }
-    rs = rows.issue(obj, source=SRC, repository_id=REPO)
+    rs = cloud_issues.issue(obj, source=SRC, repository_id=REPO)
     assert_complete(rs)
     row = only(rs, "issues")
     assert (row["id"], row["number"], row["origin"]) == (f"{REPO}/issue/2154", 2154, "api")
@@ -564,11 +568,11 @@ def test_issue_example_with_real_values():
 
 def test_issue_verbatim_sample_with_placeholder_times_is_quarantined():
     with pytest.raises(RowError, match="created_on"):
-        rows.issue(ISSUE_SAMPLE, source=SRC, repository_id=REPO)
+        cloud_issues.issue(ISSUE_SAMPLE, source=SRC, repository_id=REPO)
 
 
 def test_issue_change_example_gives_one_item_per_field():
-    rs = rows.issue_change(ISSUE_CHANGE, source=SRC, repository_id=REPO)
+    rs = cloud_issues.issue_change(ISSUE_CHANGE, source=SRC, repository_id=REPO)
     assert_complete(rs)
     change = only(rs, "issue_changes")
     assert change["id"] == f"{REPO}/issue/1/change/2"
@@ -592,18 +596,20 @@ def test_issue_change_example_gives_one_item_per_field():
 def test_issue_comment_takes_issue_from_context_or_object():
     obj = {**PR_COMMENT, "type": "issue_comment", "issue": {"id": 9}}
     del obj["pullrequest"]
-    row = only(rows.issue_comment(obj, source=SRC, repository_id=REPO), "comments")
+    row = only(cloud_issues.issue_comment(obj, source=SRC, repository_id=REPO), "comments")
     assert (row["kind"], row["issue_id"], row["pullrequest_id"]) == (
         "issue",
         f"{REPO}/issue/9",
         None,
     )
-    row = only(rows.issue_comment(obj, source=SRC, repository_id=REPO, issue_id="X"), "comments")
+    row = only(
+        cloud_issues.issue_comment(obj, source=SRC, repository_id=REPO, issue_id="X"), "comments"
+    )
     assert row["issue_id"] == "X"
 
 
 def test_commit_example():
-    rs = rows.commit(COMMIT, source=SRC, repository_id=REPO)
+    rs = cloud_git.commit(COMMIT, source=SRC, repository_id=REPO)
     assert_complete(rs)
     row = only(rs, "commits")
     assert row["id"] == f"{REPO}/f7591a13eda445d9a9167f98eb870319f4b6c2d8"
@@ -631,7 +637,7 @@ def test_commit_without_bitbucket_user_keeps_raw_author():
         "author": {"raw": "nobody@example.com"},
         "date": "2020-01-01T00:00:00+00:00",
     }
-    row = only(rows.commit(obj, source=SRC, repository_id=REPO), "commits")
+    row = only(cloud_git.commit(obj, source=SRC, repository_id=REPO), "commits")
     assert (row["author_raw"], row["author_id"], row["parent_count"]) == (
         "nobody@example.com",
         None,
@@ -640,7 +646,9 @@ def test_commit_without_bitbucket_user_keeps_raw_author():
 
 
 def test_pr_commit_link_writes_link_and_commit():
-    rs = rows.pr_commit_link(COMMIT, source=SRC, repository_id=REPO, pullrequest_id=f"{REPO}/pr/1")
+    rs = cloud_git.pr_commit_link(
+        COMMIT, source=SRC, repository_id=REPO, pullrequest_id=f"{REPO}/pr/1"
+    )
     assert_complete(rs)
     link = only(rs, "pullrequest_commits")
     assert link["id"] == f"{REPO}/pr/1/{COMMIT['hash']}"
@@ -663,7 +671,7 @@ def test_commit_status():
             }
         },
     }
-    rs = rows.commit_status(obj, source=SRC, repository_id=REPO)
+    rs = cloud_git.commit_status(obj, source=SRC, repository_id=REPO)
     assert_complete(rs)
     row = only(rs, "commit_statuses")
     assert (row["id"], row["key"], row["state"], row["commit_hash"]) == (
@@ -676,7 +684,7 @@ def test_commit_status():
 
 
 def test_branch_example():
-    rs = rows.branch(BRANCH, source=SRC, repository_id=REPO)
+    rs = cloud_git.branch(BRANCH, source=SRC, repository_id=REPO)
     assert_complete(rs)
     assert set(rs) == {"branches"}  # the target commit is the commit stream's job
     row = only(rs, "branches")
@@ -689,7 +697,7 @@ def test_branch_example():
 
 
 def test_tag():
-    rs = rows.tag(TAG, source=SRC, repository_id=REPO)
+    rs = cloud_git.tag(TAG, source=SRC, repository_id=REPO)
     assert_complete(rs)
     row = only(rs, "tags")
     assert (row["id"], row["target_hash"], row["message"]) == (
@@ -704,13 +712,13 @@ def test_tag():
 def test_milestone_version_component_and_attachment():
     named = {"type": "milestone", "links": {}, "name": "M1", "id": 2154}
     for fn, table, kind in (
-        (rows.milestone, "milestones", "milestone"),
-        (rows.version, "versions", "version"),
-        (rows.component, "components", "component"),
+        (cloud_issues.milestone, "milestones", "milestone"),
+        (cloud_issues.version, "versions", "version"),
+        (cloud_issues.component, "components", "component"),
     ):
         row = only(fn(named, source=SRC, repository_id=REPO), table)
         assert (row["id"], row["api_id"], row["name"]) == (f"{REPO}/{kind}/2154", 2154, "M1")
-    att = rows.issue_attachment(
+    att = cloud_issues.issue_attachment(
         {"type": "issue_attachment", "name": "log.txt", "links": {}},
         source=SRC,
         repository_id=REPO,
@@ -738,11 +746,11 @@ def test_sanitised_empty_uuid_does_not_crash():
         "participants": [{"user": anon, "role": "PARTICIPANT"}],
         "reviewers": [anon],
     }
-    rs = rows.pullrequest(pr, source=SRC, repository_id=REPO)
+    rs = cloud_rows.pullrequest(pr, source=SRC, repository_id=REPO)
     assert only(rs, "pullrequests")["author_id"] is None
     assert "users" not in rs and "pullrequest_participants" not in rs
     row = only(
-        rows.commit(
+        cloud_git.commit(
             {**COMMIT, "author": {"raw": "x <y>", "user": by_account}},
             source=SRC,
             repository_id=REPO,
@@ -753,31 +761,34 @@ def test_sanitised_empty_uuid_does_not_crash():
 
 
 def test_missing_optional_keys_do_not_crash():
-    rs = rows.pullrequest({"id": 3}, source=SRC, repository_id=REPO)
+    rs = cloud_rows.pullrequest({"id": 3}, source=SRC, repository_id=REPO)
     assert only(rs, "pullrequests")["title"] is None
     assert (
-        only(rows.commit({"hash": "abc"}, source=SRC, repository_id=REPO), "commits")["date"]
+        only(cloud_git.commit({"hash": "abc"}, source=SRC, repository_id=REPO), "commits")["date"]
         is None
     )
-    assert only(rows.issue({"id": 1}, source=SRC, repository_id=REPO), "issues")["state"] is None
+    assert (
+        only(cloud_issues.issue({"id": 1}, source=SRC, repository_id=REPO), "issues")["state"]
+        is None
+    )
     assert only(
-        rows.issue_change({"id": 1, "issue": {"id": 1}}, source=SRC, repository_id=REPO),
+        cloud_issues.issue_change({"id": 1, "issue": {"id": 1}}, source=SRC, repository_id=REPO),
         "issue_changes",
     )
-    assert rows.repository({"uuid": "{r}"}, source=SRC)["repositories"][0]["slug"] is None
+    assert cloud_rows.repository({"uuid": "{r}"}, source=SRC)["repositories"][0]["slug"] is None
 
 
 @pytest.mark.parametrize(
     ("fn", "obj", "field"),
     [
-        (rows.pullrequest, {k: v for k, v in PR.items() if k != "id"}, "'id'"),
-        (rows.issue, {"title": "x"}, "'id'"),
-        (rows.commit, {"message": "x"}, "'hash'"),
-        (rows.pr_comment, {"content": {"raw": "x"}, "pullrequest": {"id": 1}}, "'id'"),
-        (rows.issue_change, {"id": 1}, "'issue'"),
-        (rows.branch, {"target": {"hash": "abc"}}, "'name'"),
-        (rows.pr_activity, {"pull_request": PR_REF}, "payload"),
-        (rows.milestone, {"name": "M"}, "'id'"),
+        (cloud_rows.pullrequest, {k: v for k, v in PR.items() if k != "id"}, "'id'"),
+        (cloud_issues.issue, {"title": "x"}, "'id'"),
+        (cloud_git.commit, {"message": "x"}, "'hash'"),
+        (cloud_rows.pr_comment, {"content": {"raw": "x"}, "pullrequest": {"id": 1}}, "'id'"),
+        (cloud_issues.issue_change, {"id": 1}, "'issue'"),
+        (cloud_git.branch, {"target": {"hash": "abc"}}, "'name'"),
+        (cloud_rows.pr_activity, {"pull_request": PR_REF}, "payload"),
+        (cloud_issues.milestone, {"name": "M"}, "'id'"),
     ],
 )
 def test_missing_required_key_raises_row_error_naming_it(fn, obj, field):
@@ -786,17 +797,17 @@ def test_missing_required_key_raises_row_error_naming_it(fn, obj, field):
 
 
 def test_missing_uuid_on_top_level_objects_raises():
-    for fn in (rows.workspace, rows.user, rows.project):
+    for fn in (cloud_rows.workspace, rows.user, cloud_rows.project):
         with pytest.raises(RowError, match="uuid"):
             fn({"uuid": "{}", "name": "x"}, source=SRC)
     with pytest.raises(RowError):
-        rows.pullrequest("not an object", source=SRC, repository_id=REPO)  # type: ignore[arg-type]
+        cloud_rows.pullrequest("not an object", source=SRC, repository_id=REPO)  # type: ignore[arg-type]
 
 
 def test_combine_and_ids_of():
     rs = rows.combine(
-        rows.commit(COMMIT, source=SRC, repository_id=REPO),
-        rows.branch(BRANCH, source=SRC, repository_id=REPO),
+        cloud_git.commit(COMMIT, source=SRC, repository_id=REPO),
+        cloud_git.branch(BRANCH, source=SRC, repository_id=REPO),
     )
     assert set(rs) == {"commits", "commit_parents", "users", "branches"}
     assert rows.ids_of(rs, "branches") == {f"{REPO}/branch/master"}

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bbmirror import rows
+from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.store.db import Store
 from bbmirror.store.schema import (
     MIGRATIONS,
@@ -102,7 +102,7 @@ def test_fts_finds_a_pr_by_a_description_word_and_follows_updates():
         "description": "uses a zebra cache",
         "state": "OPEN",
     }
-    store.write(rows.pullrequest(pr, source="c", repository_id=REPO))
+    store.write(cloud_rows.pullrequest(pr, source="c", repository_id=REPO))
 
     def search(word: str) -> list[str]:
         return [
@@ -116,7 +116,7 @@ def test_fts_finds_a_pr_by_a_description_word_and_follows_updates():
 
     assert search("zebra") == [f"{REPO}/pr/7"]
     store.write(
-        rows.pullrequest(
+        cloud_rows.pullrequest(
             {**pr, "description": "uses a giraffe cache"}, source="c", repository_id=REPO
         )
     )
@@ -143,28 +143,31 @@ def test_closed_on_is_derived_from_activity_in_either_order():
         "update": {"state": "MERGED", "date": "2024-01-02T00:00:00Z"},
         "pull_request": {"id": 1},
     }
-    store.write(rows.pr_activity(update, source="c", repository_id=REPO))
-    store.write(rows.pullrequest(merged, source="c", repository_id=REPO))  # PR after activity
+    store.write(cloud_rows.pr_activity(update, source="c", repository_id=REPO))
+    store.write(cloud_rows.pullrequest(merged, source="c", repository_id=REPO))  # PR after activity
     closed = "SELECT closed_on FROM pullrequests WHERE number = ?"
     assert store.conn.execute(closed, (1,)).fetchone()[0] == "2024-01-02T00:00:00.000000+00:00"
     # a re-sync of the same PR object keeps it and is not counted as a change
     assert (
-        store.write(rows.pullrequest(merged, source="c", repository_id=REPO))["pullrequests"] == 0
+        store.write(cloud_rows.pullrequest(merged, source="c", repository_id=REPO))["pullrequests"]
+        == 0
     )
     assert store.conn.execute(closed, (1,)).fetchone()[0] == "2024-01-02T00:00:00.000000+00:00"
     # activity after the PR
     store.write(
-        rows.pullrequest({**merged, "id": 2, "state": "DECLINED"}, source="c", repository_id=REPO)
+        cloud_rows.pullrequest(
+            {**merged, "id": 2, "state": "DECLINED"}, source="c", repository_id=REPO
+        )
     )
     declined = {
         "update": {"state": "DECLINED", "date": "2024-02-01T00:00:00Z"},
         "pull_request": {"id": 2},
     }
-    store.write(rows.pr_activity(declined, source="c", repository_id=REPO))
+    store.write(cloud_rows.pr_activity(declined, source="c", repository_id=REPO))
     assert store.conn.execute(closed, (2,)).fetchone()[0] == "2024-02-01T00:00:00.000000+00:00"
     # an open PR never gets one
     store.write(
-        rows.pullrequest({**merged, "id": 3, "state": "OPEN"}, source="c", repository_id=REPO)
+        cloud_rows.pullrequest({**merged, "id": 3, "state": "OPEN"}, source="c", repository_id=REPO)
     )
     assert store.conn.execute(closed, (3,)).fetchone()[0] is None
     for fts in ("pullrequests_fts", "comments_fts"):

@@ -15,7 +15,7 @@ import pytest
 from datasette.utils import detect_fts
 from sqlite_utils import Database
 
-from bbmirror import rows
+from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.store.db import Store
 from bbmirror.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, migrate
 
@@ -104,7 +104,7 @@ def test_an_old_database_migrates_to_the_same_schema(tmp_path, version):
 def test_sqlite_utils_and_datasette_see_the_search_indexes(tmp_path):
     with Store.open(tmp_path / "m.db") as store:
         store.write(
-            rows.pullrequest(
+            cloud_rows.pullrequest(
                 {"id": 7, "title": "Speed up the mirror", "state": "OPEN"},
                 source="c",
                 repository_id="{r}",

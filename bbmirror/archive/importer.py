@@ -1,7 +1,8 @@
 """Import an issue-export archive into the mirror: one transaction, idempotent, merge-safe.
 
-Rows are built by ``bbmirror/rows.py`` from 2.0-API-shaped objects (``shapes.py``), so their keys
-are exactly those live sync writes. Choices where issue #4 and the reference are silent:
+Rows are built by the Cloud transforms (``flavours/cloud/rows*``) from 2.0-API-shaped objects
+(``shapes.py``), so their keys are exactly those live sync writes.
+Choices where issue #4 and the reference are silent:
 
 - The source is the mirrored repository's own (matched by ``full_name``), else ``--source``,
   else ``archive``. An unknown repository gets the row ``archive:{source}/{W}/{SLUG}`` (the
@@ -37,6 +38,7 @@ from bbmirror.archive.model import Archive, ArchiveError, ArchiveIssue, UserRef
 from bbmirror.archive.read import ArchiveFile, read_archive
 from bbmirror.archive.summary import ImportSummary, split_repo
 from bbmirror.archive.users import match_users
+from bbmirror.flavours.cloud import rows_issues as cloud_issues
 from bbmirror.rows import RowError, RowSet
 from bbmirror.store.db import Store, SyncState
 
@@ -228,9 +230,9 @@ class _Importer:
             self.summary.kept_newer += stored[key][0] != issue.updated_on
             return
         obj = shapes.issue(issue, self.user_doc)
-        (row,) = rows.issue(obj, source=self.source, repository_id=self.repo_id, origin="archive")[
-            "issues"
-        ]
+        (row,) = cloud_issues.issue(
+            obj, source=self.source, repository_id=self.repo_id, origin="archive"
+        )["issues"]
         row["reporter_id"] = self.user(issue.reporter)
         row["assignee_id"] = self.user(issue.assignee)
         for kind, _ in NAMED:
@@ -249,7 +251,7 @@ class _Importer:
             obj = shapes.comment(comment, self.user_doc)
             if key in stored and not _newer(obj["updated_on"], stored[key][1]):
                 continue
-            (row,) = rows.issue_comment(
+            (row,) = cloud_issues.issue_comment(
                 obj, source=self.source, repository_id=self.repo_id, issue_id=issue_id
             )["comments"]
             row["id"] = key
@@ -263,7 +265,7 @@ class _Importer:
             if key in stored:
                 continue  # change records are immutable: keep what is there
             issue_id = rows.issue_key(self.repo_id, change.issue)
-            made = rows.issue_change(
+            made = cloud_issues.issue_change(
                 shapes.change(change, self.user_doc),
                 source=self.source,
                 repository_id=self.repo_id,
@@ -302,7 +304,7 @@ class _Importer:
             if key in stored and not stored[key][0]:
                 continue  # already there with its bytes
             content = self.opened.content(attachment)
-            (row,) = rows.issue_attachment(
+            (row,) = cloud_issues.issue_attachment(
                 shapes.attachment(attachment, self.user_doc),
                 source=self.source,
                 repository_id=self.repo_id,

@@ -1,4 +1,4 @@
-"""Archive records -> 2.0-API-shaped objects, so ``bbmirror/rows.py`` keys them as live sync does.
+"""Archive records -> 2.0-API-shaped objects, so the Cloud transforms key them as live sync does.
 
 What an export record holds beyond the 2.0 API shape (a log's own time, a carrier comment's
 ``updated_on``, ``"None"`` log values, an attachment's zip path) rides along in the objects'

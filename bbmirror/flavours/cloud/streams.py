@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from bbmirror import rows
 from bbmirror.engine.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
+from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_git as cloud_git
+from bbmirror.flavours.cloud import rows_issues as cloud_issues
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -29,14 +31,14 @@ def _stream_list() -> list[Stream]:
             "workspaces",
             "workspaces/{workspace}",
             "workspaces",
-            using(rows.workspace),
+            using(cloud_rows.workspace),
             family="team",
         ),
         Stream(
             "members",
             "workspaces/{workspace}/members",
             "workspace_members",
-            using(rows.member, *IN_WORKSPACE),
+            using(cloud_rows.member, *IN_WORKSPACE),
             scope="workspace_id",
             family="team",
         ),
@@ -44,7 +46,7 @@ def _stream_list() -> list[Stream]:
             "projects",
             "workspaces/{workspace}/projects",
             "projects",
-            using(rows.project, *IN_WORKSPACE),
+            using(cloud_rows.project, *IN_WORKSPACE),
             scope="workspace_id",
             family="project",
         ),
@@ -52,17 +54,19 @@ def _stream_list() -> list[Stream]:
             "repositories",
             "repositories/{workspace}",
             "repositories",
-            using(rows.repository, *IN_WORKSPACE),
+            using(cloud_rows.repository, *IN_WORKSPACE),
             scope="workspace_id",
         ),
-        Stream("branches", f"{REPO}/refs/branches", "branches", using(rows.branch, *IN_REPO)),
-        Stream("tags", f"{REPO}/refs/tags", "tags", using(rows.tag, *IN_REPO)),
-        Stream("commits", f"{REPO}/commits", "commits", using(rows.commit, *IN_REPO), mode="heads"),
+        Stream("branches", f"{REPO}/refs/branches", "branches", using(cloud_git.branch, *IN_REPO)),
+        Stream("tags", f"{REPO}/refs/tags", "tags", using(cloud_git.tag, *IN_REPO)),
+        Stream(
+            "commits", f"{REPO}/commits", "commits", using(cloud_git.commit, *IN_REPO), mode="heads"
+        ),
         Stream(
             "pullrequests",
             f"{REPO}/pullrequests",
             "pullrequests",
-            using(rows.pullrequest, *IN_REPO),
+            using(cloud_rows.pullrequest, *IN_REPO),
             mode="incremental",
             # Lists omit reviewers and participants unless asked for (`+` sent as %2B).
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
@@ -85,7 +89,7 @@ def _stream_list() -> list[Stream]:
             "pr_comments",
             f"{REPO}/pullrequests/{{number}}/comments",
             "comments",
-            using(rows.pr_comment, *IN_PR),
+            using(cloud_rows.pr_comment, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             skip=_no_comments,
@@ -95,7 +99,7 @@ def _stream_list() -> list[Stream]:
             "pr_activity",
             f"{REPO}/pullrequests/{{number}}/activity",
             "pullrequest_activity",
-            using(rows.pr_activity, *IN_PR),
+            using(cloud_rows.pr_activity, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             pagelen=50,  # the activity endpoint refuses more (400 "Invalid pagelen")
@@ -105,7 +109,7 @@ def _stream_list() -> list[Stream]:
             "pr_commits",
             f"{REPO}/pullrequests/{{number}}/commits",
             "pullrequest_commits",
-            using(rows.pr_commit_link, *IN_PR),
+            using(cloud_git.pr_commit_link, *IN_PR),
             mode="children",
             scope="pullrequest_id",
             family="pullrequest",
@@ -114,7 +118,7 @@ def _stream_list() -> list[Stream]:
             "pr_statuses",
             f"{REPO}/pullrequests/{{number}}/statuses",
             "commit_statuses",
-            using(rows.commit_status, *IN_REPO),
+            using(cloud_git.commit_status, *IN_REPO),
             mode="children",
             scope="",  # statuses are keyed by uuid; a PR's list is not all of a commit's
             family="pullrequest",
@@ -123,7 +127,7 @@ def _stream_list() -> list[Stream]:
             "milestones",
             f"{REPO}/milestones",
             "milestones",
-            using(rows.milestone, *IN_REPO),
+            using(cloud_issues.milestone, *IN_REPO),
             statuses=TRACKER_POLICY,
             family="issue",
         ),
@@ -131,7 +135,7 @@ def _stream_list() -> list[Stream]:
             "versions",
             f"{REPO}/versions",
             "versions",
-            using(rows.version, *IN_REPO),
+            using(cloud_issues.version, *IN_REPO),
             statuses=TRACKER_POLICY,
             family="issue",
         ),
@@ -139,7 +143,7 @@ def _stream_list() -> list[Stream]:
             "components",
             f"{REPO}/components",
             "components",
-            using(rows.component, *IN_REPO),
+            using(cloud_issues.component, *IN_REPO),
             statuses=TRACKER_POLICY,
             family="issue",
         ),
@@ -147,7 +151,7 @@ def _stream_list() -> list[Stream]:
             "issues",
             f"{REPO}/issues",
             "issues",
-            using(rows.issue, *IN_REPO),
+            using(cloud_issues.issue, *IN_REPO),
             mode="incremental",
             cursor="updated_on",
             children=("issue_comments", "issue_changes", "issue_attachments"),
@@ -166,7 +170,7 @@ def _stream_list() -> list[Stream]:
             "issue_comments",
             f"{REPO}/issues/{{number}}/comments",
             "comments",
-            using(rows.issue_comment, *IN_ISSUE),
+            using(cloud_issues.issue_comment, *IN_ISSUE),
             mode="children",
             scope="issue_id",
             statuses=ISSUE_CHILD_POLICY,
@@ -176,7 +180,7 @@ def _stream_list() -> list[Stream]:
             "issue_changes",
             f"{REPO}/issues/{{number}}/changes",
             "issue_changes",
-            using(rows.issue_change, *IN_ISSUE),
+            using(cloud_issues.issue_change, *IN_ISSUE),
             mode="children",
             scope="issue_id",
             statuses=ISSUE_CHILD_POLICY,
@@ -186,7 +190,7 @@ def _stream_list() -> list[Stream]:
             "issue_attachments",
             f"{REPO}/issues/{{number}}/attachments",
             "issue_attachments",
-            using(rows.issue_attachment, *IN_ISSUE),
+            using(cloud_issues.issue_attachment, *IN_ISSUE),
             mode="children",
             scope="issue_id",
             statuses=ISSUE_CHILD_POLICY,

@@ -1,0 +1,182 @@
+"""Bitbucket Cloud's git objects as rows: commits (and PR commit links), statuses, branches, tags.
+
+Choices where the reference is silent:
+
+- Branches and tags reference their target commit by id; they do not write ``commits`` rows
+  (the commit stream owns those, and two renderings of one commit would rewrite each other).
+  PR commit links do write the commit, since a fork's commits are reachable no other way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bbmirror.rows import (
+    RowError,
+    RowSet,
+    _add,
+    _get,
+    _json,
+    _need,
+    _obj,
+    _ref_user,
+    _text,
+    _time,
+    _uuid,
+    commit_key,
+    status_key,
+)
+
+_AUTHOR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")
+
+
+def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
+    """A commit listed by ``/pullrequests/{id}/commits``: the link row and the commit's rows."""
+    obj = _obj(obj, "pull request commit")
+    commit_repo = _uuid(obj.get("repository")) or repository_id  # a fork's commits live there
+    rs = commit(obj, source=source, repository_id=commit_repo)
+    hash_ = obj["hash"]
+    _add(
+        rs,
+        "pullrequest_commits",
+        {
+            "id": f"{pullrequest_id}/{hash_}",
+            "source": source,
+            "pullrequest_id": pullrequest_id,
+            "repository_id": repository_id,
+            "commit_id": commit_key(commit_repo, hash_),
+            "hash": hash_,
+            "json": _json({"type": "commit", "hash": hash_}),
+        },
+    )
+    return rs
+
+
+# -- commits and refs ---------------------------------------------------------------------
+
+
+def _split_author(raw: Any) -> tuple[str | None, str | None]:
+    if not isinstance(raw, str):
+        return None, None
+    found = _AUTHOR.match(raw)
+    if not found:
+        return (raw.strip() or None), None
+    return (found["name"] or None), (found["email"] or None)
+
+
+def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    """A commit plus one ``commit_parents`` row per parent (in order)."""
+    obj = _obj(obj, "commit")
+    hash_ = _need(obj, "hash", "commit")
+    key = commit_key(repository_id, hash_)
+    rs: RowSet = {}
+    author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
+    name, email = _split_author(author.get("raw"))
+    parents = [p for p in obj.get("parents") or () if isinstance(p, dict) and p.get("hash")]
+    row = {
+        "id": key,
+        "source": source,
+        "repository_id": repository_id,
+        "hash": hash_,
+        "author_raw": author.get("raw"),
+        "author_name": name,
+        "author_email": email,
+        "author_id": _ref_user(rs, author.get("user"), source),
+        "date": _time(obj, "date", "commit"),
+        "committer_raw": None,
+        "committer_date": None,
+        "message": obj.get("message", _text(obj.get("summary"))),
+        "parent_count": len(parents),
+        "json": _json(obj),
+    }
+    _add(rs, "commits", row)
+    for position, parent in enumerate(parents):
+        _add(
+            rs,
+            "commit_parents",
+            {
+                "id": f"{key}/parent/{position}",
+                "source": source,
+                "commit_id": key,
+                "repository_id": repository_id,
+                "parent_hash": parent["hash"],
+                "parent_id": commit_key(repository_id, parent["hash"]),
+                "position": position,
+                "json": _json(parent),
+            },
+        )
+    return rs
+
+
+def commit_status(
+    obj: dict, *, source: str, repository_id: str, commit_hash: str | None = None
+) -> RowSet:
+    """A build status, keyed by commit + ``key`` (real payloads carry no ``uuid``, §3.17).
+
+    The commit comes from the context or the ``links.commit`` URL.
+    """
+    obj = _obj(obj, "commit status")
+    key = _need(obj, "key", "commit status")
+    if commit_hash is None:
+        href = _get(obj, "links", "commit", "href")
+        commit_hash = href.rstrip("/").rsplit("/", 1)[-1] if isinstance(href, str) else None
+    if not commit_hash:
+        raise RowError("commit status has no commit (context or 'links.commit')")
+    row = {
+        "id": status_key(repository_id, commit_hash, key),
+        "source": source,
+        "commit_id": commit_key(repository_id, commit_hash),
+        "repository_id": repository_id,
+        "commit_hash": commit_hash,
+        "key": key,
+        "state": obj.get("state"),
+        "name": obj.get("name"),
+        "description": obj.get("description"),
+        "url": obj.get("url"),
+        "refname": obj.get("refname"),
+        "created_on": _time(obj, "created_on", "commit status"),
+        "updated_on": _time(obj, "updated_on", "commit status"),
+        "json": _json(obj),
+    }
+    return {"commit_statuses": [row]}
+
+
+def branch(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    obj = _obj(obj, "branch")
+    name = _need(obj, "name", "branch")
+    target = _get(obj, "target", "hash")
+    row = {
+        "id": f"{repository_id}/branch/{name}",
+        "source": source,
+        "repository_id": repository_id,
+        "name": name,
+        "target_hash": target,
+        "target_id": commit_key(repository_id, target) if target else None,
+        "is_default": None,
+        "json": _json(obj),
+    }
+    return {"branches": [row]}
+
+
+def tag(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    obj = _obj(obj, "tag")
+    name = _need(obj, "name", "tag")
+    target = _get(obj, "target", "hash")
+    rs: RowSet = {}
+    tagger = obj.get("tagger") if isinstance(obj.get("tagger"), dict) else {}
+    row = {
+        "id": f"{repository_id}/tag/{name}",
+        "source": source,
+        "repository_id": repository_id,
+        "name": name,
+        "target_hash": target,
+        "target_id": commit_key(repository_id, target) if target else None,
+        "date": _time(obj, "date", "tag"),
+        "message": obj.get("message"),
+        "tagger_raw": tagger.get("raw"),
+        "tagger_id": _ref_user(rs, tagger.get("user"), source),
+        "json": _json(obj),
+    }
+    _add(rs, "tags", row)
+    return rs
