@@ -102,6 +102,37 @@ def status_key(repository_id: str, hash_: str, key: str) -> str:
     return f"{commit_key(repository_id, hash_)}/status/{key}"
 
 
+def status_row(
+    obj: dict,
+    *,
+    source: str,
+    repository_id: str,
+    commit_hash: str,
+    key: str,
+    refname: object,
+    times: tuple[str | None, str | None],
+    json_text: str,
+) -> RowSet:
+    """The ``commit_statuses`` row both flavours build: keyed by commit and ``key``."""
+    row = {
+        "id": status_key(repository_id, commit_hash, key),
+        "source": source,
+        "commit_id": commit_key(repository_id, commit_hash),
+        "repository_id": repository_id,
+        "commit_hash": commit_hash,
+        "key": key,
+        "state": obj.get("state"),
+        "name": obj.get("name"),
+        "description": obj.get("description"),
+        "url": obj.get("url"),
+        "refname": refname,
+        "created_on": times[0],
+        "updated_on": times[1],
+        "json": json_text,
+    }
+    return {"commit_statuses": [row]}
+
+
 def named_key(repository_id: str, kind: str, api_id: int | str) -> str:
     """Key of a milestone, version or component (``kind`` is the singular noun)."""
     return f"{repository_id}/{kind}/{api_id}"

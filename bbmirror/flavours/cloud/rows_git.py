@@ -25,7 +25,7 @@ from bbmirror.rows import (
     _time,
     _uuid,
     commit_key,
-    status_key,
+    status_row,
 )
 
 _AUTHOR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")
@@ -123,23 +123,19 @@ def commit_status(
         commit_hash = href.rstrip("/").rsplit("/", 1)[-1] if isinstance(href, str) else None
     if not commit_hash:
         raise RowError("commit status has no commit (context or 'links.commit')")
-    row = {
-        "id": status_key(repository_id, commit_hash, key),
-        "source": source,
-        "commit_id": commit_key(repository_id, commit_hash),
-        "repository_id": repository_id,
-        "commit_hash": commit_hash,
-        "key": key,
-        "state": obj.get("state"),
-        "name": obj.get("name"),
-        "description": obj.get("description"),
-        "url": obj.get("url"),
-        "refname": obj.get("refname"),
-        "created_on": _time(obj, "created_on", "commit status"),
-        "updated_on": _time(obj, "updated_on", "commit status"),
-        "json": _json(obj),
-    }
-    return {"commit_statuses": [row]}
+    return status_row(
+        obj,
+        source=source,
+        repository_id=repository_id,
+        commit_hash=commit_hash,
+        key=key,
+        refname=obj.get("refname"),
+        times=(
+            _time(obj, "created_on", "commit status"),
+            _time(obj, "updated_on", "commit status"),
+        ),
+        json_text=_json(obj),
+    )
 
 
 def branch(obj: dict, *, source: str, repository_id: str) -> RowSet:

@@ -10,7 +10,7 @@ from bbmirror.rows import (
     _need,
     _obj,
     commit_key,
-    status_key,
+    status_row,
 )
 
 
@@ -99,23 +99,16 @@ def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str
     obj = _obj(obj, "build status")
     key = _need(obj, "key", "build status")
     added = _ms(obj, "dateAdded", "build status")
-    row = {
-        "id": status_key(repository_id, commit_hash, key),
-        "source": source,
-        "commit_id": commit_key(repository_id, commit_hash),
-        "repository_id": repository_id,
-        "commit_hash": commit_hash,
-        "key": key,
-        "state": obj.get("state"),
-        "name": obj.get("name"),
-        "description": obj.get("description"),
-        "url": obj.get("url"),
-        "refname": obj.get("ref"),
-        "created_on": added,
-        "updated_on": _ms(obj, "updatedDate", "build status") or added,
-        "json": _dumps(obj),
-    }
-    return {"commit_statuses": [row]}
+    return status_row(
+        obj,
+        source=source,
+        repository_id=repository_id,
+        commit_hash=commit_hash,
+        key=key,
+        refname=obj.get("ref"),
+        times=(added, _ms(obj, "updatedDate", "build status") or added),
+        json_text=_dumps(obj),
+    )
 
 
 def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
