@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from pathlib import Path
 
+import dbstate
 import pytest
 from click.testing import CliRunner
 from mirror import TOKEN
@@ -59,32 +59,10 @@ def _fingerprint(db: Path) -> dict[str, str]:
     }
 
 
-def _content(db: Path) -> dict[str, list]:
-    """Every table's rows except the run log: what a failed run must leave as it was."""
-    conn = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {
-            t: sorted(map(repr, conn.execute(f"SELECT * FROM [{t}]")))
-            for t in tables
-            if t != "sync_runs" and not t.startswith(("sqlite_", "_"))
-        }
-    finally:
-        conn.close()
-
-
-def _runs(db: Path) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT outcome, message FROM sync_runs ORDER BY id").fetchall()
-    finally:
-        conn.close()
-
-
 def _failed_run_only(db: Path, before: dict, runs_before: list) -> str:
     """The database holds the same rows plus one failed run; return its message."""
-    assert _content(db) == before
-    runs = _runs(db)
+    assert dbstate.content(db) == before
+    runs = dbstate.runs(db)
     assert runs[:-1] == runs_before and runs[-1][0] == "failed", runs
     return runs[-1][1]
 

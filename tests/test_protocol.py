@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import dbstate
 import pytest
 from click.testing import CliRunner
 from conftest import Flavour
@@ -203,28 +204,6 @@ def loopback(flavour: Flavour):
         yield running
 
 
-def _content(db: Path) -> dict[str, list]:
-    """Every table's rows except the run log: what a failed run must leave as it was."""
-    conn = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
-        return {
-            t: sorted(map(repr, conn.execute(f"select * from [{t}]")))
-            for t in tables
-            if t != "sync_runs" and not t.startswith(("sqlite_", "_"))
-        }
-    finally:
-        conn.close()
-
-
-def _runs(db: Path) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("select outcome, message from sync_runs order by id").fetchall()
-    finally:
-        conn.close()
-
-
 def test_bad_input_is_one_line_and_leaves_the_database(flavour, loopback, tmp_path):
     """A wrong token, an unknown scope or repository, an unreachable host: one `Error:` line
     that never echoes the token, exit 1, and the database holds the same rows plus one failed
@@ -237,15 +216,15 @@ def test_bad_input_is_one_line_and_leaves_the_database(flavour, loopback, tmp_pa
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nobody listens once it closes
     for flags, env, says in flavour.bad_inputs(loopback, dead):
-        before, runs = _content(db), _runs(db)
+        before, runs = dbstate.content(db), dbstate.runs(db)
         result = CliRunner().invoke(cli, ["sync", str(db), *flags], env=env)
         assert result.exit_code == 1, result.output
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
         assert says in lines[0] and "not-the-token" not in lines[0], lines[0]
         assert flavour.token not in result.output
-        assert _content(db) == before, says
-        after = _runs(db)
+        assert dbstate.content(db) == before, says
+        after = dbstate.runs(db)
         assert after[:-1] == runs and after[-1][0] == "failed", (says, after)
 
 

@@ -1,0 +1,29 @@
+"""What a database holds, for tests that check a failed run left it as it was."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def content(db: Path) -> dict[str, list]:
+    """Every table's rows except the run log: what a failed run must leave as it was."""
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            t: sorted(map(repr, conn.execute(f"SELECT * FROM [{t}]")))
+            for t in tables
+            if t != "sync_runs" and not t.startswith(("sqlite_", "_"))
+        }
+    finally:
+        conn.close()
+
+
+def runs(db: Path) -> list[tuple]:
+    """The run log's (outcome, message) in order."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT outcome, message FROM sync_runs ORDER BY id").fetchall()
+    finally:
+        conn.close()
