@@ -361,7 +361,9 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
+from bbmirror.store.tables_v5 import LATER_TABLES  # noqa: E402 (it builds on the classes above)
 
+TABLES.update((t.name, t) for t in LATER_TABLES)
 MIRRORED: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.mirrored)
 
 # Columns whose upsert value is not simply the incoming one: "{t}" is the stored row.
