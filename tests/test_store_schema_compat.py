@@ -86,8 +86,8 @@ def _up_to_fixture(described: dict) -> dict:
 
 def test_the_fixture_is_the_previous_release_up_to_the_current_version():
     assert [m["version"] for m in OLD] == [m.version for m in MIGRATIONS][:4] == [1, 2, 3, 4]
-    assert SCHEMA_VERSION == 5
-    assert {"default_reviewers"} == LATER
+    assert SCHEMA_VERSION == 6
+    assert {"default_reviewers", "repository_labels"} == LATER
 
 
 def test_a_new_database_has_the_schema_the_previous_release_built(tmp_path):

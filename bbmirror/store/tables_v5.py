@@ -15,4 +15,11 @@ LATER_TABLES: tuple[Table, ...] = (
         (Index(("repository_id", "user_id"), since=5),),
         since=5,
     ),
+    # Data Center: the labels applied to a repository (labels apply to repositories only).
+    Table(
+        "repository_labels",
+        _cols("repository_id -> repositories, name", since=6),
+        (Index(("repository_id", "name"), since=6),),
+        since=6,
+    ),
 )
