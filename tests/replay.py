@@ -42,6 +42,7 @@ def data_center_replay() -> dict[str, Any]:
         REPO: load("server/repository.json"),
         f"{REPO}/branches": branches,
         f"{REPO}/tags": page([]),
+        f"{REPO}/labels": page([]),  # no label captured: an unlabelled repository
         f"{REPO}/commits": page([commit]),
         f"/rest/build-status/1.0/commits/{sha}": load("server/build_statuses.json"),
         f"{REPO}/pull-requests": page([pr]),
@@ -81,6 +82,8 @@ def cloud_replay() -> dict[str, Any]:
         CLOUD_REPO: repository,
         f"{CLOUD_REPO}/refs/branches": cloud_page([branch]),
         f"{CLOUD_REPO}/refs/tags": cloud_page([]),
+        # the captured owner, a real condensed user, stands as the one default reviewer
+        f"{CLOUD_REPO}/default-reviewers": cloud_page([repository["owner"]]),
         f"{CLOUD_REPO}/commits": cloud_page([branch["target"], load("cloud/commit.json")]),
         f"{CLOUD_REPO}/pullrequests": cloud_page([pr]),
         f"{CLOUD_REPO}/pullrequests/2": pr,

@@ -117,6 +117,7 @@ def test_sync_of_real_cloud_pages_loses_and_skips_nothing(tmp_path):
         "commits",
         "commit_statuses",
         "pullrequest_commits",
+        "default_reviewers",
     )
     counts = {t: _count(conn, t) for t in tables}
     assert counts == {
@@ -130,6 +131,7 @@ def test_sync_of_real_cloud_pages_loses_and_skips_nothing(tmp_path):
         "commits": 2,
         "commit_statuses": 1,
         "pullrequest_commits": 1,
+        "default_reviewers": 1,
     }
     status = conn.execute("select id from commit_statuses").fetchone()[0]
     assert status.endswith("/9fec847784abb10b2fa567ee63b85bd238955d0e/status/mybuildtool")

@@ -77,6 +77,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "Jira issue keys linked to pull requests and commits"),
     Migration(4, "build statuses keyed by commit and key", extra=STATUS_KEYS),
+    Migration(5, "Cloud repository default reviewers"),
+    Migration(6, "Data Center repository labels"),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 

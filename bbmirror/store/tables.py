@@ -4,8 +4,7 @@ Nothing is inferred from rows (DESIGN.md principle 2); ``bbmirror.store.schema``
 declarations with sqlite-utils. Every table, column and index carries ``since``, the schema
 version that introduced it, so ``TABLES`` always shows the current schema.
 
-Choices where the brief and the reference are silent:
-
+Choices where the brief and the reference are silent (version 5 on: ``tables_v5.py``):
 - Mirrored tables share a frame: ``id TEXT PRIMARY KEY`` (stable, from immutable API ids),
   ``source`` (the configured Bitbucket instance), the flattened columns, ``json`` (the object as
   the API returned it), ``deleted_at`` (tombstone) and ``synced_at`` (when the row's current
@@ -361,7 +360,9 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
+from bbmirror.store.tables_v5 import LATER_TABLES  # noqa: E402 (it builds on the classes above)
 
+TABLES.update((t.name, t) for t in LATER_TABLES)
 MIRRORED: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.mirrored)
 
 # Columns whose upsert value is not simply the incoming one: "{t}" is the stored row.

@@ -85,6 +85,7 @@ REPOSITORY = Level(
             noop=0,
             least=lambda r: pages(len(r.commits)),
         ),
+        Step("default_reviewers", least=lambda r: pages(len(r.default_reviewers))),
         Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests),
         Step("milestones", when=TRACKER, noop=_tracker, least=_tracker),
         Step("versions", when=TRACKER, noop=_tracker, least=_tracker),

@@ -343,3 +343,22 @@ def pr_activity(
     }
     _add(rs, "pullrequest_activity", row)
     return rs
+
+
+def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    """A default reviewer: a plain user, or ``{"user": ..., "type": "default_reviewer"}``."""
+    obj = _obj(obj, "default reviewer")
+    user = obj.get("user") if obj.get("type") == "default_reviewer" else obj
+    rs: RowSet = {}
+    user_id = _ref_user(rs, user, source)
+    if user_id is None:
+        raise RowError("default reviewer has no user uuid")
+    row = {
+        "id": f"{repository_id}/default-reviewer/{user_id}",
+        "source": source,
+        "repository_id": repository_id,
+        "user_id": user_id,
+        "json": _json(obj),
+    }
+    _add(rs, "default_reviewers", row)
+    return rs

@@ -60,6 +60,13 @@ def _stream_list() -> list[Stream]:
         Stream("branches", f"{REPO}/refs/branches", "branches", using(cloud_git.branch, *IN_REPO)),
         Stream("tags", f"{REPO}/refs/tags", "tags", using(cloud_git.tag, *IN_REPO)),
         Stream(
+            "default_reviewers",
+            f"{REPO}/default-reviewers",
+            "default_reviewers",
+            using(cloud_rows.default_reviewer, *IN_REPO),
+            family="pullrequest",  # the API lists it with pull requests (scope `pullrequest`)
+        ),
+        Stream(
             "commits", f"{REPO}/commits", "commits", using(cloud_git.commit, *IN_REPO), mode="heads"
         ),
         Stream(

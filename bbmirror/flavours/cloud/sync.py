@@ -208,6 +208,9 @@ class CloudSync(KeysetWalker, HeadsWalker):
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
             await self.guarded("commits", commits, ctx)
+        if self.wanted("default_reviewers"):
+            reviewers = self.run_full(self.streams["default_reviewers"], ctx, where)
+            await self.guarded("default_reviewers", reviewers, ctx)
         if self.wanted("pullrequests"):
             prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", prs, ctx)

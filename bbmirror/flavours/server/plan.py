@@ -39,6 +39,7 @@ REPOSITORY = Level(
         Step("tags"),
         Step("commits", after=("branches", "tags"), when="the repository has refs", noop=0),
         Step("statuses", after=("commits",), when="new tips, or tips building", noop=_building),
+        Step("labels"),  # one request: a repository's labels fit one page
         Step("pullrequests", noop=2),
     ),
     lambda world: world.repositories.values(),

@@ -350,3 +350,21 @@ def _thread(
 def jira_keys(text: str | None) -> list[str]:
     """Jira issue keys mentioned in free text (titles, branch names, commit messages)."""
     return sorted(set(JIRA_KEY.findall(text or "")))
+
+
+def repository_label(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    """A label on a repository (``{"name": ...}``); its name is its identity upstream."""
+    obj = _obj(obj, "label")
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        raise RowError("label has no 'name'")
+    row = {
+        "id": f"{repository_id}/label/{name}",
+        "source": source,
+        "repository_id": repository_id,
+        "name": name,
+        "json": _dumps(obj),
+    }
+    rs: RowSet = {}
+    _add(rs, "repository_labels", row)
+    return rs

@@ -51,6 +51,13 @@ def _stream_list() -> list[Stream]:
             pagelen=LIMIT,
         ),
         Stream(
+            "labels",
+            REPO + "/labels",
+            "repository_labels",
+            using(rows.repository_label, *IN_REPO),
+            pagelen=LIMIT,
+        ),
+        Stream(
             "tags", REPO + "/tags", "tags", using(rows_git.ref, *IN_REPO, kind="tag"), pagelen=LIMIT
         ),
         Stream(

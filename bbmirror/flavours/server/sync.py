@@ -128,6 +128,9 @@ class ServerSync(RangesWalker, NewestWalker):
                 else freshness.tips_building(self.store, repo_id, tips)
             )
             await self.guarded("statuses", self.statuses(ctx, repo_id, extra), ctx)
+        if self.wanted("labels"):
+            labels = self.run_full(self.streams["labels"], ctx, where)
+            await self.guarded("labels", labels, ctx)
         if self.wanted("pullrequests"):
             newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", newest, ctx)

@@ -47,6 +47,7 @@ from bbmirror.simulator.cloud.handlers import (
     _named_one,
     attachments,
     current_user,
+    default_reviewers,
     get_attachment,
     get_issue,
     get_project,
@@ -179,6 +180,7 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
         (f"/{table}/{{nid:int}}", _named_one(kind), ("GET",))
         for kind, table in render.NAMED_PATHS.items()
     ],
+    ("/default-reviewers", default_reviewers, ("GET",)),
     ("/pullrequests", pullrequests, ("GET",)),
     ("/pullrequests/activity", repo_activity, ("GET",)),
     ("/pullrequests/{pid:int}", get_pullrequest, ("GET",)),

@@ -10,6 +10,7 @@ time and text come from ``common/clock.py`` and ``common/pools.py``.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from bbmirror.simulator.cloud.discussion import Discussion
@@ -229,6 +230,8 @@ class _Generator(Discussion):
             long_at -= n_issues
             issue_at += n_issues
         self.renumber()
+        for repo in repos:
+            repo.default_reviewers = default_reviewers(self.world, repo)
         self.world.clock = iso(END_US)
         return self.world
 
@@ -265,6 +268,13 @@ class _Generator(Discussion):
         for activity in self.pr_activity:
             activity.comment_id = mapping[activity.comment_id]  # type: ignore[index]
         self.world.next_comment_id = next_id
+
+
+def default_reviewers(world: World, repo: Repository) -> list[str]:
+    """Zero to three workspace members, from an rng of their own: other data keeps its bytes."""
+    pick = random.Random(f"default-reviewers/{repo.uuid}")
+    members = member_uuids(world, repo)
+    return pick.sample(members, pick.randint(0, min(3, len(members))))
 
 
 def generate(seed: int = 0, size: str | Size = "small") -> World:

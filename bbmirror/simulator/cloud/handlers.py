@@ -99,6 +99,14 @@ def member(c: Call) -> Response:
     return c.json(render.membership(c.world, ws, found, c.base, c.html))
 
 
+def default_reviewers(c: Call) -> Response:
+    """The repository's own default reviewers as condensed users (deleted ones stay listed)."""
+    repo = c.repo()
+    return c.page(
+        repo.default_reviewers, lambda u: render.user_by_uuid(c.world, u, c.base, c.html) or {}
+    )
+
+
 def projects(c: Call) -> Response:
     ws = c.workspace()
     visible = [p for p in ws.projects.values() if not p.is_private or c.member(ws)]

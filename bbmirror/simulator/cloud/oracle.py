@@ -62,6 +62,8 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
             for c in pr.comments:
                 exp["comments"][f"{source}/comment/{c.id}"] = _comment(c, key, None, source)
             exp["activity_count"][key] = (len(pr.activity),)
+        for uuid in repo.default_reviewers:
+            exp["default_reviewers"][f"{rid}/default-reviewer/{uuid}"] = (uuid,)
         if not repo.has_issues:
             continue
         for kind, table in (("milestone", repo.milestones), ("version", repo.versions)):

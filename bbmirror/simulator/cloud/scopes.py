@@ -35,7 +35,7 @@ CLOUD_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/user(/|$)", "account"),
         (r"^/workspaces/[^/]+/projects(/|$)", "project"),
         (r"^/workspaces(/|$)", "team"),
-        (r"^/repositories/[^/]+/[^/]+/pullrequests(/|$)", "pullrequest"),
+        (r"^/repositories/[^/]+/[^/]+/(pullrequests|default-reviewers)(/|$)", "pullrequest"),
         (r"^/repositories/[^/]+/[^/]+/(issues|milestones|versions|components)(/|$)", "issue"),
         (r"^/repositories/[^/]+/[^/]+/pipelines", "pipeline"),
         (r"^/repositories(/|$)", "repository"),

@@ -245,6 +245,7 @@ class Repository:
     versions: dict[int, Named] = field(default_factory=dict)
     components: dict[int, Named] = field(default_factory=dict)
     pullrequests: dict[int, PullRequest] = field(default_factory=dict)
+    default_reviewers: list[str] = field(default_factory=list)  # user uuids, in order added
     last_issue_id: int = 0  # highest issue id ever handed out; deleted ids are never reused
 
     @property

@@ -25,6 +25,8 @@ QUERIES = {
     "milestones": "select id, name from milestones",
     "versions": "select id, name from versions",
     "components": "select id, name from components",
+    "default_reviewers": "select id, user_id from default_reviewers",
+    "repository_labels": "select id, name from repository_labels",
     "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
     "issue_changes": "select id, user_id from issue_changes",
     "issue_attachments": "select id from issue_attachments",

@@ -12,6 +12,7 @@ and time come from ``common/pools.py`` and ``common/clock.py``.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from bbmirror.simulator.common.pools import (
@@ -158,6 +159,8 @@ class _Generator(Discussion):
         for repo in repos:
             for pr in repo.pull_requests.values():
                 pr.updated = expected_updated(pr, self.world.settings)
+        for repo in repos:
+            repo.labels = labels(repo)
         self.world.clock = END_MS
         return self.world
 
@@ -174,6 +177,15 @@ class _Generator(Discussion):
                 self.world.next_activity_id += 1
         for activity, comment in self.links:
             activity.comment_id = comment.id
+
+
+LABELS = ("backend", "frontend", "deprecated", "team-a", "team-b", "pci", "java-17", "infra")
+
+
+def labels(repo: DcRepository) -> list[str]:
+    """Zero to three labels, from an rng of their own: the rest of the world keeps its bytes."""
+    pick = random.Random(f"labels/{repo.id}/{repo.slug}")
+    return sorted(pick.sample(LABELS, pick.randint(0, 3)))
 
 
 def generate_dc(

@@ -88,6 +88,12 @@ def get_user(c: Call) -> Response:
     return JSONResponse(render.user(found, c.base))
 
 
+def labels(c: Call) -> Response:
+    """The repository's labels, by name."""
+    repo = c.repo()
+    return c.page(sorted(repo.labels), lambda n: {"name": n}, "labels")
+
+
 def branches(c: Call) -> Response:
     repo = c.repo()
     order = c.choice("orderBy", "ALPHABETICAL", ("ALPHABETICAL", "MODIFICATION"))

@@ -29,6 +29,8 @@ def expected(world: DcWorld, source: str = SOURCE) -> dict[str, dict[str, tuple]
             exp["branches"][f"{rid}/branch/{name}"] = (head,)
         for name, tag in repo.tags.items():
             exp["tags"][f"{rid}/tag/{name}"] = (tag.target,)
+        for name in repo.labels:
+            exp["repository_labels"][f"{rid}/label/{name}"] = (name,)
         for c in map(repo.commits.get, _reachable(repo)):
             author = f"{_display_name(world, c)} <{c.author_email}>"
             exp["commits"][f"{rid}/{c.id}"] = (c.message, author, len(c.parents))
@@ -105,6 +107,7 @@ QUERIES = {
         "repositories",
         "branches",
         "tags",
+        "repository_labels",
         "commits",
         "pullrequests",
         "pullrequest_participants",

@@ -191,6 +191,7 @@ class DcRepository:
     branches: dict[str, str] = field(default_factory=dict)  # name -> head
     tags: dict[str, DcTag] = field(default_factory=dict)
     builds: dict[str, list[DcBuild]] = field(default_factory=dict)  # commit -> statuses
+    labels: list[str] = field(default_factory=list)  # lowercase, 3-50 chars of [a-z0-9-]
     pull_requests: dict[int, DcPullRequest] = field(default_factory=dict)
     last_pr_id: int = 0  # PR ids are never reused, even after a delete
 

@@ -1,0 +1,52 @@
+"""Data Center repository labels (issue 13): transform, simulator, sync, tombstone."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from dc_mirror import DcHarness, differences
+
+from bbmirror.flavours.server import rows
+from bbmirror.rows import RowError
+from bbmirror.simulator.server.generate import generate_dc
+
+
+def test_a_label_becomes_a_row_keyed_by_repository_and_name():
+    rs = rows.repository_label({"name": "backend"}, source="dc", repository_id="dc/repo/1")
+    (row,) = rs["repository_labels"]
+    assert (row["id"], row["repository_id"], row["name"]) == (
+        "dc/repo/1/label/backend",
+        "dc/repo/1",
+        "backend",
+    )
+
+
+def test_a_label_without_a_name_is_a_row_error():
+    with pytest.raises(RowError):
+        rows.repository_label({"name": ""}, source="dc", repository_id="dc/repo/1")
+
+
+def _labels(db: str) -> dict[str, bool]:
+    conn = sqlite3.connect(db)
+    try:
+        found = conn.execute("select id, deleted_at is null from repository_labels")
+        return {key: bool(alive) for key, alive in found}
+    finally:
+        conn.close()
+
+
+def test_a_sync_mirrors_labels_and_tombstones_a_removed_one(tmp_path):
+    world = generate_dc(3, "tiny")
+    repo = max(world.repositories.values(), key=lambda r: len(r.labels))
+    assert repo.labels  # the generated world has some to mirror
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    summary = harness.sync()
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    assert differences(world, harness.db) == []
+    gone = repo.labels.pop(0)
+    summary = harness.sync()
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    assert differences(world, harness.db) == []
+    source = harness.source().name
+    assert _labels(harness.db)[f"{source}/repo/{repo.id}/label/{gone}"] is False
