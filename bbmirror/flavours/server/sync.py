@@ -21,10 +21,11 @@ from __future__ import annotations
 import asyncio
 
 from bbmirror.engine import freshness
-from bbmirror.engine.base import ChildRows, SyncError, merge
+from bbmirror.engine.base import SyncError, merge
 from bbmirror.engine.newest import NewestWalker
-from bbmirror.engine.ranges import STATUS_TODO, RangesWalker
+from bbmirror.engine.ranges import RangesWalker
 from bbmirror.engine.streams import Context, RowSet
+from bbmirror.flavours.server.statuses import read_statuses
 from bbmirror.flavours.server.streams import API
 from bbmirror.http import NotFound
 
@@ -122,12 +123,10 @@ class ServerSync(RangesWalker, NewestWalker):
             # Tips whose builds are still running are read again (freshness.py);
             # --reconcile reads every tip's.
             tips = set(refs.values())
-            extra = (
-                sorted(tips)
-                if self.options.reconcile
-                else freshness.tips_building(self.store, repo_id, tips)
-            )
-            await self.guarded("statuses", self.statuses(ctx, repo_id, extra), ctx)
+            building = freshness.tips_building(self.store, repo_id, tips)
+            extra = sorted(tips) if self.options.reconcile else []
+            reading = read_statuses(self, ctx, repo_id, building, extra)
+            await self.guarded("statuses", reading, ctx)
         if self.wanted("labels"):
             labels = self.run_full(self.streams["labels"], ctx, where)
             await self.guarded("labels", labels, ctx)
@@ -136,29 +135,6 @@ class ServerSync(RangesWalker, NewestWalker):
             await self.guarded("pullrequests", newest, ctx)
         if self.wanted("commits") and refs:
             self.collect_garbage(repo_id, refs)
-
-    async def statuses(self, ctx: Context, scope: str, extra: list[str]) -> None:
-        """Build statuses of the tips still to read (plus ``extra``); each one read leaves the
-        to-do list in the transaction that writes it, one that failed stays for the next run."""
-        stream = self.streams["statuses"]
-        state = self.store.get_state(self.source.name, scope, self.streams["commits"].name)
-        heads = sorted({*(state.extra.get(STATUS_TODO, []) if state else []), *extra})
-        if not heads:
-            return
-        jobs = [self.fetch_child(stream, {**ctx, "commit_hash": sha}, sha) for sha in heads]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        done = set()
-        with self.store.transaction():
-            for sha, child in zip(heads, results, strict=True):
-                if isinstance(child, ChildRows):
-                    self.write(child.rows)
-                    done.add(sha)
-            if state is not None:
-                state.extra[STATUS_TODO] = sorted(set(state.extra.get(STATUS_TODO, [])) - done)
-                self.store.put_state(state)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
 
 
 def _full_name(repo: dict) -> str:

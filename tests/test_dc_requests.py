@@ -1,0 +1,123 @@
+"""Data Center request economy (issue 14): build statuses asked in bulk, no range walk for a tip
+the mirror already reaches, Jira issues read only for pull requests that can have some.
+
+Each test syncs the in-process simulator and checks both the requests made and that the mirror
+still equals the world.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from urllib.parse import parse_qs
+
+from dc_mirror import DcHarness, differences
+
+from bbmirror.engine import Options
+from bbmirror.simulator.common.graph import ancestors
+from bbmirror.simulator.server import mutate as dc_mutate
+from bbmirror.simulator.server.generate import generate_dc
+from bbmirror.simulator.server.world import DcWorld
+
+
+def _tips(world: DcWorld) -> dict[int, set[str]]:
+    return {
+        repo.id: {*repo.branches.values(), *(t.target for t in repo.tags.values())}
+        for repo in world.repositories.values()
+    }
+
+
+def _statuses(db: str) -> set[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        sql = "select commit_hash, key from commit_statuses where deleted_at is null"
+        return set(conn.execute(sql))
+
+
+def _status_gets(log: list) -> list[str]:
+    return [
+        r.path.rsplit("/", 1)[1]
+        for r in log
+        if r.method == "GET" and "/rest/build-status/" in r.path and "/stats" not in r.path
+    ]
+
+
+def _walked_tips(log: list) -> list[str]:
+    return [
+        parse_qs(r.query).get("until", [""])[0]
+        for r in log
+        if r.method == "GET" and r.path.endswith("/commits") and "/pull-requests/" not in r.path
+    ]
+
+
+def test_statuses_are_listed_only_for_tips_the_bulk_stats_say_have_builds(tmp_path):
+    world = generate_dc(2, "small")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    tips = _tips(world)
+    built = {
+        sha for repo in world.repositories.values() for sha in tips[repo.id] if repo.builds.get(sha)
+    }
+    assert built and built != set().union(*tips.values())  # some tips have builds, some not
+    gets = _status_gets(harness.log)
+    assert sorted(gets) == sorted(built)  # one list per tip with builds, none for the others
+    posts = [r for r in harness.log if r.method == "POST"]
+    assert {r.path for r in posts} == {"/rest/build-status/1.0/commits/stats"}
+    assert len(posts) == len(world.repositories)  # every repository's tips fit one request
+    want = {
+        (sha, b.key)
+        for repo in world.repositories.values()
+        for sha in built
+        for b in repo.builds.get(sha, ())
+    }
+    assert _statuses(harness.db) == want
+    assert differences(world, harness.db) == []
+
+
+def test_no_range_walk_for_a_tip_below_a_walked_head(tmp_path):
+    world = generate_dc(3, "tiny")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    rng = random.Random(5)
+    known: set[str] = set()
+    for repo in world.repositories.values():
+        head = repo.branches[repo.default_branch]
+        older = repo.commits[head].parents[0]
+        dc_mutate.create_branch(world, repo, "release/old", at=older)
+        dc_mutate.create_tag(world, repo, "v-known")
+        dc_mutate.add_build(world, repo, older, rng)
+        known |= {older, head}
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"
+    assert not set(_walked_tips(harness.log[start:])) & known  # the graph was there
+    assert differences(world, harness.db) == []
+    statuses = {sha for sha, _ in _statuses(harness.db)}
+    assert all(
+        repo.commits[repo.branches["release/old"]].id in statuses
+        for repo in world.repositories.values()
+    )  # the new tip's statuses were read
+    clean = DcHarness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    assert _statuses(clean.db) <= _statuses(harness.db)
+
+
+def test_a_tip_stored_only_from_a_pull_request_is_still_walked(tmp_path):
+    """Commits a PR's commit list stored say nothing of their ancestors: only a walked head's
+    ancestry counts as mirrored."""
+    world = generate_dc(3, "tiny")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    only = frozenset({"pullrequests", "pr_commits"})
+    assert harness.sync(Options(only=only)).outcome == "ok"
+    with sqlite3.connect(harness.db) as conn:
+        stored = {row[0] for row in conn.execute("select hash from commits")}
+    lone = set()  # branch tips stored from a PR list that no other ref reaches
+    for repo in world.repositories.values():
+        for name, tip in repo.branches.items():
+            others = [t for n, t in repo.branches.items() if n != name]
+            others += [t.target for t in repo.tags.values()]
+            if tip in stored and tip not in ancestors(repo.commits, others):
+                lone.add(tip)
+    assert lone
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"
+    assert lone <= set(_walked_tips(harness.log[start:]))
+    assert differences(world, harness.db) == []
