@@ -121,3 +121,26 @@ def test_a_tip_stored_only_from_a_pull_request_is_still_walked(tmp_path):
     assert harness.sync().outcome == "ok"
     assert lone <= set(_walked_tips(harness.log[start:]))
     assert differences(world, harness.db) == []
+
+
+def test_a_tip_still_building_is_listed_again_only_when_its_counts_move(tmp_path):
+    world = generate_dc(3, "tiny")
+    rng = random.Random(3)
+    repo = next(iter(world.repositories.values()))
+    tip = repo.branches[repo.default_branch]
+    build = dc_mutate.add_build(world, repo, tip, rng)
+    build.state = "INPROGRESS"
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"  # nothing changed: one bulk question, no list
+    quiet = harness.log[start:]
+    assert len([r for r in quiet if r.method == "POST"]) == 1
+    assert _status_gets(quiet) == []
+    build.state = "SUCCESSFUL"
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"
+    assert _status_gets(harness.log[start:]) == [tip]
+    with sqlite3.connect(harness.db) as conn:
+        sql = "select state from commit_statuses where commit_hash = ? and key = ?"
+        assert conn.execute(sql, (tip, build.key)).fetchone() == ("SUCCESSFUL",)

@@ -17,9 +17,10 @@ NAMED = "projects are named (the preflight read them)"
 
 
 def _building(repo: Any) -> int:
-    """Tips whose build is still in progress are read again (engine/freshness.py)."""
+    """Tips whose build is still in progress are asked again, in one bulk stats request
+    (flavours/server/statuses.py); unchanged counts list nothing."""
     tips = set(repo.branches.values()) | {t.target for t in repo.tags.values()}
-    return sum(any(b.state == "INPROGRESS" for b in repo.builds.get(tip, ())) for tip in tips)
+    return int(any(b.state == "INPROGRESS" for tip in tips for b in repo.builds.get(tip, ())))
 
 
 DISCOVERY = Level(

@@ -120,8 +120,8 @@ class ServerSync(RangesWalker, NewestWalker):
             # Statuses come from state (tips walked whose statuses are still unread), so a
             # failed walk, a failed read, a kill before this line or an --only that left them
             # out loses none of them.
-            # Tips whose builds are still running are read again (freshness.py);
-            # --reconcile reads every tip's.
+            # Tips whose builds are still running are asked again (freshness.py) and listed
+            # when their counts moved (statuses.py); --reconcile reads every tip's.
             tips = set(refs.values())
             building = freshness.tips_building(self.store, repo_id, tips)
             extra = sorted(tips) if self.options.reconcile else []
