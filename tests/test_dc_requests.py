@@ -8,16 +8,20 @@ still equals the world.
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 from urllib.parse import parse_qs
 
 from dc_mirror import DcHarness, differences
+from lying import lie_to
 
 from bbmirror.engine import Options
 from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.server import mutate as dc_mutate
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.simulator.server.world import DcWorld
+
+CANDIDATE = re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+")  # what may be a Jira key (reference §4)
 
 
 def _tips(world: DcWorld) -> dict[int, set[str]]:
@@ -144,3 +148,72 @@ def test_a_tip_still_building_is_listed_again_only_when_its_counts_move(tmp_path
     with sqlite3.connect(harness.db) as conn:
         sql = "select state from commit_statuses where commit_hash = ? and key = ?"
         assert conn.execute(sql, (tip, build.key)).fetchone() == ("SUCCESSFUL",)
+
+
+def _keyed(world: DcWorld) -> tuple[set, set]:
+    """(repository id, PR number) of the PRs some commit message of which names a candidate
+    key, and of the others."""
+    keyed, plain = set(), set()
+    for repo in world.repositories.values():
+        for pr in repo.pull_requests.values():
+            messages = [repo.commits[sha].message for sha in pr.commit_ids]
+            named = any(CANDIDATE.search(m) for m in messages)
+            (keyed if named else plain).add((repo.id, pr.id))
+    return keyed, plain
+
+
+def _jira_reads(log: list) -> list:
+    return [r for r in log if r.path.startswith("/rest/jira/")]
+
+
+def test_jira_issues_are_read_only_for_pull_requests_whose_commits_name_a_key(tmp_path):
+    world = generate_dc(2, "small")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    keyed, plain = _keyed(world)
+    assert keyed and plain
+    # One read per PR that can have issues, none for the rest.
+    assert len(_jira_reads(harness.log)) == len(keyed)
+    assert differences(world, harness.db) == []  # found_in 'jira' rows equal Bitbucket's answers
+    with sqlite3.connect(harness.db) as conn:
+        linked = conn.execute("select count(*) from jira_links where found_in = 'jira'")
+        assert linked.fetchone()[0] > 0
+
+
+def test_jira_reads_that_failed_are_done_next_run_without_the_rest_of_the_pr(tmp_path):
+    world = generate_dc(3, "tiny")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    proxy = lie_to(harness, lambda scope: 500 if scope["path"].startswith("/rest/jira/") else None)
+    assert harness.sync().outcome == "partial"
+    assert not _jira_reads(harness.log)  # every read failed (the proxy answered)
+    proxy.rule = None
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"
+    again = harness.log[start:]
+    assert len(_jira_reads(again)) == len(_keyed(world)[0]) > 0
+    assert not [r for r in again if r.path.endswith("/activities")]  # the PRs were not re-read
+    assert differences(world, harness.db) == []
+
+
+def _open_lists(log: list) -> list:
+    return [r for r in log if r.path.endswith("/pull-requests") and "state=OPEN" in r.query]
+
+
+def test_open_pull_requests_are_listed_again_only_when_the_walk_did_not_list_them_all(tmp_path):
+    world = generate_dc(3, "tiny")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    repo = next(r for r in world.repositories.values() if len(r.pull_requests) > 3)
+    pr = next(p for p in repo.pull_requests.values() if p.state == "OPEN")
+    pr.title += " (renamed without a new updatedDate)"  # a change only a re-read can see
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"
+    quiet = harness.log[start:]
+    assert _open_lists(quiet) == []  # each newest page was a whole list, open PRs and all
+    assert differences(world, harness.db) == []
+    harness.app.state.config.max_limits = {"pull-requests": 3}  # pages shorter than the lists
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"
+    longer = [r for r in world.repositories.values() if len(r.pull_requests) > 3]
+    assert len(_open_lists(harness.log[start:])) == len(longer)
+    assert differences(world, harness.db) == []

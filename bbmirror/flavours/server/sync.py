@@ -5,13 +5,16 @@ Server has no "updated since" filter, so:
 * Pull requests are paged newest first (``state=ALL&order=NEWEST``) and the walk stops at the
   first page that reaches below the watermark minus the overlap, but only while the pages
   are seen to be in descending ``updatedDate`` order; otherwise the whole list is read (the
-  sort key of NEWEST is undocumented, §3.1). Open PRs are re-listed every run. A PR whose
-  change markers moved (``updatedDate``, ``version``, comment and task counts, state) gets its
-  activities (the change log and the only complete source of comments), commits and Jira
-  issues again. A page and its children commit together; the watermark moves at the end, so
-  a killed run simply starts again from the top, where unchanged PRs cost nothing.
+  sort key of NEWEST is undocumented, §3.1). Open PRs are re-listed every run, unless that
+  walk read the whole list. A PR whose change markers moved (``updatedDate``, ``version``,
+  comment and task counts, state) gets its activities (the change log and the only complete
+  source of comments) and commits again; its Jira issues follow the walk, asked only when a
+  commit names a candidate key (jira.py). A page and its children commit together; the
+  watermark moves at the end, so a killed run starts again from the top, where unchanged PRs
+  cost nothing.
 * Commits are read per moved ref as graph ranges: ``until=<new tip>&since=<old tip>``, and a new
-  ref ``since`` the default branch. Build statuses are read for every new tip.
+  ref ``since`` the default branch; none for a tip the mirror already reaches (ranges.py).
+  Build statuses of new tips are asked in bulk, and listed for tips with builds (statuses.py).
 * A complete PR list (the first run, a non-monotonic order, or ``--reconcile``) tombstones PRs
   that vanished; ``--reconcile`` also re-reads the children of every PR.
 """
@@ -25,12 +28,13 @@ from bbmirror.engine.base import SyncError, merge
 from bbmirror.engine.newest import NewestWalker
 from bbmirror.engine.ranges import RangesWalker
 from bbmirror.engine.streams import Context, RowSet
+from bbmirror.flavours.server.jira import JiraDue, read_jira
 from bbmirror.flavours.server.statuses import read_statuses
 from bbmirror.flavours.server.streams import API
 from bbmirror.http import NotFound
 
 
-class ServerSync(RangesWalker, NewestWalker):
+class ServerSync(JiraDue, RangesWalker, NewestWalker):
     """The order of work for one Bitbucket Data Center source."""
 
     async def preflight(self) -> None:
@@ -133,6 +137,8 @@ class ServerSync(RangesWalker, NewestWalker):
         if self.wanted("pullrequests"):
             newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", newest, ctx)
+        if self.wanted("pr_jira"):
+            await self.guarded("pr_jira", read_jira(self, ctx, repo_id), ctx)
         if self.wanted("commits") and refs:
             self.collect_garbage(repo_id, refs)
 
