@@ -217,3 +217,33 @@ def test_open_pull_requests_are_listed_again_only_when_the_walk_did_not_list_the
     longer = [r for r in world.repositories.values() if len(r.pull_requests) > 3]
     assert len(_open_lists(harness.log[start:])) == len(longer)
     assert differences(world, harness.db) == []
+
+
+def test_a_pull_request_whose_commits_no_longer_name_a_key_loses_its_issues_unasked(tmp_path):
+    world = generate_dc(2, "small")
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    repo, pr = next(
+        (r, p)
+        for r in world.repositories.values()
+        for p in r.pull_requests.values()
+        if p.state == "OPEN"
+        and p.from_repo_id == r.id
+        and p.commit_ids == [r.branches.get(p.from_branch)]
+        and CANDIDATE.search(r.commits[p.commit_ids[0]].message)
+    )
+    (amended,) = dc_mutate.force_push(world, repo, pr.from_branch, random.Random(1))
+    repo.commits[amended].message = "Reword the change without naming an issue"
+    assert pr.commit_ids == [amended]
+    start = len(harness.log)
+    assert harness.sync().outcome == "ok"
+    path = f"/repos/{repo.slug}/pull-requests/{pr.id}/issues"
+    assert not [r for r in _jira_reads(harness.log[start:]) if r.path.endswith(path)]
+    assert differences(world, harness.db) == []  # its Jira links are gone, as Bitbucket's are
+    with sqlite3.connect(harness.db) as conn:
+        sql = (
+            "select count(*), count(deleted_at) from jira_links"
+            " where found_in = 'jira' and pullrequest_id = ?"
+        )
+        linked, gone = conn.execute(sql, (f"dc/repo/{repo.id}/pr/{pr.id}",)).fetchone()
+        assert linked == gone > 0  # it had links; each one is tombstoned
