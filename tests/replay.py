@@ -37,6 +37,10 @@ def data_center_replay() -> dict[str, Any]:
         ref["latestCommit"] = ref["latestChangeset"] = sha  # agree with the captured commit
     pr = load("server/pullrequest_iso_dates.json")
     author = copy.deepcopy(pr["author"]["user"])
+    statuses = load("server/build_statuses.json")["values"]
+    fields = {"SUCCESSFUL": "successful", "FAILED": "failed", "INPROGRESS": "inProgress"}
+    fields |= {"CANCELLED": "cancelled", "UNKNOWN": "unknown"}
+    stats = {name: sum(s["state"] == state for s in statuses) for state, name in fields.items()}
     return {
         f"{API}/users": page([author], limit=1),
         REPO: load("server/repository.json"),
@@ -44,6 +48,7 @@ def data_center_replay() -> dict[str, Any]:
         f"{REPO}/tags": page([]),
         f"{REPO}/labels": page([]),  # no label captured: an unlabelled repository
         f"{REPO}/commits": page([commit]),
+        "/rest/build-status/1.0/commits/stats": {sha: stats},  # POST, documented shape
         f"/rest/build-status/1.0/commits/{sha}": load("server/build_statuses.json"),
         f"{REPO}/pull-requests": page([pr]),
         f"{REPO}/pull-requests/1/activities": load("server/pullrequest_activities.json"),
@@ -107,6 +112,6 @@ def replay_app(bodies: dict[str, Any]) -> Starlette:
         errors = [{"context": None, "message": f"{path} does not exist", "exceptionName": None}]
         return JSONResponse({"errors": errors}, status_code=404)
 
-    app = Starlette(routes=[Route("/{path:path}", answer, methods=["GET"])])
+    app = Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
     app.state.log = []
     return app

@@ -33,7 +33,9 @@ class NewestWalker(Engine):
         monotonic, complete = True, True
         await self.redo(stream, ctx, state)
         pages = self.client.pages(path, [*stream.params, *self.page_size(stream)])
+        exhausted = False  # the walk read the last page: it listed every PR, the open ones too
         async for page in pages:
+            exhausted = page.next is None
             dates = await self.pr_page(stream, ctx, page.values, seen, state)
             if not dates:
                 continue
@@ -50,10 +52,13 @@ class NewestWalker(Engine):
                 complete = False
                 await pages.aclose()
                 break
-        # Open PRs every run: they change in ways that may not move updatedDate (§3.2 4d).
-        params = [("state", "OPEN"), ("order", "NEWEST"), *self.page_size(stream)]
-        async for page in self.client.pages(path, params):
-            await self.pr_page(stream, ctx, page.values, seen, state)
+        # Open PRs every run: they change in ways that may not move updatedDate (§3.2 4d);
+        # a walk that reached the end of the list (a repository with fewer PRs than a page
+        # holds) has just read each of them with everything else.
+        if not exhausted:
+            params = [("state", "OPEN"), ("order", "NEWEST"), *self.page_size(stream)]
+            async for page in self.client.pages(path, params):
+                await self.pr_page(stream, ctx, page.values, seen, state)
         with self.store.transaction():
             # The open list is complete: an open PR that no list showed was deleted.
             self.tombstone_missing(stream, {"repository_id": scope, "state": "OPEN"}, seen)

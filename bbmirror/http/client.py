@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -71,6 +72,7 @@ MAX_BODY = 64 * 1024 * 1024  # bytes; a bigger page is refused, not held in memo
 MAX_RETRY_AFTER = 900.0  # seconds; a longer Retry-After fails the run with a clear message
 GARBLED_RETRIES = 3  # a truncated 200 is retried like a 5xx, this many times
 SLOW_RETRIES = 1  # a request that hit its deadline is tried once more
+FORM_TYPE = "application/x-www-form-urlencoded"
 HANGING = 3  # deadlines in a row that mean the host, not one request, is stuck
 
 
@@ -169,6 +171,10 @@ class BitbucketClient:
         """POST a form body (Bitbucket's way around long include/exclude lists)."""
         return await self.request("POST", path, form=urlencode(list(data)))
 
+    async def post_json(self, path: str, value: object) -> dict:
+        """POST a JSON body that is a query (Data Center's bulk build-status statistics)."""
+        return await self.request("POST", path, form=json.dumps(value))
+
     async def request(
         self,
         method: str,
@@ -262,7 +268,8 @@ class BitbucketClient:
         """One exchange within the deadline, its body streamed and capped at ``max_body``."""
         headers = lane.credentials.header()
         if form is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            # A form body escapes brackets: one that starts with one is JSON (post_json).
+            headers["Content-Type"] = "application/json" if form[:1] in "[{" else FORM_TYPE
         async with asyncio.timeout(self.deadline):
             async with self._http.stream(
                 method, url, params=params, content=form, headers=headers

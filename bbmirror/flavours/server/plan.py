@@ -3,7 +3,8 @@
 Discovery: every repository the credential sees (one listing), or the named projects' or
 repositories' (read by the preflight). Per repository: refs, then the commit ranges they moved,
 the build statuses of new tips (and of tips still building), then the pull requests, newest
-first (the newest page reaches below the watermark; the open ones are read again).
+first (the newest page reaches below the watermark; the open ones are read again), then the
+Jira issues of the changed ones whose commits name a candidate key.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from bbmirror.engine.plan import Level, Plan, Step
-from bbmirror.flavours.server.streams import SERVER_STREAMS
+from bbmirror.flavours.server.streams import LIMIT, SERVER_STREAMS
 
 NAMED = "projects are named (the preflight read them)"
 
 
 def _building(repo: Any) -> int:
-    """Tips whose build is still in progress are read again (engine/freshness.py)."""
+    """Tips whose build is still in progress are asked again, in one bulk stats request
+    (flavours/server/statuses.py); unchanged counts list nothing."""
     tips = set(repo.branches.values()) | {t.target for t in repo.tags.values()}
-    return sum(any(b.state == "INPROGRESS" for b in repo.builds.get(tip, ())) for tip in tips)
+    return int(any(b.state == "INPROGRESS" for tip in tips for b in repo.builds.get(tip, ())))
+
+
+def _pull_requests(repo: Any) -> int:
+    """The newest page; the open list too unless that page was the whole list (newest.py)."""
+    return 1 if len(repo.pull_requests) <= LIMIT else 2
 
 
 DISCOVERY = Level(
@@ -40,7 +47,9 @@ REPOSITORY = Level(
         Step("commits", after=("branches", "tags"), when="the repository has refs", noop=0),
         Step("statuses", after=("commits",), when="new tips, or tips building", noop=_building),
         Step("labels"),  # one request: a repository's labels fit one page
-        Step("pullrequests", noop=2),
+        Step("pullrequests", noop=_pull_requests),
+        # After the walk: PRs whose markers moved and whose commits name a candidate key.
+        Step("pr_jira", after=("pullrequests",), when="changed PRs naming a key", noop=0),
     ),
     lambda world: world.repositories.values(),
 )

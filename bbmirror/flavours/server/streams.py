@@ -87,7 +87,8 @@ def _stream_list() -> list[Stream]:
             cursor="updated_on",
             # No "updated since" filter on Server: these say a PR changed (§3.1).
             markers=("updated_on", "version", "comment_count", "task_count", "state"),
-            children=("pr_activity", "pr_commits", "pr_jira"),
+            # pr_jira is read after the walk, from the stored PR commits (server/jira.py).
+            children=("pr_activity", "pr_commits"),
             child_key="pullrequest_id",  # children get it, and the PR/issue number
             owns=(
                 Owned("pullrequest_participants", "pullrequest_id"),

@@ -5,13 +5,16 @@ Server has no "updated since" filter, so:
 * Pull requests are paged newest first (``state=ALL&order=NEWEST``) and the walk stops at the
   first page that reaches below the watermark minus the overlap, but only while the pages
   are seen to be in descending ``updatedDate`` order; otherwise the whole list is read (the
-  sort key of NEWEST is undocumented, §3.1). Open PRs are re-listed every run. A PR whose
-  change markers moved (``updatedDate``, ``version``, comment and task counts, state) gets its
-  activities (the change log and the only complete source of comments), commits and Jira
-  issues again. A page and its children commit together; the watermark moves at the end, so
-  a killed run simply starts again from the top, where unchanged PRs cost nothing.
+  sort key of NEWEST is undocumented, §3.1). Open PRs are re-listed every run, unless that
+  walk read the whole list. A PR whose change markers moved (``updatedDate``, ``version``,
+  comment and task counts, state) gets its activities (the change log and the only complete
+  source of comments) and commits again; its Jira issues follow the walk, asked only when a
+  commit names a candidate key (jira.py). A page and its children commit together; the
+  watermark moves at the end, so a killed run starts again from the top, where unchanged PRs
+  cost nothing.
 * Commits are read per moved ref as graph ranges: ``until=<new tip>&since=<old tip>``, and a new
-  ref ``since`` the default branch. Build statuses are read for every new tip.
+  ref ``since`` the default branch; none for a tip the mirror already reaches (ranges.py).
+  Build statuses of new tips are asked in bulk, and listed for tips with builds (statuses.py).
 * A complete PR list (the first run, a non-monotonic order, or ``--reconcile``) tombstones PRs
   that vanished; ``--reconcile`` also re-reads the children of every PR.
 """
@@ -21,15 +24,17 @@ from __future__ import annotations
 import asyncio
 
 from bbmirror.engine import freshness
-from bbmirror.engine.base import ChildRows, SyncError, merge
+from bbmirror.engine.base import SyncError, merge
 from bbmirror.engine.newest import NewestWalker
-from bbmirror.engine.ranges import STATUS_TODO, RangesWalker
+from bbmirror.engine.ranges import RangesWalker
 from bbmirror.engine.streams import Context, RowSet
+from bbmirror.flavours.server.jira import JiraDue, read_jira
+from bbmirror.flavours.server.statuses import read_statuses
 from bbmirror.flavours.server.streams import API
 from bbmirror.http import NotFound
 
 
-class ServerSync(RangesWalker, NewestWalker):
+class ServerSync(JiraDue, RangesWalker, NewestWalker):
     """The order of work for one Bitbucket Data Center source."""
 
     async def preflight(self) -> None:
@@ -119,46 +124,23 @@ class ServerSync(RangesWalker, NewestWalker):
             # Statuses come from state (tips walked whose statuses are still unread), so a
             # failed walk, a failed read, a kill before this line or an --only that left them
             # out loses none of them.
-            # Tips whose builds are still running are read again (freshness.py);
-            # --reconcile reads every tip's.
+            # Tips whose builds are still running are asked again (freshness.py) and listed
+            # when their counts moved (statuses.py); --reconcile reads every tip's.
             tips = set(refs.values())
-            extra = (
-                sorted(tips)
-                if self.options.reconcile
-                else freshness.tips_building(self.store, repo_id, tips)
-            )
-            await self.guarded("statuses", self.statuses(ctx, repo_id, extra), ctx)
+            building = freshness.tips_building(self.store, repo_id, tips)
+            extra = sorted(tips) if self.options.reconcile else []
+            reading = read_statuses(self, ctx, repo_id, building, extra)
+            await self.guarded("statuses", reading, ctx)
         if self.wanted("labels"):
             labels = self.run_full(self.streams["labels"], ctx, where)
             await self.guarded("labels", labels, ctx)
         if self.wanted("pullrequests"):
             newest = self.run_newest(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", newest, ctx)
+        if self.wanted("pr_jira"):
+            await self.guarded("pr_jira", read_jira(self, ctx, repo_id), ctx)
         if self.wanted("commits") and refs:
             self.collect_garbage(repo_id, refs)
-
-    async def statuses(self, ctx: Context, scope: str, extra: list[str]) -> None:
-        """Build statuses of the tips still to read (plus ``extra``); each one read leaves the
-        to-do list in the transaction that writes it, one that failed stays for the next run."""
-        stream = self.streams["statuses"]
-        state = self.store.get_state(self.source.name, scope, self.streams["commits"].name)
-        heads = sorted({*(state.extra.get(STATUS_TODO, []) if state else []), *extra})
-        if not heads:
-            return
-        jobs = [self.fetch_child(stream, {**ctx, "commit_hash": sha}, sha) for sha in heads]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        done = set()
-        with self.store.transaction():
-            for sha, child in zip(heads, results, strict=True):
-                if isinstance(child, ChildRows):
-                    self.write(child.rows)
-                    done.add(sha)
-            if state is not None:
-                state.extra[STATUS_TODO] = sorted(set(state.extra.get(STATUS_TODO, [])) - done)
-                self.store.put_state(state)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
 
 
 def _full_name(repo: dict) -> str:

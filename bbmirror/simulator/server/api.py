@@ -46,6 +46,7 @@ from bbmirror.simulator.server.handlers import (
     application_properties,
     branches,
     build_stats,
+    build_stats_many,
     build_statuses,
     commit_build,
     commits,
@@ -135,6 +136,8 @@ BUILD_ROUTES: list[tuple[str, Handler]] = [
     ("/commits/stats/{sha}", build_stats),
     ("/commits/{sha}", build_statuses),
 ]
+# POST endpoints that only read (their body is a query too long for a URL).
+POSTS: list[tuple[str, Handler]] = [("/commits/stats", build_stats_many)]
 AUTH_ONLY = frozenset({users, get_user})
 
 
@@ -163,9 +166,12 @@ def _endpoint(handler: Handler, anonymous: bool = False) -> Callable:
             ):
                 denied = _denied()
                 return error_response(401, denied.message, exc=denied.exc)
+        call = Call(request, viewer)
+        if request.method == "POST":
+            call.body = await request.body()
         try:
             with request.app.state.lock:
-                return handler(Call(request, viewer))
+                return handler(call)
         except ApiError as exc:
             return error_response(exc.status, exc.message, exc.context, exc.exc)
 
@@ -193,6 +199,11 @@ def create_dc_app(world: DcWorld, config: DcConfig | None = None) -> Starlette:
                 Route(context + prefix + path, _endpoint(handler), methods=["GET"])
                 for path, handler in table
             ]
+    routes += [
+        Route(context + prefix + path, _endpoint(handler), methods=["POST"])
+        for prefix in BUILDS
+        for path, handler in POSTS
+    ]
     app = DcApp(routes=routes, exception_handlers={HTTPException: _http_error})
     app.attach(world, config)
     app.state.root = root

@@ -96,6 +96,9 @@ class DcConfig:
     # Token or username -> the projects / repositories ("PROJ", "PROJ/slug") an HTTP access
     # token is tied to (server/scopes.py); absent: the user's own permissions
     access: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Commit ids one ``POST build-status/1.0/commits/stats`` takes: the documentation names no
+    # cap, so the simulator keeps a conservative one (docs/simulator.md); more is a 400.
+    max_stats_commits: int = 100
 
 
 class ApiError(Exception):
@@ -154,6 +157,7 @@ class Call:
     def __init__(self, request: Request, viewer: Viewer) -> None:
         self.request = request
         self.viewer = viewer
+        self.body = b""  # a POST's body, read by the endpoint before the world lock
         self.state = request.app.state
         self.world: DcWorld = self.state.world
         self.config: DcConfig = self.state.config

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.responses import Response
 
 from bbmirror.simulator.common.responses import JSONResponse
@@ -13,6 +15,15 @@ from bbmirror.simulator.server.call import (
     Doc,
     _log,
 )
+
+# RestBuildStats: state → field (CANCELLED and UNKNOWN exist since 7.x/8.x; zero when unused).
+STAT_STATES = {
+    "SUCCESSFUL": "successful",
+    "FAILED": "failed",
+    "INPROGRESS": "inProgress",
+    "CANCELLED": "cancelled",
+    "UNKNOWN": "unknown",
+}
 
 
 def application_properties(c: Call) -> Response:
@@ -215,15 +226,32 @@ def build_statuses(c: Call) -> Response:
     return c.page(builds, lambda b: render.build(b, c.world), "builds")
 
 
+def _stats(builds: list) -> Doc:
+    """RestBuildStats: how many builds of a commit are in each state."""
+    count = {state: sum(1 for b in builds if b.state == state) for state in STAT_STATES}
+    return {name: count[state] for state, name in STAT_STATES.items()}
+
+
 def build_stats(c: Call) -> Response:
-    found = _builds_for(c, c.params["sha"])
-    count = {
-        s: sum(1 for b in found if b.state == s) for s in ("SUCCESSFUL", "INPROGRESS", "FAILED")
-    }
-    return JSONResponse(
-        {
-            "successful": count["SUCCESSFUL"],
-            "inProgress": count["INPROGRESS"],
-            "failed": count["FAILED"],
-        }
-    )
+    return JSONResponse(_stats(_builds_for(c, c.params["sha"])))
+
+
+def build_stats_many(c: Call) -> Response:
+    """``POST commits/stats``: a JSON array of full commit ids in, ``{id: stats}`` out; a
+    commit without builds is left out of the answer (bitbucket-server.md §2.11)."""
+    try:
+        ids = json.loads(c.body or b"null")
+    except ValueError:
+        ids = None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ApiError(400, "The request body must be a JSON array of commit ids.")
+    if len(ids) > c.config.max_stats_commits:
+        raise ApiError(
+            400, f"At most {c.config.max_stats_commits} commits can be requested at once."
+        )
+    answer = {}
+    for sha in dict.fromkeys(ids):
+        found = _builds_for(c, sha)
+        if found:
+            answer[sha] = _stats(found)
+    return JSONResponse(answer)

@@ -8,6 +8,7 @@ from bbmirror.rows import to_utc
 from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.common.oracle import QUERIES as ALL_QUERIES
 from bbmirror.simulator.common.oracle import actual, compare
+from bbmirror.simulator.server.call import JIRA_COMMIT_CAP
 from bbmirror.simulator.server.world import DcWorld, jira_keys
 
 SOURCE = "dc"
@@ -65,6 +66,10 @@ def expected(world: DcWorld, source: str = SOURCE) -> dict[str, dict[str, tuple]
             text = " ".join((pr.title, pr.description, pr.from_branch))
             for issue in jira_keys(text):
                 exp["jira_links"][f"{key}/jira/text/{issue}"] = ()
+            # The Jira integration's answer: keys of the PR's first 100 commits (§4).
+            for sha in pr.commit_ids[:JIRA_COMMIT_CAP]:
+                for issue in jira_keys(repo.commits[sha].message):
+                    exp["jira_issue_links"][f"{key}/jira/jira/{issue}"] = ()
     return exp
 
 
@@ -117,6 +122,7 @@ QUERIES = {
     }
 }
 QUERIES["jira_links"] = "select id from jira_links where found_in = 'text'"
+QUERIES["jira_issue_links"] = "select id from jira_links where found_in = 'jira'"
 
 
 def differences(world: DcWorld, db: str, limit: int = 5, source: str = SOURCE) -> list[str]:
