@@ -14,9 +14,11 @@ Choices where the brief is silent:
   the flattened fields of that very object), ``synced_at`` (bookkeeping) and BLOB columns
   (attachment bytes; JSON cannot hold them). A change of ``json`` alone writes nothing.
 - ``observed_at``: a tombstone's time for a tombstone; the row's ``updated_on`` (server time)
-  where the table has one and the change set or moved it; else ``synced_at`` (the write's
-  time): a change that left ``updated_on`` alone (a PR's derived ``closed_on``, a count the
-  server does not date) happened after that ``updated_on``, so dating it there would be early.
+  where the table has one and the change set or moved it (an insert without one: its
+  ``created_on``, so an imported change log and a synced one are dated alike); else
+  ``synced_at`` (the write's time): a change that left ``updated_on`` alone (a PR's derived
+  ``closed_on``, a count the server does not date) happened after that ``updated_on``, so
+  dating it there would be early.
 - ``kind``: insert, update, tombstone (``deleted_at`` set), revive (``deleted_at`` cleared).
 - ``run_id``: the run in progress (``_history_run``, set by ``start_run``, cleared by
   ``finish_run`` and when a writer takes the lock); NULL for writes outside a run (imports).
@@ -52,16 +54,18 @@ def columns(table: str | Table, version: int | None = None) -> tuple[str, ...]:
 
 
 def _observed(table: Table, version: int | None, *, update: bool) -> str:
-    """A change's time: the server's ``updated_on`` when the change moved it, else the write's."""
+    """A change's time: the server's ``updated_on`` when the change moved it (an insert: its
+    ``updated_on``, else its ``created_on``), else the write's."""
     have = {c.name for c in table.all_columns if version is None or c.since <= version}
-    if "updated_on" not in have:
-        return "NEW.[synced_at]"
-    if not update:
-        return "coalesce(NEW.[updated_on], NEW.[synced_at])"
-    return (
-        "CASE WHEN NEW.[updated_on] IS NOT NULL AND NEW.[updated_on] IS NOT OLD.[updated_on]"
-        " THEN NEW.[updated_on] ELSE NEW.[synced_at] END"
-    )
+    if update:
+        if "updated_on" not in have:
+            return "NEW.[synced_at]"
+        return (
+            "CASE WHEN NEW.[updated_on] IS NOT NULL AND NEW.[updated_on] IS NOT OLD.[updated_on]"
+            " THEN NEW.[updated_on] ELSE NEW.[synced_at] END"
+        )
+    server = [f"NEW.[{c}]" for c in ("updated_on", "created_on") if c in have]
+    return f"coalesce({', '.join([*server, 'NEW.[synced_at]'])})" if server else "NEW.[synced_at]"
 
 
 def trigger_sql(declared: str | Table, version: int | None = None) -> tuple[str, ...]:
