@@ -129,6 +129,7 @@ def test_the_derived_close_time_is_versioned_too(store):
     store.write({"pullrequest_activity": [activity]})
     last = h.versions(store.conn, "pullrequests", f"{REPO}/pr/1")[-1]
     assert last["changed"] == {"closed_on": None}
+    assert last["observed_at"] == pr()["updated_on"]  # derived: dated like the state it fills
 
 
 def as_of(store: Store, table: str, date: str) -> dict[str, dict]:

@@ -47,8 +47,10 @@ def snapshot(db: str) -> Snapshot:
 
 
 def run(harness: Harness, reconcile: bool) -> int:
+    """One sync; with ``reconcile`` (the id scan finding deletions) the mirror equals the world."""
     summary = harness.sync(Options(reconcile=reconcile))
-    assert differences(harness.world, harness.db) == []
+    if reconcile:
+        assert differences(harness.world, harness.db) == []
     return summary.run_id
 
 
@@ -78,7 +80,7 @@ def test_replaying_versions_gives_the_mirror_after_each_run(
     db = str(tmp_path_factory.mktemp("hist") / "m.db")
     harness = Harness(world, db)
     rng = random.Random(rng_seed)
-    held = [(run(harness, False), snapshot(db))]
+    held = [(run(harness, True), snapshot(db))]
     for i, n in enumerate(batches):
         random_activity(world, n, rng)
         held.append((run(harness, reconcile=i % 2 == 0), snapshot(db)))

@@ -16,9 +16,10 @@ Choices where the brief is silent:
 - ``observed_at``: a tombstone's time for a tombstone; the row's ``updated_on`` (server time)
   where the table has one and the change set or moved it (an insert without one: its
   ``created_on``, so an imported change log and a synced one are dated alike); else
-  ``synced_at`` (the write's time): a change that left ``updated_on`` alone (a PR's derived
-  ``closed_on``, a count the server does not date) happened after that ``updated_on``, so
-  dating it there would be early.
+  ``synced_at`` (the write's time): a fetched change that left ``updated_on`` alone (a count
+  the server does not date) happened after that ``updated_on``, so dating it there would be
+  early. A derived change (``closed_on`` from activity, which keeps ``synced_at``) is dated
+  by the row's ``updated_on``: it describes the state that time dates.
 - ``kind``: insert, update, tombstone (``deleted_at`` set), revive (``deleted_at`` cleared).
 - ``run_id``: the run in progress (``_history_run``, set by ``start_run``, cleared by
   ``finish_run`` and when a writer takes the lock); NULL for writes outside a run (imports).
@@ -38,7 +39,6 @@ from bbmirror.store.tables import MIRRORED, TABLES, Table
 
 SINCE = 7  # the schema version that introduced history
 _UNVERSIONED = {"id", "json", "synced_at"}
-_NOWHERE = "'$.\"-\"'"  # a JSON path no column uses: json_remove ignores it
 
 
 def columns(table: str | Table, version: int | None = None) -> tuple[str, ...]:
@@ -60,9 +60,11 @@ def _observed(table: Table, version: int | None, *, update: bool) -> str:
     if update:
         if "updated_on" not in have:
             return "NEW.[synced_at]"
+        # A change that kept synced_at was derived from stored data (closed_on from activity),
+        # not fetched: it belongs to the state the row's updated_on dates.
         return (
-            "CASE WHEN NEW.[updated_on] IS NOT NULL AND NEW.[updated_on] IS NOT OLD.[updated_on]"
-            " THEN NEW.[updated_on] ELSE NEW.[synced_at] END"
+            "CASE WHEN NEW.[updated_on] IS NOT NULL AND (NEW.[updated_on] IS NOT OLD.[updated_on]"
+            " OR NEW.[synced_at] IS OLD.[synced_at]) THEN NEW.[updated_on] ELSE NEW.[synced_at] END"
         )
     server = [f"NEW.[{c}]" for c in ("updated_on", "created_on") if c in have]
     return f"coalesce({', '.join([*server, 'NEW.[synced_at]'])})" if server else "NEW.[synced_at]"
@@ -82,10 +84,14 @@ def trigger_sql(declared: str | Table, version: int | None = None) -> tuple[str,
         " AND row_id = NEW.[id]), 0) + 1"
     )
     run = "(SELECT [run_id] FROM [_history_run] WHERE [id] = 1)"
-    whole = ", ".join(f"'{c}', OLD.[{c}]" for c in cols)
-    unchanged = ", ".join(
-        f"CASE WHEN OLD.[{c}] IS NEW.[{c}] THEN '$.{c}' ELSE {_NOWHERE} END" for c in cols
+    # '{' + ',"col":<old value as JSON>' for each changed column, minus the first comma, + '}':
+    # text concatenation costs less than building every column's object and removing most.
+    pieces = " || ".join(
+        f"CASE WHEN OLD.[{c}] IS NOT NEW.[{c}] THEN ',\"{c}\":' || json_quote(OLD.[{c}])"
+        " ELSE '' END"
+        for c in cols
     )
+    previous = f"'{{' || substr({pieces}, 2) || '}}'"
     differs = " OR ".join(f"OLD.[{c}] IS NOT NEW.[{c}]" for c in cols)
     gone = "OLD.[deleted_at] IS NULL AND NEW.[deleted_at] IS NOT NULL"
     back = "OLD.[deleted_at] IS NOT NULL AND NEW.[deleted_at] IS NULL"
@@ -104,7 +110,7 @@ BEGIN
   VALUES ('{table}', NEW.[id], {seq}, {run},
     CASE WHEN {gone} THEN NEW.[deleted_at] ELSE {seen_update} END,
     CASE WHEN {gone} THEN 'tombstone' WHEN {back} THEN 'revive' ELSE 'update' END,
-    json_remove(json_object({whole}), {unchanged}));
+    {previous});
 END""",
     )
 
