@@ -11,6 +11,7 @@ from bbmirror.store import history as h
 
 REPO = "{repo}"
 T0 = "2026-01-01T00:00:00.000000+00:00"
+DAY2 = "2026-01-02T00:00:00.000000+00:00"
 
 
 def pr(number: int = 1, **values) -> dict:
@@ -165,3 +166,24 @@ def test_prune_drops_only_old_versions(store):
     newer = pr(title="newer", updated_on="2099-01-02T00:00:00.000000+00:00")
     store.write({"pullrequests": [newer]})
     assert [v["version"] for v in h.versions(store.conn, "pullrequests", f"{REPO}/pr/1")] == [2, 3]
+
+
+def test_rows_mirrored_before_history_began_count_as_present(tmp_path):
+    from test_store_schema_compat import _old_db
+
+    old = _old_db(tmp_path / "old.db", 4)  # a mirror from before history (schema 4)
+    old.execute(
+        "INSERT INTO pullrequests (id, source, repository_id, number, title, state, updated_on,"
+        " json) VALUES (?, 'c', ?, 1, 'first', 'OPEN', '2026-01-01T10:00:00.000000+00:00', '{}')",
+        (f"{REPO}/pr/1", REPO),
+    )
+    old.close()
+    with Store.open(tmp_path / "old.db") as store:  # migrates to history
+        assert kinds(store) == []
+        store.write({"pullrequests": [pr(title="second", updated_on=DAY2)]})
+        assert kinds(store) == ["update"]
+        assert [s["state"]["title"] for s in h.states(store.conn, "pullrequests", pr()["id"])] == [
+            "second"
+        ]
+        before = as_of(store, "pullrequests", "2020-01-01")
+        assert before[f"{REPO}/pr/1"]["title"] == "first"
