@@ -15,6 +15,7 @@ from bbmirror.cli_common import (
     friendly,
     source_options,
 )
+from bbmirror.cli_history import history
 from bbmirror.cli_simulate import demo, simulate
 
 DEFAULT_DB = "bitbucket.db"
@@ -28,6 +29,7 @@ def cli() -> None:
 
 cli.add_command(simulate)
 cli.add_command(demo)
+cli.add_command(history)
 
 
 @cli.command()

@@ -10,6 +10,8 @@ With bbmirror installed, plain ``datasette bitbucket.db`` (no ``-m``) serves a m
   still takes precedence, as Datasette gives local metadata precedence over plugins.
 - ``render_cell``: the ``json`` and ``*_html`` cells of a mirror's tables are folded.
 - ``asgi_wrapper``: datasette-search-all's results show a few telling columns per table.
+- ``register_routes``, ``extra_body_script``: a history panel on row pages
+  (``bbmirror.datasette_history``, imported here so this entry point registers them).
 
 Other databases served alongside a mirror are left alone.
 """
@@ -28,6 +30,7 @@ from urllib.parse import parse_qs, urlencode
 import orjson
 from datasette import hookimpl
 
+from bbmirror.datasette_history import extra_body_script, register_routes  # noqa: F401 (hooks)
 from bbmirror.reports import load_metadata
 
 # The tables that make a database a bbmirror mirror (the reports and dashboards read them).

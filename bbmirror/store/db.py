@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bbmirror.rows import RowSet
+from bbmirror.store.history import HistoryRuns, set_run
 from bbmirror.store.opening import check_contents, check_path, explain
 from bbmirror.store.pidlock import PidLock
 from bbmirror.store.runlog import RunLog, SyncState, now
@@ -56,7 +57,7 @@ __all__ = ["Store", "StoreError", "SyncState", "now"]
 _FRAME = ("deleted_at", "synced_at")
 
 
-class Store(Tombstones, RunLog):
+class Store(HistoryRuns, Tombstones, RunLog):
     """A bbmirror database. Create it with ``Store.open``."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, *, readonly: bool) -> None:
@@ -309,6 +310,8 @@ class Store(Tombstones, RunLog):
                 f"another bbmirror sync is writing to {self.path} (pid {holder});"
                 " wait for it to finish, or stop that process"
             )
+        with self.transaction():  # a run that died holding the lock is no longer writing
+            set_run(self.conn, None)
 
     def release_writer_lock(self) -> None:
         self._lock.release()

@@ -25,6 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import quote_identifier
 
+from bbmirror.store import history
 from bbmirror.store.hand_sql import CLOSED_ON_TRIGGERS, REPORT_VIEWS, REVIEWS_INDEX, STATUS_KEYS
 from bbmirror.store.tables import (
     AFTER_WRITE,
@@ -79,6 +80,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "build statuses keyed by commit and key", extra=STATUS_KEYS),
     Migration(5, "Cloud repository default reviewers"),
     Migration(6, "Data Center repository labels"),
+    Migration(7, "local history of mirrored rows", extra=history.MIGRATION_SQL),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 
@@ -155,6 +157,11 @@ def _apply(db: Database, migration: Migration) -> None:
         db.create_view(name, select)
     for stmt in migration.extra:
         db.execute(stmt)
+    if v > history.SINCE:  # history triggers name their columns: rebuild them for new ones
+        for table in TABLES.values():
+            if table.mirrored and any(c.since == v for c in table.all_columns):
+                for stmt in history.trigger_sql(table, v):
+                    db.execute(stmt)
 
 
 def _transform(db: Database, name: str, changes: dict[str, Any]) -> None:
