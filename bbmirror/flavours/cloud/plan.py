@@ -76,8 +76,9 @@ WORKSPACE = Level(
 REPOSITORY = Level(
     "repository",
     (
-        Step("branches", least=lambda r: pages(len(r.branches))),
-        Step("tags", least=lambda r: pages(len(r.tags))),
+        # One `refs` list carries branches and tags (flavours/cloud/refs.py).
+        Step("branches", least=lambda r: pages(len(r.branches) + len(r.tags))),
+        Step("tags", when="read with branches, in the same list", noop=0, least=0),
         Step(
             "commits",
             after=("branches", "tags"),

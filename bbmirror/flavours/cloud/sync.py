@@ -21,6 +21,7 @@ from bbmirror.engine.base import (
 from bbmirror.engine.heads import HeadsWalker
 from bbmirror.engine.keyset import KeysetWalker
 from bbmirror.engine.streams import Context
+from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.http import AuthError, NotFound
 
 
@@ -203,8 +204,7 @@ class CloudSync(KeysetWalker, HeadsWalker):
         }
         renames.check(self.store, self.source.name, repo_id, ctx["full_name"])  # renamed: all again
         where = {"repository_id": repo_id}
-        listed = await self.read_refs(ctx, where, _name_and_target)
-        refs = listed[0] if listed else {}
+        refs = await cloud_refs.read_refs(self, ctx, where) or {}
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
             await self.guarded("commits", commits, ctx)
@@ -251,6 +251,3 @@ class CloudSync(KeysetWalker, HeadsWalker):
                 return False  # removed upstream: the other tracker lists would say 410 too
         return True
 
-
-def _name_and_target(ref: dict) -> tuple[str, str | None, bool]:
-    return ref["name"], (ref.get("target") or {}).get("hash"), False
