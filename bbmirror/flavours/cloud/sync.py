@@ -250,4 +250,3 @@ class CloudSync(KeysetWalker, HeadsWalker):
             if self.is_removed(ctx):
                 return False  # removed upstream: the other tracker lists would say 410 too
         return True
-

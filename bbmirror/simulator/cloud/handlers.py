@@ -257,7 +257,8 @@ def _repository_admin(c: Call, repo, uid: str) -> bool:
     if uid in c.config.repository_admins:
         return True
     ws = c.world.workspaces.get(repo.workspace)
-    return ws is not None and any(m.user_uuid == uid and m.permission == "owner" for m in ws.members)
+    members = ws.members if ws is not None else []
+    return any(m.user_uuid == uid and m.permission == "owner" for m in members)
 
 
 def _export_options(c: Call) -> dict:
