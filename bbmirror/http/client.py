@@ -46,6 +46,7 @@ from bbmirror.http.errors import (
 from bbmirror.http.pacing import Pacer, Throttle
 from bbmirror.http.paging import MAX_PAGES, PageGuard
 from bbmirror.http.pool import Lane, Pool
+from bbmirror.http.raw import FORM, Raw
 
 __all__ = [
     "AuthError",
@@ -177,8 +178,9 @@ class BitbucketClient:
         params: Params = None,
         form: str | None = None,
         shape: type = dict,
-    ) -> dict:
-        """Send one request with pacing, a deadline and retries; return the decoded JSON."""
+        content_type: str = FORM,
+    ) -> Any:
+        """Send one request with pacing, a deadline and retries: its JSON (or ``Raw`` bytes)."""
         url = self.url(path)
         if origin(url) != self._origin:
             raise BitbucketError(
@@ -201,7 +203,8 @@ class BitbucketClient:
                     self.requests += 1
                     sent = time.monotonic()
                     try:
-                        response, content = await self._send(method, url, params, form, lane)
+                        exchange = (method, url, params, form, lane, content_type)
+                        response, content = await self._send(*exchange)
                     except httpx.TransportError as exc:
                         if isinstance(exc, httpx.ConnectError):
                             # Rarely back in seconds: give up sooner than on a drop or a 5xx.
@@ -224,6 +227,10 @@ class BitbucketClient:
                         with contextlib.suppress(RateLimited):  # this answer still counts
                             self._check_hint(empty, response, lane)
                         lane.throttle.until = max(lane.throttle.until, time.monotonic() + empty)
+                    if status < 300 and shape is Raw:
+                        lane.throttle.passed()
+                        headers = {k.lower(): v for k, v in response.headers.items()}
+                        return Raw(status, headers, content)
                     if status < 300:
                         try:
                             body = self._decode(response, content, shape)
@@ -257,12 +264,12 @@ class BitbucketClient:
                 await asyncio.sleep(self._wait(attempt, response, lane))
 
     async def _send(
-        self, method: str, url: str, params: Params, form: str | None, lane: Lane
+        self, method: str, url: str, params: Params, form: str | None, lane: Lane, kind: str = FORM
     ) -> tuple[httpx.Response, bytes]:
         """One exchange within the deadline, its body streamed and capped at ``max_body``."""
         headers = lane.credentials.header()
         if form is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Content-Type"] = kind
         async with asyncio.timeout(self.deadline):
             async with self._http.stream(
                 method, url, params=params, content=form, headers=headers

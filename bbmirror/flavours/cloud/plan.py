@@ -1,8 +1,9 @@
 """Bitbucket Cloud's order of work as data, with what each step costs.
 
 Per workspace: the workspace (it checks the credential: no GET /user), its members, projects
-and repositories. Per repository: refs, then the commits they reach, the pull requests (and
-their children), then the issue tracker's lists when the repository has one.
+and repositories. Per repository: refs (branches and tags in one list), then the commits they
+reach, the pull requests (and their children), then the issue tracker's lists when the
+repository has one. The small settings lists are read on a cadence, not every run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 PAGE = 100  # the API's largest page
 ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
 TRACKER = "the repository has an issue tracker"
+SETTINGS = "due: read every settings_every (24 h), on --full and --reconcile (cadence.py)"
+EXPORT_JOB = 3  # POST …/issues/export, one poll while it runs, the zip (export_job.py)
 
 
 def pages(n: int, size: int = PAGE) -> int:
@@ -39,13 +42,17 @@ def _pullrequests(repo: Any) -> int:
 
 
 def _issues(repo: Any) -> int:
+    """The list; then each issue's three child lists, or (first sync, with admin rights) the
+    export job's POST, poll and zip and the child lists of issues that have any children."""
     if not repo.has_issues:
         return 0
-    total = pages(len(repo.issues))
+    each = exported = 0
     for issue in repo.issues.values():
-        total += pages(len(issue.comments)) + pages(len(issue.changes))
-        total += pages(len(issue.attachments))
-    return total
+        each += pages(len(issue.comments)) + pages(len(issue.changes))
+        each += pages(len(issue.attachments))
+        for children in (issue.comments, issue.changes, issue.attachments):
+            exported += pages(len(children)) if children else 0
+    return pages(len(repo.issues)) + min(each, EXPORT_JOB + exported)
 
 
 def _pullrequests_noop(repo: Any) -> int:
@@ -86,11 +93,16 @@ REPOSITORY = Level(
             noop=0,
             least=lambda r: pages(len(r.commits)),
         ),
-        Step("default_reviewers", least=lambda r: pages(len(r.default_reviewers))),
+        Step(
+            "default_reviewers",
+            when=SETTINGS,
+            noop=0,
+            least=lambda r: pages(len(r.default_reviewers)),
+        ),
         Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests),
-        Step("milestones", when=TRACKER, noop=_tracker, least=_tracker),
-        Step("versions", when=TRACKER, noop=_tracker, least=_tracker),
-        Step("components", when=TRACKER, noop=_tracker, least=_tracker),
+        Step("milestones", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
+        Step("versions", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
+        Step("components", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
         Step("issues", when=TRACKER, noop=_tracker, least=_issues),
     ),
     lambda world: world.repositories.values(),
