@@ -2,9 +2,10 @@
 
 Milestones, versions, components and default reviewers have no timestamps and change rarely,
 yet each costs a request per repository per run. They are re-read when older than the source's
-``settings_every`` (default 24 h; 0: every run), always on ``--full`` and ``--reconcile``, and
-whenever never read. When each was last read is a ``sync_state`` row (stream = the list's name,
-scope = the repository id, ``extra.refreshed_at``), which ``bbmirror status`` shows.
+``settings_every`` (default 24 h; 0: every run), always on ``--full`` and ``--reconcile``,
+when never read, and after the repository was renamed (their JSON holds its links). When each
+was last read is a ``sync_state`` row (stream = the list's name, scope = the repository id,
+``extra.refreshed_at``), which ``bbmirror status`` shows.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ def mark(engine: Engine, ctx: Context, name: str) -> None:
     state.extra["refreshed_at"] = now()
     with store.transaction():
         store.put_state(state)
+
+
+def forget(engine: Engine, ctx: Context) -> None:
+    """Make every settings list of this repository due (a rename changes their links)."""
+    store, source = engine.store, engine.source.name
+    with store.transaction():
+        for name in SETTINGS:
+            state = store.get_state(source, ctx["repository_id"], name)
+            if state is not None and state.extra.pop("refreshed_at", None):
+                store.put_state(state)
 
 
 async def refresh(engine: Engine, name: str, ctx: Context, where: dict[str, str]) -> bool:

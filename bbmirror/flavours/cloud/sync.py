@@ -203,7 +203,8 @@ class CloudSync(KeysetWalker, HeadsWalker):
             "full_name": full_name,
             "repository_id": repo_id,
         }
-        renames.check(self.store, self.source.name, repo_id, ctx["full_name"])  # renamed: all again
+        if renames.check(self.store, self.source.name, repo_id, ctx["full_name"]):
+            cadence.forget(self, ctx)  # renamed: all again, the settings lists too
         where = {"repository_id": repo_id}
         refs = await cloud_refs.read_refs(self, ctx, where) or {}
         if self.wanted("commits") and refs:
