@@ -171,3 +171,17 @@ def test_settings_every_is_read_from_the_config(tmp_path, monkeypatch):
     path.write_text('[[source]]\nname = "acme"\ncredentials = "ACME"\nsettings_every = "soon"\n')
     with pytest.raises(ConfigError, match="acme|source #1"):
         load_config(path)
+
+
+def test_the_plans_no_op_count_is_exact_when_refs_fill_several_pages(tmp_path):
+    world = generate(5, "tiny")
+    repo = next(iter(world.repositories.values()))
+    head = next(iter(repo.branches.values()))
+    for n in range(150):  # 150 more branches: the refs list takes two pages
+        repo.branches[f"topic/many-{n:03d}"] = head
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    harness.log.clear()
+    summary = harness.sync()
+    assert summary.requests == len(harness.log) == CLOUD_PLAN.no_op_requests(world)
+    assert len([r for r in harness.log if r.path.endswith(f"{repo.full_name}/refs")]) == 2

@@ -31,6 +31,18 @@ def _workspaces(world: Any) -> list[tuple[Any, list[Any]]]:
     return [(ws, [r for r in repos if r.workspace == ws.slug]) for ws in world.workspaces.values()]
 
 
+def _members(unit: tuple[Any, list[Any]]) -> int:
+    return pages(len(unit[0].members))
+
+
+def _projects(unit: tuple[Any, list[Any]]) -> int:
+    return pages(len(unit[0].projects))
+
+
+def _repositories(unit: tuple[Any, list[Any]]) -> int:
+    return pages(len(unit[1]))
+
+
 def _pullrequests(repo: Any) -> int:
     """The list, then per PR: comments (free when `comment_count` is 0), activity, commits,
     statuses (no count says there are none)."""
@@ -65,6 +77,11 @@ def _pullrequests_noop(repo: Any) -> int:
     )
 
 
+def _refs(repo: Any) -> int:
+    """Branches and tags in one list, every run: a page per 100 refs."""
+    return pages(len(repo.branches) + len(repo.tags))
+
+
 def _tracker(repo: Any) -> int:
     return int(bool(repo.has_issues))
 
@@ -73,9 +90,9 @@ WORKSPACE = Level(
     "workspace",
     (
         Step("workspaces", least=1),
-        Step("members", after=("workspaces",), least=lambda u: pages(len(u[0].members))),
-        Step("projects", after=("workspaces",), least=lambda u: pages(len(u[0].projects))),
-        Step("repositories", after=("workspaces",), least=lambda u: pages(len(u[1]))),
+        Step("members", after=("workspaces",), noop=_members, least=_members),
+        Step("projects", after=("workspaces",), noop=_projects, least=_projects),
+        Step("repositories", after=("workspaces",), noop=_repositories, least=_repositories),
     ),
     _workspaces,
 )
@@ -84,7 +101,7 @@ REPOSITORY = Level(
     "repository",
     (
         # One `refs` list carries branches and tags (flavours/cloud/refs.py).
-        Step("branches", least=lambda r: pages(len(r.branches) + len(r.tags))),
+        Step("branches", noop=_refs, least=_refs),
         Step("tags", when="read with branches, in the same list", noop=0, least=0),
         Step(
             "commits",
