@@ -215,3 +215,19 @@ def test_a_full_sync_reads_lists_not_the_export(tmp_path):
     harness.sync(Options(full=True))
     assert not [p for p in _issue_requests(harness) if p.endswith("/export")]
     assert differences(world, harness.db) == []
+
+
+def test_a_child_list_that_fails_after_the_export_is_read_again_next_run(tmp_path):
+    world = generate(5, "tiny")
+    repo = _tracker_repo(world)
+    issue = next(i for i in repo.issues.values() if i.comments)
+    stuck = f"/2.0/repositories/{repo.full_name}/issues/{issue.id}/comments"
+    faults = {"failing_paths": (stuck,), "failing_status": 500}
+    harness = _admin(Harness(world, str(tmp_path / "m.db"), faults=faults))
+    assert harness.sync().outcome == "partial"  # said, in sync_errors
+    assert [r for r in harness.log if r.path.endswith("/issues/export")]
+    harness.app.state.faults.failing_paths = ()
+    harness.log.clear()
+    assert harness.sync().outcome == "ok"
+    assert f"/2.0/repositories/{repo.full_name}/issues/{issue.id}" in [r.path for r in harness.log]
+    assert differences(world, harness.db) == []
