@@ -17,7 +17,6 @@ A config file holds one or more sources::
     concurrency = 4
     every = "15m"                       # scheduler interval (at least 30s)
     reconcile_every = 24                # runs between automatic reconciliations
-    settings_every = "24h"              # milestones, versions, components, default reviewers
     anonymous = false                   # true: read public data only, with no credential
 
 Secrets are read from the environment only, held in `Secret`, and never printed.
