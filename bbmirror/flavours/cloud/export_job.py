@@ -30,14 +30,14 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bbmirror.archive.importer import _Importer
+from bbmirror.archive.importer import import_opened
 from bbmirror.archive.model import ArchiveError
 from bbmirror.archive.read import read_archive
 from bbmirror.engine.outcome import now
 from bbmirror.engine.streams import Context
 from bbmirror.http import BitbucketError
 from bbmirror.http.raw import Raw
-from bbmirror.rows import RowError, issue_key
+from bbmirror.rows import issue_key
 from bbmirror.store.db import SyncState
 
 if TYPE_CHECKING:
@@ -119,21 +119,16 @@ def _import(engine: Engine, ctx: Context, data: bytes) -> dict[str, list[int]] |
         try:
             with read_archive(path) as opened:
                 with engine.store.transaction():
-                    summary = _Importer(
-                        engine.store,
-                        opened,
-                        ctx["workspace"],
-                        ctx["slug"],
-                        engine.source.name,
-                        None,
-                    ).run()
+                    summary = import_opened(
+                        engine.store, opened, ctx["full_name"], engine.source.name
+                    )
                 archive = opened.archive
                 having = {
                     "issue_comments": sorted({c.issue for c in archive.comments}),
                     "issue_changes": sorted({c.issue for c in archive.changes}),
                     "issue_attachments": sorted({a.issue for a in archive.attachments}),
                 }
-        except (ArchiveError, RowError) as exc:
+        except ArchiveError as exc:
             log.info("%s: the export did not read (%s)", ctx["full_name"], exc)
             return None
     engine.summary.add(summary.rows)
