@@ -186,6 +186,7 @@ class Source:
     concurrency: int = 4
     every: float = 900.0  # seconds
     reconcile_every: int = 24
+    settings_every: float = 86400.0  # seconds between reads of the small settings lists
     anonymous: bool = False  # asked explicitly to read without a credential
     credential_prefix: str = DEFAULT_PREFIX  # where the credential comes from, for messages
 
@@ -238,6 +239,7 @@ _KNOWN_KEYS = {
     "concurrency",
     "every",
     "reconcile_every",
+    "settings_every",
     "anonymous",
 }
 
@@ -319,6 +321,7 @@ def _source(entry: object, index: int, path: Path) -> Source:
     try:
         pool = [] if anonymous else [c for p in prefixes for c in pool_from_env(p, kind)]
         every = parse_every(entry.get("every", "15m"))
+        settings_every = parse_duration(entry.get("settings_every", "24h"))
         base_url = entry.get("base_url", CLOUD_BASE_URL)
         if not isinstance(base_url, str):
             raise ConfigError("base_url must be a string")
@@ -340,6 +343,7 @@ def _source(entry: object, index: int, path: Path) -> Source:
         concurrency=entry.get("concurrency", 4),
         every=every,
         reconcile_every=entry.get("reconcile_every", 24),
+        settings_every=settings_every,
         anonymous=anonymous,
         credential_prefix=prefix,
     )

@@ -8,6 +8,9 @@ Choices where the brief is silent:
   with no resume point); a stream that stopped half-way shows ``resuming`` instead. Streams
   re-listed whole every run (branches, tags...) have no state; their rows show they arrived.
 - ``rows`` counts live (not tombstoned) rows per table for each repository.
+- Cloud's settings lists (milestones, versions, components, default reviewers) are read on a
+  cadence (``settings_every``); their stream rows say how old they are and how often they are
+  read (the config's cadence with ``--config``, else the default 24 h).
 - An error belongs to a repository when its payload names the repository's path or id;
   otherwise it is the source's. Each level shows its most recent one.
 - "Requests in the last hour" sums ``sync_runs.requests`` of runs that finished (or, still
@@ -36,6 +39,8 @@ from bbmirror.store.pidlock import PidLock
 from bbmirror.store.schema import TABLES
 
 DEFAULT_BUDGET = 1000
+DEFAULT_SETTINGS_EVERY = Source().settings_every
+SETTINGS = ("milestones", "versions", "components", "default_reviewers")  # Cloud's, on a cadence
 REPO_TABLES = [t.name for t in TABLES.values() if "repository_id" in t.column_names]
 
 
@@ -102,6 +107,11 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
     ).fetchone()
     errors = _errors(conn, name)
     repos = _repositories(conn, name, errors)
+    every = config.settings_every if config else DEFAULT_SETTINGS_EVERY
+    for repo in repos:  # read on a cadence (flavours/cloud/cadence.py): their age shows
+        for entry in repo["streams"]:
+            if entry["stream"] in SETTINGS:
+                entry["every"] = every
     claimed = {id(e) for r in repos for e in r.pop("_errors")}
     loose = [e for e in errors if id(e) not in claimed]
     return {
@@ -319,12 +329,14 @@ def _repository(repo: dict[str, Any]) -> list[str]:
             out[-1] += ","
         out[-1] += f" {item}"
     if repo["streams"]:
-        out.append(f"    {'stream':<14}{'synced':<22}{'watermark':<22}error")
+        out.append(f"    {'stream':<18}{'synced':<22}{'watermark':<22}error")
         for s in repo["streams"]:
             synced = "resuming" if s["resuming"] else _t(s["synced_at"])
             error = _describe_error(s["last_error"]) if s["last_error"] else ""
             mark = _t(s["watermark"]) if s["watermark"] or not s["heads"] else f"{s['heads']} refs"
-            out.append(f"    {s['stream']:<14}{synced:<22}{mark:<22}{error}".rstrip())
+            if "every" in s:
+                mark = f"{_age(s['synced_at'])} old, every {s['every'] / 3600:g} h"
+            out.append(f"    {s['stream']:<18}{synced:<22}{mark:<22}{error}".rstrip())
     if repo["tracker_removed"]:
         out.append(
             "    issue tracker removed upstream (410): issues kept as mirrored; "
@@ -333,6 +345,14 @@ def _repository(repo: dict[str, Any]) -> list[str]:
     if repo["last_error"]:
         out.append(f"    last error: {_describe_error(repo['last_error'])}")
     return out
+
+
+def _age(stamp: str | None) -> str:
+    """How long ago ``stamp`` was, to the minute (hours past two hours)."""
+    if not stamp:
+        return "never read,"
+    minutes = (datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds() // 60
+    return f"{minutes / 60:.0f} h" if minutes >= 120 else f"{minutes:.0f} min"
 
 
 def _t(stamp: str | None) -> str:

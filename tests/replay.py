@@ -85,8 +85,7 @@ def cloud_replay() -> dict[str, Any]:
         "/2.0/workspaces/amuniz/members": cloud_page([member]),
         "/2.0/workspaces/amuniz/projects": cloud_page([]),
         CLOUD_REPO: repository,
-        f"{CLOUD_REPO}/refs/branches": cloud_page([branch]),
-        f"{CLOUD_REPO}/refs/tags": cloud_page([]),
+        f"{CLOUD_REPO}/refs": cloud_page([branch]),  # branches and tags in one list (§3.18)
         # the captured owner, a real condensed user, stands as the one default reviewer
         f"{CLOUD_REPO}/default-reviewers": cloud_page([repository["owner"]]),
         f"{CLOUD_REPO}/commits": cloud_page([branch["target"], load("cloud/commit.json")]),

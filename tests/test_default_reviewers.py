@@ -62,7 +62,7 @@ def test_a_sync_mirrors_default_reviewers_and_tombstones_a_removed_one(tmp_path)
     assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
     assert differences(world, harness.db) == []
     gone = repo.default_reviewers.pop(0)
-    summary = harness.sync()
+    summary = harness.sync(settings_every=0)  # read every run (a 24 h cadence by default)
     assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
     assert differences(world, harness.db) == []
     assert f"{repo.uuid}/default-reviewer/{gone}" not in _alive(harness.db)

@@ -139,19 +139,20 @@ def test_a_credential_that_reads_nothing_is_one_error(tmp_path):
 # -- one policy for 404 and 410 -------------------------------------------------------------
 
 
-def test_a_404_on_branches_still_reads_tags_and_says_commits_wait(tmp_path):
+def test_a_404_on_refs_is_noted_and_says_commits_wait(tmp_path):
+    """Branches and tags come in one list (`refs`): when it fails, commits wait for it."""
     world = generate(5, "tiny")
     repo = next(r for r in world.repositories.values() if r.tags)
     faults = {
-        "failing_paths": (f"/2.0/repositories/{repo.full_name}/refs/branches",),
+        "failing_paths": (f"/2.0/repositories/{repo.full_name}/refs",),
         "failing_status": 404,
     }
     harness = Harness(world, str(tmp_path / "m.db"), faults=faults)
     summary = harness.sync()
     assert summary.outcome == "partial"
-    assert _count(harness.db, "select count(*) from tags where repository_id = ?", repo.uuid) == (
-        len(repo.tags)
-    )
+    for table in ("branches", "tags"):
+        sql = f"select count(*) from {table} where repository_id = ?"
+        assert _count(harness.db, sql, repo.uuid) == 0
     errors = _errors(harness.db)
     assert [s for s, r in errors if "was not found" in r] == ["branches"]
     assert any(r.startswith("skipped: commits of " + repo.full_name) for _, r in errors)

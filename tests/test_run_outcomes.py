@@ -107,13 +107,14 @@ def test_a_run_whose_every_request_failed_says_so(tmp_path):
 
 
 class FailingTags(httpx.AsyncBaseTransport):
-    """The simulator, except that every tag list answers 500: a run that ends partial."""
+    """The simulator, except that every refs list (tags too) answers 500: a run that ends
+    partial."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if "/refs/tags" in request.url.path:
+        if request.url.path.endswith("/refs"):
             return httpx.Response(500, json={"error": {"message": "tags are down"}})
         return await self.inner.handle_async_request(request)
 

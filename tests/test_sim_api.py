@@ -525,7 +525,8 @@ def test_export_polls_before_ready_is_configurable() -> None:
     s = Sim(world, config_for(world, export_polls_before_ready=3))
     try:
         repo = busiest(world, "issues")
-        location = s.post(f"{repo_path(repo)}/issues/export").headers["location"]
+        started = s.post(f"{repo_path(repo)}/issues/export", json={"type": "export"})
+        location = started.headers["location"]
         codes = [s.get(location).status_code for _ in range(5)]
         assert codes == [202, 202, 202, 200, 200]
     finally:

@@ -70,6 +70,17 @@ def import_archive(
                 raise ArchiveError(f"{Path(archive_path).name}: {exc}") from None
 
 
+def import_opened(
+    store: Store, opened: ArchiveFile, repo: str, source: str | None = None
+) -> ImportSummary:
+    """Write an open archive into ``store`` in the caller's transaction (a sync's export job)."""
+    workspace, slug = split_repo(repo)
+    try:
+        return _Importer(store, opened, workspace, slug, source, None).run()
+    except RowError as exc:
+        raise ArchiveError(f"{opened.json_name}: {exc}") from None
+
+
 class _Importer:
     def __init__(
         self,

@@ -37,7 +37,6 @@ from bbmirror.http.errors import (
     ResponseTooLarge,
     Unreachable,
     human,
-    loads,
     origin,
     response_error,
     retry_after,
@@ -47,6 +46,7 @@ from bbmirror.http.errors import (
 from bbmirror.http.pacing import Pacer, Throttle
 from bbmirror.http.paging import MAX_PAGES, PageGuard
 from bbmirror.http.pool import Lane, Pool
+from bbmirror.http.raw import FORM, Raw, decode
 
 __all__ = [
     "AuthError",
@@ -72,7 +72,6 @@ MAX_BODY = 64 * 1024 * 1024  # bytes; a bigger page is refused, not held in memo
 MAX_RETRY_AFTER = 900.0  # seconds; a longer Retry-After fails the run with a clear message
 GARBLED_RETRIES = 3  # a truncated 200 is retried like a 5xx, this many times
 SLOW_RETRIES = 1  # a request that hit its deadline is tried once more
-FORM_TYPE = "application/x-www-form-urlencoded"
 HANGING = 3  # deadlines in a row that mean the host, not one request, is stuck
 
 
@@ -173,7 +172,8 @@ class BitbucketClient:
 
     async def post_json(self, path: str, value: object) -> dict:
         """POST a JSON body that is a query (Data Center's bulk build-status statistics)."""
-        return await self.request("POST", path, form=json.dumps(value))
+        body = json.dumps(value)
+        return await self.request("POST", path, form=body, content_type="application/json")
 
     async def request(
         self,
@@ -183,8 +183,9 @@ class BitbucketClient:
         params: Params = None,
         form: str | None = None,
         shape: type = dict,
-    ) -> dict:
-        """Send one request with pacing, a deadline and retries; return the decoded JSON."""
+        content_type: str = FORM,
+    ) -> Any:
+        """Send one request with pacing, a deadline and retries: its JSON (or ``Raw`` bytes)."""
         url = self.url(path)
         if origin(url) != self._origin:
             raise BitbucketError(
@@ -207,7 +208,8 @@ class BitbucketClient:
                     self.requests += 1
                     sent = time.monotonic()
                     try:
-                        response, content = await self._send(method, url, params, form, lane)
+                        exchange = (method, url, params, form, lane, content_type)
+                        response, content = await self._send(*exchange)
                     except httpx.TransportError as exc:
                         if isinstance(exc, httpx.ConnectError):
                             # Rarely back in seconds: give up sooner than on a drop or a 5xx.
@@ -230,9 +232,13 @@ class BitbucketClient:
                         with contextlib.suppress(RateLimited):  # this answer still counts
                             self._check_hint(empty, response, lane)
                         lane.throttle.until = max(lane.throttle.until, time.monotonic() + empty)
+                    if status < 300 and shape is Raw:
+                        lane.throttle.passed()
+                        headers = {k.lower(): v for k, v in response.headers.items()}
+                        return Raw(status, headers, content)
                     if status < 300:
                         try:
-                            body = self._decode(response, content, shape)
+                            body = decode(response, content, shape)
                         except Garbled as exc:
                             limit, last_error = min(self.retries, GARBLED_RETRIES), exc.error
                         else:
@@ -263,13 +269,12 @@ class BitbucketClient:
                 await asyncio.sleep(self._wait(attempt, response, lane))
 
     async def _send(
-        self, method: str, url: str, params: Params, form: str | None, lane: Lane
+        self, method: str, url: str, params: Params, form: str | None, lane: Lane, kind: str = FORM
     ) -> tuple[httpx.Response, bytes]:
         """One exchange within the deadline, its body streamed and capped at ``max_body``."""
         headers = lane.credentials.header()
         if form is not None:
-            # A form body escapes brackets: one that starts with one is JSON (post_json).
-            headers["Content-Type"] = "application/json" if form[:1] in "[{" else FORM_TYPE
+            headers["Content-Type"] = kind
         async with asyncio.timeout(self.deadline):
             async with self._http.stream(
                 method, url, params=params, content=form, headers=headers
@@ -375,26 +380,3 @@ class BitbucketClient:
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
-
-    def _decode(self, response: httpx.Response, content: bytes, shape: type = dict) -> Any:
-        url = str(response.url)
-        if response.status_code == 204 or not content:
-            return shape()
-        try:
-            body = loads(content)
-        except (ValueError, RecursionError):
-            raise Garbled(
-                BadPayload(
-                    f"{short(url)} answered {response.status_code} with invalid JSON "
-                    f"({len(content):,} bytes, truncated or garbled) after retries",
-                    status=response.status_code,
-                    url=url,
-                )
-            ) from None
-        if not isinstance(body, shape):
-            raise BadPayload(
-                f"{short(url)} answered with a JSON {type(body).__name__}, "
-                f"not {'an object' if shape is dict else 'an array'}",
-                url=url,
-            )
-        return body

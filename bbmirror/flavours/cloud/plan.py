@@ -1,8 +1,9 @@
 """Bitbucket Cloud's order of work as data, with what each step costs.
 
 Per workspace: the workspace (it checks the credential: no GET /user), its members, projects
-and repositories. Per repository: refs, then the commits they reach, the pull requests (and
-their children), then the issue tracker's lists when the repository has one.
+and repositories. Per repository: refs (branches and tags in one list), then the commits they
+reach, the pull requests (and their children), then the issue tracker's lists when the
+repository has one. The small settings lists are read on a cadence, not every run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 PAGE = 100  # the API's largest page
 ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
 TRACKER = "the repository has an issue tracker"
+SETTINGS = "due: read every settings_every (24 h), on --full and --reconcile (cadence.py)"
+EXPORT_JOB = 3  # POST …/issues/export, one poll while it runs, the zip (export_job.py)
 
 
 def pages(n: int, size: int = PAGE) -> int:
@@ -26,6 +29,18 @@ def pages(n: int, size: int = PAGE) -> int:
 def _workspaces(world: Any) -> list[tuple[Any, list[Any]]]:
     repos = list(world.repositories.values())
     return [(ws, [r for r in repos if r.workspace == ws.slug]) for ws in world.workspaces.values()]
+
+
+def _members(unit: tuple[Any, list[Any]]) -> int:
+    return pages(len(unit[0].members))
+
+
+def _projects(unit: tuple[Any, list[Any]]) -> int:
+    return pages(len(unit[0].projects))
+
+
+def _repositories(unit: tuple[Any, list[Any]]) -> int:
+    return pages(len(unit[1]))
 
 
 def _pullrequests(repo: Any) -> int:
@@ -39,13 +54,17 @@ def _pullrequests(repo: Any) -> int:
 
 
 def _issues(repo: Any) -> int:
+    """The list; then each issue's three child lists, or (first sync, with admin rights) the
+    export job's POST, poll and zip and the child lists of issues that have any children."""
     if not repo.has_issues:
         return 0
-    total = pages(len(repo.issues))
+    each = exported = 0
     for issue in repo.issues.values():
-        total += pages(len(issue.comments)) + pages(len(issue.changes))
-        total += pages(len(issue.attachments))
-    return total
+        each += pages(len(issue.comments)) + pages(len(issue.changes))
+        each += pages(len(issue.attachments))
+        for children in (issue.comments, issue.changes, issue.attachments):
+            exported += pages(len(children)) if children else 0
+    return pages(len(repo.issues)) + min(each, EXPORT_JOB + exported)
 
 
 def _pullrequests_noop(repo: Any) -> int:
@@ -58,6 +77,11 @@ def _pullrequests_noop(repo: Any) -> int:
     )
 
 
+def _refs(repo: Any) -> int:
+    """Branches and tags in one list, every run: a page per 100 refs."""
+    return pages(len(repo.branches) + len(repo.tags))
+
+
 def _tracker(repo: Any) -> int:
     return int(bool(repo.has_issues))
 
@@ -66,9 +90,9 @@ WORKSPACE = Level(
     "workspace",
     (
         Step("workspaces", least=1),
-        Step("members", after=("workspaces",), least=lambda u: pages(len(u[0].members))),
-        Step("projects", after=("workspaces",), least=lambda u: pages(len(u[0].projects))),
-        Step("repositories", after=("workspaces",), least=lambda u: pages(len(u[1]))),
+        Step("members", after=("workspaces",), noop=_members, least=_members),
+        Step("projects", after=("workspaces",), noop=_projects, least=_projects),
+        Step("repositories", after=("workspaces",), noop=_repositories, least=_repositories),
     ),
     _workspaces,
 )
@@ -76,8 +100,9 @@ WORKSPACE = Level(
 REPOSITORY = Level(
     "repository",
     (
-        Step("branches", least=lambda r: pages(len(r.branches))),
-        Step("tags", least=lambda r: pages(len(r.tags))),
+        # One `refs` list carries branches and tags (flavours/cloud/refs.py).
+        Step("branches", noop=_refs, least=_refs),
+        Step("tags", when="read with branches, in the same list", noop=0, least=0),
         Step(
             "commits",
             after=("branches", "tags"),
@@ -85,11 +110,16 @@ REPOSITORY = Level(
             noop=0,
             least=lambda r: pages(len(r.commits)),
         ),
-        Step("default_reviewers", least=lambda r: pages(len(r.default_reviewers))),
+        Step(
+            "default_reviewers",
+            when=SETTINGS,
+            noop=0,
+            least=lambda r: pages(len(r.default_reviewers)),
+        ),
         Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests),
-        Step("milestones", when=TRACKER, noop=_tracker, least=_tracker),
-        Step("versions", when=TRACKER, noop=_tracker, least=_tracker),
-        Step("components", when=TRACKER, noop=_tracker, least=_tracker),
+        Step("milestones", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
+        Step("versions", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
+        Step("components", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
         Step("issues", when=TRACKER, noop=_tracker, least=_issues),
     ),
     lambda world: world.repositories.values(),

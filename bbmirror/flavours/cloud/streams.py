@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bbmirror.engine.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
+from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
@@ -57,8 +58,9 @@ def _stream_list() -> list[Stream]:
             using(cloud_rows.repository, *IN_WORKSPACE),
             scope="workspace_id",
         ),
-        Stream("branches", f"{REPO}/refs/branches", "branches", using(cloud_git.branch, *IN_REPO)),
-        Stream("tags", f"{REPO}/refs/tags", "tags", using(cloud_git.tag, *IN_REPO)),
+        # Branches and tags come in one list, `refs` (§3.18; flavours/cloud/refs.py reads it).
+        Stream("branches", f"{REPO}/refs", "branches", using(cloud_refs.ref, *IN_REPO)),
+        Stream("tags", f"{REPO}/refs", "tags", using(cloud_refs.ref, *IN_REPO)),
         Stream(
             "default_reviewers",
             f"{REPO}/default-reviewers",

@@ -21,6 +21,8 @@ from bbmirror.engine.base import (
 from bbmirror.engine.heads import HeadsWalker
 from bbmirror.engine.keyset import KeysetWalker
 from bbmirror.engine.streams import Context
+from bbmirror.flavours.cloud import cadence, export_job
+from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.http import AuthError, NotFound
 
 
@@ -201,16 +203,14 @@ class CloudSync(KeysetWalker, HeadsWalker):
             "full_name": full_name,
             "repository_id": repo_id,
         }
-        renames.check(self.store, self.source.name, repo_id, ctx["full_name"])  # renamed: all again
+        if renames.check(self.store, self.source.name, repo_id, ctx["full_name"]):
+            cadence.forget(self, ctx)  # renamed: all again, the settings lists too
         where = {"repository_id": repo_id}
-        listed = await self.read_refs(ctx, where, _name_and_target)
-        refs = listed[0] if listed else {}
+        refs = await cloud_refs.read_refs(self, ctx, where) or {}
         if self.wanted("commits") and refs:
             commits = self.run_commits(self.streams["commits"], ctx, repo_id, refs)
             await self.guarded("commits", commits, ctx)
-        if self.wanted("default_reviewers"):
-            reviewers = self.run_full(self.streams["default_reviewers"], ctx, where)
-            await self.guarded("default_reviewers", reviewers, ctx)
+        await cadence.refresh(self, "default_reviewers", ctx, where)  # when due (cadence.py)
         if self.wanted("pullrequests"):
             prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", prs, ctx)
@@ -239,18 +239,12 @@ class CloudSync(KeysetWalker, HeadsWalker):
             if not (self.options.full or self.options.reconcile):
                 return False
             self.forget_removed(ctx)  # re-check: a new 410 remembers it again
-        for name in ("milestones", "versions", "components", "issues"):
-            if not self.wanted(name):
-                continue
-            if name == "issues":
-                work = self.run_incremental(self.streams[name], ctx, ctx["repository_id"])
-            else:
-                work = self.run_full(self.streams[name], ctx, where)
-            await self.guarded(name, work, ctx)
+        for name in ("milestones", "versions", "components"):
+            await cadence.refresh(self, name, ctx, where)  # when due (cadence.py)
             if self.is_removed(ctx):
                 return False  # removed upstream: the other tracker lists would say 410 too
-        return True
-
-
-def _name_and_target(ref: dict) -> tuple[str, str | None, bool]:
-    return ref["name"], (ref.get("target") or {}).get("hash"), False
+        if self.wanted("issues"):
+            await export_job.seed(self, ctx)  # a first sync: the export job (export_job.py)
+            work = self.run_incremental(self.streams["issues"], ctx, ctx["repository_id"])
+            await self.guarded("issues", work, ctx)
+        return not self.is_removed(ctx)

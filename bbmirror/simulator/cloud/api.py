@@ -17,7 +17,8 @@ Choices where the reference is silent (docs/simulator.md, "HTTP API, auth and fa
   ``legacy_workspace_apis`` is set; ``/user/workspaces`` lists ``workspace_access`` objects.
 - A private workspace (or private repository) of which the caller is not a member is a 404;
   a public workspace's ``members`` is a 403 for non-members.
-- The export job requires an authenticated workspace member (401 anonymous, 403 otherwise).
+- The export job needs the ``issue`` and ``repository:admin`` scopes and repository admin
+  rights (a workspace owner, or ``repository_admins``); a JSON body with ``type``.
 - PR ``statuses`` are those of the PR's source commit.
 - A one-time attachment URL serves the bytes once; later uses are a 404.
 """
@@ -82,6 +83,7 @@ from bbmirror.simulator.cloud.pulls import (
     pr_commits,
     pr_statuses,
     pullrequests,
+    refs,
     repo_activity,
     tags,
 )
@@ -123,7 +125,9 @@ def _endpoint(handler: Callable[[Call], Response], anonymous: bool = False) -> C
     async def endpoint(request: Request) -> Response:
         form: list[tuple[str, str]] = []
         if request.method == "POST":
-            body = (await request.body()).decode("utf-8", "replace")
+            raw = await request.body()
+            request.state.raw_body = raw  # a JSON body (the export job's export_options)
+            body = raw.decode("utf-8", "replace")
             if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
                 form = parse_qsl(body, keep_blank_values=True)
         viewer: Viewer = request.scope.get(VIEWER_KEY) or authenticate(
@@ -193,6 +197,7 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/commits/{revision:path}", commits, ("GET", "POST")),
     ("/commit/{hash}", get_commit, ("GET",)),
     ("/commit/{hash}/statuses", commit_statuses, ("GET",)),
+    ("/refs", refs, ("GET",)),
     ("/refs/branches", branches, ("GET",)),
     ("/refs/branches/{name:path}", get_branch, ("GET",)),
     ("/refs/tags", tags, ("GET",)),

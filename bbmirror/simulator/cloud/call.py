@@ -67,6 +67,8 @@ class SimulatorConfig:
     faults: Faults = field(default_factory=Faults)
     html_base: str = render.HTML_BASE
     export_polls_before_ready: int = 1
+    export_fails: bool = False  # True: a finished export job reports FAILURE (no zip)
+    repository_admins: frozenset[str] = frozenset()  # user uuids admin of every repository
     legacy_workspace_apis: bool = False  # True: /workspaces lists instead of 410
     issue_tracker_removed: bool = False  # True: every issue endpoint answers 410 (2026-08-20)
     # Token or Basic email -> the scopes it was given (cloud/scopes.py); absent: unrestricted
@@ -77,6 +79,7 @@ class SimulatorConfig:
 class ExportJob:
     repo_uuid: str
     task_id: int
+    attachments: bool = False  # include_attachments: the files ride in the zip
     polls: int = 0
     data: bytes | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import re
 import secrets
@@ -230,13 +231,14 @@ def _named_one(kind: str) -> Callable[[Call], Response]:
 
 
 def start_export(c: Call) -> Response:
+    """``POST …/issues/export`` (§6.4): 202 and a ``Location``; repository admins only."""
     repo = c.tracker()
     uid = c.require_user()
-    ws = c.world.workspaces.get(repo.workspace)
-    if ws is None or not any(m.user_uuid == uid for m in ws.members):
+    if not _repository_admin(c, repo, uid):
         raise ApiError(403, "You need admin access to this repository to export its issues.")
+    options = _export_options(c)
     c.state.next_task += 1
-    job = ExportJob(repo.uuid, c.state.next_task)
+    job = ExportJob(repo.uuid, c.state.next_task, attachments=options["include_attachments"])
     c.state.export_jobs[job.task_id] = job
     location = (
         f"{c.base}/repositories/{repo.workspace}/{repo.slug}/issues/export/"
@@ -246,19 +248,47 @@ def start_export(c: Call) -> Response:
     return JSONResponse(body, status_code=202, headers={"Location": location})
 
 
+def _repository_admin(c: Call, repo, uid: str) -> bool:
+    """Admin on ``repo``: a token given ``repository:admin``, a workspace owner, or a user
+    the config makes admin of every repository (``repository_admins``)."""
+    scopes = c.config.scopes.get(c.viewer.key) if c.viewer.key else None
+    if scopes is not None:
+        return "repository:admin" in scopes  # the scope check already refused the others
+    if uid in c.config.repository_admins:
+        return True
+    ws = c.world.workspaces.get(repo.workspace)
+    members = ws.members if ws is not None else []
+    return any(m.user_uuid == uid and m.permission == "owner" for m in members)
+
+
+def _export_options(c: Call) -> dict:
+    """The JSON ``export_options`` body: ``type`` is required (§6.4); 400 without it."""
+    raw = getattr(c.request.state, "raw_body", b"") or b""
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        raise ApiError(400, "Bad request: export_options 'type' is required")
+    return {"include_attachments": body.get("include_attachments") is True}
+
+
 def poll_export(c: Call) -> Response:
+    """202 with the job's status while it runs; then the zip, or 200 ``FAILURE`` (§6.4)."""
     repo = c.tracker()
     match = re.fullmatch(r"(.+)-issues-(\d+)\.zip", c.params["job"])
     job = c.state.export_jobs.get(int(match.group(2))) if match else None
     if job is None or job.repo_uuid != repo.uuid:
         raise ApiError(404, "No export job has begun")
     job.polls += 1
+    total = len(repo.issues)
     if job.polls <= c.config.export_polls_before_ready:
-        total = len(repo.issues)
         count = total * job.polls // (c.config.export_polls_before_ready + 1)
         return c.json(render.job_status("STARTED", "Attachments", total, count), status=202)
+    if c.config.export_fails:
+        return c.json(render.job_status("FAILURE", "Attachments", total, 0))
     if job.data is None:
-        job.data = export_zip(c.world, repo)
+        job.data = export_zip(c.world, repo, missing_files=0.0 if job.attachments else 1.0)
     name = c.params["job"]
     return Response(
         job.data,

@@ -42,8 +42,11 @@ def simulator_config(
     *,
     base_url: str | None = None,
     faults: Faults | None = None,
+    admin: bool = True,
 ) -> SimulatorConfig:
-    """A config whose credentials act as a member of every workspace."""
+    """A config whose credentials act as a member of every workspace; ``admin``: and as an
+    admin of every repository (who may run the issue export job), as the person who mirrors
+    their own workspace usually is."""
     user = viewer_uuid(world)
     tokens = {credentials.token: user} if credentials.token else {}
     basic = (
@@ -51,4 +54,10 @@ def simulator_config(
         if credentials.email and credentials.api_token
         else {}
     )
-    return SimulatorConfig(base_url=base_url, tokens=tokens, basic=basic, faults=faults or Faults())
+    return SimulatorConfig(
+        base_url=base_url,
+        tokens=tokens,
+        basic=basic,
+        faults=faults or Faults(),
+        repository_admins=frozenset({user} if admin else ()),
+    )

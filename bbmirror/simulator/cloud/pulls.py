@@ -218,6 +218,21 @@ def branches(c: Call) -> Response:
     return c.page(names, lambda n: render_pr.branch(c.world, repo, n, c.base, c.html))
 
 
+def refs(c: Call) -> Response:
+    """``GET …/refs``: branches and tags in one list (§3.18), by name, branches first on a tie."""
+    repo = c.repo()
+    items = [("branch", n) for n in repo.branches] + [("tag", n) for n in repo.tags]
+    items.sort(key=lambda item: (item[1], item[0]))
+
+    def make(item: tuple[str, str]) -> dict:
+        kind, name = item
+        if kind == "branch":
+            return render_pr.branch(c.world, repo, name, c.base, c.html)
+        return render_pr.tag(c.world, repo, repo.tags[name], c.base, c.html)
+
+    return c.page(items, make)
+
+
 def get_branch(c: Call) -> Response:
     repo = c.repo()
     name = c.params["name"]

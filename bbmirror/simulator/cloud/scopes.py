@@ -47,7 +47,7 @@ IMPLIES: dict[str, tuple[str, ...]] = {
     "pullrequest": ("pullrequest", "repository"),
     "pullrequest:write": ("pullrequest", "repository"),
     "repository:write": ("repository",),
-    "repository:admin": ("repository",),
+    "repository:admin": ("repository", "repository:admin"),
     "project:write": ("project",),
     "project:admin": ("project",),
     "issue:write": ("issue",),
@@ -85,12 +85,24 @@ def cloud_family(path: str) -> str | None:
     return None
 
 
+# The issue export job needs ``issue`` and ``repository:admin`` (reference §6.1, §6.4).
+EXPORT = re.compile(r"^/repositories/[^/]+/[^/]+/issues/export(/|$)")
+
+
+def required(path: str) -> list[str]:
+    """The scope families a /2.0 path needs (empty: anyone authenticated)."""
+    if EXPORT.search(path):
+        return ["issue", "repository:admin"]
+    family = cloud_family(path)
+    return [family] if family else []
+
+
 def cloud_refusal(path: str, scopes: frozenset[str] | None) -> dict | None:
     """Bitbucket's 403 body when ``scopes`` do not cover ``path`` (relative to /2.0), else None."""
     if scopes is None:
         return None
-    family = cloud_family(path)
-    if family is None or family in families(scopes):
+    needed = required(path)
+    if all(family in families(scopes) for family in needed):
         return None
-    detail = {"required": [family], "granted": sorted(scopes)}
+    detail = {"required": needed, "granted": sorted(scopes)}
     return {"type": "error", "error": {"message": LACKING, "detail": detail}}
