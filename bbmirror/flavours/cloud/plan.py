@@ -11,11 +11,14 @@ import math
 from typing import Any
 
 from bbmirror.engine.plan import Level, Plan, Step
+from bbmirror.engine.runner import Unit, has_refs
+from bbmirror.flavours.cloud.discovery import readable_workspace
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 
 PAGE = 100  # the API's largest page
 ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
-TRACKER = "the repository has an issue tracker"
+TRACKER = "the repository has an issue tracker not removed upstream (410)"
+READABLE = "the credential may read the workspace itself"
 
 
 def pages(n: int, size: int = PAGE) -> int:
@@ -62,37 +65,77 @@ def _tracker(repo: Any) -> int:
     return int(bool(repo.has_issues))
 
 
+def tracker_open(engine: Any, unit: Unit) -> bool:
+    """Condition: the repository has an issue tracker not remembered as removed (410).
+
+    A removed tracker is asked again only on ``--full`` or ``--reconcile``, once per run (a
+    new 410 remembers it again, engine/policy.py); after a 410 the other lists are not asked.
+    """
+    if not unit.obj.get("has_issues"):
+        return False
+    if engine.is_removed(unit.ctx):
+        if unit.facts.get("tracker_asked") or not (engine.options.full or engine.options.reconcile):
+            return False
+        engine.forget_removed(unit.ctx)
+    unit.facts["tracker_asked"] = True
+    return True
+
+
 WORKSPACE = Level(
     "workspace",
     (
-        Step("workspaces", least=1),
-        Step("members", after=("workspaces",), least=lambda u: pages(len(u[0].members))),
-        Step("projects", after=("workspaces",), least=lambda u: pages(len(u[0].projects))),
-        Step("repositories", after=("workspaces",), least=lambda u: pages(len(u[1]))),
+        Step("workspaces", least=1, hook="workspace_object", always=True, guard=False),
+        Step(
+            "members",
+            after=("workspaces",),
+            when=READABLE,
+            holds=readable_workspace,
+            least=lambda u: pages(len(u[0].members)),
+        ),
+        Step(
+            "projects",
+            after=("workspaces",),
+            when=READABLE,
+            holds=readable_workspace,
+            least=lambda u: pages(len(u[0].projects)),
+        ),
+        Step(
+            "repositories",
+            after=("workspaces",),
+            least=lambda u: pages(len(u[1])),
+            hook="workspace_repositories",
+            always=True,
+            guard=False,
+        ),
     ),
     _workspaces,
+    discover="workspace_units",
 )
 
 REPOSITORY = Level(
     "repository",
     (
-        Step("branches", least=lambda r: pages(len(r.branches))),
-        Step("tags", least=lambda r: pages(len(r.tags))),
+        Step("branches", least=lambda r: pages(len(r.branches)), wanted_with=("commits",)),
+        Step("tags", least=lambda r: pages(len(r.tags)), wanted_with=("commits",)),
         Step(
             "commits",
             after=("branches", "tags"),
             when="the repository has refs; only new heads are walked",
+            holds=has_refs,
             noop=0,
             least=lambda r: pages(len(r.commits)),
         ),
         Step("default_reviewers", least=lambda r: pages(len(r.default_reviewers))),
-        Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests),
-        Step("milestones", when=TRACKER, noop=_tracker, least=_tracker),
-        Step("versions", when=TRACKER, noop=_tracker, least=_tracker),
-        Step("components", when=TRACKER, noop=_tracker, least=_tracker),
-        Step("issues", when=TRACKER, noop=_tracker, least=_issues),
+        Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests, then="reread_statuses"),
+        Step("milestones", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
+        Step("versions", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
+        Step("components", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
+        Step("issues", when=TRACKER, holds=tracker_open, noop=_tracker, least=_issues),
     ),
     lambda world: world.repositories.values(),
+    discover="repository_units",
+    enter=("check_renamed",),  # a renamed repository is read again in full
+    leave=("collect_unreachable", "reconcile"),  # GC when due; --reconcile's id scans
 )
 
 CLOUD_PLAN = Plan("cloud", CLOUD_STREAMS, (WORKSPACE, REPOSITORY))

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from bbmirror.engine.plan import Level, Plan, Step
+from bbmirror.engine.runner import has_refs
+from bbmirror.flavours.server.discovery import nothing_named, projects_named, something_named
 from bbmirror.flavours.server.streams import SERVER_STREAMS
 
-NAMED = "projects are named (the preflight read them)"
+NAMED = "projects or repositories are named (the preflight read them)"
 
 
 def _building(repo: Any) -> int:
@@ -25,24 +27,63 @@ def _building(repo: Any) -> int:
 DISCOVERY = Level(
     "source",
     (
-        Step("all_repositories", when="nothing is named"),
-        Step("projects", when=NAMED, noop=0),
-        Step("repositories", after=("projects",), when=NAMED, noop=0),
+        # A failure here fails the run (guard=False): no repository list, nothing to mirror.
+        Step(
+            "all_repositories",
+            when="nothing is named",
+            holds=nothing_named,
+            always=True,
+            guard=False,
+        ),
+        Step(
+            "projects",
+            when=NAMED,
+            holds=projects_named,
+            noop=0,
+            hook="project_objects",
+            always=True,
+            guard=False,
+        ),
+        Step(
+            "repositories",
+            after=("projects",),
+            when=NAMED,
+            holds=something_named,
+            noop=0,
+            hook="named_repositories",
+            always=True,
+            guard=False,
+        ),
     ),
     lambda world: [world],
+    discover="source_units",
 )
 
 REPOSITORY = Level(
     "repository",
     (
-        Step("branches"),
-        Step("tags"),
-        Step("commits", after=("branches", "tags"), when="the repository has refs", noop=0),
-        Step("statuses", after=("commits",), when="new tips, or tips building", noop=_building),
+        Step("branches", wanted_with=("commits",)),
+        Step("tags", wanted_with=("commits",)),
+        Step(
+            "commits",
+            after=("branches", "tags"),
+            when="the repository has refs",
+            holds=has_refs,
+            noop=0,
+        ),
+        Step(
+            "statuses",
+            after=("commits",),
+            when="new tips, or tips building",
+            noop=_building,
+            hook="read_statuses",
+        ),
         Step("labels"),  # one request: a repository's labels fit one page
         Step("pullrequests", noop=2),
     ),
     lambda world: world.repositories.values(),
+    discover="repository_units",
+    leave=("collect_unreachable",),  # commits no ref reaches any more, when due
 )
 
 # The login check (GET /users?limit=1) when nothing is named.
