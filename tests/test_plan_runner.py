@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from dc_mirror import DcHarness
@@ -46,9 +48,9 @@ def test_a_step_whose_condition_is_false_sends_no_request(tmp_path, monkeypatch)
     never = lambda engine, unit: False  # noqa: E731
     steps = tuple(
         replace(s, holds=never) if s.stream == "default_reviewers" else s
-        for s in _steps(CLOUD_PLAN, "repository")
+        for s in _steps(CLOUD_PLAN, "repository lists")
     )
-    monkeypatch.setattr(CloudSync, "plan", _with_level(CLOUD_PLAN, "repository", steps))
+    monkeypatch.setattr(CloudSync, "plan", _with_level(CLOUD_PLAN, "repository lists", steps))
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
     summary = harness.sync()
     assert summary.outcome == "ok"
@@ -81,3 +83,43 @@ def test_every_repository_level_request_follows_every_discovery_request(tmp_path
     repo_level = [i for i, p in enumerate(paths) if p.count("/") > 4]  # /2.0/repositories/w/r/x
     listing = [i for i, p in enumerate(paths) if p.count("/") == 3 and "/repositories/" in p]
     assert listing and repo_level and max(listing) < min(repo_level)
+
+
+CHILD = re.compile(r"/2\.0/repositories/([^/]+/[^/]+)/(pullrequests|issues)/(\d+)/\w+")
+LIST = re.compile(r"/2\.0/repositories/[^/]+/[^/]+/(pullrequests|issues)")
+
+
+def test_every_pull_request_and_issue_list_is_read_before_any_child(tmp_path):
+    """Issue 14's first hour: the lists of every repository first, then the children."""
+    world = generate(3, "small")
+    assert len(world.repositories) > 1
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    paths = [r.path for r in harness.log]
+    lists = [i for i, p in enumerate(paths) if LIST.fullmatch(p)]
+    children = [i for i, p in enumerate(paths) if CHILD.fullmatch(p)]
+    assert lists and children and max(lists) < min(children)
+    assert differences(world, harness.db) == []
+
+
+def test_children_are_read_open_and_recently_updated_parents_first(tmp_path):
+    world = generate(3, "small")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync(concurrency=1).outcome == "ok"
+    order: dict[str, list[int]] = {}
+    for record in harness.log:
+        found = CHILD.fullmatch(record.path)
+        if found and found.group(2) == "pullrequests":
+            numbers = order.setdefault(found.group(1), [])
+            if int(found.group(3)) not in numbers:
+                numbers.append(int(found.group(3)))
+    assert order
+    for repo in world.repositories.values():
+        prs = repo.pullrequests
+        numbers = order.get(f"{repo.workspace}/{repo.slug}", [])
+        assert sorted(numbers) == sorted(prs)  # a first sync reads every PR's children
+        keys = [
+            (prs[n].state != "OPEN", -datetime.fromisoformat(prs[n].updated_on).timestamp())
+            for n in numbers
+        ]
+        assert keys == sorted(keys)

@@ -54,6 +54,9 @@ class Step:
     wanted_with: tuple[str, ...] = ()  # ``--only`` one of these runs this step too
     always: bool = False  # runs whatever ``--only`` names (discovery)
     guard: bool = True  # under the stream's status policy; False: a failure fails the run
+    # "parents": the list only, its due children queued (engine/deferred.py); "children": the
+    # queued children, in a later level; "": both at once.
+    part: str = ""
 
     def hooks(self) -> list[str]:
         """The engine methods this step names."""
@@ -114,9 +117,16 @@ class Plan:
             for child in stream.children:
                 if child not in self.streams:
                     return f"stream {name!r} names undeclared child {child!r}"
+        split: set[str] = set()
+        seen: set[str] = set()  # the steps of this level so far and of every earlier one
         for level in self.levels:
-            seen: set[str] = set()
             for step in level.steps:
+                if step.part not in ("", "parents", "children"):
+                    return f"step {step.stream!r} has unknown part {step.part!r}"
+                if step.part == "children" and step.stream not in split:
+                    return f"step {step.stream!r} reads children no earlier level queued"
+                if step.part == "parents":
+                    split.add(step.stream)
                 if step.stream not in self.streams:
                     return f"step {step.stream!r} runs no declared stream"
                 for before in step.after:

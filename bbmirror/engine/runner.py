@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bbmirror.engine.base import Engine
+from bbmirror.engine.due import DueWalker
 from bbmirror.engine.plan import WALKERS, Level, Plan, PlanError, Step
 from bbmirror.engine.streams import Context
 
@@ -42,7 +42,7 @@ class Unit:
         return self.ctx.get("repository_id", "")
 
 
-class Runner(Engine):
+class Runner(DueWalker):
     """Runs a flavour's ``plan``; the flavour supplies hooks, discovery and ``ref_target``."""
 
     plan: Plan
@@ -66,6 +66,10 @@ class Runner(Engine):
             if level.discover:
                 units = list(await getattr(self, level.discover)(units))
             await self.run_level(level, units)
+
+    async def same_units(self, units: list[Unit]) -> list[Unit]:
+        """Discovery of a level that goes on with the units of the level before."""
+        return units
 
     async def run_level(self, level: Level, units: Iterable[Unit]) -> None:
         """Every unit of one level, at most ``source.concurrency`` at once."""
@@ -99,10 +103,21 @@ class Runner(Engine):
 
     async def run_step(self, step: Step, unit: Unit) -> Any:
         """The step's hook or its stream's walker, under the stream's policy."""
-        work = getattr(self, step.hook)(unit) if step.hook else self.walk(step.stream, unit)
-        if not step.guard:
-            return await work
-        return await self.guarded(step.stream, work, unit.ctx)
+        if step.hook:
+            work = getattr(self, step.hook)(unit)
+        elif step.part == "children":
+            work = self.run_due(self.streams[step.stream], unit.ctx, unit.scope)
+        else:
+            work = self.walk(step.stream, unit)
+        key = (step.stream, unit.scope)
+        if step.part == "parents":
+            self.deferring.add(key)  # read_parents queues the children (deferred.py)
+        try:
+            if not step.guard:
+                return await work
+            return await self.guarded(step.stream, work, unit.ctx)
+        finally:
+            self.deferring.discard(key)
 
     def walk(self, name: str, unit: Unit) -> Awaitable[Any]:
         """The shared walker of a stream's mode, with the arguments that mode takes."""

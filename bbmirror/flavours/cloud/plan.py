@@ -51,10 +51,10 @@ def _issues(repo: Any) -> int:
     return total
 
 
-def _pullrequests_noop(repo: Any) -> int:
-    """The list since the watermark, and the statuses of each open PR whose source commit is
-    still building (engine/freshness.py re-reads those every run)."""
-    return 1 + sum(
+def _statuses_building(repo: Any) -> int:
+    """The statuses of each open PR whose source commit is still building (engine/freshness.py
+    re-reads those every run)."""
+    return sum(
         pr.state == "OPEN"
         and any(s.state == "INPROGRESS" for s in repo.statuses.get(pr.source_commit, ()))
         for pr in repo.pullrequests.values()
@@ -112,11 +112,35 @@ WORKSPACE = Level(
     discover="workspace_units",
 )
 
-REPOSITORY = Level(
-    "repository",
+# Every repository's lists before any repository's per-parent children (issue 14: the first
+# hour of a first sync shows every pull request and issue; children fill in after).
+LISTS = Level(
+    "repository lists",
     (
         Step("branches", least=lambda r: pages(len(r.branches)), wanted_with=("commits",)),
         Step("tags", least=lambda r: pages(len(r.tags)), wanted_with=("commits",)),
+        Step("default_reviewers", least=lambda r: pages(len(r.default_reviewers))),
+        Step("pullrequests", part="parents", least=lambda r: pages(len(r.pullrequests))),
+        Step("milestones", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
+        Step("versions", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
+        Step("components", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
+        Step(
+            "issues",
+            part="parents",
+            when=TRACKER,
+            holds=tracker_open,
+            noop=_tracker,
+            least=lambda r: pages(len(r.issues)) if r.has_issues else 0,
+        ),
+    ),
+    lambda world: world.repositories.values(),
+    discover="repository_units",
+    enter=("check_renamed",),  # a renamed repository is read again in full
+)
+
+DETAILS = Level(
+    "repository details",
+    (
         Step(
             "commits",
             after=("branches", "tags"),
@@ -125,17 +149,26 @@ REPOSITORY = Level(
             noop=0,
             least=lambda r: pages(len(r.commits)),
         ),
-        Step("default_reviewers", least=lambda r: pages(len(r.default_reviewers))),
-        Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests, then="reread_statuses"),
-        Step("milestones", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
-        Step("versions", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
-        Step("components", when=TRACKER, holds=tracker_open, noop=_tracker, least=_tracker),
-        Step("issues", when=TRACKER, holds=tracker_open, noop=_tracker, least=_issues),
+        Step(
+            "pullrequests",
+            part="children",
+            when="children queued by the list (open, then recently updated PRs first)",
+            noop=_statuses_building,
+            least=lambda r: _pullrequests(r) - pages(len(r.pullrequests)),
+            then="reread_statuses",
+        ),
+        Step(
+            "issues",
+            part="children",
+            when=TRACKER,
+            holds=tracker_open,
+            noop=0,
+            least=lambda r: _issues(r) - pages(len(r.issues)) if r.has_issues else 0,
+        ),
     ),
     lambda world: world.repositories.values(),
-    discover="repository_units",
-    enter=("check_renamed",),  # a renamed repository is read again in full
+    discover="same_units",
     leave=("collect_unreachable", "reconcile"),  # GC when due; --reconcile's id scans
 )
 
-CLOUD_PLAN = Plan("cloud", CLOUD_STREAMS, (WORKSPACE, REPOSITORY))
+CLOUD_PLAN = Plan("cloud", CLOUD_STREAMS, (WORKSPACE, LISTS, DETAILS))
