@@ -11,6 +11,7 @@ from dc_mirror import DcHarness
 from dc_mirror import differences as dc_differences
 from mirror import Harness, differences
 
+from bbmirror.engine import Options
 from bbmirror.engine.plan import Level, Plan, PlanError, Step
 from bbmirror.engine.runner import Runner
 from bbmirror.engine.streams import Stream
@@ -62,16 +63,16 @@ def test_a_step_whose_condition_is_false_sends_no_request(tmp_path, monkeypatch)
 
 
 def test_the_runner_reads_the_steps_in_the_plans_order(tmp_path, monkeypatch):
-    steps = _steps(SERVER_PLAN, "repository")
+    steps = _steps(SERVER_PLAN, "repository lists")
     labels = next(s for s in steps if s.stream == "labels")
     moved = (*(s for s in steps if s.stream != "labels"), labels)  # labels last
-    monkeypatch.setattr(ServerSync, "plan", _with_level(SERVER_PLAN, "repository", moved))
+    monkeypatch.setattr(ServerSync, "plan", _with_level(SERVER_PLAN, "repository lists", moved))
     harness = DcHarness(generate_dc(2, "tiny"), str(tmp_path / "m.db"), {})
     assert harness.sync(concurrency=1).outcome == "ok"
     paths = [r.path for r in harness.log]
     for repo in harness.world.repositories.values():
         mine = [p for p in paths if f"/repos/{repo.slug}/" in p]
-        last_pr = max(i for i, p in enumerate(mine) if "/pull-requests" in p)
+        last_pr = max(i for i, p in enumerate(mine) if p.endswith("/pull-requests"))
         assert mine.index(next(p for p in mine if p.endswith("/labels"))) > last_pr
     assert dc_differences(harness.world, harness.db) == []
 
@@ -123,3 +124,25 @@ def test_children_are_read_open_and_recently_updated_parents_first(tmp_path):
             for n in numbers
         ]
         assert keys == sorted(keys)
+
+
+DC_CHILD = re.compile(r".*/repos/([^/]+)/pull-requests/(\d+)/(activities|commits)")
+
+
+def test_dc_lists_come_first_and_a_reconcile_reads_each_pull_requests_children_once(tmp_path):
+    """Data Center too: every pull-request list before any child. ``--reconcile`` lists open
+    pull requests twice (the whole list, then the open list); their children are queued once
+    and read once (they were read twice when read at once)."""
+    harness = DcHarness(generate_dc(3, "tiny"), str(tmp_path / "m.db"), {})
+    assert harness.sync().outcome == "ok"
+    paths = [r.path for r in harness.log]
+    lists = [i for i, p in enumerate(paths) if p.endswith("/pull-requests")]
+    children = [i for i, p in enumerate(paths) if DC_CHILD.fullmatch(p)]
+    assert lists and children and max(lists) < min(children)
+    harness.log.clear()
+    assert harness.sync(Options(reconcile=True)).outcome == "ok"
+    reads = [m.groups() for r in harness.log if (m := DC_CHILD.fullmatch(r.path))]
+    repos = harness.world.repositories.values()
+    assert any(pr.state == "OPEN" for repo in repos for pr in repo.pull_requests.values())
+    assert reads and len(reads) == len(set(reads))
+    assert dc_differences(harness.world, harness.db) == []

@@ -59,11 +59,22 @@ DISCOVERY = Level(
     discover="source_units",
 )
 
-REPOSITORY = Level(
-    "repository",
+# Every repository's lists before any repository's per-parent reads (issue 14), as on Cloud.
+LISTS = Level(
+    "repository lists",
     (
         Step("branches", wanted_with=("commits",)),
         Step("tags", wanted_with=("commits",)),
+        Step("labels"),  # one request: a repository's labels fit one page
+        Step("pullrequests", part="parents", noop=2),
+    ),
+    lambda world: world.repositories.values(),
+    discover="repository_units",
+)
+
+DETAILS = Level(
+    "repository details",
+    (
         Step(
             "commits",
             after=("branches", "tags"),
@@ -78,13 +89,17 @@ REPOSITORY = Level(
             noop=_building,
             hook="read_statuses",
         ),
-        Step("labels"),  # one request: a repository's labels fit one page
-        Step("pullrequests", noop=2),
+        Step(
+            "pullrequests",
+            part="children",
+            when="children queued by the list (open, then recently updated PRs first)",
+            noop=0,
+        ),
     ),
     lambda world: world.repositories.values(),
-    discover="repository_units",
+    discover="same_units",
     leave=("collect_unreachable",),  # commits no ref reaches any more, when due
 )
 
 # The login check (GET /users?limit=1) when nothing is named.
-SERVER_PLAN = Plan("server", SERVER_STREAMS, (DISCOVERY, REPOSITORY), fixed_noop=1)
+SERVER_PLAN = Plan("server", SERVER_STREAMS, (DISCOVERY, LISTS, DETAILS), fixed_noop=1)
