@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bbmirror.config import Source
-from bbmirror.engine import coverage, garbage
+from bbmirror.engine import coverage, deferred, garbage
 from bbmirror.engine.coverage import Coverage
+from bbmirror.engine.cursors import before_watermark, cursor_of, page_values
 from bbmirror.engine.outcome import Options, Progress, Summary, SyncError, now
 from bbmirror.engine.policy import StatusPolicy, settle
 from bbmirror.engine.streams import ABSENT, DELETED, REMOVED, Context, Owned, RowSet, Stream
 from bbmirror.http import (
-    BadPayload,
     BitbucketClient,
     BitbucketError,
 )
@@ -55,6 +55,7 @@ class ParentPage:
     children: list[ChildRows]
     failed: set[int]
     tried: set[int] = field(default_factory=set)  # parents whose children were read (or tried)
+    due: dict[str, list] = field(default_factory=dict)  # children left for later (deferred.py)
 
 
 # What a row function may raise on a malformed object (RecursionError: JSON nested too deep).
@@ -89,6 +90,8 @@ class Engine(StatusPolicy):
         self.condensed: set[str] = set()  # workspaces known only from a repository (403)
         # (stream, repository id) -> child streams to fetch for every parent (coverage.py)
         self.backfill: dict[tuple[str, str], frozenset[str]] = {}
+        # (stream, repository id) whose children are queued, not read (deferred.py)
+        self.deferring: set[tuple[str, str]] = set()
 
     async def preflight(self) -> None:
         """Check credentials and named things before the run writes anything."""
@@ -171,12 +174,16 @@ class Engine(StatusPolicy):
         changed = self.changed(stream, [rows for _, rows in parents])
         if force:
             changed = {r["id"] for _, rows in parents for r in rows.get(stream.table, ())}
-        children, failed = await self.fetch_children(stream, ctx, parents, changed)
+        due: dict[str, list] = {}
+        if (stream.name, ctx.get("repository_id", "")) in self.deferring:
+            children, failed, due = [], set(), deferred.due(self, stream, ctx, parents, changed)
+        else:
+            children, failed = await self.fetch_children(stream, ctx, parents, changed)
         tried = {
             obj["id"]
             for obj, rows in parents
             if isinstance(obj.get("id"), int)
-            and any(r["id"] in changed for r in rows.get(stream.table, ()))
+            and any(r["id"] in changed and r["id"] not in due for r in rows.get(stream.table, ()))
         }
         # A parent that could not be converted is read again by id next run (with backoff):
         # the watermark may pass its true time, and it must not be lost behind it.
@@ -186,7 +193,7 @@ class Engine(StatusPolicy):
             for obj in values
             if isinstance(obj, dict) and type(obj.get("id")) is int and id(obj) not in converted
         }
-        return ParentPage(parents, children, failed | unread, tried | unread)
+        return ParentPage(parents, children, failed | unread, tried | unread, due)
 
     def write_parents(self, stream: Stream, page: ParentPage, state: SyncState) -> None:
         """Write a page of parents and their children; call inside the page's transaction.
@@ -197,14 +204,23 @@ class Engine(StatusPolicy):
         for _, rows in page.parents:
             self.write(rows)
             self.tombstone_owned(stream, rows)
-        for child in page.children:
-            self.write(child.rows)
-            for table, where, keep in child.tombstones:
-                self.summary.add({table: self.store.tombstone(table, where, keep, now())})
+        self.write_children(page.children)
+        self.children_read(stream, state, {n for n in page.tried - page.failed})
+        deferred.enqueue(state, page.due)
         if page.failed or state.extra.get("redo_failures"):
             settle(state, page.tried, page.failed)
         if page.failed:
             state.extra["redo"] = sorted(set(state.extra.get("redo", [])) | page.failed)
+
+    def children_read(self, stream: Stream, state: SyncState, numbers: set[int]) -> None:
+        """Hook, inside the transaction: parents (API numbers) whose children were written."""
+
+    def write_children(self, children: list[ChildRows]) -> None:
+        """Child lists and the tombstones of what they no longer hold; inside a transaction."""
+        for child in children:
+            self.write(child.rows)
+            for table, where, keep in child.tombstones:
+                self.summary.add({table: self.store.tombstone(table, where, keep, now())})
 
     def tombstone_owned(self, stream: Stream, rowset: RowSet) -> None:
         """Rows a parent carries in full (a PR's participants): drop the ones it no longer has."""
@@ -369,28 +385,12 @@ def merge(into: RowSet, rows: RowSet) -> None:
         into.setdefault(table, []).extend(items)
 
 
-def page_values(body: dict, path: str) -> list[dict]:
-    values = body.get("values")
-    if not isinstance(values, list):
-        raise BadPayload(f"expected a page with 'values' from {path}")
-    return values  # non-object entries are quarantined by Engine.to_rows, never dropped
-
-
-def cursor_of(obj: dict, field_name: str) -> str | None:
-    value = obj.get(field_name) if isinstance(obj, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def before_watermark(stamp: str | None, delta: timedelta) -> str | None:
-    """A watermark minus the overlap, in a form BBQL reads (ISO-8601 with offset); None for
-    none or one that does not parse (then the stream is read from its start)."""
-    if not stamp:
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp) - delta
-    except (ValueError, OverflowError):
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-__all__ = ["Engine", "Options", "Summary", "SyncError"]
+__all__ = [
+    "Engine",
+    "Options",
+    "Summary",
+    "SyncError",
+    "before_watermark",
+    "cursor_of",
+    "page_values",
+]

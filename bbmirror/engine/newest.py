@@ -79,7 +79,7 @@ class NewestWalker(Engine):
         page = await self.read_parents(stream, ctx, values)
         with self.store.transaction():
             self.write_parents(stream, page, state)
-            if page.failed:
+            if page.failed or page.due:  # children left for later are queued in the state
                 self.store.put_state(state)
         written = [r for _, rows in page.parents for r in rows.get(stream.table, ())]
         seen.update(r["id"] for r in written)

@@ -29,6 +29,9 @@ MODES = frozenset(WALKERS)
 
 # A cost: requests for one unit of work (a workspace, a project, a repository), or a constant.
 Cost = int | Callable[[Any], int]
+# A step's condition as data: (engine, unit) → whether the step runs for that unit
+# (engine/runner.py has the shared ones, e.g. ``has_refs``).
+Condition = Callable[[Any, Any], bool]
 
 
 class PlanError(ValueError):
@@ -44,15 +47,40 @@ class Step:
     when: str = ""  # the condition, in words (e.g. "the repository has refs")
     noop: Cost = 1  # requests when nothing changed
     least: Cost | None = None  # the fewest requests reading everything, children included
+    # How the runner (engine/runner.py) runs it:
+    holds: Condition | None = None  # the condition ``when`` words; None: always
+    hook: str = ""  # an engine method ``(unit) -> awaitable`` run instead of the mode's walker
+    then: str = ""  # an engine method ``(unit, result, step)`` run after the step
+    wanted_with: tuple[str, ...] = ()  # ``--only`` one of these runs this step too
+    always: bool = False  # runs whatever ``--only`` names (discovery)
+    guard: bool = True  # under the stream's status policy; False: a failure fails the run
+    # "parents": the list only, its due children queued (engine/deferred.py); "children": the
+    # queued children, in a later level; "": both at once.
+    part: str = ""
+
+    def hooks(self) -> list[str]:
+        """The engine methods this step names."""
+        return [name for name in (self.hook, self.then) if name]
 
 
 @dataclass(frozen=True)
 class Level:
-    """Steps run once per unit of one kind (per workspace, per repository)."""
+    """Steps run once per unit of one kind (per workspace, per repository).
+
+    Levels run breadth-first: every unit of a level before any unit of the next.
+    """
 
     name: str
     steps: tuple[Step, ...]
-    units: Callable[[Any], Iterable[Any]]  # a world → its units of this kind
+    units: Callable[[Any], Iterable[Any]]  # a world → its units of this kind (economics)
+    discover: str = ""  # an engine method ``(units of the level before) -> this level's units``
+    enter: tuple[str, ...] = ()  # engine methods ``(unit)`` run before the unit's steps
+    leave: tuple[str, ...] = ()  # engine methods ``(unit)`` run after them (GC, reconcile)
+
+    def hooks(self) -> list[str]:
+        """The engine methods this level and its steps name."""
+        own = [self.discover] if self.discover else []
+        return [*own, *self.enter, *self.leave, *(h for step in self.steps for h in step.hooks())]
 
 
 @dataclass(frozen=True)
@@ -89,9 +117,16 @@ class Plan:
             for child in stream.children:
                 if child not in self.streams:
                     return f"stream {name!r} names undeclared child {child!r}"
+        split: set[str] = set()
+        seen: set[str] = set()  # the steps of this level so far and of every earlier one
         for level in self.levels:
-            seen: set[str] = set()
             for step in level.steps:
+                if step.part not in ("", "parents", "children"):
+                    return f"step {step.stream!r} has unknown part {step.part!r}"
+                if step.part == "children" and step.stream not in split:
+                    return f"step {step.stream!r} reads children no earlier level queued"
+                if step.part == "parents":
+                    split.add(step.stream)
                 if step.stream not in self.streams:
                     return f"step {step.stream!r} runs no declared stream"
                 for before in step.after:
@@ -107,6 +142,11 @@ class Plan:
         """Modes this plan's streams use that ``engine_class`` has no walker for."""
         modes = {stream.mode for stream in self.streams.values()}
         return sorted(m for m in modes if not hasattr(engine_class, WALKERS[m]))
+
+    def missing_hooks(self, engine_class: type) -> list[str]:
+        """Hooks this plan names that ``engine_class`` lacks."""
+        names = {name for level in self.levels for name in level.hooks()}
+        return sorted(name for name in names if not callable(getattr(engine_class, name, None)))
 
     def check_only(self, only: Iterable[str]) -> None:
         """Refuse an ``--only`` naming a stream this plan does not run (0 requests, 'ok')."""

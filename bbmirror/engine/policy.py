@@ -175,41 +175,6 @@ class StatusPolicy:
             self.write_parents(stream, page, state)
             self.store.put_state(state)
 
-    async def read_refs(
-        self, ctx: Context, where: dict[str, str], name_and_target: Callable
-    ) -> tuple[dict[str, str], str | None] | None:
-        """Branches and tags as ``{"branch:NAME": hash}`` plus the default branch's key.
-
-        None when a listing failed: commits and their garbage collection then wait for a run
-        that sees every ref, or a missing branch would look like a deleted one.
-        """
-        refs: dict[str, str] = {}
-        default = None
-        failed = []
-        for name, kind in (("branches", "branch"), ("tags", "tag")):
-            if not (self.wanted(name) or self.wanted("commits")):
-                continue
-            found = await self.guarded(name, self.run_full(self.streams[name], ctx, where), ctx)
-            if found is None:
-                failed.append(name)
-                continue  # the other ref list is still worth mirroring
-            for obj in found:
-                ref, target, is_default = name_and_target(obj)
-                if target:
-                    refs[f"{kind}:{ref}"] = target
-                if is_default:
-                    default = f"{kind}:{ref}"
-        if failed:
-            commits = self.streams["commits"]
-            if self.wanted("commits") and not self.is_denied(commits, ctx):
-                reason = (
-                    f"skipped: commits of {ctx.get('full_name')} wait for a run that lists "
-                    f"every ref ({', '.join(failed)} could not be read)"
-                )
-                self.note("commits", reason, {"repository_id": ctx.get("repository_id")})
-            return None
-        return refs, default
-
     # -- a removed issue tracker ----------------------------------------------------------
 
     def is_removed(self, ctx: Context) -> bool:

@@ -66,12 +66,12 @@ def wanted(engine: Engine, ctx: Context) -> bool:
 
 
 async def seed(engine: Engine, ctx: Context) -> None:
-    """Seed a never-read tracker from the export job, then read the comment lists it needs."""
+    """Seed a never-read tracker from the export job; the child lists it still needs are read
+    later, with every repository's other children (``read_pending``)."""
     if wanted(engine, ctx):
         data = await run_job(engine, ctx)
         having = _import(engine, ctx, data) if data is not None else None
         _save_pending(engine, ctx, having or {})
-    await read_pending(engine, ctx)
 
 
 async def run_job(engine: Engine, ctx: Context) -> bytes | None:

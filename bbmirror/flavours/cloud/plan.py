@@ -1,9 +1,10 @@
 """Bitbucket Cloud's order of work as data, with what each step costs.
 
 Per workspace: the workspace (it checks the credential: no GET /user), its members, projects
-and repositories. Per repository: refs (branches and tags in one list), then the commits they
-reach, the pull requests (and their children), then the issue tracker's lists when the
-repository has one. The small settings lists are read on a cadence, not every run.
+and repositories. Per repository: refs (branches and tags in one list), the pull requests and
+the issue tracker's lists; then, once every repository's lists are in, the commits the refs
+reach and the children of pull requests and issues. The small settings lists (default
+reviewers, milestones, versions, components) are read on a cadence, not every run.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import math
 from typing import Any
 
 from bbmirror.engine.plan import Level, Plan, Step
+from bbmirror.engine.runner import Unit, has_refs
+from bbmirror.flavours.cloud import cadence
+from bbmirror.flavours.cloud.discovery import readable_workspace
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 
 PAGE = 100  # the API's largest page
 ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
-TRACKER = "the repository has an issue tracker"
+TRACKER = "the repository has an issue tracker not removed upstream (410)"
+READABLE = "the credential may read the workspace itself"
 SETTINGS = "due: read every settings_every (24 h), on --full and --reconcile (cadence.py)"
 EXPORT_JOB = 3  # POST …/issues/export, one poll while it runs, the zip (export_job.py)
 
@@ -43,6 +48,11 @@ def _repositories(unit: tuple[Any, list[Any]]) -> int:
     return pages(len(unit[1]))
 
 
+def _refs(repo: Any) -> int:
+    """Branches and tags in one list, every run: a page per 100 refs."""
+    return pages(len(repo.branches) + len(repo.tags))
+
+
 def _pullrequests(repo: Any) -> int:
     """The list, then per PR: comments (free when `comment_count` is 0), activity, commits,
     statuses (no count says there are none)."""
@@ -67,62 +77,166 @@ def _issues(repo: Any) -> int:
     return pages(len(repo.issues)) + min(each, EXPORT_JOB + exported)
 
 
-def _pullrequests_noop(repo: Any) -> int:
-    """The list since the watermark, and the statuses of each open PR whose source commit is
-    still building (engine/freshness.py re-reads those every run)."""
-    return 1 + sum(
+def _statuses_building(repo: Any) -> int:
+    """The statuses of each open PR whose source commit is still building (engine/freshness.py
+    re-reads those every run)."""
+    return sum(
         pr.state == "OPEN"
         and any(s.state == "INPROGRESS" for s in repo.statuses.get(pr.source_commit, ()))
         for pr in repo.pullrequests.values()
     )
 
 
-def _refs(repo: Any) -> int:
-    """Branches and tags in one list, every run: a page per 100 refs."""
-    return pages(len(repo.branches) + len(repo.tags))
-
-
 def _tracker(repo: Any) -> int:
     return int(bool(repo.has_issues))
+
+
+REFS = "read with branches, in the same `refs` list (refs.py)"
+
+
+def _never(engine: Any, unit: Unit) -> bool:
+    return False
+
+
+def settings_due(engine: Any, unit: Unit, name: str) -> bool:
+    """Condition: a settings list is due (cadence.py) and, for the tracker's, the tracker is."""
+    if name != "default_reviewers" and not tracker_open(engine, unit):
+        return False
+    return cadence.due(engine, unit.ctx, name)
+
+
+def tracker_open(engine: Any, unit: Unit) -> bool:
+    """Condition: the repository has an issue tracker not remembered as removed (410).
+
+    A removed tracker is asked again only on ``--full`` or ``--reconcile``, once per run (a
+    new 410 remembers it again, engine/policy.py); after a 410 the other lists are not asked.
+    """
+    if not unit.obj.get("has_issues"):
+        return False
+    if engine.is_removed(unit.ctx):
+        if unit.facts.get("tracker_asked") or not (engine.options.full or engine.options.reconcile):
+            return False
+        engine.forget_removed(unit.ctx)
+    unit.facts["tracker_asked"] = True
+    return True
 
 
 WORKSPACE = Level(
     "workspace",
     (
-        Step("workspaces", least=1),
-        Step("members", after=("workspaces",), noop=_members, least=_members),
-        Step("projects", after=("workspaces",), noop=_projects, least=_projects),
-        Step("repositories", after=("workspaces",), noop=_repositories, least=_repositories),
+        Step("workspaces", least=1, hook="workspace_object", always=True, guard=False),
+        Step(
+            "members",
+            after=("workspaces",),
+            when=READABLE,
+            holds=readable_workspace,
+            noop=_members,
+            least=_members,
+        ),
+        Step(
+            "projects",
+            after=("workspaces",),
+            when=READABLE,
+            holds=readable_workspace,
+            noop=_projects,
+            least=_projects,
+        ),
+        Step(
+            "repositories",
+            after=("workspaces",),
+            noop=_repositories,
+            least=_repositories,
+            hook="workspace_repositories",
+            always=True,
+            guard=False,
+        ),
     ),
     _workspaces,
+    discover="workspace_units",
 )
 
-REPOSITORY = Level(
-    "repository",
+# Every repository's lists before any repository's per-parent children (issue 14: the first
+# hour of a first sync shows every pull request and issue; children fill in after).
+LISTS = Level(
+    "repository lists",
     (
-        # One `refs` list carries branches and tags (flavours/cloud/refs.py).
-        Step("branches", noop=_refs, least=_refs),
-        Step("tags", when="read with branches, in the same list", noop=0, least=0),
+        # One `refs` list carries branches and tags (refs.py); the tags step is that list.
+        Step(
+            "branches",
+            hook="refs_list",
+            guard=False,  # refs.py guards the list and says what waits when it fails
+            wanted_with=("tags", "commits"),
+            noop=_refs,
+            least=_refs,
+        ),
+        Step("tags", when=REFS, holds=_never, noop=0, least=0),
+        Step(
+            "default_reviewers",
+            when=SETTINGS,
+            holds=lambda e, u: settings_due(e, u, "default_reviewers"),
+            then="settings_read",
+            noop=0,
+            least=lambda r: pages(len(r.default_reviewers)),
+        ),
+        Step("pullrequests", part="parents", least=lambda r: pages(len(r.pullrequests))),
+        *(
+            Step(
+                name,
+                when=f"{TRACKER}; {SETTINGS}",
+                holds=lambda e, u, name=name: settings_due(e, u, name),
+                then="settings_read",
+                noop=0,
+                least=_tracker,
+            )
+            for name in ("milestones", "versions", "components")
+        ),
+        Step(
+            "issues",
+            part="parents",
+            when=f"{TRACKER}; a first sync imports the export job first (export_job.py)",
+            holds=tracker_open,
+            hook="issue_list",
+            noop=_tracker,
+            least=lambda r: pages(len(r.issues)) if r.has_issues else 0,
+        ),
+    ),
+    lambda world: world.repositories.values(),
+    discover="repository_units",
+    enter=("check_renamed",),  # a renamed repository is read again in full
+)
+
+DETAILS = Level(
+    "repository details",
+    (
         Step(
             "commits",
             after=("branches", "tags"),
             when="the repository has refs; only new heads are walked",
+            holds=has_refs,
             noop=0,
             least=lambda r: pages(len(r.commits)),
         ),
         Step(
-            "default_reviewers",
-            when=SETTINGS,
-            noop=0,
-            least=lambda r: pages(len(r.default_reviewers)),
+            "pullrequests",
+            part="children",
+            when="children queued by the list (open, then recently updated PRs first)",
+            noop=_statuses_building,
+            least=lambda r: _pullrequests(r) - pages(len(r.pullrequests)),
+            then="reread_statuses",
         ),
-        Step("pullrequests", noop=_pullrequests_noop, least=_pullrequests),
-        Step("milestones", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
-        Step("versions", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
-        Step("components", when=f"{TRACKER}; {SETTINGS}", noop=0, least=_tracker),
-        Step("issues", when=TRACKER, noop=_tracker, least=_issues),
+        Step(
+            "issues",
+            part="children",
+            when=TRACKER,
+            holds=tracker_open,
+            noop=0,
+            hook="issue_children",
+            least=lambda r: _issues(r) - pages(len(r.issues)) if r.has_issues else 0,
+        ),
     ),
     lambda world: world.repositories.values(),
+    discover="same_units",
+    leave=("collect_unreachable", "reconcile"),  # GC when due; --reconcile's id scans
 )
 
-CLOUD_PLAN = Plan("cloud", CLOUD_STREAMS, (WORKSPACE, REPOSITORY))
+CLOUD_PLAN = Plan("cloud", CLOUD_STREAMS, (WORKSPACE, LISTS, DETAILS))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from bbmirror.engine.base import ChildRows, Engine, ParentPage
+from bbmirror.engine.base import ChildRows, Engine
 from bbmirror.engine.outcome import now
 from bbmirror.engine.streams import Context, Stream
 from bbmirror.rows import pullrequest_key
@@ -30,14 +30,14 @@ CANDIDATE = re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+")  # no word boundaries: a super
 
 
 class JiraDue(Engine):
-    """Notes, with each page of changed PRs, that their Jira issues are due."""
+    """Notes, with the children of changed PRs, that their Jira issues are due."""
 
-    def write_parents(self, stream: Stream, page: ParentPage, state: SyncState) -> None:
-        super().write_parents(stream, page, state)
-        due = {n for n in page.tried - page.failed if isinstance(n, int)}
+    def children_read(self, stream: Stream, state: SyncState, numbers: set[int]) -> None:
+        super().children_read(stream, state, numbers)
+        due = {n for n in numbers if isinstance(n, int)}
         if stream.name == "pullrequests" and due:
             state.extra[JIRA_TODO] = sorted(set(state.extra.get(JIRA_TODO, [])) | due)
-            self.store.put_state(state)  # inside the page's transaction
+            self.store.put_state(state)  # inside the transaction that wrote the children
 
 
 def with_candidates(engine: Engine, repository_id: str) -> set[int]:

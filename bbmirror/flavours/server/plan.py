@@ -3,8 +3,9 @@
 Discovery: every repository the credential sees (one listing), or the named projects' or
 repositories' (read by the preflight). Per repository: refs, then the commit ranges they moved,
 the build statuses of new tips (and of tips still building), then the pull requests, newest
-first (the newest page reaches below the watermark; the open ones are read again), then the
-Jira issues of the changed ones whose commits name a candidate key.
+first (the newest page reaches below the watermark; the open ones are read again unless that
+page was the whole list), then the Jira issues of the changed ones whose commits name a
+candidate key. Every repository's lists come before any repository's per-parent reads.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from bbmirror.engine.plan import Level, Plan, Step
+from bbmirror.engine.runner import has_refs
+from bbmirror.flavours.server.discovery import nothing_named, projects_named, something_named
 from bbmirror.flavours.server.streams import LIMIT, SERVER_STREAMS
 
-NAMED = "projects are named (the preflight read them)"
+NAMED = "projects or repositories are named (the preflight read them)"
 
 
 def _building(repo: Any) -> int:
@@ -32,27 +35,87 @@ def _pull_requests(repo: Any) -> int:
 DISCOVERY = Level(
     "source",
     (
-        Step("all_repositories", when="nothing is named"),
-        Step("projects", when=NAMED, noop=0),
-        Step("repositories", after=("projects",), when=NAMED, noop=0),
+        # A failure here fails the run (guard=False): no repository list, nothing to mirror.
+        Step(
+            "all_repositories",
+            when="nothing is named",
+            holds=nothing_named,
+            always=True,
+            guard=False,
+        ),
+        Step(
+            "projects",
+            when=NAMED,
+            holds=projects_named,
+            noop=0,
+            hook="project_objects",
+            always=True,
+            guard=False,
+        ),
+        Step(
+            "repositories",
+            after=("projects",),
+            when=NAMED,
+            holds=something_named,
+            noop=0,
+            hook="named_repositories",
+            always=True,
+            guard=False,
+        ),
     ),
     lambda world: [world],
+    discover="source_units",
 )
 
-REPOSITORY = Level(
-    "repository",
+# Every repository's lists before any repository's per-parent reads (issue 14), as on Cloud.
+LISTS = Level(
+    "repository lists",
     (
-        Step("branches"),
-        Step("tags"),
-        Step("commits", after=("branches", "tags"), when="the repository has refs", noop=0),
-        Step("statuses", after=("commits",), when="new tips, or tips building", noop=_building),
+        Step("branches", wanted_with=("commits",)),
+        Step("tags", wanted_with=("commits",)),
         Step("labels"),  # one request: a repository's labels fit one page
-        Step("pullrequests", noop=_pull_requests),
-        # After the walk: PRs whose markers moved and whose commits name a candidate key.
-        Step("pr_jira", after=("pullrequests",), when="changed PRs naming a key", noop=0),
+        Step("pullrequests", part="parents", noop=_pull_requests),
     ),
     lambda world: world.repositories.values(),
+    discover="repository_units",
+)
+
+DETAILS = Level(
+    "repository details",
+    (
+        Step(
+            "commits",
+            after=("branches", "tags"),
+            when="the repository has refs",
+            holds=has_refs,
+            noop=0,
+        ),
+        Step(
+            "statuses",
+            after=("commits",),
+            when="new tips, or tips building",
+            noop=_building,
+            hook="read_statuses",
+        ),
+        Step(
+            "pullrequests",
+            part="children",
+            when="children queued by the list (open, then recently updated PRs first)",
+            noop=0,
+        ),
+        # After the PRs' commits: changed PRs whose commits name a candidate key (jira.py).
+        Step(
+            "pr_jira",
+            after=("pullrequests",),
+            when="changed PRs naming a key",
+            hook="jira_issues",
+            noop=0,
+        ),
+    ),
+    lambda world: world.repositories.values(),
+    discover="same_units",
+    leave=("collect_unreachable",),  # commits no ref reaches any more, when due
 )
 
 # The login check (GET /users?limit=1) when nothing is named.
-SERVER_PLAN = Plan("server", SERVER_STREAMS, (DISCOVERY, REPOSITORY), fixed_noop=1)
+SERVER_PLAN = Plan("server", SERVER_STREAMS, (DISCOVERY, LISTS, DETAILS), fixed_noop=1)
