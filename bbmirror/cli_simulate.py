@@ -40,6 +40,14 @@ SIM_BUDGET = 100_000  # the simulator's mirror command must finish, not wait out
     help="Narrow the credential: Cloud scopes (repository,pullrequest...); Server: PROJ,PROJ/repo.",
 )
 @click.option("--issue-tracker-removed", is_flag=True, help="Cloud: issue endpoints answer 410.")
+@click.option("--webhook-url", help="Cloud: change the world and send signed webhooks here.")
+@click.option(
+    "--webhook-secret-env",
+    default="BITBUCKET_WEBHOOK_SECRET",
+    show_default=True,
+    help="Environment variable holding the webhooks' secret.",
+)
+@click.option("--mutate-every", default=10.0, show_default=True, help="Seconds between changes.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def simulate(
@@ -56,6 +64,9 @@ def simulate(
     fault_rate: float,
     token_scopes: str | None,
     issue_tracker_removed: bool,
+    webhook_url: str | None,
+    webhook_secret_env: str,
+    mutate_every: float,
     debug: bool,
 ) -> None:
     """Serve a simulated Bitbucket Cloud (or, with --kind server, Server) until stopped.
@@ -66,6 +77,7 @@ def simulate(
       bbmirror simulate --port 0 --seed 7 --latency 0.05 --fault-rate 0.1
       bbmirror simulate --kind server --size tiny
       bbmirror simulate --token-scopes repository,pullrequest --issue-tracker-removed
+      bbmirror simulate --webhook-url http://127.0.0.1:8001/-/webhooks/cloud
     """
     import uvicorn
 
@@ -80,6 +92,8 @@ def simulate(
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
+    if webhook_url and kind == "server":
+        raise click.UsageError("--webhook-url: the Data Center simulator sends no webhooks yet")
     try:
         sock = listening_socket(host, port)  # TCP_NODELAY: no 40 ms Nagle wait per response
         sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
@@ -143,7 +157,31 @@ def simulate(
     )
     click.echo("Press Ctrl-C to stop.", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    hooks = _webhooks(world, app, base_url, webhook_url, webhook_secret_env, mutate_every, seed)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if hooks is not None:
+            hooks.stop()
+
+
+def _webhooks(world, app, base_url, url, secret_env, every, seed):  # noqa: ANN001, ANN202
+    """The changing world's webhook sender (``--webhook-url``), started; or None."""
+    import os
+
+    from bbmirror.simulator.cloud.webhook_loop import WebhookActivity
+    from bbmirror.simulator.common.webhooks import WebhookSender
+
+    if not url:
+        return None
+    secret = os.environ.get(secret_env)
+    if not secret:
+        raise Failure(f"--webhook-url needs a secret: set {secret_env}")
+    sender = WebhookSender(url, secret, seed=seed)
+    click.echo(f"  Webhooks:     a change every {every:g}s, delivered to {url}")
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
+    return WebhookActivity(world, app.state.lock, base_url, sender, every=every, seed=seed,
+                           say=say).start()  # fmt: skip
 
 
 @click.command()
@@ -160,6 +198,7 @@ def simulate(
 @click.option("--cycles", type=int, help="Stop after this many runs (default: never).")
 @click.option("--port", default=8001, show_default=True, help="Datasette port (0: a free one).")
 @click.option("--issue-tracker-removed", is_flag=True, help="Issue endpoints answer 410.")
+@click.option("--webhooks", is_flag=True, help="Changes arrive by webhook; the poll is hourly.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def demo(
@@ -171,6 +210,7 @@ def demo(
     cycles: int | None,
     port: int,
     issue_tracker_removed: bool,
+    webhooks: bool,
     debug: bool,
 ) -> None:
     """Simulate Bitbucket, mirror it into DB (default demo.db), serve it, keep it fresh.
@@ -183,6 +223,7 @@ def demo(
     Examples:
       bbmirror demo
       bbmirror demo --size tiny --every 5 --cycles 3 --port 0
+      bbmirror demo --webhooks --every 5
     """
     from bbmirror.demo import run_demo
 
@@ -196,4 +237,5 @@ def demo(
         port=port,
         say=click.echo,
         issue_tracker_removed=issue_tracker_removed,
+        webhooks=webhooks,
     )
