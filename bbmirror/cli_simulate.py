@@ -92,8 +92,6 @@ def simulate(
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
-    if webhook_url and kind == "server":
-        raise click.UsageError("--webhook-url: the Data Center simulator sends no webhooks yet")
     try:
         sock = listening_socket(host, port)  # TCP_NODELAY: no 40 ms Nagle wait per response
         sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
@@ -124,13 +122,17 @@ def simulate(
             env = f"BITBUCKET_USER={email} BITBUCKET_PASSWORD={api_token}"
         click.echo(f"  Mirror it:    {mirror_command(dc_world, root, env)} --budget {SIM_BUDGET}")
         click.echo("Press Ctrl-C to stop.", err=True)
+        dc_app = create_dc_app(dc_world, dc_config)
         server_config = uvicorn.Config(
-            create_dc_app(dc_world, dc_config),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+            dc_app, log_level="warning", access_log=False, lifespan="off"
         )
-        uvicorn.Server(server_config).run(sockets=[sock])
+        hooks = _webhooks(dc_world, dc_app, root, webhook_url, webhook_secret_env, mutate_every,
+                          seed, "server")  # fmt: skip
+        try:
+            uvicorn.Server(server_config).run(sockets=[sock])
+        finally:
+            if hooks is not None:
+                hooks.stop()
         return
     world = generate(seed, size)
     base_url = f"http://{host}:{bound_port}/2.0"
@@ -165,7 +167,7 @@ def simulate(
             hooks.stop()
 
 
-def _webhooks(world, app, base_url, url, secret_env, every, seed):  # noqa: ANN001, ANN202
+def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):  # noqa: ANN001, ANN202
     """The changing world's webhook sender (``--webhook-url``), started; or None."""
     import os
 
@@ -177,11 +179,17 @@ def _webhooks(world, app, base_url, url, secret_env, every, seed):  # noqa: ANN0
     secret = os.environ.get(secret_env)
     if not secret:
         raise Failure(f"--webhook-url needs a secret: set {secret_env}")
-    sender = WebhookSender(url, secret, seed=seed)
+    sender = WebhookSender(url, secret, kind=kind, seed=seed)
+    extra = {}
+    if kind == "server":
+        from bbmirror.simulator.server import webhooks as hooks
+        from bbmirror.simulator.server.mutate import random_activity
+
+        extra = {"hooks": hooks, "activity": random_activity}
     click.echo(f"  Webhooks:     a change every {every:g}s, delivered to {url}")
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     return WebhookActivity(world, app.state.lock, base_url, sender, every=every, seed=seed,
-                           say=say).start()  # fmt: skip
+                           say=say, **extra).start()  # fmt: skip
 
 
 @click.command()

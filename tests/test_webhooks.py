@@ -9,12 +9,15 @@ import random
 from pathlib import Path
 
 import pytest
+from dc_mirror import DcHarness
+from dc_mirror import differences as dc_differences
 from mirror import Harness, differences
-from webhook_harness import SECRET, URL, Hooked, webhook_activity
+from webhook_harness import SECRET, URL, Hooked, dc_webhook_activity, webhook_activity
 
 from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud import webhooks as cloud_hooks
 from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.store.db import Store
 from bbmirror.webhooks import status as webhook_status
 from bbmirror.webhooks.events import PR, PUSH, Malformed, Target, target
@@ -237,3 +240,22 @@ def test_a_repository_the_mirror_does_not_hold_refreshes_nothing(hooked):
     before = len(hooked.mirror.log)
     assert asyncio.run(main()) == "not mirrored"
     assert len(hooked.mirror.log) == before
+
+
+def test_data_center_mirror_equals_the_world_after_each_webhook(tmp_path):
+    """The same loop for Data Center: refs_changed walks ranges, pr:* re-reads one PR."""
+    mirror = DcHarness(generate_dc(4, "tiny"), str(tmp_path / "dc.db"))
+    assert mirror.sync().outcome == "ok"
+    hooked = Hooked(mirror)
+    rng = random.Random(9)
+
+    async def main() -> None:
+        async with hooked.client() as client:
+            for _ in range(25):
+                await hooked.change(lambda w: dc_webhook_activity(w, 1, rng), client)
+                assert dc_differences(mirror.world, mirror.db) == []
+        await hooked.hub.stop()
+
+    asyncio.run(main())
+    assert {"repo:refs_changed", "pr:comment:added", "pr:opened"} <= set(hooked.keys)
+    assert hooked.hub.outcomes.get("refreshed", 0) >= 20

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+from dc_mirror import ROOT
 from mirror import BASE, Harness
 
 from bbmirror.config import Secret
@@ -18,6 +19,8 @@ from bbmirror.simulator.cloud.world import PullRequest, Repository, World
 from bbmirror.simulator.common.mix import apply_mix, pick
 from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.simulator.common.webhooks import WebhookSender
+from bbmirror.simulator.server import mutate as dc_mutate
+from bbmirror.simulator.server import webhooks as dc_hooks
 from bbmirror.webhooks.receive import create_app
 from bbmirror.webhooks.worker import Hub
 
@@ -76,6 +79,17 @@ def webhook_activity(world: World, n: int, rng: random.Random) -> list[str]:
     return apply_mix(world, list(world.repositories.values()), WEBHOOK_OPERATIONS, n, rng)
 
 
+# Data Center: everything but build statuses and moving a repository to another project.
+DC_WEBHOOK_OPERATIONS = tuple(
+    (op, w) for op, w in dc_mutate.OPERATIONS if op not in (dc_mutate._op_build, dc_mutate._op_repo)
+)
+
+
+def dc_webhook_activity(world, n: int, rng: random.Random) -> list[str]:  # noqa: ANN001
+    """``n`` mutations of the kinds Data Center sends webhooks for."""
+    return apply_mix(world, list(world.repositories.values()), DC_WEBHOOK_OPERATIONS, n, rng)
+
+
 @dataclass
 class Hooked:
     """A mirrored world, a hub refreshing it, and the receiver the simulator delivers to."""
@@ -87,6 +101,9 @@ class Hooked:
 
     def __post_init__(self) -> None:
         source = self.mirror.source()
+        self.server = source.kind == "server"
+        self.hooks, self.base = (dc_hooks, ROOT) if self.server else (cloud_hooks, BASE)
+        self.url = URL.replace("/cloud", f"/{source.name}")
         self.hub = Hub(
             self.mirror.db,
             [source],
@@ -98,17 +115,20 @@ class Hooked:
         )
         self.app = create_app(self.hub)
         options = {"late": 0.1, "late_max": 0.05, "duplicate": 0.1, "reorder": 0.1}
-        self.sender = WebhookSender(URL, SECRET, **{**options, **self.sender_options})
+        options |= {"kind": source.kind, **self.sender_options}
+        self.sender = WebhookSender(self.url, SECRET, **options)
+        self.keys: list[str] = []  # event keys sent, in order
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=URL)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=self.url)
 
     async def change(self, mutation: Callable[[World], object], client: httpx.AsyncClient) -> int:
         """Apply a mutation, deliver its webhooks, wait for the refreshes; the events sent."""
         world = self.mirror.world
-        before = cloud_hooks.snapshot(world)
+        before = self.hooks.snapshot(world)
         mutation(world)
-        sent = cloud_hooks.events(world, before, BASE)
+        sent = self.hooks.events(world, before, self.base)
+        self.keys += [key for key, _ in sent]
         await self.sender.send(sent, client)
         assert await self.hub.settled()
         return len(sent)

@@ -1,4 +1,4 @@
-"""A Cloud world that keeps changing and says so by webhook: ``bbmirror simulate
+"""A world that keeps changing and says so by webhook: ``bbmirror simulate
 --webhook-url`` and ``bbmirror demo --webhooks`` run one in a background thread.
 
 Every ``every`` seconds it applies ``changes`` mutations (under the app's world lock, so no
@@ -18,11 +18,10 @@ from typing import Any
 
 from bbmirror.simulator.cloud import webhooks
 from bbmirror.simulator.cloud.mutate import random_activity
-from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.webhooks import WebhookSender
 
 log = logging.getLogger("bbmirror.simulator")
-Activity = Callable[[World, int, random.Random], list[str]]
+Activity = Callable[[Any, int, random.Random], list[str]]
 
 
 class WebhookActivity:
@@ -30,7 +29,7 @@ class WebhookActivity:
 
     def __init__(
         self,
-        world: World,
+        world: Any,
         lock: Any,
         base: str,
         sender: WebhookSender,
@@ -40,10 +39,12 @@ class WebhookActivity:
         seed: int = 0,
         activity: Activity = random_activity,
         say: Callable[[str], None] | None = None,
+        hooks: Any = webhooks,  # the flavour's snapshot/events (simulator/server/webhooks.py)
     ) -> None:
         self.world, self.lock, self.base, self.sender = world, lock, base, sender
         self.every, self.changes, self.activity = every, changes, activity
         self.rng = random.Random(seed)
+        self.hooks = hooks
         self.say = say or log.info
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,9 +52,9 @@ class WebhookActivity:
     def tick(self) -> list[str]:
         """One round: mutate, then deliver what it sends."""
         with self.lock:
-            before = webhooks.snapshot(self.world)
+            before = self.hooks.snapshot(self.world)
             done = self.activity(self.world, self.changes, self.rng)
-            sent = webhooks.events(self.world, before, self.base)
+            sent = self.hooks.events(self.world, before, self.base)
         if sent:
             self.sender.send_blocking(sent)
         kinds = ", ".join(sorted({e for e, _ in sent})) or "none"
