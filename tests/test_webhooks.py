@@ -12,12 +12,14 @@ import pytest
 from dc_mirror import DcHarness
 from dc_mirror import differences as dc_differences
 from mirror import Harness, differences
-from webhook_harness import SECRET, URL, Hooked, dc_webhook_activity, webhook_activity
+from webhook_harness import SECRET, URL, Hooked
 
 from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud import webhooks as cloud_hooks
 from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.webhooks import webhook_activity
 from bbmirror.simulator.server.generate import generate_dc
+from bbmirror.simulator.server.webhooks import webhook_activity as dc_webhook_activity
 from bbmirror.store.db import Store
 from bbmirror.webhooks import status as webhook_status
 from bbmirror.webhooks.events import PR, PUSH, Malformed, Target, target

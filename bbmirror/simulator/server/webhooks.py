@@ -11,9 +11,12 @@ and carries ``date`` and ``actor``.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
+from bbmirror.simulator.common.mix import apply_mix
+from bbmirror.simulator.server import mutate as dc_mutate
 from bbmirror.simulator.server import render
 from bbmirror.simulator.server.world import DcPullRequest, DcRepository, DcWorld
 
@@ -138,3 +141,14 @@ def _pr_events(
     elif not out and (new["version"], new["updated"]) != (old["version"], old["updated"]):
         out.append(_body(world, "pr:modified", pr.author_id, pullRequest=doc))
     return out
+
+
+# Data Center: everything but build statuses and moving a repository to another project.
+WEBHOOK_OPERATIONS = tuple(
+    (op, w) for op, w in dc_mutate.OPERATIONS if op not in (dc_mutate._op_build, dc_mutate._op_repo)
+)
+
+
+def webhook_activity(world: DcWorld, n: int, rng: random.Random) -> list[str]:
+    """``n`` mutations of the kinds Data Center sends webhooks for."""
+    return apply_mix(world, list(world.repositories.values()), WEBHOOK_OPERATIONS, n, rng)

@@ -1,0 +1,65 @@
+"""Measure webhooks on loopback: seconds from a mutation to the mirror, requests per delivery,
+and what an hour costs with webhooks against a 15-minute poll.
+
+The poll's cost is the plan's no-op count on the world (``CLOUD_PLAN.no_op_requests``, what
+the tests hold exact) four times an hour, plus what the changes make it read; the webhooks'
+cost is the measured requests per delivery times the deliveries per hour. Writes
+bench-results/webhooks.json. Run through scripts/bench-webhooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+from bbmirror.flavours.cloud.plan import CLOUD_PLAN
+from bbmirror.simulator.cloud.generate import generate
+from bbmirror.webhooks import loopback
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", default="small", help="world mutated over loopback")
+    parser.add_argument("--economics", default="medium", help="world the hourly costs are for")
+    parser.add_argument("--mutations", type=int, default=40)
+    parser.add_argument("--rates", default="60,250,1000", help="mutations per hour to price")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    world = generate(args.seed, args.size)
+    with tempfile.TemporaryDirectory() as folder:
+        measured = loopback.run(world, loopback.db_path(folder), args.mutations, args.seed)
+    per_delivery = measured.requests / max(1, measured.deliveries)
+    per_mutation = measured.requests / max(1, args.mutations)
+    noop = CLOUD_PLAN.no_op_requests(generate(args.seed, args.economics))
+    rates = [int(r) for r in args.rates.split(",")]
+    hourly = {
+        rate: {"webhooks": round(rate * per_mutation), "poll_15m_noop_floor": 4 * noop}
+        for rate in rates
+    }
+    result = {
+        "size": args.size,
+        "mutations": args.mutations,
+        "median_seconds": round(statistics.median(measured.seconds), 3),
+        "p90_seconds": round(sorted(measured.seconds)[int(0.9 * len(measured.seconds))], 3),
+        "max_seconds": round(max(measured.seconds), 3),
+        "deliveries": measured.deliveries,
+        "events": measured.events,
+        "requests": measured.requests,
+        "requests_per_delivery": round(per_delivery, 2),
+        "requests_per_mutation": round(per_mutation, 2),
+        "never_seen": measured.late,
+        "economics_world": args.economics,
+        "poll_noop_requests": noop,
+        "hourly": hourly,
+    }
+    print(json.dumps(result, indent=2))
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    (out / "webhooks.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
