@@ -20,6 +20,7 @@ from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.webhooks import webhook_activity
 from bbmirror.simulator.server.generate import generate_dc
 from bbmirror.simulator.server.webhooks import webhook_activity as dc_webhook_activity
+from bbmirror.status import collect, render
 from bbmirror.store.db import Store
 from bbmirror.webhooks import status as webhook_status
 from bbmirror.webhooks.events import PR, PUSH, Malformed, Target, target
@@ -149,6 +150,10 @@ def test_the_mirror_equals_the_world_after_each_webhook(hooked):
     with Store.open(hooked.mirror.db, readonly=True) as store:
         saved = webhook_status.deliveries(store.conn, "cloud")
     assert saved is not None and saved["counts"].get("queued", 0) > 0
+    assert saved["requests"] == spent
+    text = render(collect(hooked.mirror.db))  # what `bbmirror status` prints
+    assert "  webhooks      last " in text and f"; {spent} requests" in text
+    assert text.count("    fresh as of ") == len(hooked.mirror.world.repositories)
 
 
 def test_bad_signature_unknown_event_malformed_body_and_replay(hooked):
@@ -195,6 +200,8 @@ def test_bad_signature_unknown_event_malformed_body_and_replay(hooked):
     assert differences(world, db) == []
     counts = hooked.hub.deliveries.snapshot("cloud")["counts"]
     assert counts == {"rejected": 3, "ignored": 1, "malformed": 2, "queued": 1, "redelivered": 1}
+    for path in Path(db).parent.glob(Path(db).name + "*"):  # the database, its WAL
+        assert SECRET.encode() not in path.read_bytes()  # the secret never reaches the store
 
 
 def test_a_burst_of_1000_deliveries_ends_correct_with_nothing_lost(tmp_path):

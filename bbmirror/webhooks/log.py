@@ -27,6 +27,12 @@ class DeliveryLog:
         self.last: dict[str, dict[str, str]] = {}
         self.ids: dict[str, OrderedDict[str, None]] = {}
         self.dirty: set[str] = set()
+        self.requests: Counter[str] = Counter()  # spent by refreshes, per source
+
+    def spend(self, source: str, requests: int) -> None:
+        """Requests a refresh for ``source`` made."""
+        self.requests[source] += requests
+        self.dirty.add(source)
 
     def seen(self, source: str, delivery: str | None) -> bool:
         """Whether this delivery id came before (a redelivery)."""
@@ -45,4 +51,5 @@ class DeliveryLog:
 
     def snapshot(self, source: str) -> dict:
         """What ``status`` shows for a source."""
-        return {"last": self.last.get(source), "counts": dict(self.counts.get(source, {}))}
+        counts = dict(self.counts.get(source, {}))
+        return {"last": self.last.get(source), "counts": counts, "requests": self.requests[source]}

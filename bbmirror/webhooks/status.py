@@ -25,7 +25,8 @@ def describe(log: dict[str, Any] | None) -> str | None:
     last = log["last"]
     counts = ", ".join(f"{n} {k}" for k, n in sorted(log.get("counts", {}).items()))
     when = last["at"][:19].replace("T", " ")
-    return f"last {last['event'] or '(no event key)'} {when}: {last['outcome']} ({counts})"
+    spent = f"; {log['requests']} requests" if log.get("requests") else ""
+    return f"last {last['event'] or '(no event key)'} {when}: {last['outcome']} ({counts}){spent}"
 
 
 def fresh_as_of(streams: list[dict[str, Any]]) -> str | None:

@@ -105,6 +105,9 @@ class Hub:
             except StoreError as exc:
                 log.info("webhooks: waiting for the writer lock: %s", exc)
                 await asyncio.sleep(RETRY)
+            except Exception:  # noqa: BLE001 - the worker must outlive any one batch
+                log.exception("webhooks: a batch failed; its targets wait for the next one")
+                await asyncio.sleep(RETRY)
 
     async def _batch(self) -> None:
         store = Store.open(self.db)
@@ -138,11 +141,12 @@ class Hub:
         engine = _engine(source, store, client, self.options, summary)
         try:
             outcome = await refresh(engine, target)
-        except BitbucketError as exc:
-            outcome = "failed"
+        except (BitbucketError, StoreError) as exc:
+            outcome = "failed"  # the poll reads it again; sync_errors says why
             engine.quarantine("webhooks", f"refresh of {_name(target)} failed: {exc}", {})
         spent = client.requests - before
         self.requests += spent
+        self.deliveries.spend(source.name, spent)
         self.refreshed += 1
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         log.info("%s: %s %s (%d requests)", source.name, outcome, _name(target), spent)
