@@ -171,7 +171,9 @@ def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):
     """The changing world's webhook sender (``--webhook-url``), started; or None."""
     import os
 
-    from bbmirror.simulator.cloud.webhook_loop import WebhookActivity
+    from bbmirror.simulator.cloud import webhooks as hooks
+    from bbmirror.simulator.cloud.mutate import random_activity
+    from bbmirror.simulator.common.webhook_loop import WebhookActivity
     from bbmirror.simulator.common.webhooks import WebhookSender
 
     if not url:
@@ -180,12 +182,12 @@ def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):
     if not secret:
         raise Failure(f"--webhook-url needs a secret: set {secret_env}")
     sender = WebhookSender(url, secret, kind=kind, seed=seed)
-    extra = {}
+    extra = {"hooks": hooks, "activity": random_activity}
     if kind == "server":
-        from bbmirror.simulator.server import webhooks as hooks
-        from bbmirror.simulator.server.mutate import random_activity
+        from bbmirror.simulator.server import webhooks as dc_hooks
+        from bbmirror.simulator.server.mutate import random_activity as dc_activity
 
-        extra = {"hooks": hooks, "activity": random_activity}
+        extra = {"hooks": dc_hooks, "activity": dc_activity}
     click.echo(f"  Webhooks:     a change every {every:g}s, delivered to {url}")
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     return WebhookActivity(world, app.state.lock, base_url, sender, every=every, seed=seed,

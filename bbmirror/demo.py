@@ -96,10 +96,13 @@ def run_demo(
 
                     run_with_webhooks(db, source, simulator, every=every, changes=changes,
                                       cycles=cycles, seed=seed, say=say)  # fmt: skip
-                    return
-                say(f"Every {every:g}s the world changes and the mirror catches up. Ctrl-C stops.")
-                sys.stdout.flush()
-                run_scheduler(db, [source], before_run=change_world, first_run=every, runs=cycles)
+                else:
+                    say(f"Every {every:g}s the world changes and the mirror catches up. "
+                        "Ctrl-C stops.")  # fmt: skip
+                    sys.stdout.flush()
+                    run_scheduler(
+                        db, [source], before_run=change_world, first_run=every, runs=cycles
+                    )
     except KeyboardInterrupt:
         pass
     say("demo stopped")

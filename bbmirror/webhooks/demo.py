@@ -14,7 +14,8 @@ from typing import Any
 
 from bbmirror.config import Secret, Source
 from bbmirror.schedule import run_scheduler
-from bbmirror.simulator.cloud.webhook_loop import WebhookActivity
+from bbmirror.simulator.cloud import webhooks as cloud_hooks
+from bbmirror.simulator.common.webhook_loop import WebhookActivity
 from bbmirror.simulator.common.webhooks import WebhookSender
 from bbmirror.webhooks.receive import PREFIX
 from bbmirror.webhooks.worker import Hub
@@ -54,7 +55,7 @@ def run_with_webhooks(
 
     activity = WebhookActivity(
         simulator.world, simulator.lock, simulator.base_url, sender,
-        every=every, changes=changes, seed=seed, activity=counted, say=say,
+        hooks=cloud_hooks, activity=counted, every=every, changes=changes, seed=seed, say=say,
     )  # fmt: skip
     say(f"Webhooks at {url}: every {every:g}s the world changes and tells the mirror.")
     activity.start()

@@ -2,10 +2,10 @@
 --webhook-url`` and ``bbmirror demo --webhooks`` run one in a background thread.
 
 Every ``every`` seconds it applies ``changes`` mutations (under the app's world lock, so no
-request sees half a change), then delivers the webhooks the change sends
-(``simulator/cloud/webhooks.py``) with the sender's lateness, duplicates and reordering.
-Changes Cloud sends no webhook for (issues, build statuses, settings) reach the mirror by
-its poll, as they would from the real Bitbucket.
+request sees half a change), then delivers the webhooks the change sends (the flavour's
+``webhooks.py``: ``snapshot`` and ``events``) with the sender's lateness, duplicates and
+reordering. Changes Bitbucket sends no webhook for (Cloud issues, build statuses, settings)
+reach the mirror by its poll, as they would from the real Bitbucket.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from bbmirror.simulator.cloud import webhooks
-from bbmirror.simulator.cloud.mutate import random_activity
 from bbmirror.simulator.common.webhooks import WebhookSender
 
 log = logging.getLogger("bbmirror.simulator")
@@ -34,12 +32,12 @@ class WebhookActivity:
         base: str,
         sender: WebhookSender,
         *,
+        hooks: Any,  # the flavour's webhooks module: snapshot(world), events(world, before, base)
+        activity: Activity,  # the flavour's random_activity
         every: float = 10.0,
         changes: int = 1,
         seed: int = 0,
-        activity: Activity = random_activity,
         say: Callable[[str], None] | None = None,
-        hooks: Any = webhooks,  # the flavour's snapshot/events (simulator/server/webhooks.py)
     ) -> None:
         self.world, self.lock, self.base, self.sender = world, lock, base, sender
         self.every, self.changes, self.activity = every, changes, activity
