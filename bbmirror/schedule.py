@@ -53,7 +53,7 @@ from bbmirror.engine import Options, Summary, SyncError, sync_sources
 from bbmirror.http import BitbucketError
 from bbmirror.store.pidlock import Holder, PidLock
 from bbmirror.store.schema import StoreError
-from bbmirror.webhooks.turn import scheduled_turn
+from bbmirror.webhooks.turn import scheduled_run
 
 log = logging.getLogger("bbmirror.schedule")
 
@@ -222,10 +222,10 @@ class Scheduler:
                 self.before_run(jobs.source)
             # Reconciliation is this scheduler's job; switch off the engine's run counter.
             source = replace(jobs.source, reconcile_every=0)
-            async with scheduled_turn(self.db):  # webhook refreshes wait (webhooks/turn.py)
-                options = replace(self.options, reconcile=reconcile or self.options.reconcile)
-                summaries = await sync_sources(self.db, [source], options, transport=self.transport,
-                                               client_options=self.client_options)  # fmt: skip
+            options = replace(self.options, reconcile=reconcile or self.options.reconcile)
+            summaries = await scheduled_run(self.db, lambda: sync_sources(  # webhooks/turn.py
+                self.db, [source], options, transport=self.transport,
+                client_options=self.client_options))  # fmt: skip
         except StoreError as exc:
             if BUSY in str(exc):
                 log.info("%s: skipped: %s", name, _scrub(str(exc), jobs.source))

@@ -75,3 +75,37 @@ def test_a_scheduled_run_waits_only_for_the_refresh_in_progress_and_then_goes_fi
         "refresh 2 start",
         "refresh 2 end",
     ]
+
+
+def test_a_scheduled_run_that_finds_the_lock_held_by_a_batch_tries_again(tmp_path):
+    """Another process's webhook batch holds the writer lock briefly: the run waits it out."""
+    from mirror import Harness
+
+    from bbmirror.engine import Options, sync_sources
+    from bbmirror.simulator.cloud.generate import generate
+    from bbmirror.simulator.common.transport import SimulatorTransport
+    from bbmirror.store.db import Store
+    from bbmirror.webhooks.turn import scheduled_run
+
+    mirror = Harness(generate(1, "tiny"), str(tmp_path / "m.db"))
+    assert mirror.sync().outcome == "ok"
+    batch = Store.open(mirror.db)  # a separate open file: its flock excludes ours, as another
+    batch.acquire_writer_lock()  # process's would
+
+    async def main() -> str:
+        async def let_go() -> None:
+            await asyncio.sleep(0.1)
+            batch.close()
+
+        releasing = asyncio.ensure_future(let_go())
+        summaries = await scheduled_run(
+            mirror.db,
+            lambda: sync_sources(
+                mirror.db, [mirror.source()], Options(), transport=SimulatorTransport(mirror.app)
+            ),  # fmt: skip
+            pause=0.2,
+        )
+        await releasing
+        return summaries[0].outcome
+
+    assert asyncio.run(main()) == "ok"

@@ -29,7 +29,7 @@ from bbmirror.webhooks.turn import scheduled_waiting, webhook_turn
 from bbmirror.webhooks.verify import secret_for
 
 log = logging.getLogger("bbmirror.webhooks")
-BATCH = 20
+BATCH = 5  # targets per turn of the writer lock
 RETRY = 1.0
 RATE = 20.0  # refreshes per second, at most
 
