@@ -5,6 +5,8 @@ Registered on the ``bbmirror`` group by ``cli.py``; kept apart so that module st
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from bbmirror.cli_common import Failure, friendly
@@ -92,6 +94,8 @@ def simulate(
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
+    if webhook_url and not os.environ.get(webhook_secret_env):
+        raise Failure(f"--webhook-url needs a secret: set {webhook_secret_env}")
     try:
         sock = listening_socket(host, port)  # TCP_NODELAY: no 40 ms Nagle wait per response
         sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
@@ -169,8 +173,6 @@ def simulate(
 
 def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):  # noqa: ANN001, ANN202
     """The changing world's webhook sender (``--webhook-url``), started; or None."""
-    import os
-
     from bbmirror.simulator.cloud import webhooks as hooks
     from bbmirror.simulator.cloud.mutate import random_activity
     from bbmirror.simulator.common.webhook_loop import WebhookActivity
@@ -178,9 +180,7 @@ def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):
 
     if not url:
         return None
-    secret = os.environ.get(secret_env)
-    if not secret:
-        raise Failure(f"--webhook-url needs a secret: set {secret_env}")
+    secret = os.environ[secret_env]  # checked before the simulator started
     sender = WebhookSender(url, secret, kind=kind, seed=seed)
     extra = {"hooks": hooks, "activity": random_activity}
     if kind == "server":

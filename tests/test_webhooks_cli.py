@@ -65,3 +65,12 @@ def test_the_receiver_beside_datasette_shares_its_address(tmp_path):
         return page.status_code, hook.status_code, nope.status_code
 
     assert asyncio.run(main()) == (200, 401, 405)
+
+
+def test_simulate_sends_webhooks_only_with_a_secret():
+    args = ["simulate", "--port", "0", "--webhook-url", "http://127.0.0.1:9/-/webhooks/cloud"]
+    result = CliRunner().invoke(cli, args, env={"BITBUCKET_WEBHOOK_SECRET": ""})
+    assert result.exit_code != 0
+    assert (
+        result.output.strip() == "Error: --webhook-url needs a secret: set BITBUCKET_WEBHOOK_SECRET"
+    )
