@@ -268,3 +268,27 @@ def test_data_center_mirror_equals_the_world_after_each_webhook(tmp_path):
     asyncio.run(main())
     assert {"repo:refs_changed", "pr:comment:added", "pr:opened"} <= set(hooked.keys)
     assert hooked.hub.outcomes.get("refreshed", 0) >= 20
+
+
+def test_a_pr_of_a_repository_out_of_sight_is_kept_not_tombstoned(hooked):
+    """404 for the PR and for its repository is lost sight (engine/runs.py), not a deletion."""
+    world, db = hooked.mirror.world, hooked.mirror.db
+    repo = next(r for r in world.repositories.values() if r.pullrequests)
+    number = next(iter(repo.pullrequests))
+    del world.repositories[repo.uuid]  # the credential no longer sees it
+
+    async def main() -> dict[str, int]:
+        hooked.hub.queue.put(Target("cloud", repo.full_name, PR, number))
+        hooked.hub.start()
+        assert await hooked.hub.settled()
+        await hooked.hub.stop()
+        return hooked.hub.outcomes
+
+    assert asyncio.run(main()) == {"repository not visible": 1}
+    with Store.open(db, readonly=True) as store:
+        alive = store.conn.execute(
+            "SELECT count(*) FROM pullrequests WHERE repository_id = ? AND number = ?"
+            " AND deleted_at IS NULL",
+            (repo.uuid, number),
+        ).fetchone()[0]
+    assert alive == 1

@@ -6,7 +6,8 @@
   with tombstones for what a list no longer holds, as a scheduled run writes them. The
   stream's watermark is left alone: the next poll still reads the PR, but finds its markers
   unchanged and skips its children. A PR the API no longer has (Data Center ``pr:deleted``)
-  is tombstoned with its children.
+  is tombstoned with its children, once its repository answers (a 404 for both is lost
+  sight, not a deletion).
 * A push: the flavour's ``repository()`` narrowed to branches, tags and commits (Cloud's heads
   walker, Data Center's ranges walker), so moved refs and new commits land as in a run.
 * A whole repository (a flood folded by the queue): the flavour's ``repository()`` in full.
@@ -106,9 +107,16 @@ async def refresh_pullrequest(engine: Engine, repo: dict, number: int) -> str:
     ctx = context(engine, repo)
     if not engine.wanted("pullrequests"):
         return "not mirrored"
+    listing = stream.path.format(**ctx)
     try:
-        obj = await engine.client.get(f"{stream.path.format(**ctx)}/{number}")
+        obj = await engine.client.get(f"{listing}/{number}")
     except NotFound:
+        # Losing sight is not deletion (engine/runs.py): the PR is gone only if its
+        # repository still answers; else the next run's visibility rule decides.
+        try:
+            await engine.client.get(listing.rsplit("/", 1)[0])
+        except NotFound:
+            return "repository not visible"
         where = {"repository_id": ctx["repository_id"], "number": number}
         with engine.store.transaction():
             engine.tombstone_missing(stream, where, set())
