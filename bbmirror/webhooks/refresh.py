@@ -132,6 +132,6 @@ async def refresh_pullrequest(engine: Engine, repo: dict, number: int) -> str:
     return "refreshed" if not page.failed else "partly refreshed"
 
 
-def cloud_or_server_options(options: Options | None) -> Options:
+def refresh_options(options: Options | None) -> Options:
     """Webhook refreshes never reconcile or re-read everything."""
     return replace(options or Options(), full=False, reconcile=False, adopt_lister=False)

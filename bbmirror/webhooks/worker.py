@@ -24,7 +24,7 @@ from bbmirror.store.db import Store, StoreError, SyncState
 from bbmirror.webhooks import log as delivery_log
 from bbmirror.webhooks.events import Target
 from bbmirror.webhooks.queue import RefreshQueue
-from bbmirror.webhooks.refresh import cloud_or_server_options, refresh
+from bbmirror.webhooks.refresh import refresh, refresh_options
 from bbmirror.webhooks.turn import scheduled_waiting, webhook_turn
 from bbmirror.webhooks.verify import secret_for
 
@@ -54,7 +54,7 @@ class Hub:
         self.secrets = secrets if secrets is not None else {s.name: secret_for(s) for s in sources}
         self.transport = transport
         self.client_options = client_options or {}
-        self.options = cloud_or_server_options(options)
+        self.options = refresh_options(options)
         self.queue = RefreshQueue(limit) if limit else RefreshQueue()
         self.deliveries = delivery_log.DeliveryLog()
         self.rate = rate
