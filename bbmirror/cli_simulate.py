@@ -208,7 +208,7 @@ def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):
 @click.option("--cycles", type=int, help="Stop after this many runs (default: never).")
 @click.option("--port", default=8001, show_default=True, help="Datasette port (0: a free one).")
 @click.option("--issue-tracker-removed", is_flag=True, help="Issue endpoints answer 410.")
-@click.option("--webhooks", is_flag=True, help="Changes arrive by webhook; the poll is hourly.")
+@click.option("--webhooks", is_flag=True, help="Changes arrive by webhook; the poll is rare.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def demo(

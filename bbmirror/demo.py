@@ -91,7 +91,7 @@ def run_demo(
             with DatasetteThread(db, host, port) as web:
                 for line in guide(web.url, web.datasette):
                     say(line)
-                if webhooks:  # the world tells the mirror by webhook; the poll is hourly
+                if webhooks:  # the world tells the mirror by webhook; the poll is rare
                     from bbmirror.webhooks.demo import run_with_webhooks
 
                     run_with_webhooks(db, source, simulator, every=every, changes=changes,

@@ -1,5 +1,6 @@
 """``bbmirror demo --webhooks``: the world changes by itself every few seconds and tells the
-mirror by signed webhook; the schedule polls hourly, as a safety net."""
+mirror by signed webhook; the schedule polls every ``POLLS`` changes (at least a minute), as a
+safety net and for what sends no webhook (issues, build statuses)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from bbmirror.simulator.common.webhooks import WebhookSender
 from bbmirror.webhooks.receive import PREFIX
 from bbmirror.webhooks.worker import Hub
 
-POLL = 3600.0  # with webhooks on, the poll is a safety net
+POLLS = 10  # changes per poll
 
 
 def run_with_webhooks(
@@ -34,7 +35,7 @@ def run_with_webhooks(
     seed: int,
     say: Callable[[str], None],
 ) -> None:
-    """Serve the receiver, change the world every ``every`` s, poll hourly; block until done."""
+    """Serve the receiver, change the world every ``every`` s, poll now and then; block."""
     secret = secrets.token_hex(16)  # the demo's own: nothing to configure
     host = "127.0.0.1"
     port = _free_port(host)
@@ -60,7 +61,8 @@ def run_with_webhooks(
     say(f"Webhooks at {url}: every {every:g}s the world changes and tells the mirror.")
     activity.start()
     try:
-        run_scheduler(db, [replace(source, every=POLL)], webhooks=(hub, host, port), first_run=POLL)
+        poll = max(60.0, POLLS * every)
+        run_scheduler(db, [replace(source, every=poll)], webhooks=(hub, host, port), first_run=poll)
     finally:
         activity.stop()
 
