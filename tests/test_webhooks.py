@@ -292,3 +292,23 @@ def test_a_pr_of_a_repository_out_of_sight_is_kept_not_tombstoned(hooked):
             (repo.uuid, number),
         ).fetchone()[0]
     assert alive == 1
+
+
+def test_late_doubled_and_shuffled_deliveries_of_many_changes_end_equal(tmp_path):
+    """Ten changes at once, every delivery late by up to 0.2 s, half of them twice, and the
+    order swapped everywhere: the payloads say what to refresh, the API what it is now."""
+    mirror = Harness(generate(8, "tiny"), str(tmp_path / "m.db"))
+    assert mirror.sync().outcome == "ok"
+    options = {"late": 1.0, "late_max": 0.2, "duplicate": 0.5, "reorder": 1.0, "seed": 4}
+    hooked = Hooked(mirror, sender_options=options)
+
+    async def main() -> None:
+        async with hooked.client() as client:
+            count = await hooked.change(lambda w: webhook_activity(w, 10, random.Random(6)), client)
+            assert count >= 5  # pushes to one repository share a delivery
+        await hooked.hub.stop()
+
+    asyncio.run(main())
+    assert differences(mirror.world, mirror.db) == []
+    counts = hooked.hub.deliveries.snapshot("cloud")["counts"]
+    assert counts.get("redelivered", 0) > 0  # the doubles were recognised and not refreshed
