@@ -47,11 +47,14 @@ def main() -> None:
     parser.add_argument("--mutations", type=int, default=40)
     parser.add_argument("--rates", default="20,60,250,1000", help="mutations per hour to price")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--burst", type=int, default=1000, help="deliveries sent at once")
     args = parser.parse_args()
     world = generate(args.seed, args.size)
     rates = [int(r) for r in args.rates.split(",")]
     with tempfile.TemporaryDirectory() as folder:
-        measured = loopback.run(world, loopback.db_path(folder), args.mutations, args.seed)
+        measured = loopback.run(
+            world, loopback.db_path(folder), args.mutations, args.seed, burst=args.burst
+        )
         polls = poll_costs(args.economics, args.seed, rates, folder)
     per_delivery = measured.requests / max(1, measured.deliveries)
     per_mutation = measured.requests / max(1, args.mutations)
@@ -76,6 +79,7 @@ def main() -> None:
         "requests_per_delivery": round(per_delivery, 2),
         "requests_per_mutation": round(per_mutation, 2),
         "never_seen": measured.late,
+        "burst": measured.burst,
         "economics_world": args.economics,
         "poll_noop_requests": noop,
         "hourly": hourly,

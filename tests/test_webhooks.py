@@ -234,7 +234,7 @@ def test_a_burst_of_1000_deliveries_ends_correct_with_nothing_lost(tmp_path):
     assert answers == [202] * 1000 + [200]
     assert differences(world, mirror.db) == []
     assert hooked.hub.queue.folded > 0  # the bound was reached, and nothing was lost
-    assert hooked.hub.refreshed < len(sent)  # coalesced: fewer refreshes than events
+    assert hooked.hub.refreshed < len(burst) / 10  # coalesced: a few dozen refreshes at most
 
 
 def test_a_repository_the_mirror_does_not_hold_refreshes_nothing(hooked):

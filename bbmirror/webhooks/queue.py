@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from dataclasses import replace
 
 from bbmirror.webhooks.events import Target
@@ -29,13 +29,17 @@ class RefreshQueue:
         self.running: set[tuple] = set()
         self.again: dict[tuple, Target] = {}
         self.folded = 0  # deliveries folded into repository refreshes
-        self.changed = asyncio.Event()
+        self.lock = threading.Lock()  # the receiver puts, the worker thread takes
 
     def __len__(self) -> int:
         return len(self.pending)
 
     def put(self, target: Target) -> str:
         """Queue a target; say what became of it (queued, coalesced or folded)."""
+        with self.lock:
+            return self._put(target)
+
+    def _put(self, target: Target) -> str:
         whole = replace(target, what=REPOSITORY, number=None)
         if whole.key in self.pending and whole.key not in self.running:
             return "coalesced"  # the repository's refresh covers it
@@ -49,33 +53,39 @@ class RefreshQueue:
             for key in [k for k in self.pending if k[:2] == whole.key[:2]]:
                 del self.pending[key]
             self.pending[whole.key] = whole
-            self.changed.set()
             return "folded"
         self.pending[target.key] = target
-        self.changed.set()
         return "queued"
 
     def take(self, most: int) -> list[Target]:
         """Up to ``most`` waiting targets that are not being refreshed, now running."""
-        taken = []
-        for key in list(self.pending):
-            if len(taken) >= most:
-                break
-            if key in self.running:
-                continue
-            taken.append(self.pending.pop(key))
-            self.running.add(key)
-        if not self.pending:
-            self.changed.clear()
+        taken: list[Target] = []
+        with self.lock:
+            for key in list(self.pending):
+                if len(taken) >= most:
+                    break
+                if key in self.running:
+                    continue
+                taken.append(self.pending.pop(key))
+                self.running.add(key)
         return taken
 
     def done(self, target: Target) -> None:
         """A refresh finished: queue it again if a delivery came in meanwhile."""
-        self.running.discard(target.key)
-        again = self.again.pop(target.key, None)
-        if again is not None:
-            self.pending.setdefault(again.key, again)
-            self.changed.set()
+        with self.lock:
+            self.running.discard(target.key)
+            again = self.again.pop(target.key, None)
+            if again is not None:
+                self.pending.setdefault(again.key, again)
+
+    def requeue(self, targets: list[Target]) -> None:
+        """Targets taken but not refreshed (a batch cut short): back in line."""
+        with self.lock:
+            for target in targets:
+                if target.key in self.running:
+                    self.running.discard(target.key)
+                    self.pending.setdefault(target.key, target)
 
     def idle(self) -> bool:
-        return not self.pending and not self.running and not self.again
+        with self.lock:
+            return not self.pending and not self.running and not self.again

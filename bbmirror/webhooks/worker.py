@@ -1,6 +1,10 @@
 """The webhook hub: sources and secrets, the queue, the delivery log, and the worker that
 turns queued targets into refreshes with the store's writer lock.
 
+The worker runs on an event loop of its own, in a thread: parsing API pages and writing rows
+never delays the receiver's answers (Bitbucket gives up on slow endpoints), however many
+deliveries arrive at once. The queue and the delivery log are shared under locks.
+
 The worker takes up to ``BATCH`` targets per turn, opens the store, takes the writer lock
 (``Store.acquire_writer_lock``, the same ``flock`` as ``sync`` and ``schedule``), refreshes
 them one by one and lets go, so that a scheduled run in this process (``turn.py``) or in
@@ -12,8 +16,8 @@ on top of the client's own request budget.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import threading
 import time
 from typing import Any
 
@@ -61,25 +65,28 @@ class Hub:
         self.requests = 0  # spent by refreshes, all sources
         self.refreshed = 0
         self.outcomes: dict[str, int] = {}
-        self._task: asyncio.Task | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._starting = threading.Lock()
         self._clients: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker on the running loop (idempotent)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._work())
+        """Start the worker thread (idempotent)."""
+        with self._starting:
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping.clear()
+                self._thread = threading.Thread(
+                    target=lambda: asyncio.run(self._work()), name="bbmirror-webhooks", daemon=True
+                )
+                self._thread.start()
 
-    async def stop(self) -> None:
-        """Stop the worker (a refresh in progress is cancelled: committed pages stay)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        for client in self._clients.values():
-            await client.__aexit__(None, None, None)
-        self._clients.clear()
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop the worker after the refresh in progress (committed pages stay either way)."""
+        self._stopping.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, timeout)
 
     async def settled(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued or being refreshed (tests, the demo)."""
@@ -93,21 +100,24 @@ class Hub:
     # -- the worker --------------------------------------------------------------------------
 
     async def _work(self) -> None:
-        while True:
-            if not self.queue.pending and not self.deliveries.dirty:
-                self.queue.changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.queue.changed.wait(), 0.2)
-                continue
-            try:
-                async with webhook_turn(self.db):
-                    await self._batch()
-            except StoreError as exc:
-                log.info("webhooks: waiting for the writer lock: %s", exc)
-                await asyncio.sleep(RETRY)
-            except Exception:  # noqa: BLE001 - the worker must outlive any one batch
-                log.exception("webhooks: a batch failed; its targets wait for the next one")
-                await asyncio.sleep(RETRY)
+        try:
+            while not self._stopping.is_set():
+                if not self.queue.pending and not self.deliveries.dirty:
+                    await asyncio.sleep(0.02)  # a delivery waits at most this long to start
+                    continue
+                try:
+                    async with webhook_turn(self.db):
+                        await self._batch()
+                except StoreError as exc:
+                    log.info("webhooks: waiting for the writer lock: %s", exc)
+                    await asyncio.sleep(RETRY)
+                except Exception:  # noqa: BLE001 - the worker must outlive any one batch
+                    log.exception("webhooks: a batch failed; its targets wait for the next one")
+                    await asyncio.sleep(RETRY)
+        finally:
+            for client in self._clients.values():  # they belong to this thread's loop
+                await client.__aexit__(None, None, None)
+            self._clients.clear()
 
     async def _batch(self) -> None:
         store = Store.open(self.db)
@@ -116,18 +126,14 @@ class Hub:
             targets = self.queue.take(BATCH)
             try:
                 for target in targets:
-                    if scheduled_waiting(self.db):
+                    if scheduled_waiting(self.db) or self._stopping.is_set():
                         break
                     await self._one(store, target)
                     self.queue.done(target)
                     if self.rate:
                         await asyncio.sleep(1.0 / self.rate)
             finally:
-                for target in targets:
-                    if target.key in self.queue.running:  # not reached: back in line
-                        self.queue.running.discard(target.key)
-                        self.queue.pending.setdefault(target.key, target)
-                        self.queue.changed.set()
+                self.queue.requeue(targets)  # those not reached: back in line
             self._save_log(store)
         finally:
             store.close()
@@ -162,11 +168,9 @@ class Hub:
 
     def _save_log(self, store: Store) -> None:
         """The delivery log of each source that changed, for ``status``."""
-        for name in sorted(self.deliveries.dirty):
-            extra = self.deliveries.snapshot(name)
+        for name, extra in self.deliveries.take_dirty().items():
             state = SyncState(name, delivery_log.SCOPE, delivery_log.STREAM, extra=extra)
             store.put_state(state)
-        self.deliveries.dirty.clear()
 
 
 def _engine(source: Source, store: Store, client: Any, options: Options, summary: Summary):

@@ -51,7 +51,8 @@ class WebhookSender:
     reorder: float = 0.1
     hook: str = field(default_factory=lambda: str(uuid.uuid4()))
     sent: int = 0
-    answers: dict[int, int] = field(default_factory=dict)
+    answers: dict[int, int] = field(default_factory=dict)  # status -> count; 0: no answer
+    errors: dict[str, int] = field(default_factory=dict)  # why there was no answer
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -101,8 +102,9 @@ class WebhookSender:
             try:
                 response = await client.post(self.url, content=d.body, headers=d.headers)
                 self.answers[response.status_code] = self.answers.get(response.status_code, 0) + 1
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 self.answers[0] = self.answers.get(0, 0) + 1  # Bitbucket would retry later
+                self.errors[type(exc).__name__] = self.errors.get(type(exc).__name__, 0) + 1
             self.sent += 1
 
         await asyncio.gather(*(one(d, i) for i, d in enumerate(self.plan(events))))
