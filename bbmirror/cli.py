@@ -70,9 +70,12 @@ def sync(
 @click.argument("db", default=DEFAULT_DB, type=click.Path(dir_okay=False))
 @source_options
 @click.option("--every", help="Interval without a config file: 90s, 15m, 2h (default 15m).")
+@click.option("--webhooks", help="Also take Bitbucket webhooks at HOST:PORT (e.g. 127.0.0.1:8002).")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @friendly
-def schedule(db: str, flags: SourceFlags, every: str | None, debug: bool) -> None:
+def schedule(
+    db: str, flags: SourceFlags, every: str | None, webhooks: str | None, debug: bool
+) -> None:
     """Keep DB fresh: sync every source on its interval until SIGTERM or Ctrl-C.
 
     \b
@@ -98,7 +101,12 @@ def schedule(db: str, flags: SourceFlags, every: str | None, debug: bool) -> Non
     _log_to_stderr(debug)
     names = ", ".join(s.name for s in sources)
     click.echo(f"Keeping {db} fresh from {names}; stop with Ctrl-C or SIGTERM.", err=True)
-    run_scheduler(db, sources, options=options)
+    hooks: tuple = ()
+    if webhooks:
+        from bbmirror.webhooks.serving import address, make_hub
+
+        hooks = (make_hub(db, sources, options), *address(webhooks))
+    run_scheduler(db, sources, options=options, webhooks=hooks)
 
 
 def _log_to_stderr(debug: bool) -> None:
@@ -147,6 +155,7 @@ def status(db: str, config_path: str | None, as_json: bool, debug: bool) -> None
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8001, show_default=True, help="Port (0 picks a free one).")
 @click.option("--sync", "keep_synced", is_flag=True, help="Also sync on schedule (sync's flags).")
+@click.option("--webhooks", is_flag=True, help="Also take webhooks at /-/webhooks/SOURCE.")
 @source_options
 @click.option("--every", help="Interval without a config file: 90s, 15m, 2h (default 15m).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -156,6 +165,7 @@ def serve(
     host: str,
     port: int,
     keep_synced: bool,
+    webhooks: bool,
     flags: SourceFlags,
     every: str | None,
     debug: bool,
@@ -180,16 +190,23 @@ def serve(
     from bbmirror.serve import serve as run_server
 
     given = flags != SourceFlags(None, None, (), (), None, (), None, None, None, False)
-    if (given or every) and not keep_synced:
-        raise click.UsageError("source flags and --config are only used with --sync")
-    sources, options = None, None
-    if keep_synced:
+    if (given or every) and not (keep_synced or webhooks):
+        raise click.UsageError("source flags and --config are only used with --sync or --webhooks")
+    sources, options, hub = None, None, None
+    if keep_synced or webhooks:
         sources = flags.sources(every=every if flags.config_path else every or "15m")
         options = Options(only=flags.streams(), repos=flags.repos)
         require_credentials(sources)
         _log_to_stderr(debug)
+    if webhooks:
+        from bbmirror.webhooks.serving import make_hub
+
+        hub = make_hub(db, sources or [], options)
     try:
-        run_server(db, host, port, sources=sources, say=click.echo, options=options)
+        run_server(
+            db, host, port, sources=sources if keep_synced else None, say=click.echo,
+            options=options, webhooks=hub,
+        )  # fmt: skip
     except ServeError as exc:
         raise Failure(str(exc)) from None
 

@@ -5,6 +5,8 @@ Registered on the ``bbmirror`` group by ``cli.py``; kept apart so that module st
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from bbmirror.cli_common import Failure, friendly
@@ -40,6 +42,14 @@ SIM_BUDGET = 100_000  # the simulator's mirror command must finish, not wait out
     help="Narrow the credential: Cloud scopes (repository,pullrequest...); Server: PROJ,PROJ/repo.",
 )
 @click.option("--issue-tracker-removed", is_flag=True, help="Cloud: issue endpoints answer 410.")
+@click.option("--webhook-url", help="Cloud: change the world and send signed webhooks here.")
+@click.option(
+    "--webhook-secret-env",
+    default="BITBUCKET_WEBHOOK_SECRET",
+    show_default=True,
+    help="Environment variable holding the webhooks' secret.",
+)
+@click.option("--mutate-every", default=10.0, show_default=True, help="Seconds between changes.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def simulate(
@@ -56,6 +66,9 @@ def simulate(
     fault_rate: float,
     token_scopes: str | None,
     issue_tracker_removed: bool,
+    webhook_url: str | None,
+    webhook_secret_env: str,
+    mutate_every: float,
     debug: bool,
 ) -> None:
     """Serve a simulated Bitbucket Cloud (or, with --kind server, Server) until stopped.
@@ -66,6 +79,7 @@ def simulate(
       bbmirror simulate --port 0 --seed 7 --latency 0.05 --fault-rate 0.1
       bbmirror simulate --kind server --size tiny
       bbmirror simulate --token-scopes repository,pullrequest --issue-tracker-removed
+      bbmirror simulate --webhook-url http://127.0.0.1:8001/-/webhooks/cloud
     """
     import uvicorn
 
@@ -80,6 +94,8 @@ def simulate(
 
     if bool(email) != bool(api_token):
         raise click.UsageError("--email and --api-token go together")
+    if webhook_url and not os.environ.get(webhook_secret_env):
+        raise Failure(f"--webhook-url needs a secret: set {webhook_secret_env}")
     try:
         sock = listening_socket(host, port)  # TCP_NODELAY: no 40 ms Nagle wait per response
         sock.listen(128)  # connections queue from now on, before uvicorn starts accepting
@@ -110,13 +126,17 @@ def simulate(
             env = f"BITBUCKET_USER={email} BITBUCKET_PASSWORD={api_token}"
         click.echo(f"  Mirror it:    {mirror_command(dc_world, root, env)} --budget {SIM_BUDGET}")
         click.echo("Press Ctrl-C to stop.", err=True)
+        dc_app = create_dc_app(dc_world, dc_config)
         server_config = uvicorn.Config(
-            create_dc_app(dc_world, dc_config),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+            dc_app, log_level="warning", access_log=False, lifespan="off"
         )
-        uvicorn.Server(server_config).run(sockets=[sock])
+        hooks = _webhooks(dc_world, dc_app, root, webhook_url, webhook_secret_env, mutate_every,
+                          seed, "server")  # fmt: skip
+        try:
+            uvicorn.Server(server_config).run(sockets=[sock])
+        finally:
+            if hooks is not None:
+                hooks.stop()
         return
     world = generate(seed, size)
     base_url = f"http://{host}:{bound_port}/2.0"
@@ -143,7 +163,35 @@ def simulate(
     )
     click.echo("Press Ctrl-C to stop.", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    hooks = _webhooks(world, app, base_url, webhook_url, webhook_secret_env, mutate_every, seed)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if hooks is not None:
+            hooks.stop()
+
+
+def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):  # noqa: ANN001, ANN202
+    """The changing world's webhook sender (``--webhook-url``), started; or None."""
+    from bbmirror.simulator.cloud import webhooks as hooks
+    from bbmirror.simulator.cloud.mutate import random_activity
+    from bbmirror.simulator.common.webhook_loop import WebhookActivity
+    from bbmirror.simulator.common.webhooks import WebhookSender
+
+    if not url:
+        return None
+    secret = os.environ[secret_env]  # checked before the simulator started
+    sender = WebhookSender(url, secret, kind=kind, seed=seed)
+    extra = {"hooks": hooks, "activity": random_activity}
+    if kind == "server":
+        from bbmirror.simulator.server import webhooks as dc_hooks
+        from bbmirror.simulator.server.mutate import random_activity as dc_activity
+
+        extra = {"hooks": dc_hooks, "activity": dc_activity}
+    click.echo(f"  Webhooks:     a change every {every:g}s, delivered to {url}")
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
+    return WebhookActivity(world, app.state.lock, base_url, sender, every=every, seed=seed,
+                           say=say, **extra).start()  # fmt: skip
 
 
 @click.command()
@@ -160,6 +208,7 @@ def simulate(
 @click.option("--cycles", type=int, help="Stop after this many runs (default: never).")
 @click.option("--port", default=8001, show_default=True, help="Datasette port (0: a free one).")
 @click.option("--issue-tracker-removed", is_flag=True, help="Issue endpoints answer 410.")
+@click.option("--webhooks", is_flag=True, help="Changes arrive by webhook; the poll is rare.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
 def demo(
@@ -171,6 +220,7 @@ def demo(
     cycles: int | None,
     port: int,
     issue_tracker_removed: bool,
+    webhooks: bool,
     debug: bool,
 ) -> None:
     """Simulate Bitbucket, mirror it into DB (default demo.db), serve it, keep it fresh.
@@ -183,6 +233,7 @@ def demo(
     Examples:
       bbmirror demo
       bbmirror demo --size tiny --every 5 --cycles 3 --port 0
+      bbmirror demo --webhooks --every 5
     """
     from bbmirror.demo import run_demo
 
@@ -196,4 +247,5 @@ def demo(
         port=port,
         say=click.echo,
         issue_tracker_removed=issue_tracker_removed,
+        webhooks=webhooks,
     )

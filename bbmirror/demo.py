@@ -53,6 +53,7 @@ def run_demo(
     port: int = DEFAULT_PORT,
     say: Callable[[str], None] = print,
     issue_tracker_removed: bool = False,
+    webhooks: bool = False,
 ) -> None:
     """Serve a world, mirror it, serve the mirror, then change and re-sync it every `every` s."""
     signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM before the scheduler runs: same as ^C
@@ -90,9 +91,18 @@ def run_demo(
             with DatasetteThread(db, host, port) as web:
                 for line in guide(web.url, web.datasette):
                     say(line)
-                say(f"Every {every:g}s the world changes and the mirror catches up. Ctrl-C stops.")
-                sys.stdout.flush()
-                run_scheduler(db, [source], before_run=change_world, first_run=every, runs=cycles)
+                if webhooks:  # the world tells the mirror by webhook; the poll is rare
+                    from bbmirror.webhooks.demo import run_with_webhooks
+
+                    run_with_webhooks(db, source, simulator, every=every, changes=changes,
+                                      cycles=cycles, seed=seed, say=say)  # fmt: skip
+                else:
+                    say(f"Every {every:g}s the world changes and the mirror catches up. "
+                        "Ctrl-C stops.")  # fmt: skip
+                    sys.stdout.flush()
+                    run_scheduler(
+                        db, [source], before_run=change_world, first_run=every, runs=cycles
+                    )
     except KeyboardInterrupt:
         pass
     say("demo stopped")

@@ -53,6 +53,7 @@ from bbmirror.engine import Options, Summary, SyncError, sync_sources
 from bbmirror.http import BitbucketError
 from bbmirror.store.pidlock import Holder, PidLock
 from bbmirror.store.schema import StoreError
+from bbmirror.webhooks.turn import scheduled_run
 
 log = logging.getLogger("bbmirror.schedule")
 
@@ -221,13 +222,10 @@ class Scheduler:
                 self.before_run(jobs.source)
             # Reconciliation is this scheduler's job; switch off the engine's run counter.
             source = replace(jobs.source, reconcile_every=0)
-            summaries = await sync_sources(
-                self.db,
-                [source],
-                replace(self.options, reconcile=reconcile or self.options.reconcile),
-                transport=self.transport,
-                client_options=self.client_options,
-            )
+            options = replace(self.options, reconcile=reconcile or self.options.reconcile)
+            summaries = await scheduled_run(self.db, lambda: sync_sources(  # webhooks/turn.py
+                self.db, [source], options, transport=self.transport,
+                client_options=self.client_options))  # fmt: skip
         except StoreError as exc:
             if BUSY in str(exc):
                 log.info("%s: skipped: %s", name, _scrub(str(exc), jobs.source))
@@ -320,11 +318,13 @@ async def run_until_done(scheduler: Scheduler, *, signals: bool = False) -> None
             loop.remove_signal_handler(sig)
 
 
-def run_scheduler(db: str, sources: list[Source], **options: Any) -> None:
-    """Block, syncing on schedule, until SIGTERM or SIGINT; then stop within seconds."""
+def run_scheduler(db: str, sources: list[Source], webhooks: tuple = (), **options: Any) -> None:
+    """Block, syncing on schedule (and taking ``webhooks``: hub, host, port) until stopped."""
+    from bbmirror.webhooks.serving import serving
 
     async def main() -> None:
-        await run_until_done(Scheduler(db, sources, **options), signals=True)
+        async with serving(*(webhooks or (None, "", 0))):
+            await run_until_done(Scheduler(db, sources, **options), signals=True)
         log.info("stopped")
 
     asyncio.run(main())

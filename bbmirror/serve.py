@@ -176,16 +176,26 @@ def serve(
     *,
     sources: list | None = None,
     say: Callable[[str], None] = print,
+    webhooks: Any = None,
     **scheduler_options: Any,
 ) -> None:
-    """Serve the mirror until interrupted; with ``sources``, sync them on schedule meanwhile."""
+    """Serve the mirror until interrupted; with ``sources``, sync them on schedule meanwhile;
+    with ``webhooks`` (a ``bbmirror.webhooks.worker.Hub``), take Bitbucket's deliveries too."""
     path = prepare(db_path, create=bool(sources))
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     ds = make_datasette(path, migrate=False)
     say(f"Serving {path.name} at http://{shown}:{bound}/  (dashboards: /-/dashboards)")
-    config = uvicorn.Config(ds.app(), log_level="warning", access_log=False, lifespan="off")
+    app, lifespan = ds.app(), "off"
+    if webhooks is not None:  # beside Datasette, on its address (bbmirror/webhooks/receive.py)
+        from bbmirror.webhooks.receive import create_app, with_webhooks
+        from bbmirror.webhooks.serving import urls
+
+        app, lifespan = with_webhooks(app, create_app(webhooks)), "on"
+        for url in urls(f"http://{shown}:{bound}", webhooks):
+            say(f"Webhooks at {url}")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan)
     server = _QuietServer(config)
     if not sources:
         server.run(sockets=[sock])

@@ -37,6 +37,7 @@ from bbmirror.config import Source
 from bbmirror.store.db import Store
 from bbmirror.store.pidlock import PidLock
 from bbmirror.store.schema import TABLES
+from bbmirror.webhooks import status as webhook_status
 
 DEFAULT_BUDGET = 1000
 DEFAULT_SETTINGS_EVERY = Source().settings_every
@@ -137,6 +138,7 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
             if last and e["run_id"] == last[0] and e["reason"].startswith("skipped:")
         ],
         "repositories": repos,
+        "webhooks": webhook_status.deliveries(conn, name),
     }
 
 
@@ -243,6 +245,7 @@ def _repositories(conn: Any, source: str, errors: list[dict]) -> list[dict[str, 
                 "tracker_removed": repo_id in removed,
                 "rows": counts[repo_id],
                 "streams": streams,
+                "fresh_as_of": webhook_status.fresh_as_of(streams),
                 "last_error": _public(mine[0]) if mine else None,
                 "_errors": mine,
             }
@@ -285,6 +288,8 @@ def render(report: dict[str, Any]) -> str:
             f"  errors        {src['errors']} quarantined"
             + (f"; last {_describe_error(err)}" if err else "")
         )
+        if hooks := webhook_status.describe(src.get("webhooks")):
+            lines.append(f"  webhooks      {hooks}")
         for skipped in src["skipped"]:
             lines.append(f"  skipped       {skipped}")
         for repo in src["repositories"]:
@@ -328,6 +333,8 @@ def _repository(repo: dict[str, Any]) -> list[str]:
         elif not out[-1].endswith(":"):
             out[-1] += ","
         out[-1] += f" {item}"
+    if repo.get("fresh_as_of"):
+        out.append(f"    fresh as of {_t(repo['fresh_as_of'])} UTC")
     if repo["streams"]:
         out.append(f"    {'stream':<18}{'synced':<22}{'watermark':<22}error")
         for s in repo["streams"]:
