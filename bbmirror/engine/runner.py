@@ -67,6 +67,12 @@ class Runner(DueWalker):
                 units = list(await getattr(self, level.discover)(units))
             await self.run_level(level, units)
 
+    async def run_repository(self, ctx: Context, repo: dict) -> None:
+        """Every level after discovery for one repository (a webhook's targeted refresh)."""
+        unit = Unit(ctx, repo, {"repository_id": ctx["repository_id"]})
+        for level in self.plan.levels[1:]:
+            await self.run_unit(level, unit)
+
     async def same_units(self, units: list[Unit]) -> list[Unit]:
         """Discovery of a level that goes on with the units of the level before."""
         return units

@@ -5,12 +5,14 @@
   (comments, activity, commits, statuses; Data Center: activities, commits, Jira links),
   with tombstones for what a list no longer holds, as a scheduled run writes them. The
   stream's watermark is left alone: the next poll still reads the PR, but finds its markers
-  unchanged and skips its children. A PR the API no longer has (Data Center ``pr:deleted``)
+  unchanged and skips its children; the plan's steps that follow pull requests (Data Center's
+  Jira issues) run for it too. A PR the API no longer has (Data Center ``pr:deleted``)
   is tombstoned with its children, once its repository answers (a 404 for both is lost
   sight, not a deletion).
-* A push: the flavour's ``repository()`` narrowed to branches, tags and commits (Cloud's heads
-  walker, Data Center's ranges walker), so moved refs and new commits land as in a run.
-* A whole repository (a flood folded by the queue): the flavour's ``repository()`` in full.
+* A push: the plan's repository levels (``Runner.run_repository``) narrowed to branches, tags
+  and commits (Cloud's heads walker, Data Center's ranges walker), so moved refs and new
+  commits land as in a run.
+* A whole repository (a flood folded by the queue): the plan's repository levels in full.
 
 The repository comes from the mirror (its stored JSON), never from the payload: a delivery
 for a repository the mirror does not hold refreshes nothing and is recorded as such.
@@ -23,6 +25,7 @@ from dataclasses import replace
 
 from bbmirror.engine.base import Engine
 from bbmirror.engine.outcome import Options
+from bbmirror.engine.runner import Unit
 from bbmirror.engine.streams import Context
 from bbmirror.http import NotFound
 from bbmirror.store.db import SyncState
@@ -57,7 +60,7 @@ def stored_repository(engine: Engine, full_name: str) -> dict | None:
 
 
 def context(engine: Engine, repo: dict) -> Context:
-    """The context the flavour's ``repository()`` builds for this repository."""
+    """The context the flavour's repository discovery builds for this repository."""
     source = engine.source.name
     if engine.source.kind == "server":
         key = repo["project"]["key"]
@@ -91,7 +94,7 @@ async def refresh(engine: Engine, target: Target) -> str:
         else:
             only = REFS if target.what == PUSH else base.only
             engine.options = replace(base, only=only)
-            await engine.repository(repo)  # type: ignore[attr-defined]
+            await engine.run_repository(context(engine, repo), repo)  # type: ignore[attr-defined]
             done = "refreshed"
     finally:
         engine.options = base
@@ -127,9 +130,19 @@ async def refresh_pullrequest(engine: Engine, repo: dict, number: int) -> str:
     state = state or SyncState(source=engine.source.name, scope=scope, stream=stream.name)
     with engine.store.transaction():
         engine.write_parents(stream, page, state)
-        if page.failed:
-            engine.store.put_state(state)  # read again, children and all, by the next run
+        engine.store.put_state(state)  # due follow-ups; failures are read again next run
+    await follow_ups(engine, ctx, repo)
     return "refreshed" if not page.failed else "partly refreshed"
+
+
+async def follow_ups(engine: Engine, ctx: Context, repo: dict) -> None:
+    """The plan's steps that run after pull requests (Data Center's Jira issues of the PRs
+    whose children were just read), for this repository."""
+    unit = Unit(ctx, repo, {"repository_id": ctx["repository_id"]})
+    for level in engine.plan.levels[1:]:  # type: ignore[attr-defined]
+        for step in level.steps:
+            if "pullrequests" in step.after and engine.step_wanted(step):  # type: ignore[attr-defined]
+                await engine.run_step(step, unit)  # type: ignore[attr-defined]
 
 
 def refresh_options(options: Options | None) -> Options:
