@@ -1,0 +1,294 @@
+"""Stored JSON without the values its row's columns already hold; views give the object back.
+
+``bbmirror.compact`` drops what follows from ids (links) and copies inside one object. What is
+left still repeats the row's own columns: a comment's ``content.raw`` is ``body``, a commit's
+``message`` is ``message``, a PR's ``summary.html`` is ``description_html``. ``Store.write``
+runs ``slim`` on every row: a JSON value at a path of ``COPIES[table]`` that equals the row's
+column (same JSON type as the column's SQL type, never NULL) is dropped, and the object gets
+``"_c": mask``, bit ``i`` set for entry ``i`` of ``COPIES[table]`` (append only, never
+reorder). Nothing else changes, so ``rebuild_row`` (Python) and the ``<table>_json`` views
+(SQL, for ``json_extract`` in Datasette) put back exactly what was dropped:
+
+    select json_extract(json, '$.content.raw') from comments_json where id = ...
+
+A pull request activity entry's ``comment`` (the whole comment, as the comments endpoint gives
+it) is kept once, in ``comments``: when the activity's comment equals the stored comment row,
+the entry keeps ``{"id": n}`` and bit ``REF``; its view and ``rebuild_row`` take the comment
+from the ``comments`` row (so an activity entry shows a comment as it was last read, as
+Bitbucket's activity feed does). Rows written before this keep their JSON; both read the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from bbmirror.compact import rebuild
+
+# (JSON path in the object, column) per table; a row's "_c" names dropped ones by bit position.
+COPIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "pullrequests": (
+        ("title", "title"),
+        ("description", "description"),
+        ("summary.html", "description_html"),
+        ("state", "state"),
+        ("reason", "reason"),
+        ("author.uuid", "author_id"),
+        ("closed_by.uuid", "closed_by_id"),
+        ("source.branch.name", "source_branch"),
+        ("source.commit.hash", "source_commit"),
+        ("source.repository.uuid", "source_repository_id"),
+        ("destination.branch.name", "destination_branch"),
+        ("destination.commit.hash", "destination_commit"),
+        ("destination.repository.uuid", "destination_repository_id"),
+        ("merge_commit.hash", "merge_commit"),
+        ("comment_count", "comment_count"),
+        ("task_count", "task_count"),
+        ("created_on", "created_on"),
+        ("updated_on", "updated_on"),
+        ("id", "number"),
+    ),
+    "pullrequest_participants": (
+        ("user.uuid", "user_id"),
+        ("role", "role"),
+        ("state", "state"),
+        ("participated_on", "participated_on"),
+    ),
+    "pullrequest_activity": (
+        ("update.state", "state"),
+        ("update.date", "date"),
+        ("update.author.uuid", "user_id"),
+        ("update.source.commit.hash", "source_commit"),
+        ("update.destination.commit.hash", "destination_commit"),
+        ("approval.date", "date"),
+        ("approval.user.uuid", "user_id"),
+        ("changes_requested.date", "date"),
+        ("changes_requested.user.uuid", "user_id"),
+        ("comment.created_on", "date"),
+        ("comment.user.uuid", "user_id"),
+    ),
+    "pullrequest_commits": (("hash", "hash"),),
+    "comments": (
+        ("content.raw", "body"),
+        ("content.html", "body_html"),
+        ("id", "comment_id"),
+        ("user.uuid", "user_id"),
+        ("inline.path", "inline_path"),
+        ("inline.from", "inline_from"),
+        ("inline.to", "inline_to"),
+        ("created_on", "created_on"),
+        ("updated_on", "updated_on"),
+    ),
+    "commits": (
+        ("hash", "hash"),
+        ("message", "message"),
+        ("author.raw", "author_raw"),
+        ("author.user.uuid", "author_id"),
+        ("repository.uuid", "repository_id"),
+    ),
+    "commit_parents": (("hash", "parent_hash"),),
+    "commit_statuses": (
+        ("key", "key"),
+        ("state", "state"),
+        ("name", "name"),
+        ("description", "description"),
+        ("url", "url"),
+        ("refname", "refname"),
+        ("created_on", "created_on"),
+        ("updated_on", "updated_on"),
+    ),
+    "branches": (("name", "name"), ("target.hash", "target_hash")),
+    "tags": (("name", "name"), ("target.hash", "target_hash")),
+    "issues": (
+        ("title", "title"),
+        ("content.raw", "content"),
+        ("content.html", "content_html"),
+        ("content.markup", "markup"),
+        ("state", "state"),
+        ("kind", "kind"),
+        ("priority", "priority"),
+        ("reporter.uuid", "reporter_id"),
+        ("assignee.uuid", "assignee_id"),
+        ("repository.uuid", "repository_id"),
+        ("votes", "votes"),
+        ("created_on", "created_on"),
+        ("updated_on", "updated_on"),
+        ("edited_on", "edited_on"),
+        ("id", "number"),
+    ),
+    "issue_changes": (
+        ("message.raw", "message"),
+        ("message.html", "message_html"),
+        ("user.uuid", "user_id"),
+        ("created_on", "created_on"),
+        ("id", "change_id"),
+    ),
+}
+REF = 1 << 40  # the activity entry's comment is the comments row's object
+_REF_TABLES = {"pullrequest_activity": ("comment", "comments", "comment_id")}
+
+
+def _column_types() -> dict[str, dict[str, type]]:
+    """The Python type each copied column holds (TEXT: str, INTEGER: int), per table."""
+    from bbmirror.store.tables import TABLES
+
+    out: dict[str, dict[str, type]] = {}
+    for name, copies in COPIES.items():
+        types = {c.name: c.type for c in TABLES[name].all_columns}
+        out[name] = {col: int if types[col] == "INTEGER" else str for _, col in copies}
+    return out
+
+
+_TYPES = _column_types()
+
+
+def _split(path: str) -> list[str]:
+    return path.split(".")
+
+
+def _pop(node: Any, keys: list[str], want: Any) -> bool:
+    """Remove the value at ``keys`` if it is ``want`` (same type too); whether it was removed."""
+    for key in keys[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    last = keys[-1]
+    if not isinstance(node, dict) or last not in node:
+        return False
+    value = node[last]
+    if type(value) is not type(want) or value != want:
+        return False
+    del node[last]
+    return True
+
+
+def slim_object(table: str, obj: Any, row: dict) -> Any:
+    """``obj`` (parsed compacted JSON, changed in place) without its copies of ``row``'s values."""
+    copies = COPIES.get(table)
+    if not copies or not isinstance(obj, dict) or "_c" in obj:
+        return obj
+    types = _TYPES[table]
+    mask = 0
+    for bit, (path, column) in enumerate(copies):
+        value = row.get(column)
+        if value is not None and type(value) is types[column] and _pop(obj, _split(path), value):
+            mask |= 1 << bit
+    if mask:
+        obj["_c"] = mask
+    return obj
+
+
+def _put(node: dict, keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+
+
+def restore_object(table: str, obj: Any, row: dict, referenced: Any = None) -> Any:
+    """The compacted object as it was before ``slim``; ``referenced`` is the REF target's."""
+    if not isinstance(obj, dict) or "_c" not in obj:
+        return obj
+    mask = obj.pop("_c")
+    for bit, (path, column) in enumerate(COPIES.get(table, ())):
+        if mask & (1 << bit):
+            _put(obj, _split(path), row[column])
+    if mask & REF:
+        key = _REF_TABLES[table][0]
+        obj[key] = referenced
+    return obj
+
+
+def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
+    """The rows ``Store.write`` stores: their JSON without copies of columns or comment rows."""
+    if table not in COPIES:
+        return rows
+    ref = _REF_TABLES.get(table)
+    stored = _referenced(conn, ref, rows) if ref else {}
+    out = []
+    for row in rows:
+        text = row.get("json")
+        if not isinstance(text, str) or '"_c"' in text:
+            out.append(row)
+            continue
+        try:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            out.append(row)
+            continue
+        if not isinstance(obj, dict):
+            out.append(row)
+            continue
+        mask = 0
+        if ref and row.get(ref[2]) in stored:
+            mask = _drop_referenced(obj, ref[0], stored[row[ref[2]]])
+        obj = slim_object(table, obj, row)
+        if mask:
+            obj["_c"] = obj.get("_c", 0) | mask
+        out.append({**row, "json": orjson.dumps(obj).decode()} if "_c" in obj else row)
+    return out
+
+
+def _referenced(conn: Any, ref: tuple[str, str, str], rows: list[dict]) -> dict[str, Any]:
+    """Stored objects (rebuilt in full) of the rows that ``rows`` point at, by id."""
+    _, target, column = ref
+    ids = sorted({r[column] for r in rows if r.get(column) and '"_c"' not in r.get("json", "")})
+    if not ids:
+        return {}
+    found = conn.execute(
+        f"SELECT * FROM [{target}] WHERE [id] IN (SELECT value FROM json_each(?))",
+        (orjson.dumps(ids).decode(),),
+    )
+    names = [d[0] for d in found.description]
+    rows_found = [dict(zip(names, values, strict=True)) for values in found]
+    return {r["id"]: rebuild_row(conn, target, r) for r in rows_found}
+
+
+def _drop_referenced(obj: dict, key: str, whole: Any) -> int:
+    """Replace ``obj[key]`` by its id when it is exactly ``whole``; REF if it was."""
+    part = obj.get(key)
+    if not isinstance(part, dict) or "id" not in part:
+        return 0
+    if rebuild(obj).get(key) != whole:
+        return 0
+    obj[key] = {"id": part["id"]}
+    return REF
+
+
+def rebuild_row(conn: Any, table: str, row: dict) -> Any:
+    """The object Bitbucket sent for a stored row (a dict of its columns), in full."""
+    obj = orjson.loads(row["json"])
+    referenced = None
+    if isinstance(obj, dict) and obj.get("_c", 0) & REF:
+        _, target, column = _REF_TABLES[table]
+        found = conn.execute(f"SELECT * FROM [{target}] WHERE [id] = ?", (row[column],))
+        names = [d[0] for d in found.description]
+        referenced = rebuild_row(conn, target, dict(zip(names, found.fetchone(), strict=True)))
+    return rebuild(restore_object(table, obj, row, referenced))
+
+
+# -- the views -----------------------------------------------------------------------------
+
+
+def view_sql(table: str, columns: Iterable[str]) -> str:
+    """``SELECT`` giving every column of ``table`` with ``json`` restored (before ``rebuild``)."""
+    cols = [c for c in columns if c != "json"]
+    copies = COPIES.get(table, ())
+    mask = "coalesce(json_extract(t.[json], '$._c'), 0)"
+    pairs = [
+        f"CASE WHEN {mask} & {1 << bit} THEN '$.{path}' ELSE '$._c' END, t.[{column}]"
+        for bit, (path, column) in enumerate(copies)
+    ]
+    joins = ""
+    ref = _REF_TABLES.get(table)
+    if ref:
+        key, target, column = ref
+        pairs.append(
+            f"CASE WHEN {mask} & {REF} THEN '$.{key}' ELSE '$._c' END,"
+            f" json_remove(r.[json], '$._links')"
+        )
+        joins = f" LEFT JOIN [{target}_json] r ON r.[id] = t.[{column}]"
+    body = "t.[json]"
+    if pairs:
+        body = f"json_remove(json_set(t.[json], {', '.join(pairs)}), '$._c')"
+    picked = ", ".join(f"t.[{c}]" for c in cols)
+    return f"SELECT {picked}, {body} AS [json] FROM [{table}] t{joins}"
