@@ -21,6 +21,7 @@ Bitbucket's activity feed does). Rows written before this keep their JSON; both 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -68,6 +69,8 @@ COPIES: dict[str, tuple[tuple[str, str], ...]] = {
         ("changes_requested.user.uuid", "user_id"),
         ("comment.created_on", "date"),
         ("comment.user.uuid", "user_id"),
+        ("update.source.repository.uuid", "repository_id"),
+        ("update.destination.repository.uuid", "repository_id"),
     ),
     "pullrequest_commits": (("hash", "hash"),),
     "comments": (
@@ -80,6 +83,7 @@ COPIES: dict[str, tuple[tuple[str, str], ...]] = {
         ("inline.to", "inline_to"),
         ("created_on", "created_on"),
         ("updated_on", "updated_on"),
+        ("issue.repository.uuid", "repository_id"),
     ),
     "commits": (
         ("hash", "hash"),
@@ -99,8 +103,16 @@ COPIES: dict[str, tuple[tuple[str, str], ...]] = {
         ("created_on", "created_on"),
         ("updated_on", "updated_on"),
     ),
-    "branches": (("name", "name"), ("target.hash", "target_hash")),
-    "tags": (("name", "name"), ("target.hash", "target_hash")),
+    "branches": (
+        ("name", "name"),
+        ("target.hash", "target_hash"),
+        ("target.repository.uuid", "repository_id"),
+    ),
+    "tags": (
+        ("name", "name"),
+        ("target.hash", "target_hash"),
+        ("target.repository.uuid", "repository_id"),
+    ),
     "issues": (
         ("title", "title"),
         ("content.raw", "content"),
@@ -124,10 +136,29 @@ COPIES: dict[str, tuple[tuple[str, str], ...]] = {
         ("user.uuid", "user_id"),
         ("created_on", "created_on"),
         ("id", "change_id"),
+        ("issue.repository.uuid", "repository_id"),
     ),
 }
-REF = 1 << 40  # the activity entry's comment is the comments row's object
-_REF_TABLES = {"pullrequest_activity": ("comment", "comments", "comment_id")}
+REF = 1 << 40  # the object, or its ``key``, is (part of) another row's object
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a row's object (``key`` None) or its ``key`` lives in another row: ``target``'s
+    row whose id is in ``column``; the object itself, or item ``position`` of its ``array``."""
+
+    key: str | None
+    target: str
+    column: str
+    array: str | None = None
+    position: str | None = None
+
+
+# Commits never change, so a parent row is safely item ``position`` of its commit's parents.
+REFS: dict[str, Ref] = {
+    "pullrequest_activity": Ref("comment", "comments", "comment_id"),
+    "commit_parents": Ref(None, "commits", "commit_id", "parents", "position"),
+}
 
 
 def _column_types() -> dict[str, dict[str, type]]:
@@ -189,20 +220,21 @@ def restore_object(table: str, obj: Any, row: dict, referenced: Any = None) -> A
     if not isinstance(obj, dict) or "_c" not in obj:
         return obj
     mask = obj.pop("_c")
+    if mask & REF and REFS[table].key is None:
+        return referenced
     for bit, (path, column) in enumerate(COPIES.get(table, ())):
         if mask & (1 << bit):
             _put(obj, _split(path), row[column])
     if mask & REF:
-        key = _REF_TABLES[table][0]
-        obj[key] = referenced
+        obj[REFS[table].key] = referenced
     return obj
 
 
 def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
-    """The rows ``Store.write`` stores: their JSON without copies of columns or comment rows."""
+    """The rows ``Store.write`` stores: their JSON without copies of columns or other rows."""
     if table not in COPIES:
         return rows
-    ref = _REF_TABLES.get(table)
+    ref = REFS.get(table)
     stored = _referenced(conn, ref, rows) if ref else {}
     out = []
     for row in rows:
@@ -218,9 +250,13 @@ def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
         if not isinstance(obj, dict):
             out.append(row)
             continue
-        mask = 0
-        if ref and row.get(ref[2]) in stored:
-            mask = _drop_referenced(obj, ref[0], stored[row[ref[2]]])
+        target = stored.get(row.get(ref.column)) if ref else None
+        if ref and target is not None and ref.key is None:
+            part = _part(ref, target, row)
+            if part is not None and rebuild(obj) == part:
+                out.append({**row, "json": orjson.dumps({"_c": REF}).decode()})
+                continue
+        mask = _drop_referenced(obj, ref.key, target) if ref and target is not None else 0
         obj = slim_object(table, obj, row)
         if mask:
             obj["_c"] = obj.get("_c", 0) | mask
@@ -228,24 +264,34 @@ def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
     return out
 
 
-def _referenced(conn: Any, ref: tuple[str, str, str], rows: list[dict]) -> dict[str, Any]:
+def _part(ref: Ref, whole: Any, row: dict) -> Any:
+    """The part of the referenced row's object that a whole-object reference stands for."""
+    items = whole.get(ref.array) if isinstance(whole, dict) else None
+    at = row.get(ref.position)
+    if not isinstance(items, list) or not isinstance(at, int) or not 0 <= at < len(items):
+        return None
+    return items[at]
+
+
+def _referenced(conn: Any, ref: Ref, rows: list[dict]) -> dict[str, Any]:
     """Stored objects (rebuilt in full) of the rows that ``rows`` point at, by id."""
-    _, target, column = ref
-    ids = sorted({r[column] for r in rows if r.get(column) and '"_c"' not in r.get("json", "")})
+    ids = sorted(
+        {r[ref.column] for r in rows if r.get(ref.column) and '"_c"' not in r.get("json", "")}
+    )
     if not ids:
         return {}
     found = conn.execute(
-        f"SELECT * FROM [{target}] WHERE [id] IN (SELECT value FROM json_each(?))",
+        f"SELECT * FROM [{ref.target}] WHERE [id] IN (SELECT value FROM json_each(?))",
         (orjson.dumps(ids).decode(),),
     )
     names = [d[0] for d in found.description]
     rows_found = [dict(zip(names, values, strict=True)) for values in found]
-    return {r["id"]: rebuild_row(conn, target, r) for r in rows_found}
+    return {r["id"]: rebuild_row(conn, ref.target, r) for r in rows_found}
 
 
-def _drop_referenced(obj: dict, key: str, whole: Any) -> int:
+def _drop_referenced(obj: dict, key: str | None, whole: Any) -> int:
     """Replace ``obj[key]`` by its id when it is exactly ``whole``; REF if it was."""
-    part = obj.get(key)
+    part = obj.get(key) if key else None
     if not isinstance(part, dict) or "id" not in part:
         return 0
     if rebuild(obj).get(key) != whole:
@@ -259,10 +305,12 @@ def rebuild_row(conn: Any, table: str, row: dict) -> Any:
     obj = orjson.loads(row["json"])
     referenced = None
     if isinstance(obj, dict) and obj.get("_c", 0) & REF:
-        _, target, column = _REF_TABLES[table]
-        found = conn.execute(f"SELECT * FROM [{target}] WHERE [id] = ?", (row[column],))
+        ref = REFS[table]
+        found = conn.execute(f"SELECT * FROM [{ref.target}] WHERE [id] = ?", (row[ref.column],))
         names = [d[0] for d in found.description]
-        referenced = rebuild_row(conn, target, dict(zip(names, found.fetchone(), strict=True)))
+        referenced = rebuild_row(conn, ref.target, dict(zip(names, found.fetchone(), strict=True)))
+        if ref.key is None:
+            referenced = _part(ref, referenced, row)
     return rebuild(restore_object(table, obj, row, referenced))
 
 
@@ -279,16 +327,20 @@ def view_sql(table: str, columns: Iterable[str]) -> str:
         for bit, (path, column) in enumerate(copies)
     ]
     joins = ""
-    ref = _REF_TABLES.get(table)
-    if ref:
-        key, target, column = ref
+    ref = REFS.get(table)
+    if ref and ref.key:
         pairs.append(
-            f"CASE WHEN {mask} & {REF} THEN '$.{key}' ELSE '$._c' END,"
+            f"CASE WHEN {mask} & {REF} THEN '$.{ref.key}' ELSE '$._c' END,"
             f" json_remove(r.[json], '$._links')"
         )
-        joins = f" LEFT JOIN [{target}_json] r ON r.[id] = t.[{column}]"
+    if ref:
+        joins = f" LEFT JOIN [{ref.target}_json] r ON r.[id] = t.[{ref.column}]"
     body = "t.[json]"
     if pairs:
         body = f"json_remove(json_set(t.[json], {', '.join(pairs)}), '$._c')"
+    if ref and ref.key is None:
+        part = f"json_extract(r.[json], '$.{ref.array}[' || t.[{ref.position}] || ']')"
+        whole = f"json_set({part}, '$._links', json_extract(r.[json], '$._links'))"
+        body = f"CASE WHEN {mask} & {REF} THEN {whole} ELSE {body} END"
     picked = ", ".join(f"t.[{c}]" for c in cols)
     return f"SELECT {picked}, {body} AS [json] FROM [{table}] t{joins}"
