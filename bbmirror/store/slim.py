@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from bbmirror.compact import rebuild
+from bbmirror.compact import DUPLICATES, rebuild
 
 # (JSON path in the object, column) per table; a row's "_c" names dropped ones by bit position.
 COPIES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -139,7 +139,10 @@ COPIES: dict[str, tuple[tuple[str, str], ...]] = {
         ("issue.repository.uuid", "repository_id"),
     ),
 }
+_MISSING = object()
 REF = 1 << 40  # the object, or its ``key``, is (part of) another row's object
+_WHOLE_REF = f'{{"_c":{REF}}}'
+_COMMENT_PR = DUPLICATES.index(("comment.pullrequest", "pull_request"))
 
 
 @dataclass(frozen=True)
@@ -161,49 +164,47 @@ REFS: dict[str, Ref] = {
 }
 
 
-def _column_types() -> dict[str, dict[str, type]]:
-    """The Python type each copied column holds (TEXT: str, INTEGER: int), per table."""
+def _plans() -> dict[str, tuple[tuple[int, tuple[str, ...], str, type], ...]]:
+    """Per table: (bit, path keys, column, the Python type the column holds), computed once."""
     from bbmirror.store.tables import TABLES
 
-    out: dict[str, dict[str, type]] = {}
+    out = {}
     for name, copies in COPIES.items():
         types = {c.name: c.type for c in TABLES[name].all_columns}
-        out[name] = {col: int if types[col] == "INTEGER" else str for _, col in copies}
+        out[name] = tuple(
+            (1 << bit, tuple(path.split(".")), col, int if types[col] == "INTEGER" else str)
+            for bit, (path, col) in enumerate(copies)
+        )
     return out
 
 
-_TYPES = _column_types()
+_PLANS = _plans()
 
 
 def _split(path: str) -> list[str]:
     return path.split(".")
 
 
-def _pop(node: Any, keys: list[str], want: Any) -> bool:
-    """Remove the value at ``keys`` if it is ``want`` (same type too); whether it was removed."""
-    for key in keys[:-1]:
-        node = node.get(key) if isinstance(node, dict) else None
-    last = keys[-1]
-    if not isinstance(node, dict) or last not in node:
-        return False
-    value = node[last]
-    if type(value) is not type(want) or value != want:
-        return False
-    del node[last]
-    return True
-
-
 def slim_object(table: str, obj: Any, row: dict) -> Any:
     """``obj`` (parsed compacted JSON, changed in place) without its copies of ``row``'s values."""
-    copies = COPIES.get(table)
-    if not copies or not isinstance(obj, dict) or "_c" in obj:
+    plan = _PLANS.get(table)
+    if not plan or not isinstance(obj, dict) or "_c" in obj:
         return obj
-    types = _TYPES[table]
     mask = 0
-    for bit, (path, column) in enumerate(copies):
-        value = row.get(column)
-        if value is not None and type(value) is types[column] and _pop(obj, _split(path), value):
-            mask |= 1 << bit
+    for bit, keys, column, kind in plan:
+        want = row.get(column)
+        if type(want) is not kind:  # NULL, or not what the column holds
+            continue
+        node = obj
+        for key in keys[:-1]:
+            node = node.get(key)
+            if type(node) is not dict:
+                break
+        else:
+            value = node.get(keys[-1], _MISSING)
+            if type(value) is kind and value == want:
+                del node[keys[-1]]
+                mask |= bit
     if mask:
         obj["_c"] = mask
     return obj
@@ -232,7 +233,7 @@ def restore_object(table: str, obj: Any, row: dict, referenced: Any = None) -> A
 
 def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
     """The rows ``Store.write`` stores: their JSON without copies of columns or other rows."""
-    if table not in COPIES:
+    if table not in _PLANS:
         return rows
     ref = REFS.get(table)
     stored = _referenced(conn, ref, rows) if ref else {}
@@ -251,12 +252,14 @@ def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
             out.append(row)
             continue
         target = stored.get(row.get(ref.column)) if ref else None
-        if ref and target is not None and ref.key is None:
-            part = _part(ref, target, row)
-            if part is not None and rebuild(obj) == part:
-                out.append({**row, "json": orjson.dumps({"_c": REF}).decode()})
-                continue
-        mask = _drop_referenced(obj, ref.key, target) if ref and target is not None else 0
+        whole = target is not None and ref.key is None
+        if whole and _is_part(obj, target, row.get(ref.position), ref.array):
+            out.append({**row, "json": _WHOLE_REF})
+            continue
+        mask = 0
+        if target is not None and ref.key and _is_embedded(obj, ref.key, target):
+            obj[ref.key] = {"id": obj[ref.key]["id"]}
+            mask = REF
         obj = slim_object(table, obj, row)
         if mask:
             obj["_c"] = obj.get("_c", 0) | mask
@@ -273,8 +276,8 @@ def _part(ref: Ref, whole: Any, row: dict) -> Any:
     return items[at]
 
 
-def _referenced(conn: Any, ref: Ref, rows: list[dict]) -> dict[str, Any]:
-    """Stored objects (rebuilt in full) of the rows that ``rows`` point at, by id."""
+def _referenced(conn: Any, ref: Ref, rows: list[dict]) -> dict[str, dict]:
+    """The stored objects (compacted, columns restored) that ``rows`` point at, by id."""
     ids = sorted(
         {r[ref.column] for r in rows if r.get(ref.column) and '"_c"' not in r.get("json", "")}
     )
@@ -285,19 +288,45 @@ def _referenced(conn: Any, ref: Ref, rows: list[dict]) -> dict[str, Any]:
         (orjson.dumps(ids).decode(),),
     )
     names = [d[0] for d in found.description]
-    rows_found = [dict(zip(names, values, strict=True)) for values in found]
-    return {r["id"]: rebuild_row(conn, ref.target, r) for r in rows_found}
+    out = {}
+    for values in found:
+        row = dict(zip(names, values, strict=True))
+        obj = orjson.loads(row["json"])
+        if isinstance(obj, dict) and not obj.get("_c", 0) & REF:
+            out[row["id"]] = restore_object(ref.target, obj, row)
+    return out
 
 
-def _drop_referenced(obj: dict, key: str | None, whole: Any) -> int:
-    """Replace ``obj[key]`` by its id when it is exactly ``whole``; REF if it was."""
-    part = obj.get(key) if key else None
+def _is_part(obj: dict, commit: dict, at: Any, array: str | None) -> bool:
+    """Whether ``obj`` rebuilds exactly as item ``at`` of the commit's ``array`` does: the same
+    compacted item on the same bases, and nothing in the commit that changes its repository."""
+    items = commit.get(array or "")
+    if not isinstance(items, list) or type(at) is not int or not 0 <= at < len(items):
+        return False
+    if "_links" not in commit:  # neither compacted: both are as sent
+        return obj == items[at]
+    links = commit["_links"]
+    repo = commit.get("repository")
+    if isinstance(repo, dict) and repo.get("full_name", links.get("repo")) != links.get("repo"):
+        return False
+    return obj == {**items[at], "_links": links}
+
+
+def _is_embedded(obj: dict, key: str, comment: dict) -> bool:
+    """Whether ``obj[key]`` rebuilds exactly as the stored comment does: the same compacted
+    object on the same bases, its ``pullrequest`` dropped as a copy of ``obj``'s."""
+    part = obj.get(key)
     if not isinstance(part, dict) or "id" not in part:
-        return 0
-    if rebuild(obj).get(key) != whole:
-        return 0
-    obj[key] = {"id": part["id"]}
-    return REF
+        return False
+    if obj.get("_links", {}) != comment.get("_links", {}):  # none: as sent, rebuilt as is
+        return False
+    own = {k: v for k, v in comment.items() if k not in ("_links", "pullrequest")}
+    dropped = _COMMENT_PR in (obj.get("_dup") or ())
+    if dropped != ("pullrequest" in comment):
+        return False
+    if dropped and comment["pullrequest"] != obj.get("pull_request"):
+        return False
+    return part == own
 
 
 def rebuild_row(conn: Any, table: str, row: dict) -> Any:
@@ -340,7 +369,8 @@ def view_sql(table: str, columns: Iterable[str]) -> str:
         body = f"json_remove(json_set(t.[json], {', '.join(pairs)}), '$._c')"
     if ref and ref.key is None:
         part = f"json_extract(r.[json], '$.{ref.array}[' || t.[{ref.position}] || ']')"
-        whole = f"json_set({part}, '$._links', json_extract(r.[json], '$._links'))"
+        links = "coalesce(json_extract(r.[json], '$._links'), json('{}'))"
+        whole = f"json_set({part}, '$._links', {links})"
         body = f"CASE WHEN {mask} & {REF} THEN {whole} ELSE {body} END"
     picked = ", ".join(f"t.[{c}]" for c in cols)
     return f"SELECT {picked}, {body} AS [json] FROM [{table}] t{joins}"
