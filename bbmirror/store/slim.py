@@ -15,7 +15,11 @@ A pull request activity entry's ``comment`` (the whole comment, as the comments 
 it) is kept once, in ``comments``: when the activity's comment equals the stored comment row,
 the entry keeps ``{"id": n}`` and bit ``REF``; its view and ``rebuild_row`` take the comment
 from the ``comments`` row (so an activity entry shows a comment as it was last read, as
-Bitbucket's activity feed does). Rows written before this keep their JSON; both read the same.
+Bitbucket's activity feed does); an entry whose comment is not stored yet, or differs, keeps
+its own. A ``commit_parents`` row whose object is item ``position`` of its commit's
+``parents`` (written just before it, in the same rowset) stores only ``{"_c": REF}``. Both
+are checked on the compacted forms (same bases, same values), so nothing is rebuilt to write.
+Rows written before this keep their JSON; both read the same.
 """
 
 from __future__ import annotations
