@@ -110,7 +110,8 @@ def test_an_activity_comment_is_stored_once_in_comments(mirror):
 
 
 def test_an_activity_comment_that_differs_from_the_stored_one_is_kept(tmp_path):
-    """An edit the comments list has not shown yet: the entry keeps its own comment."""
+    """An edit the comments list has not shown yet: the entry keeps its own comment until the
+    comment is stored as the entry shows it, in whichever order the two are written."""
     comment = {
         "type": "pullrequest_comment",
         "id": 5,
@@ -125,6 +126,11 @@ def test_an_activity_comment_that_differs_from_the_stored_one_is_kept(tmp_path):
         store.write(cloud_rows.pr_activity(activity, source=SRC, repository_id=REPO))
         (text,) = store.conn.execute("select json from pullrequest_activity").fetchone()
         assert json.loads(text)["comment"]["content"]["raw"] == "edited"
+        edited = {**comment, "content": activity["comment"]["content"]}
+        store.write(cloud_rows.pr_comment(edited, source=SRC, repository_id=REPO))
+        (text,) = store.conn.execute("select json from pullrequest_activity").fetchone()
+        assert json.loads(text)["comment"] == {"id": 5}  # the comment read later, equal now
+        store.write(cloud_rows.pr_comment(comment, source=SRC, repository_id=REPO))
         store.write(
             cloud_rows.pr_activity({**activity, "comment": comment}, source=SRC, repository_id=REPO)
         )

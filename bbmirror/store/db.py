@@ -49,7 +49,7 @@ from bbmirror.store.schema import (
     database,
     migrate,
 )
-from bbmirror.store.slim import slim
+from bbmirror.store.slim import relink, slim
 from bbmirror.store.tombstones import Tombstones
 
 __all__ = ["Store", "StoreError", "SyncState", "now"]
@@ -195,6 +195,7 @@ class Store(Tombstones, RunLog):
                 sql = self._upsert_sql(table, cols, table in merge)
                 cursor = self.conn.executemany(sql, params)
                 counts[table] = counts.get(table, 0) + cursor.rowcount
+                relink(self.conn, table, rows)  # rows that copy these now refer to them
                 if table in AFTER_WRITE:
                     written = json.dumps([row["id"] for row in rows])
                     self.conn.execute(AFTER_WRITE[table], (written,))

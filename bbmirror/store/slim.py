@@ -271,6 +271,29 @@ def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
     return out
 
 
+def relink(conn: Any, table: str, rows: list[dict]) -> None:
+    """After ``rows`` of ``table`` are written: rows that embed a copy of one of them, written
+    before it was stored (or while it differed), now refer to it, as if written after it."""
+    ids = orjson.dumps([r["id"] for r in rows]).decode()
+    for name, ref in REFS.items():
+        if ref.target != table or ref.key is None:
+            continue
+        found = conn.execute(
+            f"SELECT * FROM [{name}] WHERE [{ref.column}] IN (SELECT value FROM json_each(?))"
+            f" AND NOT coalesce(json_extract([json], '$._c'), 0) & {REF}",
+            (ids,),
+        )
+        names = [d[0] for d in found.description]
+        for values in found.fetchall():
+            row = dict(zip(names, values, strict=True))
+            whole = restore_object(name, orjson.loads(row["json"]), row)
+            (again,) = slim(conn, name, [{**row, "json": orjson.dumps(whole).decode()}])
+            if again["json"] != row["json"]:
+                conn.execute(
+                    f"UPDATE [{name}] SET [json] = ? WHERE [id] = ?", (again["json"], row["id"])
+                )
+
+
 def _part(ref: Ref, whole: Any, row: dict) -> Any:
     """The part of the referenced row's object that a whole-object reference stands for."""
     items = whole.get(ref.array) if isinstance(whole, dict) else None
