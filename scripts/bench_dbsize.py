@@ -3,7 +3,7 @@
 Syncs a generated Cloud world (seed 1) in-process, counting the response bytes the simulator
 sent, then reports the SQLite file size, each table's bytes (rows + indexes, from ``dbstat``),
 the bytes of each table's ``json`` column, the biggest top-level JSON keys and what the stored
-JSON would weigh if rebuilt in full (``bbmirror.compact.rebuild``). Run through
+JSON would weigh if rebuilt in full (``bbmirror.store.slim.rebuild_row``). Run through
 scripts/bench-dbsize; writes bench-results/dbsize.json.
 """
 
@@ -88,7 +88,11 @@ def json_bytes(conn: sqlite3.Connection, rebuild) -> dict[str, dict]:
     for table in tables:
         stored = rebuilt = 0
         keys: Counter = Counter()
-        for (text,) in conn.execute(f"select json from [{table}]"):
+        cursor = conn.execute(f"select * from [{table}]")
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            text = row["json"]
             if text is None:
                 continue
             stored += len(text.encode())
@@ -97,7 +101,7 @@ def json_bytes(conn: sqlite3.Connection, rebuild) -> dict[str, dict]:
                 for key, value in obj.items():
                     keys[key] += len(orjson.dumps(value)) + len(key) + 4
             if rebuild is not None:
-                rebuilt += len(orjson.dumps(rebuild(obj)))
+                rebuilt += len(orjson.dumps(rebuild(conn, table, row)))
         if stored:
             out[table] = {
                 "stored": stored,
@@ -109,9 +113,13 @@ def json_bytes(conn: sqlite3.Connection, rebuild) -> dict[str, dict]:
 
 def bench(size: str, seed: int, keep: str | None, base: str) -> dict:
     try:
-        from bbmirror.compact import rebuild
-    except ImportError:  # before compaction existed
-        rebuild = None
+        from bbmirror.store.slim import rebuild_row as rebuild
+    except ImportError:  # before slimming existed
+        from bbmirror.compact import rebuild as whole
+
+        def rebuild(conn: sqlite3.Connection, table: str, row: dict):
+            return whole(orjson.loads(row["json"]))
+
     with tempfile.TemporaryDirectory() as tmp:
         db = keep or str(Path(tmp) / "mirror.db")
         served = sync(size, seed, db, base)

@@ -80,7 +80,7 @@ def test_upsert_counts_inserts_identical_and_changed_rows(store):
     changed = {**pr, "title": "First, renamed"}
     counts = store.write(cloud_rows.pullrequest(changed, source=SRC, repository_id=REPO))
     assert counts == {"users": 0, "pullrequests": 1}
-    row = store.conn.execute("SELECT title, json, synced_at FROM pullrequests").fetchone()
+    row = store.conn.execute("SELECT title, json, synced_at FROM pullrequests_json").fetchone()
     assert row[0] == "First, renamed"
     assert json.loads(row[1]) == changed
     assert row[2] >= first[0]

@@ -5,10 +5,11 @@ version that introduced it. Migration N creates the tables (sqlite-utils ``creat
 primary keys, foreign keys and NOT NULL, then ``enable_fts`` with its triggers), adds the
 columns (``add_column``; ``ALTER TABLE`` for a foreign-key column) and builds the
 indexes (``create_index``) whose ``since`` is N, then the table transforms (sqlite-utils
-``transform``, for what ``ALTER TABLE`` cannot do), indexes and views the migration names, then
-its hand-written ``extra`` SQL (``bbmirror.store.hand_sql``: triggers that derive values
-and data fixes, which sqlite-utils has no equivalent for). To change the schema: append a
-``Migration`` and tag what it adds with its version; never edit an applied migration.
+``transform``, for what ``ALTER TABLE`` cannot do), drops the indexes it names, builds the
+indexes and views it names, then its hand-written ``extra`` SQL (``bbmirror.store.hand_sql``:
+triggers that derive values and data fixes, which sqlite-utils has no equivalent for). To
+change the schema: append a ``Migration`` and tag what it adds with its version; never edit
+an applied migration.
 
 ``tests/fixtures/store_schema_v4.json`` keeps the SQL the previous, hand-written builder ran;
 tests check that both build the same schema, and that its old databases migrate to it.
@@ -27,6 +28,7 @@ from sqlite_utils.db import quote_identifier
 
 from bbmirror.store import history
 from bbmirror.store.hand_sql import CLOSED_ON_TRIGGERS, REPORT_VIEWS, REVIEWS_INDEX, STATUS_KEYS
+from bbmirror.store.slim import COPIES, REFS, view_sql
 from bbmirror.store.tables import (
     AFTER_WRITE,
     MIRRORED,
@@ -66,7 +68,22 @@ class Migration:
     indexes: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # (table, columns, index name)
     views: tuple[tuple[str, str], ...] = ()  # (view name, SELECT ...)
     transforms: tuple[tuple[str, dict[str, Any]], ...] = ()  # (table, Table.transform kwargs)
+    drop_indexes: tuple[str, ...] = ()  # indexes no query uses, dropped (by name)
 
+
+# ``<table>_json``: each slimmed table with its whole JSON (``bbmirror.store.slim``); the
+# tables others refer to (comments, commits) first, as the views of those read theirs. A
+# change to ``slim.COPIES`` or ``slim.REFS`` needs a migration that replaces these views
+# (``create_view(..., replace=True)``).
+SLIM_VIEWS: tuple[tuple[str, str], ...] = tuple(
+    (f"{name}_json", view_sql(name, TABLES[name].column_names))
+    for name in sorted(COPIES, key=lambda n: n not in {r.target for r in REFS.values()})
+)
+
+# Indexes that no query needs: a PR's activity is found through the reviews index, which
+# starts with pullrequest_id; a commit's children through parent_id (Datasette follows that
+# foreign key), and the garbage collector walks parents by the rows' ids.
+UNUSED_INDEXES = ("idx_pullrequest_activity_pullrequest_id", "idx_commit_parents_parent_hash")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", extra=CLOSED_ON_TRIGGERS),
@@ -81,6 +98,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "Cloud repository default reviewers"),
     Migration(6, "Data Center repository labels"),
     Migration(7, "local history of mirrored rows", extra=history.MIGRATION_SQL),
+    Migration(
+        8,
+        "views giving back the JSON that columns hold; two unused indexes dropped",
+        views=SLIM_VIEWS,
+        drop_indexes=UNUSED_INDEXES,
+    ),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 
@@ -149,6 +172,8 @@ def _apply(db: Database, migration: Migration) -> None:
         for ix in table.all_indexes():
             if ix.since == v or (table.since == v and ix.since < v):
                 db.table(table.name).create_index(ix.columns, index_name=ix.name(table.name))
+    for index_name in migration.drop_indexes:
+        db.execute(f"DROP INDEX IF EXISTS {quote_identifier(index_name)}")
     for name, changes in migration.transforms:
         _transform(db, name, changes)
     for name, columns, index_name in migration.indexes:
