@@ -22,6 +22,8 @@ Choices where the brief is silent:
   not read), ``failed`` (also a run that failed before reading anything: bad credentials, a
   429 on the first request), or ``running``/``abandoned``/``interrupted``. ``last_success``
   counts ``ok`` runs only.
+- ``backfill``: the per-parent lists a first sync has queued and not yet read, and when they
+  are done at the budget (status_backfill.py).
 - ``scheduler``: the ``bbmirror schedule`` owning the database (pid, heartbeat), and
   ``stale`` when its heartbeat is older than 10 minutes (stopped or hung).
 """
@@ -34,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bbmirror.config import Source
+from bbmirror.status_backfill import describe as describe_backfill
+from bbmirror.status_backfill import estimate, queued
 from bbmirror.store.db import Store
 from bbmirror.store.pidlock import PidLock
 from bbmirror.store.schema import TABLES
@@ -113,6 +117,7 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
         for entry in repo["streams"]:
             if entry["stream"] in SETTINGS:
                 entry["every"] = every
+    budget = config.budget if config else DEFAULT_BUDGET
     claimed = {id(e) for r in repos for e in r.pop("_errors")}
     loose = [e for e in errors if id(e) not in claimed]
     return {
@@ -126,7 +131,8 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
         ],
         "requests_last_hour": used[0],
         "runs_last_hour": used[1],
-        "budget": config.budget if config else DEFAULT_BUDGET,
+        "budget": budget,
+        "backfill": estimate(queued(conn, name), budget),  # what a first sync still reads
         "budget_from": "config" if config else "default",
         "errors": len(errors),
         "last_error": _public(errors[0]) if errors else None,
@@ -288,6 +294,8 @@ def render(report: dict[str, Any]) -> str:
             f"  errors        {src['errors']} quarantined"
             + (f"; last {_describe_error(err)}" if err else "")
         )
+        if backfill := describe_backfill(src.get("backfill"), src["budget"]):
+            lines.append(f"  backfill      {backfill}")
         if hooks := webhook_status.describe(src.get("webhooks")):
             lines.append(f"  webhooks      {hooks}")
         for skipped in src["skipped"]:
