@@ -32,15 +32,12 @@ from hypothesis import strategies as st
 from bbmirror.cli import cli
 from bbmirror.engine import Options, sync_sources
 
-SMALL_SEED = {"cloud": 11, "server": 5}  # worlds known to hold every kind of row
 
-
-@pytest.fixture(scope="module")
-def small_mirror(flavour: Flavour, tmp_path_factory):
-    """One full sync of a `small` world per flavour, shared by the read-only checks below."""
-    db = str(tmp_path_factory.mktemp(f"small-{flavour.name}") / "mirror.db")
-    harness = flavour.mirror(SMALL_SEED[flavour.name], "small", db)
-    return harness, harness.sync()
+@pytest.fixture
+def small_mirror(flavour: Flavour, mirrored):
+    """The session's full sync of the flavour's `small` world, for the read-only checks below."""
+    shared = mirrored(flavour.name)
+    return shared.harness, shared.summary
 
 
 def test_full_sync_of_small_world_equals_the_world(flavour: Flavour, small_mirror):
