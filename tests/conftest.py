@@ -16,6 +16,7 @@ from typing import Any
 import dc_mirror
 import mirror
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from bbmirror.config import Credentials, Secret, Source
@@ -226,6 +227,23 @@ SERVER = Flavour(
 )
 
 FLAVOURS = {f.name: f for f in (CLOUD, SERVER)}
+
+# The fast lane (`-m "not slow"`, scripts/test --fast) runs a fifth of each property's examples;
+# the full run (scripts/test) runs them all.
+settings.register_profile("fast", max_examples=20)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the fast profile when the run leaves out the slow tests, unless one was named."""
+    if config.getoption("markexpr") == "not slow" and not config.getoption(
+        "hypothesis_profile", None
+    ):
+        settings.load_profile("fast")
+
+
+def examples(full: int) -> int:
+    """A property's example count: `full` under the default profile, scaled under another."""
+    return max(1, round(full * settings.default.max_examples / 100))
 
 
 @pytest.fixture(scope="session", params=sorted(FLAVOURS))

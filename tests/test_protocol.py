@@ -25,7 +25,7 @@ from pathlib import Path
 import dbstate
 import pytest
 from click.testing import CliRunner
-from conftest import Flavour
+from conftest import Flavour, examples
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -148,7 +148,7 @@ def test_malformed_json_is_quarantined_and_the_next_run_catches_up(flavour, tmp_
 
 
 @settings(
-    max_examples=4,
+    max_examples=examples(4),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking a sync story is slow
