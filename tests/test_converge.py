@@ -27,10 +27,11 @@ def _differences(clean: str, trial: str, *tables: str) -> list[str]:
 GC_TABLES = ("commits", "commit_parents", "jira_links", "commit_statuses")
 
 
-def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(tmp_path):
-    world = generate(11, "small")
-    harness = Harness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(tmp_path, mirrored):
+    shared = mirrored("cloud")  # the session's full sync of a small world, copied
+    assert shared.summary.outcome == "ok"
+    harness = shared.copy(str(tmp_path / "m.db"))
+    world = harness.world
     rng = random.Random(5)
     for repo in world.repositories.values():
         branches = {pr.source_branch for pr in repo.pullrequests.values() if pr.state == "OPEN"}
@@ -42,10 +43,11 @@ def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(t
     assert _differences(clean.db, harness.db, *GC_TABLES) == []
 
 
-def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_path):
-    world = generate_dc(11, "small")
-    harness = DcHarness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_path, mirrored):
+    shared = mirrored("server")  # the session's full sync of a small world, copied
+    assert shared.summary.outcome == "ok"
+    harness = shared.copy(str(tmp_path / "m.db"))
+    world = harness.world
     rng = random.Random(5)
     for repo in world.repositories.values():
         for branch in sorted(repo.branches)[:2]:
