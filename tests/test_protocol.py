@@ -238,17 +238,6 @@ def _start_sync(flavour: Flavour, running, db: str) -> subprocess.Popen:
     )
 
 
-def _integrity(db: str) -> str:
-    """Whatever instant the kill hit, SQLite's file is consistent."""
-    if not os.path.exists(db):
-        return "ok"
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("pragma integrity_check").fetchone()[0]
-    finally:
-        conn.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_random_moments_then_rerun_converges(flavour, tmp_path, seed):
@@ -276,7 +265,7 @@ def test_sigkill_at_random_moments_then_rerun_converges(flavour, tmp_path, seed)
             killed_mid_run += process.poll() is None
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
-            assert _integrity(db) == "ok", f"trial {trial}"
+            assert dbstate.integrity(db) == "ok", f"trial {trial}"
             summary = asyncio.run(sync_sources(db, [source], Options(reconcile=True)))[0]
             assert summary.outcome == "ok", summary.message
             with running.lock:
