@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import sqlite3
 
+import dbstate
 from compare import compare
 from dc_mirror import DcHarness
 from mirror import Harness
@@ -28,7 +29,7 @@ GC_TABLES = ("commits", "commit_parents", "jira_links", "commit_statuses")
 
 
 def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(tmp_path, mirrored):
-    shared = mirrored("cloud")  # the session's full sync of a small world, copied
+    shared = mirrored("cloud", "tiny", seed=5)  # a full sync, copied; tiny is enough to collect
     assert shared.summary.outcome == "ok"
     harness = shared.copy(str(tmp_path / "m.db"))
     world = harness.world
@@ -41,6 +42,8 @@ def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(t
     clean = Harness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
     assert _differences(clean.db, harness.db, *GC_TABLES) == []
+    collected = "select count(*) from commit_parents where deleted_at is not null"
+    assert dbstate.count(harness.db, collected) > 0  # force pushes did leave commits behind
 
 
 def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_path, mirrored):
