@@ -102,6 +102,32 @@ def status_key(repository_id: str, hash_: str, key: str) -> str:
     return f"{commit_key(repository_id, hash_)}/status/{key}"
 
 
+def add_parents(
+    rs: RowSet,
+    commit_id: str,
+    parents: list[tuple[str, str]],
+    *,
+    source: str,
+    repository_id: str,
+    infix: str,
+) -> None:
+    """The ``commit_parents`` rows both flavours build from (hash, JSON) pairs, in order. Row
+    keys are ``commit_id + infix + position``; the infix differs by flavour (Cloud
+    ``/parent/``, Data Center ``/``): unifying them needs a rekey migration."""
+    for position, (hash_, json_text) in enumerate(parents):
+        row = {
+            "id": f"{commit_id}{infix}{position}",
+            "source": source,
+            "commit_id": commit_id,
+            "repository_id": repository_id,
+            "parent_hash": hash_,
+            "parent_id": commit_key(repository_id, hash_),
+            "position": position,
+            "json": json_text,
+        }
+        _add(rs, "commit_parents", row)
+
+
 def status_row(
     obj: dict,
     *,

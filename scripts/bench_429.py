@@ -16,16 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bbmirror.config import Credentials, Secret, Source
+from benchlib import served_cloud
+
 from bbmirror.engine import Options, sync_sources
-from bbmirror.simulator.cloud.api import create_app
-from bbmirror.simulator.cloud.call import SimulatorConfig
-from bbmirror.simulator.cloud.generate import generate
-from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
 
 TOKEN = "bench-429-token-0123456789"
-BASE = "http://bitbucket.test/2.0"
 
 
 def measure(
@@ -38,21 +34,13 @@ def measure(
     latency: float = 0.0,
 ) -> dict:
     """One sync of a fresh world under the limit; what it cost and how it ended."""
-    world = generate(seed, size)
-    app = create_app(world, SimulatorConfig(base_url=BASE, tokens={TOKEN: viewer_uuid(world)}))
+    _, app, source = served_cloud(
+        seed, size, TOKEN, concurrency=concurrency, reconcile_every=1_000_000
+    )
     app.state.faults.rate_limit = limit
     app.state.faults.window = window
     app.state.faults.bucket = bucket
     app.state.faults.latency = latency  # a network's delay: requests overlap in flight
-    source = Source(
-        name="cloud",
-        base_url=BASE,
-        workspaces=sorted(world.workspaces),
-        credentials=Credentials(token=Secret(TOKEN)),
-        budget=1_000_000,
-        concurrency=concurrency,
-        reconcile_every=1_000_000,
-    )
     with tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
         run = sync_sources(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sqlite3
 import tempfile
 from collections import Counter
@@ -19,13 +18,9 @@ from pathlib import Path
 
 import httpx
 import orjson
+from benchlib import served_cloud, write_results
 
-from bbmirror.config import Credentials, Secret, Source
 from bbmirror.engine import Options, sync_sources
-from bbmirror.simulator.cloud.api import create_app
-from bbmirror.simulator.cloud.call import SimulatorConfig
-from bbmirror.simulator.cloud.generate import generate
-from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
 
 BASE = "http://bitbucket.test/2.0"
@@ -47,16 +42,7 @@ class CountingTransport(SimulatorTransport):
 
 def sync(size: str, seed: int, db: str, base: str) -> int:
     """Mirror the world into ``db``; return the response bytes served."""
-    world = generate(seed, size)
-    app = create_app(world, SimulatorConfig(base_url=base, tokens={TOKEN: viewer_uuid(world)}))
-    source = Source(
-        name="cloud",
-        base_url=base,
-        workspaces=sorted(world.workspaces),
-        credentials=Credentials(token=Secret(TOKEN)),
-        budget=1_000_000,
-        reconcile_every=1_000_000,
-    )
+    _, app, source = served_cloud(seed, size, TOKEN, base, reconcile_every=1_000_000)
     CountingTransport.served = 0
     asyncio.run(sync_sources(db, [source], Options(), transport=CountingTransport(app)))
     return CountingTransport.served
@@ -167,10 +153,7 @@ def main() -> None:
     results = [bench(size, args.seed, args.keep, args.base_url) for size in args.sizes.split(",")]
     for r in results:
         report(r)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"written {out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -113,27 +113,15 @@ def mirrored(size: str, seed: int) -> tuple[Path, dict[str, list[str]]]:
     repository, one head: its first branch, so that garbage collection has work to do."""
     import asyncio
 
-    from bbmirror.config import Credentials, Secret, Source
+    from benchlib import served_cloud
+
     from bbmirror.engine import Options, sync_sources
-    from bbmirror.simulator.cloud.api import create_app
-    from bbmirror.simulator.cloud.call import SimulatorConfig
-    from bbmirror.simulator.cloud.generate import generate
-    from bbmirror.simulator.cloud.launch import viewer_uuid
     from bbmirror.simulator.common.transport import SimulatorTransport
 
     db = OUT / f"gc-{size}.db"
     if not db.exists():
         OUT.mkdir(exist_ok=True)
-        world = generate(seed, size)
-        base, token = "http://bitbucket.test/2.0", "bench-gc-token-0123456789"
-        app = create_app(world, SimulatorConfig(base_url=base, tokens={token: viewer_uuid(world)}))
-        source = Source(
-            name="cloud",
-            base_url=base,
-            workspaces=sorted(world.workspaces),
-            credentials=Credentials(token=Secret(token)),
-            budget=1_000_000,
-        )
+        _, app, source = served_cloud(seed, size, "bench-gc-token-0123456789")
         transport = SimulatorTransport(app)
         asyncio.run(sync_sources(str(db), [source], Options(), transport=transport))
     conn = sqlite3.connect(db)

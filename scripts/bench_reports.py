@@ -17,34 +17,21 @@ import statistics
 import time
 from pathlib import Path
 
+from benchlib import served_cloud
 from datasette_dashboards import replace_opts_in_query
 
-from bbmirror.config import Credentials, Secret, Source
 from bbmirror.engine import Options, sync_sources
 from bbmirror.serve import load_metadata, make_datasette
-from bbmirror.simulator.cloud.api import create_app
-from bbmirror.simulator.cloud.call import SimulatorConfig
-from bbmirror.simulator.cloud.generate import generate
-from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
 
 OUT = Path("bench-results")
 TOKEN = "bench-reports-token"
-BASE = "http://bitbucket.test/2.0"
 REPEAT = 5
 
 
 def build(db: Path, seed: int, size: str) -> float:
     """Sync a generated world into ``db`` in-process; return the seconds it took."""
-    world = generate(seed, size)
-    app = create_app(world, SimulatorConfig(base_url=BASE, tokens={TOKEN: viewer_uuid(world)}))
-    source = Source(
-        name="cloud",
-        base_url=BASE,
-        workspaces=sorted(world.workspaces),
-        credentials=Credentials(token=Secret(TOKEN)),
-        budget=1_000_000,
-    )
+    _, app, source = served_cloud(seed, size, TOKEN)
     started = time.perf_counter()
     asyncio.run(sync_sources(str(db), [source], Options(), transport=SimulatorTransport(app)))
     return time.perf_counter() - started

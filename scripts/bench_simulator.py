@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
-from pathlib import Path
 
 import httpx
+from benchlib import write_results
 
 from bbmirror.simulator.cloud.api import create_app
 from bbmirror.simulator.cloud.call import SimulatorConfig
@@ -73,10 +72,7 @@ def main() -> None:
         report[size] = {"generate_seconds": round(seconds, 2), "page_ms": pages}
         page_text = ", ".join(f"{k} {v} ms" for k, v in pages.items())
         print(f"{size:7} generate {seconds:6.2f} s   100-item page: {page_text}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"written {out}")
+    write_results(args.out, report)
 
 
 if __name__ == "__main__":

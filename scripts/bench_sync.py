@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import write_results
+
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, Credentials, simulator_config
@@ -93,10 +95,7 @@ def main() -> None:
             f"{r['requests_vs_minimum']:>6} {r['noop']['requests']:>6} "
             f"{r['full']['seconds']:>8} {r['rows_per_second']:>8} {r['full']['peak_rss_mb']:>8}"
         )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"written {out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

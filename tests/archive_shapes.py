@@ -18,6 +18,16 @@ from typing import Any
 from bbmirror.archive.encoding import dumps
 
 T0 = datetime(2014, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+ISSUE_TABLES = (  # what an archive import writes, besides users, repositories and sync state
+    "issues",
+    "comments",
+    "issue_changes",
+    "issue_change_items",
+    "issue_attachments",
+    "milestones",
+    "versions",
+    "components",
+)
 META = {
     "default_assignee": None,
     "default_component": None,

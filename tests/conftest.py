@@ -8,6 +8,7 @@ the two (the harness, the world, the mutations, the request formula) is declared
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import dc_mirror
 import mirror
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from bbmirror.config import Credentials, Secret, Source
+from bbmirror.engine import Summary
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.server.plan import SERVER_PLAN
 from bbmirror.simulator.cloud import mutate
@@ -225,8 +228,70 @@ SERVER = Flavour(
 
 FLAVOURS = {f.name: f for f in (CLOUD, SERVER)}
 
+# The fast lane (`-m "not slow"`, scripts/test --fast) runs a fifth of each property's examples;
+# the full run (scripts/test) runs them all.
+settings.register_profile("fast", max_examples=20)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the fast profile when the run leaves out the slow tests, unless one was named."""
+    if config.getoption("markexpr") == "not slow" and not config.getoption(
+        "hypothesis_profile", None
+    ):
+        settings.load_profile("fast")
+
+
+def examples(full: int) -> int:
+    """A property's example count: `full` under the default profile, scaled under another."""
+    return max(1, round(full * settings.default.max_examples / 100))
+
 
 @pytest.fixture(scope="session", params=sorted(FLAVOURS))
 def flavour(request: pytest.FixtureRequest) -> Flavour:
     """Each protocol test runs once per flavour (parametrize indirectly to pick one)."""
     return FLAVOURS[request.param]
+
+
+SMALL_SEED = {"cloud": 11, "server": 5}  # `small` worlds known to hold every kind of row
+
+
+@dataclass
+class Mirrored:
+    """A world's first full sync, made once per session: read it, never change it."""
+
+    flavour: Flavour
+    seed: int
+    size: str
+    harness: mirror.Harness  # the harness that synced (its world, db and request log)
+    summary: Summary
+
+    @property
+    def db(self) -> str:
+        return self.harness.db
+
+    def copy(self, db: str) -> mirror.Harness:
+        """A private mirror to change: the same world generated again, the database copied."""
+        source, target = sqlite3.connect(self.db), sqlite3.connect(db)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        return self.flavour.harness(self.flavour.generate(self.seed, self.size), db)
+
+
+@pytest.fixture(scope="session")
+def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored]:
+    """`mirrored(name, size="small", seed=None)`: one full sync per world, shared by tests."""
+    made: dict[tuple[str, str, int], Mirrored] = {}
+
+    def get(name: str, size: str = "small", seed: int | None = None) -> Mirrored:
+        seed = SMALL_SEED[name] if seed is None else seed
+        if (name, size, seed) not in made:
+            flavour = FLAVOURS[name]
+            db = str(tmp_path_factory.mktemp(f"{name}-{size}-{seed}") / "mirror.db")
+            harness = flavour.mirror(seed, size, db)
+            made[name, size, seed] = Mirrored(flavour, seed, size, harness, harness.sync())
+        return made[name, size, seed]
+
+    return get

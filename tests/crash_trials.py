@@ -31,7 +31,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compare import KINDS, Comparison, Difference, Row, compare
+from dbstate import integrity
 
 from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud.call import SimulatorConfig
@@ -145,17 +145,6 @@ def sync_to_completion(db: str, served: Served, reconcile: bool = False) -> tupl
     except (ValueError, IndexError, KeyError, TypeError):
         text = (done.stderr.strip().splitlines() or ["no output"])[-1]
     return done.returncode, text
-
-
-def integrity(db: str) -> str:
-    """SQLite's own verdict on the file a kill left behind ("ok" when there is no file)."""
-    if not os.path.exists(db):
-        return "ok"
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("pragma integrity_check").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def clean_duration(flavour: str, seed: int, size: str) -> float:

@@ -1,4 +1,5 @@
-"""What a database holds, for tests that check a failed run left it as it was."""
+"""What a database holds: for tests that check a failed run left it as it was, count rows, or
+ask SQLite whether a file a kill left behind is sound."""
 
 from __future__ import annotations
 
@@ -20,7 +21,27 @@ def content(db: Path) -> dict[str, list]:
         conn.close()
 
 
-def runs(db: Path) -> list[tuple]:
+def count(db: str | Path, sql: str, *args: object) -> int:
+    """The one number a `select count(*) ...` query gives."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def integrity(db: str | Path) -> str:
+    """SQLite's own verdict on a file a kill left behind ("ok" when there is no file)."""
+    if not Path(db).exists():
+        return "ok"
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("pragma integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def runs(db: str | Path) -> list[tuple]:
     """The run log's (outcome, message) in order."""
     conn = sqlite3.connect(db)
     try:

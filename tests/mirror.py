@@ -32,6 +32,7 @@ class Harness:
     world: World
     db: str
     faults: dict = field(default_factory=dict)
+    oracle = staticmethod(differences)  # (world, db) -> [] when the mirror equals the world
 
     def __post_init__(self) -> None:
         self.app = self.make_app()
@@ -69,3 +70,10 @@ class Harness:
             )
         )
         return summaries[0]
+
+    def sync_equal(self, options: Options | None = None) -> Summary:
+        """Sync; the run must be clean (ok, no errors) and the mirror equal to the world."""
+        summary = self.sync(options)
+        assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+        assert self.oracle(self.world, self.db) == []
+        return summary

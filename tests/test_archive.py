@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from archive_shapes import ISSUE_TABLES
 from test_sim_export import LONG_TITLE, make_world, t
 
 from bbmirror import rows
@@ -25,17 +26,6 @@ from bbmirror.simulator.cloud.export import export_json, export_zip
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.world import Comment, IssueChange, Repository, World
 from bbmirror.store.db import Store
-
-ISSUE_TABLES = (
-    "issues",
-    "comments",
-    "issue_changes",
-    "issue_change_items",
-    "issue_attachments",
-    "milestones",
-    "versions",
-    "components",
-)
 
 SEED_10 = {  # the old 1.0 API shape (seed 001), as a bare JSON list response
     "count": 1,
@@ -430,32 +420,20 @@ def live_rows(world: World, repo: Repository, db: Path, source: str = "cloud") -
                 render_issues.issue(world, repo, issue, base), source=source, repository_id=rid
             )
         )
+        children = (
+            (cloud_issues.issue_comment, render_issues.issue_comment, issue.comments),
+            (cloud_issues.issue_change, render_issues.issue_change, issue.changes),
+            (cloud_issues.issue_attachment, render_issues.attachment, issue.attachments),
+        )
         rowsets += [
-            cloud_issues.issue_comment(
-                render_issues.issue_comment(world, repo, issue, c, base),
+            transform(
+                rendered(world, repo, issue, child, base),
                 source=source,
                 repository_id=rid,
                 issue_id=key,
             )
-            for c in issue.comments
-        ]
-        rowsets += [
-            cloud_issues.issue_change(
-                render_issues.issue_change(world, repo, issue, c, base),
-                source=source,
-                repository_id=rid,
-                issue_id=key,
-            )
-            for c in issue.changes
-        ]
-        rowsets += [
-            cloud_issues.issue_attachment(
-                render_issues.attachment(world, repo, issue, a, base),
-                source=source,
-                repository_id=rid,
-                issue_id=key,
-            )
-            for a in issue.attachments
+            for transform, rendered, items in children
+            for child in items
         ]
     with Store.open(db) as store:
         store.write(rows.combine(*rowsets))

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from archive_shapes import META, USERS, Shape, canonical, members, ts
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_archive_roundtrip import REPO, doc, primary, table_rows
@@ -61,7 +62,7 @@ def archives(draw: st.DrawFn) -> bytes:
     return shape.zip(*formats)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(archives())
 def test_any_real_shaped_archive_round_trips(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:

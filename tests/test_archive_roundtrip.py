@@ -7,7 +7,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from archive_shapes import ARCHIVES, META, canonical, gdc_like, members, no_meta, quest_like
+from archive_shapes import (
+    ARCHIVES,
+    ISSUE_TABLES,
+    META,
+    canonical,
+    gdc_like,
+    members,
+    no_meta,
+    quest_like,
+)
 
 from bbmirror.archive import export_archive, import_archive
 from bbmirror.simulator.cloud.export import export_zip
@@ -29,19 +38,7 @@ ARCHIVES = {
     "sim-2013": lambda: simulated(fmt="1.0", none_value="None", missing_files=0.5),
     "sim-2020": lambda: simulated(both=True, missing_files=0.2),
 }
-TABLES = (
-    "issues",
-    "comments",
-    "issue_changes",
-    "issue_change_items",
-    "issue_attachments",
-    "milestones",
-    "versions",
-    "components",
-    "users",
-    "repositories",
-    "sync_state",
-)
+TABLES = (*ISSUE_TABLES, "users", "repositories", "sync_state")
 
 
 def primary(files: dict[str, bytes]) -> str:

@@ -30,9 +30,8 @@ def _tracker_repo(world):
     return next(r for r in world.repositories.values() if r.has_issues and r.issues)
 
 
-def test_live_sync_then_archive_import_adds_no_duplicates(tmp_path):
-    harness = Harness(generate(4, "small"), str(tmp_path / "m.db"))
-    harness.sync()
+def test_live_sync_then_archive_import_adds_no_duplicates(tmp_path, mirrored):
+    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))  # a full sync of a small world
     repo = _tracker_repo(harness.world)
     archive = tmp_path / "issues.zip"
     archive.write_bytes(export_zip(harness.world, repo))

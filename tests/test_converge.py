@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import sqlite3
 
+import dbstate
 from compare import compare
 from dc_mirror import DcHarness
 from mirror import Harness
@@ -27,10 +28,11 @@ def _differences(clean: str, trial: str, *tables: str) -> list[str]:
 GC_TABLES = ("commits", "commit_parents", "jira_links", "commit_statuses")
 
 
-def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(tmp_path):
-    world = generate(11, "small")
-    harness = Harness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(tmp_path, mirrored):
+    shared = mirrored("cloud", "tiny", seed=5)  # a full sync, copied; tiny is enough to collect
+    assert shared.summary.outcome == "ok"
+    harness = shared.copy(str(tmp_path / "m.db"))
+    world = harness.world
     rng = random.Random(5)
     for repo in world.repositories.values():
         branches = {pr.source_branch for pr in repo.pullrequests.values() if pr.state == "OPEN"}
@@ -40,12 +42,15 @@ def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(t
     clean = Harness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
     assert _differences(clean.db, harness.db, *GC_TABLES) == []
+    collected = "select count(*) from commit_parents where deleted_at is not null"
+    assert dbstate.count(harness.db, collected) > 0  # force pushes did leave commits behind
 
 
-def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_path):
-    world = generate_dc(11, "small")
-    harness = DcHarness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_path, mirrored):
+    shared = mirrored("server", seed=11)  # a full sync of a small world, copied
+    assert shared.summary.outcome == "ok"
+    harness = shared.copy(str(tmp_path / "m.db"))
+    world = harness.world
     rng = random.Random(5)
     for repo in world.repositories.values():
         for branch in sorted(repo.branches)[:2]:

@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,12 +19,12 @@ import pytest
 from datasette.app import Datasette
 from datasette.utils import tilde_encode
 from mirror import Harness
+from processes import launch, stop
 
 from bbmirror.reports import load_metadata
 from bbmirror.serve import make_datasette
 from bbmirror.simulator.cloud.generate import generate
 
-WAIT = 30.0
 QUERIES = load_metadata()["databases"]["bitbucket"]["queries"]
 AS_OF = "2026-01-01"  # so that reports measuring age against "now" answer the same twice
 
@@ -134,37 +129,6 @@ def test_every_metadata_lookup_answers_as_with_the_metadata_given_locally(mirror
 
 
 # -- the real console scripts -------------------------------------------------------------------
-
-
-def launch(args: list[str], url_pattern: str) -> tuple[subprocess.Popen, str]:
-    """Start a server process on port 0; return it with its base URL once it answers."""
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ)
-    )
-    deadline = time.monotonic() + WAIT
-    url = None
-    while url is None:
-        line = proc.stdout.readline()
-        assert line and time.monotonic() < deadline, f"{args[0]} did not start"
-        found = re.search(url_pattern, line)
-        url = found.group(1).rstrip("/") if found else None
-    while True:
-        try:
-            httpx.get(url, timeout=5)
-            return proc, url
-        except httpx.TransportError:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def report_path(name: str) -> str:

@@ -17,7 +17,7 @@ def _second(ms: int) -> str:
 
 
 def test_iso_dates_switch_mirrors_every_pr_with_nothing_quarantined(tmp_path):
-    world = generate_dc(5, "small")
+    world = generate_dc(5, "tiny")  # every kind of dated row; size adds nothing here
     world.settings.iso_dates = True
     harness = DcHarness(world, str(tmp_path / "m.db"))
     repo = next(iter(world.repositories.values()))

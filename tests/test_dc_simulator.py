@@ -6,6 +6,7 @@ import random
 from collections import Counter
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -278,7 +279,7 @@ def test_branches_tags_and_builds(world, rng):
     assert build in repo.builds[sha] and build.date_added == world.clock
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 60), bumps=st.booleans())
 def test_random_activity_keeps_every_invariant(seed, n, bumps):
     w = generate_dc(seed % 5, "tiny", DcSettings(comment_bumps_pr=bumps))

@@ -8,6 +8,7 @@ import os
 import random
 import sqlite3
 
+import dbstate
 import httpx
 import pytest
 from mirror import TOKEN, Harness, differences
@@ -44,12 +45,7 @@ def _errors(db: str) -> list[tuple[str, str]]:
         conn.close()
 
 
-def _count(db: str, sql: str, *args) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchone()[0]
-    finally:
-        conn.close()
+_count = dbstate.count
 
 
 def _pr_repo(world):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import dbstate
 from dc_mirror import TOKEN as DC_TOKEN
 from dc_mirror import DcHarness
 from test_policy import _get
@@ -12,13 +13,7 @@ from bbmirror.simulator.server.api import create_dc_app
 from bbmirror.simulator.server.call import DcConfig
 from bbmirror.simulator.server.generate import generate_dc
 
-
-def _count(db: str, sql: str, *args) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchone()[0]
-    finally:
-        conn.close()
+_count = dbstate.count
 
 
 def _reasons(db: str) -> list[str]:

@@ -25,22 +25,19 @@ from pathlib import Path
 import dbstate
 import pytest
 from click.testing import CliRunner
-from conftest import Flavour
+from conftest import Flavour, examples
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bbmirror.cli import cli
 from bbmirror.engine import Options, sync_sources
 
-SMALL_SEED = {"cloud": 11, "server": 5}  # worlds known to hold every kind of row
 
-
-@pytest.fixture(scope="module")
-def small_mirror(flavour: Flavour, tmp_path_factory):
-    """One full sync of a `small` world per flavour, shared by the read-only checks below."""
-    db = str(tmp_path_factory.mktemp(f"small-{flavour.name}") / "mirror.db")
-    harness = flavour.mirror(SMALL_SEED[flavour.name], "small", db)
-    return harness, harness.sync()
+@pytest.fixture
+def small_mirror(flavour: Flavour, mirrored):
+    """The session's full sync of the flavour's `small` world, for the read-only checks below."""
+    shared = mirrored(flavour.name)
+    return shared.harness, shared.summary
 
 
 def test_full_sync_of_small_world_equals_the_world(flavour: Flavour, small_mirror):
@@ -151,7 +148,7 @@ def test_malformed_json_is_quarantined_and_the_next_run_catches_up(flavour, tmp_
 
 
 @settings(
-    max_examples=4,
+    max_examples=examples(4),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking a sync story is slow
@@ -241,17 +238,6 @@ def _start_sync(flavour: Flavour, running, db: str) -> subprocess.Popen:
     )
 
 
-def _integrity(db: str) -> str:
-    """Whatever instant the kill hit, SQLite's file is consistent."""
-    if not os.path.exists(db):
-        return "ok"
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("pragma integrity_check").fetchone()[0]
-    finally:
-        conn.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_random_moments_then_rerun_converges(flavour, tmp_path, seed):
@@ -279,7 +265,7 @@ def test_sigkill_at_random_moments_then_rerun_converges(flavour, tmp_path, seed)
             killed_mid_run += process.poll() is None
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
-            assert _integrity(db) == "ok", f"trial {trial}"
+            assert dbstate.integrity(db) == "ok", f"trial {trial}"
             summary = asyncio.run(sync_sources(db, [source], Options(reconcile=True)))[0]
             assert summary.outcome == "ok", summary.message
             with running.lock:

@@ -12,16 +12,15 @@ from bbmirror.config import Credentials, Secret, Source
 from bbmirror.engine import Options, sync_sources
 
 ROOT = "http://bitbucket-replay.test"
+DATA_CENTER = {"name": "dc", "kind": "server", "base_url": ROOT, "repos": ["PRJ/my-repo"]}
 
 
-def _sync(db: str, app) -> object:
+def _sync(db: str, app, **where: object) -> object:
+    """One sync of the repository `where` names from the replayed pages."""
     source = Source(
-        name="dc",
-        kind="server",
-        base_url=ROOT,
-        repos=["PRJ/my-repo"],
         credentials=Credentials(token=Secret("replay-token-0123456789")),
         budget=1_000_000,
+        **where,
     )
     summaries = asyncio.run(
         sync_sources(
@@ -42,7 +41,7 @@ def _count(conn: sqlite3.Connection, table: str) -> int:
 def test_sync_of_real_data_center_pages_loses_and_skips_nothing(tmp_path):
     db = str(tmp_path / "replay.db")
     app = replay_app(data_center_replay())
-    summary = _sync(db, app)
+    summary = _sync(db, app, **DATA_CENTER)
     assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
     unanswered = sorted({path for path, known in app.state.log if not known})
     assert unanswered == []  # everything the sync asked for is a real page: nothing skipped
@@ -75,7 +74,7 @@ def test_sync_of_real_data_center_pages_loses_and_skips_nothing(tmp_path):
     }
     pr = conn.execute("select title, created_on, state from pullrequests").fetchone()
     assert pr == ("Updated Files", "2018-07-05T05:01:10.000000+00:00", "OPEN")
-    again = _sync(db, app)  # an incremental run over the same pages changes nothing
+    again = _sync(db, app, **DATA_CENTER)  # an incremental run over the same pages changes nothing
     assert (again.outcome, again.errors) == ("ok", 0), again.message
     assert {t: _count(conn, t) for t in counts} == counts
 
@@ -86,22 +85,7 @@ CLOUD_ROOT = "http://bitbucket-cloud-replay.test/2.0"
 def test_sync_of_real_cloud_pages_loses_and_skips_nothing(tmp_path):
     db = str(tmp_path / "cloud.db")
     app = replay_app(cloud_replay())
-    source = Source(
-        name="cloud",
-        base_url=CLOUD_ROOT,
-        repos=["amuniz/test-repos"],
-        credentials=Credentials(token=Secret("replay-token-0123456789")),
-        budget=1_000_000,
-    )
-    summary = asyncio.run(
-        sync_sources(
-            db,
-            [source],
-            Options(),
-            transport=httpx.ASGITransport(app=app),
-            client_options={"backoff": 0.001, "max_backoff": 0.01, "retries": 2},
-        )
-    )[0]
+    summary = _sync(db, app, name="cloud", base_url=CLOUD_ROOT, repos=["amuniz/test-repos"])
     unanswered = sorted({path for path, known in app.state.log if not known})
     assert (summary.outcome, summary.errors) == ("ok", 0), (summary.message, unanswered)
     assert unanswered == []

@@ -37,11 +37,11 @@ DASHBOARDS = METADATA["plugins"]["datasette-dashboards"]
 
 
 @pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    world = generate(7, "small")
+def mirror(tmp_path_factory, mirrored):
+    """The session's small Cloud mirror, copied, after some activity and a reconciliation."""
     db = str(tmp_path_factory.mktemp("reports") / "bitbucket.db")
-    harness = Harness(world, db)
-    harness.sync()
+    harness = mirrored("cloud").copy(db)
+    world = harness.world
     random_activity(world, 80, random.Random(11))
     harness.sync(Options(reconcile=True))
     return SimpleNamespace(world=world, db=db)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 from pathlib import Path
 
+import dbstate
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -57,14 +57,6 @@ def _status(db: Path) -> dict:
     return json.loads(result.stdout)["sources"][0]
 
 
-def _runs(db: Path) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT outcome, message FROM sync_runs ORDER BY id").fetchall()
-    finally:
-        conn.close()
-
-
 def test_a_rejected_token_leaves_a_failed_run_that_status_reports(tmp_path, simulator):
     db = tmp_path / "m.db"
     assert _sync(simulator, db).exit_code == 0
@@ -100,7 +92,7 @@ def test_a_run_whose_every_request_failed_says_so(tmp_path):
     h.app.state.faults.fault_kinds = ("500",)
     with pytest.raises(Exception) as caught:
         h.sync()
-    outcome, message = _runs(Path(h.db))[-1]
+    outcome, message = dbstate.runs(h.db)[-1]
     assert outcome == "failed"
     assert message.startswith("every request failed"), message
     assert "none answered" in str(caught.value)
@@ -133,7 +125,7 @@ def test_a_partial_run_is_a_warning_for_schedule_and_status(tmp_path, caplog):
         asyncio.run(asyncio.wait_for(run_until_done(scheduler), 60))
     lines = [r for r in caplog.records if "partial" in r.getMessage()]
     assert lines and all(r.levelno == logging.WARNING for r in lines), caplog.text
-    assert _runs(Path(h.db))[-1][0] == "partial"
+    assert dbstate.runs(h.db)[-1][0] == "partial"
     src = _status(Path(h.db))
     assert src["last_run"]["health"] == "warning"
     assert src["last_success"] is None  # partial is not a success

@@ -10,7 +10,6 @@ import asyncio
 import os
 import random
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import psutil
 import pytest
 from datasette.utils import tilde_encode
 from mirror import Harness
+from processes import launch, stop
 
 from bbmirror.reports import SHIPPED_DB, load_metadata
 from bbmirror.serve import TABLE_CONFIG_KEYS, make_datasette, split_config
@@ -239,34 +239,8 @@ def test_the_command_explains_what_is_wrong(tmp_path):
 
 def start(args: list[str], env: dict | None = None) -> tuple[subprocess.Popen, str]:
     """Start `bbmirror serve ... --port 0` and return it with the URL it printed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bbmirror", "serve", *args, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    line = proc.stdout.readline()
-    assert "http://" in line, line
-    url = line.split(" at ", 1)[1].split()[0]
-    deadline = time.monotonic() + WAIT
-    while True:
-        try:
-            httpx.get(url, timeout=5)
-            return proc, url
-        except httpx.TransportError:
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    command = [sys.executable, "-m", "bbmirror", "serve", *args, "--port", "0"]
+    return launch(command, r" at (http://\S+)", env)
 
 
 @pytest.mark.slow
@@ -295,9 +269,9 @@ def test_serve_binds_loopback_and_answers_while_a_sync_writes(tmp_path):
         ]
         statuses = []
         while writer.is_alive() or not statuses:
-            statuses += [httpx.get(url.rstrip("/") + p, timeout=10).status_code for p in paths]
+            statuses += [httpx.get(url + p, timeout=10).status_code for p in paths]
         writer.join()
-        runs = httpx.get(f"{url}live/sync_runs.json?_shape=array", timeout=10).json()
+        runs = httpx.get(f"{url}/live/sync_runs.json?_shape=array", timeout=10).json()
         assert [r["outcome"] for r in runs] == ["ok", "ok"]
         assert set(statuses) == {200} and len(statuses) >= len(paths)
     finally:
@@ -324,7 +298,7 @@ def test_serve_with_sync_keeps_the_mirror_fresh(tmp_path):
 
             def prs() -> set[str]:
                 rows = httpx.get(
-                    f"{url}fresh/pullrequests.json?_shape=array&_col=title&_size=max", timeout=10
+                    f"{url}/fresh/pullrequests.json?_shape=array&_col=title&_size=max", timeout=10
                 ).json()
                 return {r["title"] for r in rows}
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import unquote_plus
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -590,7 +591,7 @@ def oracle(node: bbql.Node, doc: dict) -> bool:
     return hit if positive == node.op else not hit
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(trees)
 def test_compiled_query_agrees_with_direct_evaluation(tree: bbql.Node) -> None:
     text = str(tree)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -354,7 +355,7 @@ def test_random_activity_is_deterministic():
     assert dumps(a) == dumps(b)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 200), flipped=st.booleans())
 def test_random_activity_keeps_every_invariant(seed, n, flipped):
     world = generate(seed, "tiny")

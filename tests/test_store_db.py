@@ -322,13 +322,18 @@ def test_read_only_file(tmp_path):
         assert ro.count("commits") == 0
 
 
+def _refused_untouched(path: Path, says: str) -> None:
+    """Opening `path` fails with a clear StoreError and leaves the file byte for byte."""
+    before = snapshot(path)
+    with pytest.raises(StoreError, match=says):
+        Store.open(path)
+    assert snapshot(path) == before
+
+
 def test_not_a_database(tmp_path):
     path = tmp_path / "notes.db"
     path.write_bytes(b"these are my notes, not a database\n" * 100)
-    before = snapshot(path)
-    with pytest.raises(StoreError, match="not a SQLite database"):
-        Store.open(path)
-    assert snapshot(path) == before
+    _refused_untouched(path, "not a SQLite database")
 
 
 def test_someone_elses_sqlite_database(tmp_path):
@@ -337,10 +342,7 @@ def test_someone_elses_sqlite_database(tmp_path):
     other.execute("CREATE TABLE contacts (name TEXT)")
     other.commit()
     other.close()
-    before = snapshot(path)
-    with pytest.raises(StoreError, match="not a bbmirror one"):
-        Store.open(path)
-    assert snapshot(path) == before
+    _refused_untouched(path, "not a bbmirror one")
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -350,10 +352,7 @@ def test_newer_schema_is_refused(tmp_path):
     c.execute("INSERT INTO _migrations VALUES (999, 'from the future', '2030-01-01')")
     c.commit()
     c.close()
-    before = snapshot(path)
-    with pytest.raises(StoreError, match="upgrade bbmirror"):
-        Store.open(path)
-    assert snapshot(path) == before
+    _refused_untouched(path, "upgrade bbmirror")
 
 
 def test_locked_database(tmp_path):

@@ -86,14 +86,11 @@ def _tombstoned(db: str) -> set[str]:
 
 
 @pytest.mark.parametrize("flavour", ["cloud", "server"])
-def test_garbage_collection_by_key_ranges_equals_the_prefix_join(tmp_path, flavour):
+def test_garbage_collection_by_key_ranges_equals_the_prefix_join(tmp_path, flavour, mirrored):
     """Same commits tombstoned as the old quadratic query, for every repository and head set."""
-    if flavour == "cloud":
-        harness: Harness = Harness(generate(11, "small"), str(tmp_path / "m.db"))
-    else:
-        harness = DcHarness(generate_dc(5, "small"), str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
-    conn = sqlite3.connect(harness.db)
+    shared = mirrored(flavour)  # read only: each case works on its own two copies
+    assert shared.summary.outcome == "ok"
+    conn = sqlite3.connect(shared.db)
     repos = [r[0] for r in conn.execute("select id from repositories")]
     refs = {
         repo: [r[0] for r in conn.execute(
@@ -108,7 +105,7 @@ def test_garbage_collection_by_key_ranges_equals_the_prefix_join(tmp_path, flavo
     for name, heads in cases.items():
         old_db, new_db = str(tmp_path / f"old-{name}.db"), str(tmp_path / f"new-{name}.db")
         for target in (old_db, new_db):
-            with sqlite3.connect(harness.db) as source, sqlite3.connect(target) as copy:
+            with sqlite3.connect(shared.db) as source, sqlite3.connect(target) as copy:
                 source.backup(copy)
         with Store.open(old_db) as store:
             for repo, tips in heads.items():
@@ -165,12 +162,13 @@ def test_dc_statuses_and_garbage_survive_an_interruption_after_the_commit_walk(
     assert _live(clean.db, "commit_statuses") <= _live(harness.db, "commit_statuses")
 
 
-def test_cloud_force_push_orphans_are_collected_after_a_kill_before_collection(tmp_path):
+def test_cloud_force_push_orphans_are_collected_after_a_kill_before_collection(tmp_path, mirrored):
     """Issue 11.1 on Cloud: the walk stores the new heads, the run dies reading pull requests
     (before garbage collection); the next run still tombstones the force-pushed commits."""
-    world = generate(11, "small")
-    harness = Harness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+    shared = mirrored("cloud")
+    assert shared.summary.outcome == "ok"
+    harness = shared.copy(str(tmp_path / "m.db"))
+    world = harness.world
     rng = random.Random(5)
     for repo in world.repositories.values():
         branches = [pr.source_branch for pr in repo.pullrequests.values() if pr.state == "OPEN"]
@@ -280,27 +278,24 @@ def test_a_walker_led_in_circles_stops_names_it_and_moves_on(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("flavour", ["cloud", "server"])
-def test_a_plain_sync_after_only_pullrequests_fills_every_child(tmp_path, flavour):
+def test_a_plain_sync_after_only_pullrequests_fills_every_child(tmp_path, flavour, mirrored):
     """Issue 11.2: `--only pullrequests` reads no comments, activity, PR commits or statuses;
     the next plain run must fetch them, without --full."""
-    if flavour == "cloud":
-        harness: Harness = Harness(generate(11, "small"), str(tmp_path / "m.db"))
-        compare = differences
-    else:
-        harness = DcHarness(generate_dc(5, "small"), str(tmp_path / "m.db"))
-        compare = dc_differences
+    shared = mirrored(flavour, "tiny", seed=5)  # a clean full sync of the same world
+    harness = shared.flavour.mirror(shared.seed, shared.size, str(tmp_path / "m.db"))
+    compare = shared.flavour.differences
     first = harness.sync(Options(only=frozenset({"pullrequests"})))
     assert first.outcome == "ok", first.message
     assert not _live(harness.db, "comments")  # the gap is real
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
     assert compare(harness.world, harness.db) == []
-    clean = type(harness)(harness.world, str(tmp_path / "clean.db"))
-    assert clean.sync().outcome == "ok"
+    assert shared.summary.outcome == "ok"
     for table in ("comments", "pullrequest_activity", "pullrequest_commits", "commit_statuses"):
-        assert _live(harness.db, table) == _live(clean.db, table), table
+        assert _live(shared.db, table), table  # the world has some: the comparison is real
+        assert _live(harness.db, table) == _live(shared.db, table), table
     again = harness.sync()  # and once filled, a no-op run reads no children again
-    assert again.requests == clean.sync().requests
+    assert again.requests == shared.copy(str(tmp_path / "clean.db")).sync().requests
 
 
 @pytest.mark.slow
@@ -352,17 +347,16 @@ def test_dc_sigkill_then_a_plain_rerun_loses_no_status_and_keeps_no_orphan(tmp_p
             assert _live(db, "commits") == _live(clean, "commits"), trial
 
 
-def test_dc_statuses_skipped_by_only_are_read_by_the_next_run_that_wants_them(tmp_path):
+def test_dc_statuses_skipped_by_only_are_read_by_the_next_run_that_wants_them(tmp_path, mirrored):
     """`--only commits` walks commits and reads no statuses (it was not asked to); the tips it
     walked stay due, and `--only statuses` (or any run including them) reads them."""
-    world = generate_dc(5, "small")
-    harness = DcHarness(world, str(tmp_path / "m.db"))
+    clean = mirrored("server")
+    harness = DcHarness(generate_dc(clean.seed, clean.size), str(tmp_path / "m.db"))
     assert harness.sync(Options(only=frozenset({"commits"}))).outcome == "ok"
     assert not [r for r in harness.log if "/build-status/" in r.path]
     assert not _live(harness.db, "commit_statuses")
     assert harness.sync(Options(only=frozenset({"statuses"}))).outcome == "ok"
-    clean = DcHarness(world, str(tmp_path / "clean.db"))
-    assert clean.sync().outcome == "ok"
+    assert clean.summary.outcome == "ok"
     assert _live(clean.db, "commit_statuses") == _live(harness.db, "commit_statuses")
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from mirror import BASE, TOKEN, Harness
 
 from bbmirror.cli import cli
@@ -92,14 +92,20 @@ def test_no_token_refuses_in_one_line_and_leaves_the_database(tmp_path, simulato
     assert not fresh.exists()
 
 
-def test_a_config_whose_credential_variable_is_unset_names_it(tmp_path, simulator):
+def _sync_config(tmp_path, simulator, name: str, extra: str) -> tuple[Path, Result]:
+    """`bbmirror sync --config` with one source on the simulator's `acme` (no token set)."""
     config = tmp_path / "bbmirror.toml"
     config.write_text(
-        f'[[source]]\nname = "acme"\nbase_url = "{simulator.base_url}"\n'
-        'workspaces = ["acme"]\ncredentials = "ACME"\n'
+        f'[[source]]\nname = "{name}"\nbase_url = "{simulator.base_url}"\n'
+        f'workspaces = ["acme"]\n{extra}\n'
     )
     db = tmp_path / "m.db"
     result = CliRunner().invoke(cli, ["sync", str(db), "--config", str(config)], env=CLEAN_ENV)
+    return db, result
+
+
+def test_a_config_whose_credential_variable_is_unset_names_it(tmp_path, simulator):
+    db, result = _sync_config(tmp_path, simulator, "acme", 'credentials = "ACME"')
     assert result.exit_code == 1
     assert "ACME_TOKEN" in result.output and len(result.output.strip().splitlines()) == 1
     assert not db.exists()
@@ -128,13 +134,7 @@ def test_an_anonymous_read_marks_nothing_private_deleted(tmp_path, simulator):
 
 
 def test_a_config_can_ask_for_anonymous_reading(tmp_path, simulator):
-    config = tmp_path / "bbmirror.toml"
-    config.write_text(
-        f'[[source]]\nname = "public"\nbase_url = "{simulator.base_url}"\n'
-        'workspaces = ["acme"]\nanonymous = true\n'
-    )
-    db = tmp_path / "m.db"
-    result = CliRunner().invoke(cli, ["sync", str(db), "--config", str(config)], env=CLEAN_ENV)
+    db, result = _sync_config(tmp_path, simulator, "public", "anonymous = true")
     assert result.exit_code == 0, result.output
     names = {r[0] for r in _rows(db, "SELECT full_name FROM repositories")}
     assert names and not names & _private_names(simulator)  # public data only

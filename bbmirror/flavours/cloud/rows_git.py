@@ -24,6 +24,7 @@ from bbmirror.rows import (
     _text,
     _time,
     _uuid,
+    add_parents,
     commit_key,
     status_row,
 )
@@ -91,21 +92,8 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "json": _json(obj),
     }
     _add(rs, "commits", row)
-    for position, parent in enumerate(parents):
-        _add(
-            rs,
-            "commit_parents",
-            {
-                "id": f"{key}/parent/{position}",
-                "source": source,
-                "commit_id": key,
-                "repository_id": repository_id,
-                "parent_hash": parent["hash"],
-                "parent_id": commit_key(repository_id, parent["hash"]),
-                "position": position,
-                "json": _json(parent),
-            },
-        )
+    pairs = [(parent["hash"], _json(parent)) for parent in parents]
+    add_parents(rs, key, pairs, source=source, repository_id=repository_id, infix="/parent/")
     return rs
 
 

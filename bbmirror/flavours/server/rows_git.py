@@ -9,6 +9,7 @@ from bbmirror.rows import (
     _dumps,
     _need,
     _obj,
+    add_parents,
     commit_key,
     status_row,
 )
@@ -48,21 +49,8 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
             "jira_links",
             _jira_row(source, repository_id, None, key, issue_key, None, "message"),
         )
-    for position, parent in enumerate(parents):
-        _add(
-            rs,
-            "commit_parents",
-            {
-                "id": f"{key}/{position}",
-                "source": source,
-                "commit_id": key,
-                "repository_id": repository_id,
-                "parent_hash": parent["id"],
-                "parent_id": commit_key(repository_id, parent["id"]),
-                "position": position,
-                "json": _dumps(parent),
-            },
-        )
+    pairs = [(parent["id"], _dumps(parent)) for parent in parents]
+    add_parents(rs, key, pairs, source=source, repository_id=repository_id, infix="/")
     return rs
 
 

@@ -27,18 +27,14 @@ from bbmirror.simulator.cloud.world import (
 from bbmirror.simulator.common.clock import DAY, END_US, HOUR, MINUTE, START_US, iso, to_us
 from bbmirror.simulator.common.pools import (
     COMPONENTS,
-    FIRST_NAMES,
-    FORCED_NAMES,
     LANGUAGES,
-    LAST_NAMES,
     PROJECTS,
     REPO_SLUGS,
     SENTENCES,
-    WHOLE_NAMES,
     WORKSPACES,
     allocate,
     new_uuid,
-    nickname_base,
+    person,
     spread,
 )
 
@@ -83,16 +79,7 @@ class _Generator(Discussion):
         seen: set[str] = set()
         users = []
         for i in range(self.size.users):
-            if i < len(FORCED_NAMES):
-                name = FORCED_NAMES[i]
-            elif rng.random() < 0.1:
-                name = rng.choice(WHOLE_NAMES)
-            else:
-                name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-            nick = nickname_base(name)
-            while nick in seen:
-                nick = f"{nickname_base(name)}{rng.randint(2, 999)}"
-            seen.add(nick)
+            name, nick = person(rng, i, seen)
             user_uuid = new_uuid(rng)
             if rng.random() < 0.6:
                 account_id = "557058:" + user_uuid[1:-1]

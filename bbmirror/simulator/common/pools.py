@@ -239,6 +239,22 @@ def nickname_base(display_name: str) -> str:
     return letters or "user"
 
 
+def person(rng: random.Random, index: int, seen: set[str]) -> tuple[str, str]:
+    """The ``index``-th generated person: a display name (the first ones forced non-ASCII) and
+    a nickname nobody in ``seen`` has yet (added to it)."""
+    if index < len(FORCED_NAMES):
+        display = FORCED_NAMES[index]
+    elif rng.random() < 0.1:
+        display = rng.choice(WHOLE_NAMES)
+    else:
+        display = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    nick = nickname_base(display)
+    while nick in seen:
+        nick = f"{nickname_base(display)}{rng.randint(2, 999)}"
+    seen.add(nick)
+    return display, nick
+
+
 def allocate(rng: random.Random, total: int, weights: list[float], minimum: int = 0) -> list[int]:
     """Split ``total`` into integer shares proportional to ``weights``, each >= ``minimum``."""
     n = len(weights)

@@ -16,15 +16,11 @@ import random
 from dataclasses import dataclass
 
 from bbmirror.simulator.common.pools import (
-    FIRST_NAMES,
-    FORCED_NAMES,
-    LAST_NAMES,
     PROJECTS,
     REPO_SLUGS,
     SENTENCES,
-    WHOLE_NAMES,
     allocate,
-    nickname_base,
+    person,
     spread,
 )
 from bbmirror.simulator.server.discussion import Discussion
@@ -70,16 +66,7 @@ class _Generator(Discussion):
         rng = self.rng
         seen: set[str] = set()
         for i in range(self.size.users):
-            if i < len(FORCED_NAMES):
-                display = FORCED_NAMES[i]
-            elif rng.random() < 0.1:
-                display = rng.choice(WHOLE_NAMES)
-            else:
-                display = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-            slug = nickname_base(display)
-            while slug in seen:
-                slug = f"{nickname_base(display)}{rng.randint(2, 999)}"
-            seen.add(slug)
+            display, slug = person(rng, i, seen)
             name = slug.capitalize() if rng.random() < 0.1 else slug  # slug may differ from name
             uid = self.world.next_user_id
             self.world.next_user_id += 1
