@@ -18,13 +18,15 @@ from bbmirror.engine import freshness, renames
 from bbmirror.engine.base import (
     SyncError,
 )
+from bbmirror.engine.feed import FeedWalker
 from bbmirror.engine.heads import HeadsWalker
 from bbmirror.engine.keyset import KeysetWalker
 from bbmirror.engine.streams import Context
+from bbmirror.flavours.cloud.pr_children import FEED, PrChildren
 from bbmirror.http import AuthError, NotFound
 
 
-class CloudSync(KeysetWalker, HeadsWalker):
+class CloudSync(PrChildren, KeysetWalker, HeadsWalker, FeedWalker):
     """The order of work for one Bitbucket Cloud source."""
 
     discovered: list[str] | None = None  # the credential's own workspaces (preflight)
@@ -211,6 +213,9 @@ class CloudSync(KeysetWalker, HeadsWalker):
         if self.wanted("default_reviewers"):
             reviewers = self.run_full(self.streams["default_reviewers"], ctx, where)
             await self.guarded("default_reviewers", reviewers, ctx)
+        if self.wanted("pr_feed"):  # before the PRs: it decides which children they need
+            feed = self.run_feed(self.streams["pr_feed"], ctx, repo_id)
+            ctx[FEED] = await self.guarded("pr_feed", feed, ctx) or ""
         if self.wanted("pullrequests"):
             prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", prs, ctx)
