@@ -146,3 +146,43 @@ def test_a_pr_whose_source_is_not_mirrored_reads_its_commits(tmp_path):
     assert [x for x in _per_pr(harness) if x[1] == "commits"] == [(pr.id, "commits")]
     assert summary.requests == CLOUD_PLAN.minimum_requests(world)
     assert differences(world, harness.db) == []
+
+
+def test_a_renamed_repository_reads_its_feed_again_not_each_pr(tmp_path):
+    """Every entry embeds the repository's name: a rename reads the whole feed again (and no
+    PR's own activity or comments), equal to a clean sync of the renamed repository."""
+    world = generate(3, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    harness.sync()
+    repo = max(world.repositories.values(), key=lambda r: len(r.pullrequests))
+    mutate.rename_repo(world, repo, repo.slug + "-next", random.Random(1))
+    harness.log.clear()
+    assert harness.sync().outcome == "ok"
+    assert [x for x in _per_pr(harness) if x[1] in ("activity", "comments")] == []
+    clean = Harness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    found = compare(clean.db, harness.db)
+    assert found.equal, found.summary()
+
+
+def test_without_the_feed_a_changed_pr_reads_its_own_lists(tmp_path):
+    """The feed failing (a persistent 500) is noted; changed PRs then read their activity and
+    comments themselves, and a later run with the feed back converges."""
+    world = generate(3, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    harness.sync()
+    repo, pr = _with_comments(world)
+    mutate.comment_pr(world, repo, pr, random.Random(7))
+    feed = f"/2.0/repositories/{repo.full_name}/pullrequests/activity"
+    harness.app.state.faults.failing_paths = (feed,)
+    harness.log.clear()
+    summary = harness.sync()
+    assert summary.outcome == "partial"
+    assert sorted(x for x in _per_pr(harness) if x[0] == pr.id) == [
+        (pr.id, "activity"),
+        (pr.id, "comments"),
+    ]
+    assert differences(world, harness.db) == []
+    harness.app.state.faults.failing_paths = ()
+    assert harness.sync().outcome == "ok"
+    assert differences(world, harness.db) == []

@@ -68,6 +68,8 @@ class PrChildren(Engine):
             parent_id = row["id"]
             child_ctx = {**ctx, **stream.child_context(obj, parent_id)}
             names = set(backfill)
+            if ctx.get(FEED):  # the feed's own watermark keeps activity and comments whole
+                names -= {"pr_activity", "pr_comments"}
             if parent_id in changed:
                 names |= self.gate(ctx, obj, row, stored.get(parent_id), stream.children)
             for name in sorted(names):
