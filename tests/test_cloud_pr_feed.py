@@ -88,7 +88,7 @@ def test_a_push_reads_statuses_and_derives_commits(tmp_path):
 
 def test_an_edited_or_deleted_comment_is_read_again_without_reconcile(tmp_path):
     """No feed entry says so, but the PR's updated_on (edit) or comment_count (delete) does:
-    that PR's comments are read again, and a deleted comment's activity entry goes too."""
+    that PR's comments and activity are read again; a deleted comment's entry goes too."""
     world = generate(3, "tiny")
     harness = Harness(world, str(tmp_path / "m.db"))
     harness.sync()
@@ -98,13 +98,13 @@ def test_an_edited_or_deleted_comment_is_read_again_without_reconcile(tmp_path):
     mutate.edit_comment(world, alive[0], random.Random(3), pr)
     harness.log.clear()
     assert harness.sync().outcome == "ok"
-    assert _per_pr(harness) == [(pr.id, "comments")]
+    assert sorted(_per_pr(harness)) == [(pr.id, "activity"), (pr.id, "comments")]
     assert differences(world, harness.db) == []
     leaf = next(c for c in pr.comments if c.id not in replied and not c.deleted)
     mutate.delete_comment(world, pr, leaf)
     harness.log.clear()
     assert harness.sync().outcome == "ok"
-    assert _per_pr(harness) == [(pr.id, "comments")]
+    assert sorted(_per_pr(harness)) == [(pr.id, "activity"), (pr.id, "comments")]
     assert differences(world, harness.db) == []
     conn = sqlite3.connect(harness.db)
     entry = "select deleted_at is not null from pullrequest_activity where comment_id = ?"
@@ -185,4 +185,22 @@ def test_without_the_feed_a_changed_pr_reads_its_own_lists(tmp_path):
     assert differences(world, harness.db) == []
     harness.app.state.faults.failing_paths = ()
     assert harness.sync().outcome == "ok"
+    assert differences(world, harness.db) == []
+
+
+def test_a_feed_out_of_date_order_is_read_whole(tmp_path):
+    """The feed's order is undocumented: grouped by PR, its pages are not newest first, so
+    the walk cannot stop at the watermark and reads the whole feed; nothing is missed."""
+    world = generate(3, "small")
+    world.settings.feed_by_pr = True
+    harness = Harness(world, str(tmp_path / "m.db"))
+    assert harness.sync().outcome == "ok"
+    repo = max(world.repositories.values(), key=lambda r: len(r.pullrequests))
+    oldest = min(repo.pullrequests.values(), key=lambda p: p.id)
+    mutate.comment_pr(world, repo, oldest, random.Random(8))
+    harness.log.clear()
+    assert harness.sync().outcome == "ok"
+    feed = [r for r in harness.log if r.path.endswith(f"{repo.full_name}/pullrequests/activity")]
+    entries = sum(len(p.activity) for p in repo.pullrequests.values())
+    assert len(feed) == -(-entries // 50) > 1  # every page of the feed
     assert differences(world, harness.db) == []

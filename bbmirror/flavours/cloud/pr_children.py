@@ -4,11 +4,12 @@
   the pull requests. A feed read from its start (a first sync, ``--full``, ``--reconcile``)
   holds every entry and every comment's current text: no PR needs its own lists. A plain run
   reads the feed's tail, which has no entry for an edited or deleted comment; such a change
-  moves the PR's ``updated_on``, so a PR's comments are read again when the mirror cannot
-  account for its ``updated_on`` (no activity entry at that instant) or for its
-  ``comment_count`` (the live comments mirrored differ). A hard-deleted comment takes its
-  activity entry along, as on Bitbucket. An edit followed by newer activity on the same PR
-  before the next run is seen by ``--reconcile`` only (README "Limits").
+  moves the PR's ``updated_on``, so a PR's comments and activity are read again when the
+  mirror cannot account for its ``updated_on`` (no activity entry at that instant) or for its
+  ``comment_count`` (the live comments mirrored differ). That also keeps a changed PR whole
+  should the feed's undocumented order end the tail too early; the PR's activity list drops
+  a hard-deleted comment's entry, as the feed does. An edit followed by newer activity on the
+  same PR before the next run is seen by ``--reconcile`` only (README "Limits").
 * Commits are derived from the mirrored commit graph (engine/pr_graph.py) when the source and
   destination commits are mirrored; otherwise (forks, deleted branches) the PR's list is read.
 * Commits and build statuses are read only when the PR's source (or, for commits, destination)
@@ -20,7 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from bbmirror.engine import pr_graph
 from bbmirror.engine.base import ChildRows, Engine
@@ -81,10 +81,7 @@ class PrChildren(Engine):
                     if graph_rows is not None:
                         derived.append(graph_rows)
                         continue
-                if name == "pr_comments" and ctx.get(FEED):
-                    jobs.append(self.comments_and_entries(child, child_ctx, parent_id))
-                else:
-                    jobs.append(self.fetch_child(child, child_ctx, parent_id))
+                jobs.append(self.fetch_child(child, child_ctx, parent_id))
                 owners.append(obj.get("id"))
         results = await asyncio.gather(*jobs)
         failed = {owner for owner, result in zip(owners, results, strict=True) if result is None}
@@ -100,12 +97,10 @@ class PrChildren(Engine):
             if ctx.get(FEED) and not forced:
                 names -= {"pr_activity", "pr_comments"}
                 if ctx[FEED] != COMPLETE and not self.explained(obj, row):
-                    names.add("pr_comments")
+                    names |= {"pr_activity", "pr_comments"}
             return names
-        if ctx.get(FEED):
-            names.discard("pr_activity")
-            if ctx[FEED] == COMPLETE or self.explained(obj, row):
-                names.discard("pr_comments")
+        if ctx.get(FEED) and (ctx[FEED] == COMPLETE or self.explained(obj, row)):
+            names -= {"pr_activity", "pr_comments"}
         source_moved = old[0] != row.get("source_commit") or old[3] != row.get(
             "source_repository_id"
         )
@@ -156,21 +151,3 @@ class PrChildren(Engine):
         keep = {link["id"] for link in links}
         tombstone = ("pullrequest_commits", {"pullrequest_id": pid}, keep)
         return ChildRows({"pullrequest_commits": links}, [tombstone])
-
-    async def comments_and_entries(
-        self, stream: Stream, ctx: Context, parent_id: str
-    ) -> ChildRows | None:
-        """A PR's comments read again; the activity entries of comments gone go with them."""
-        result = await self.fetch_child(stream, ctx, parent_id)
-        if result is None or not any(t == stream.table for t, _, _ in result.tombstones):
-            return result
-        alive = {r["id"] for r in result.rows.get(stream.table, ())}
-        sql = (
-            "SELECT id, comment_id FROM pullrequest_activity WHERE pullrequest_id = ?"
-            " AND kind = 'comment' AND deleted_at IS NULL"
-        )
-        entries: list[Any] = self.store.conn.execute(sql, (parent_id,)).fetchall()
-        keep = {row[0] for row in entries if row[1] in alive}
-        where = {"pullrequest_id": parent_id, "kind": "comment"}
-        result.tombstones.append(("pullrequest_activity", where, keep))
-        return result
