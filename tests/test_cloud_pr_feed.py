@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 from compare import compare
-from mirror import Harness, differences
+from mirror import BASE, Harness, differences
 
 from bbmirror.engine import Options
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
@@ -203,4 +203,27 @@ def test_a_feed_out_of_date_order_is_read_whole(tmp_path):
     feed = [r for r in harness.log if r.path.endswith(f"{repo.full_name}/pullrequests/activity")]
     entries = sum(len(p.activity) for p in repo.pullrequests.values())
     assert len(feed) == -(-entries // 50) > 1  # every page of the feed
+    assert differences(world, harness.db) == []
+
+
+def test_an_expired_resume_link_of_the_feed_starts_it_again(tmp_path):
+    """A run killed mid-feed left a resume link; by the next run Bitbucket no longer knows
+    its cursor (400): the feed is read again from the top, nothing lost."""
+    world = generate(3, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    harness.sync()
+    repo, pr = _with_comments(world)
+    mutate.comment_pr(world, repo, pr, random.Random(9))
+    conn = sqlite3.connect(harness.db)
+    stale = f"{BASE}/repositories/{repo.full_name}/pullrequests/activity?pagelen=50&ctx=expired"
+    with conn:
+        conn.execute(
+            "update sync_state set resume = ? where scope = ? and stream = 'pr_feed'",
+            (stale, repo.uuid),
+        )
+    conn.close()
+    harness.log.clear()
+    summary = harness.sync()
+    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
+    assert [r.status for r in harness.log if "ctx=expired" in r.query] == [400]
     assert differences(world, harness.db) == []

@@ -14,14 +14,21 @@ tail cannot (an edit or a deletion makes no entry).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import httpx
+
 from bbmirror.engine.base import OVERLAP, Engine, before_watermark, merge
 from bbmirror.engine.outcome import now
 from bbmirror.engine.streams import Context, RowSet, Stream
 from bbmirror.engine.watermark import ceiling, newest, stamp, usable
+from bbmirror.http import BitbucketError
+from bbmirror.http.client import Page
 from bbmirror.store.db import SyncState
 
 COMPLETE = "complete"  # read from the first entry: everything the feed holds is mirrored
 TAIL = "tail"  # read down to the watermark: every entry newer than the last run is mirrored
+STALE = (400, 404, 410)  # what an expired resume link may answer
 
 
 class FeedWalker(Engine):
@@ -38,14 +45,42 @@ class FeedWalker(Engine):
         resumed = bool(state.resume) and not (self.options.full or self.options.reconcile)
         if resumed:
             deep = bool(state.extra.get("deep"))
-        run_max = usable(state.extra.get("run_max"), limit) if resumed else None
-        floor = None if deep else stamp(before_watermark(mark, OVERLAP))
-        if resumed and state.resume:
-            pages = self.client.pages(state.resume)
+        if resumed and state.resume:  # the stored ``next`` link, its query kept as parameters
+            link = httpx.URL(state.resume)
+            pages = self.client.pages(str(link.copy_with(query=None)), link.params.multi_items())
         else:
             pages = self.client.pages(stream.path.format(**ctx), [*self.page_size(stream)])
+        try:
+            return await self.walk_feed(stream, ctx, scope, pages, state, deep, resumed)
+        except BitbucketError as exc:
+            if not resumed or exc.status not in STALE or state.extra.get("resumed_pages"):
+                raise
+        # The resume link of a killed run has expired: start the walk again, once.
+        state.resume = None
+        for key in ("run_max", "deep", "resumed_pages"):
+            state.extra.pop(key, None)
+        with self.store.transaction():
+            self.store.put_state(state)
+        return await self.run_feed(stream, ctx, scope)
+
+    async def walk_feed(
+        self,
+        stream: Stream,
+        ctx: Context,
+        scope: str,
+        pages: AsyncIterator[Page],
+        state: SyncState,
+        deep: bool,
+        resumed: bool,
+    ) -> str:
+        """The pages of one walk (see ``run_feed``)."""
+        limit = ceiling(self.client.server_date)
+        mark = usable(state.watermark, limit)
+        run_max = usable(state.extra.get("run_max"), limit) if resumed else None
+        floor = None if deep else stamp(before_watermark(mark, OVERLAP))
         seen: dict[str, set[str]] = {}
         clean, ordered, previous, count = True, True, None, 0
+        state.extra.pop("resumed_pages", None)
         async for page in pages:
             rowset: RowSet = {}
             dates: list[str] = []
@@ -68,13 +103,14 @@ class FeedWalker(Engine):
                 if done:
                     state.watermark = run_max or mark
                     state.resume = None
-                    for key in ("run_max", "deep"):
+                    for key in ("run_max", "deep", "resumed_pages"):
                         state.extra.pop(key, None)
                     if deep and clean and not resumed:
                         self.tombstone_unseen(stream, scope, seen)
                 else:
                     state.resume = page.next
                     state.extra.update(run_max=run_max, deep=deep)
+                    state.extra["resumed_pages"] = resumed
                 self.store.put_state(state)
             count += len(page.values)
             self.progress(ctx.get("full_name", ""), stream.name, count)
