@@ -60,8 +60,9 @@ def test_a_first_sync_costs_what_the_plan_says(tmp_path):
     assert [x for x in _per_pr(harness) if x[1] == "commits"] == []  # all from the graph
 
 
-def test_an_approval_reads_no_list_of_that_pr(tmp_path):
-    """The feed brings the approval; the source commit did not move: no statuses, commits."""
+def test_an_approval_reads_only_the_comments_of_that_pr(tmp_path):
+    """The feed brings the approval; the source commit did not move: no statuses, commits;
+    its comments are as mirrored, so no activity list either."""
     world = generate(3, "tiny")
     harness = Harness(world, str(tmp_path / "m.db"))
     harness.sync()
@@ -70,7 +71,7 @@ def test_an_approval_reads_no_list_of_that_pr(tmp_path):
     mutate.approve_pr(world, repo, pr, voter, random.Random(1))
     harness.log.clear()
     assert harness.sync().outcome == "ok"
-    assert _per_pr(harness) == []
+    assert _per_pr(harness) == [(pr.id, "comments")]
     assert differences(world, harness.db) == []
 
 
@@ -82,7 +83,7 @@ def test_a_push_reads_statuses_and_derives_commits(tmp_path):
     mutate.push_commits(world, repo, pr.source_branch, random.Random(2), n=2)
     harness.log.clear()
     assert harness.sync().outcome == "ok"
-    assert _per_pr(harness) == [(pr.id, "statuses")]
+    assert sorted(_per_pr(harness)) == [(pr.id, "comments"), (pr.id, "statuses")]
     assert differences(world, harness.db) == []
 
 
@@ -111,9 +112,10 @@ def test_an_edited_or_deleted_comment_is_read_again_without_reconcile(tmp_path):
     assert conn.execute(entry, (f"cloud/comment/{leaf.id}",)).fetchone() == (1,)
 
 
-def test_an_edit_hidden_behind_newer_activity_waits_for_reconcile(tmp_path):
-    """The limit of the feed's tail: an edit followed by a new comment on the same PR moves
-    updated_on to the new comment's entry. --reconcile re-reads the whole feed and sees it."""
+def test_an_edit_hidden_behind_newer_activity_is_seen_by_the_next_run(tmp_path):
+    """An edit followed by a new comment on the same PR: the feed's tail holds only the new
+    comment's entry, but the changed PR's comments are read, and as one changed, its
+    activity list (whose entry embeds the comment) too."""
     world = generate(3, "small")  # the edited comment's entry is far from the feed's head
     harness = Harness(world, str(tmp_path / "m.db"))
     harness.sync()
@@ -123,12 +125,14 @@ def test_an_edit_hidden_behind_newer_activity_waits_for_reconcile(tmp_path):
     assert len([d for d in entries if d >= edited.created_on]) > 100
     mutate.edit_comment(world, edited, random.Random(4), pr)
     mutate.comment_pr(world, repo, pr, random.Random(5))
-    assert harness.sync().outcome == "ok"
-    assert any(f"comment/{edited.id}" in d for d in differences(world, harness.db, limit=50))
     harness.log.clear()
-    assert harness.sync(Options(reconcile=True)).outcome == "ok"
-    assert [x for x in _per_pr(harness) if x[1] in ("activity", "comments")] == []
+    assert harness.sync().outcome == "ok"
+    assert sorted(_per_pr(harness)) == [(pr.id, "activity"), (pr.id, "comments")]
     assert differences(world, harness.db) == []
+    clean = Harness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    found = compare(clean.db, harness.db)
+    assert [d for d in found.differences if d.table != "commit_statuses"] == []
 
 
 def test_a_pr_whose_source_is_not_mirrored_reads_its_commits(tmp_path):
@@ -227,3 +231,24 @@ def test_an_expired_resume_link_of_the_feed_starts_it_again(tmp_path):
     assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
     assert [r.status for r in harness.log if "ctx=expired" in r.query] == [400]
     assert differences(world, harness.db) == []
+
+
+def test_a_retitled_pr_reads_its_activity_whose_entries_embed_the_title(tmp_path):
+    """Every entry carries its PR's condensed copy (with the title): a new title reads the
+    PR's activity again, and the mirror equals a clean sync row by row, JSON included."""
+    world = generate(3, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    harness.sync()
+    repo, pr = _with_comments(world)
+    old = pr.title
+    seed = 0
+    while pr.title == old:
+        mutate.update_pr(world, repo, pr, random.Random(seed), push=False)
+        seed += 1
+    harness.log.clear()
+    assert harness.sync().outcome == "ok"
+    assert sorted(_per_pr(harness)) == [(pr.id, "activity"), (pr.id, "comments")]
+    clean = Harness(world, str(tmp_path / "clean.db"))
+    assert clean.sync().outcome == "ok"
+    found = compare(clean.db, harness.db)
+    assert [d for d in found.differences if d.table != "commit_statuses"] == []

@@ -15,6 +15,7 @@ tail cannot (an edit or a deletion makes no entry).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 
@@ -31,10 +32,19 @@ TAIL = "tail"  # read down to the watermark: every entry newer than the last run
 STALE = (400, 404, 410)  # what an expired resume link may answer
 
 
+@dataclass(frozen=True)
+class FeedRead:
+    """What a walk read: COMPLETE or TAIL, and the newest entry when the walk began (the feed
+    is whole or current up to that moment; later changes are the caller's to find)."""
+
+    status: str
+    top: str | None
+
+
 class FeedWalker(Engine):
     """Walks ``feed`` streams."""
 
-    async def run_feed(self, stream: Stream, ctx: Context, scope: str) -> str:
+    async def run_feed(self, stream: Stream, ctx: Context, scope: str) -> FeedRead:
         """Read the feed down to the watermark (or whole); COMPLETE or TAIL (see module doc)."""
         state = self.store.get_state(self.source.name, scope, stream.name)
         if state is None or self.options.full:
@@ -72,7 +82,7 @@ class FeedWalker(Engine):
         state: SyncState,
         deep: bool,
         resumed: bool,
-    ) -> str:
+    ) -> FeedRead:
         """The pages of one walk (see ``run_feed``)."""
         limit = ceiling(self.client.server_date)
         mark = usable(state.watermark, limit)
@@ -80,6 +90,7 @@ class FeedWalker(Engine):
         floor = None if deep else stamp(before_watermark(mark, OVERLAP))
         seen: dict[str, set[str]] = {}
         clean, ordered, previous, count = True, True, None, 0
+        top = run_max  # a resumed walk began when its first page was read
         state.extra.pop("resumed_pages", None)
         async for page in pages:
             rowset: RowSet = {}
@@ -94,6 +105,7 @@ class FeedWalker(Engine):
             for table, rows in rowset.items():
                 seen.setdefault(table, set()).update(r["id"] for r in rows)
             run_max = max(filter(None, (run_max, newest(dates, limit))), default=None)
+            top = top if count else run_max
             ordered = ordered and dates == sorted(dates, reverse=True)
             ordered = ordered and (previous is None or not dates or dates[0] <= previous)
             previous = dates[-1] if dates else previous
@@ -117,7 +129,7 @@ class FeedWalker(Engine):
             if done:
                 await pages.aclose()
                 break
-        return COMPLETE if deep else TAIL
+        return FeedRead(COMPLETE if deep else TAIL, top)
 
     def tombstone_unseen(self, stream: Stream, scope: str, seen: dict[str, set[str]]) -> None:
         """A whole feed read in one run: the rows of its tables it no longer holds."""

@@ -2,14 +2,15 @@
 
 * Activity and comments come from the repository's activity feed (engine/feed.py), read before
   the pull requests. A feed read from its start (a first sync, ``--full``, ``--reconcile``)
-  holds every entry and every comment's current text: no PR needs its own lists. A plain run
-  reads the feed's tail, which has no entry for an edited or deleted comment; such a change
-  moves the PR's ``updated_on``, so a PR's comments and activity are read again when the
-  mirror cannot account for its ``updated_on`` (no activity entry at that instant) or for its
-  ``comment_count`` (the live comments mirrored differ). That also keeps a changed PR whole
-  should the feed's undocumented order end the tail too early; the PR's activity list drops
-  a hard-deleted comment's entry, as the feed does. An edit followed by newer activity on the
-  same PR before the next run is seen by ``--reconcile`` only (README "Limits").
+  holds every entry and every comment's current text as of the walk's start: no PR changed
+  before then needs its own lists (one changed since, or during a walk a kill interrupted and
+  a later run resumed, is treated as below). A plain run
+  reads the feed's tail, which has no entry for an edited or deleted comment: a changed PR's
+  comments are read (as before: not when ``comment_count`` is 0 and none is mirrored), and its
+  activity list only when a comment changed or vanished (an entry embeds its comment), when
+  its title moved (every entry embeds it), or when the mirror cannot account for its
+  ``updated_on`` (no activity entry at that instant) or its ``comment_count``. That also keeps
+  a changed PR whole should the feed's undocumented order end the tail too early.
 * Commits are derived from the mirrored commit graph (engine/pr_graph.py) when the source and
   destination commits are mirrored; otherwise (forks, deleted branches) the PR's list is read.
 * Commits and build statuses are read only when the PR's source (or, for commits, destination)
@@ -23,14 +24,15 @@ from __future__ import annotations
 import asyncio
 
 from bbmirror.engine import pr_graph
-from bbmirror.engine.base import ChildRows, Engine
+from bbmirror.engine.base import ChildRows, Engine, merge
 from bbmirror.engine.feed import COMPLETE
 from bbmirror.engine.streams import Context, RowSet, Stream
 from bbmirror.flavours.cloud.rows_git import pr_commit_row
 
 FEED = "feed"  # context key: COMPLETE, TAIL or "" (no feed this run)
+FEED_TOP = "feed_top"  # context key: the newest entry when the feed's walk began
 FORCED = "forced"  # context key: parents read again after a failure get every child
-MARKERS = ("source_commit", "destination_commit", "updated_on", "source_repository_id")
+MARKERS = ("source_commit", "destination_commit", "updated_on", "source_repository_id", "title")
 
 
 class PrChildren(Engine):
@@ -81,7 +83,10 @@ class PrChildren(Engine):
                     if graph_rows is not None:
                         derived.append(graph_rows)
                         continue
-                jobs.append(self.fetch_child(child, child_ctx, parent_id))
+                if name == "pr_comments" and ctx.get(FEED) and "pr_activity" not in names:
+                    jobs.append(self.comments_then_activity(child_ctx, parent_id))
+                else:
+                    jobs.append(self.fetch_child(child, child_ctx, parent_id))
                 owners.append(obj.get("id"))
         results = await asyncio.gather(*jobs)
         failed = {owner for owner, result in zip(owners, results, strict=True) if result is None}
@@ -92,15 +97,13 @@ class PrChildren(Engine):
     ) -> set[str]:
         """The child lists a changed PR needs this run (see the module docstring)."""
         names = set(children)
+        if ctx.get(FEED) and not ctx.get(FORCED):
+            if ctx[FEED] == COMPLETE and (row.get("updated_on") or "") <= ctx.get(FEED_TOP, ""):
+                names -= {"pr_activity", "pr_comments"}  # the whole feed, read after this
+            elif (old is None or old[4] == row.get("title")) and self.explained(obj, row):
+                names.discard("pr_activity")  # comments_then_activity reads it if need be
         if ctx.get(FORCED) or self.options.full or old is None:
-            forced = bool(ctx.get(FORCED))
-            if ctx.get(FEED) and not forced:
-                names -= {"pr_activity", "pr_comments"}
-                if ctx[FEED] != COMPLETE and not self.explained(obj, row):
-                    names |= {"pr_activity", "pr_comments"}
             return names
-        if ctx.get(FEED) and (ctx[FEED] == COMPLETE or self.explained(obj, row)):
-            names -= {"pr_activity", "pr_comments"}
         source_moved = old[0] != row.get("source_commit") or old[3] != row.get(
             "source_repository_id"
         )
@@ -151,3 +154,22 @@ class PrChildren(Engine):
         keep = {link["id"] for link in links}
         tombstone = ("pullrequest_commits", {"pullrequest_id": pid}, keep)
         return ChildRows({"pullrequest_commits": links}, [tombstone])
+
+    async def comments_then_activity(self, ctx: Context, parent_id: str) -> ChildRows | None:
+        """A changed PR's comments; its activity list too when a comment changed or vanished
+        (an edit or a deletion makes no feed entry, and an entry embeds its comment)."""
+        sql = "SELECT id, json FROM comments WHERE pullrequest_id = ? AND deleted_at IS NULL"
+        before = dict(self.store.conn.execute(sql, (parent_id,)).fetchall())
+        comments = await self.fetch_child(self.streams["pr_comments"], ctx, parent_id)
+        if comments is None:
+            return None
+        after = {r["id"]: r["json"] for r in comments.rows.get("comments", ())}
+        if after == before:
+            return comments
+        activity = await self.fetch_child(self.streams["pr_activity"], ctx, parent_id)
+        if activity is None:
+            return None
+        rows: RowSet = {}
+        merge(rows, comments.rows)
+        merge(rows, activity.rows)
+        return ChildRows(rows, [*comments.tombstones, *activity.tombstones])

@@ -22,7 +22,7 @@ from bbmirror.engine.feed import FeedWalker
 from bbmirror.engine.heads import HeadsWalker
 from bbmirror.engine.keyset import KeysetWalker
 from bbmirror.engine.streams import Context
-from bbmirror.flavours.cloud.pr_children import FEED, PrChildren
+from bbmirror.flavours.cloud.pr_children import FEED, FEED_TOP, PrChildren
 from bbmirror.http import AuthError, NotFound
 
 
@@ -215,7 +215,8 @@ class CloudSync(PrChildren, KeysetWalker, HeadsWalker, FeedWalker):
             await self.guarded("default_reviewers", reviewers, ctx)
         if self.wanted("pr_feed"):  # before the PRs: it decides which children they need
             feed = self.run_feed(self.streams["pr_feed"], ctx, repo_id)
-            ctx[FEED] = await self.guarded("pr_feed", feed, ctx) or ""
+            read = await self.guarded("pr_feed", feed, ctx)
+            ctx[FEED], ctx[FEED_TOP] = (read.status, read.top or "") if read else ("", "")
         if self.wanted("pullrequests"):
             prs = self.run_incremental(self.streams["pullrequests"], ctx, repo_id)
             await self.guarded("pullrequests", prs, ctx)
