@@ -12,6 +12,7 @@ from typing import Any
 
 from bbmirror.engine.plan import Level, Plan, Step
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
+from bbmirror.rows import to_utc
 
 PAGE = 100  # the API's largest page
 ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
@@ -44,11 +45,16 @@ def _reachable(repo: Any) -> set[str]:
 def _pullrequests(repo: Any) -> int:
     """The list, then per PR its statuses (no count says there are none) and, when its source
     or destination commit is not mirrored, its commits (flavours/cloud/pr_children.py).
-    Activity and comments come with the feed (``pr_feed``)."""
+    Activity and comments come with the feed (``pr_feed``), which is trusted up to its newest
+    entry: a PR updated later reads its own lists."""
     total = pages(len(repo.pullrequests))
     mirrored = _reachable(repo)
+    top = max((to_utc(a.date) for p in repo.pullrequests.values() for a in p.activity), default="")
     for pr in repo.pullrequests.values():
         total += 1
+        if to_utc(pr.updated_on) > top:  # changed after the feed's newest entry: its own lists
+            total += pages(len(pr.comments)) if pr.comments else 0
+            total += pages(len(pr.activity), ACTIVITY_PAGE)
         if not {pr.source_commit, pr.destination_commit} <= mirrored:
             total += pages(len([h for h in pr.commit_hashes if h in repo.commits]))
     return total
