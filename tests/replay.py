@@ -95,7 +95,20 @@ def cloud_replay() -> dict[str, Any]:
         f"{CLOUD_REPO}/pullrequests/2/activity": cloud_page([load("cloud/activity_approval.json")]),
         f"{CLOUD_REPO}/pullrequests/2/commits": cloud_page([load("cloud/commit.json")]),
         f"{CLOUD_REPO}/pullrequests/2/statuses": cloud_page([load("cloud/commit_status.json")]),
+        f"{CLOUD_REPO}/pullrequests/activity": cloud_page(_feed(2)),
     }
+
+
+def _feed(number: int) -> list[dict]:
+    """The repository's activity feed: the same real approval and comment, each entry naming
+    its PR itself (§3.13), so the borrowed ones are pointed at the replayed PR."""
+    approval = load("cloud/activity_approval.json")
+    comment = load("cloud/pullrequest_comments.json")["values"][0]
+    ref = {**comment["pullrequest"], "id": number}
+    return [
+        {"comment": {**comment, "pullrequest": ref}, "pull_request": ref},
+        {**approval, "pull_request": {**approval["pull_request"], "id": number}},
+    ]
 
 
 def replay_app(bodies: dict[str, Any]) -> Starlette:

@@ -85,5 +85,5 @@ def test_the_server_plan_declares_no_minimum_and_says_so():
 def test_each_flavour_engine_has_a_walker_for_every_mode_its_plan_uses():
     assert CLOUD_PLAN.missing_walkers(CloudSync) == []
     assert SERVER_PLAN.missing_walkers(ServerSync) == []
-    assert CLOUD_PLAN.missing_walkers(Engine) == ["heads", "incremental"]
+    assert CLOUD_PLAN.missing_walkers(Engine) == ["feed", "heads", "incremental"]
     assert SERVER_PLAN.missing_walkers(Engine) == ["newest", "ranges"]

@@ -154,25 +154,24 @@ def test_a_404_on_refs_is_noted_and_says_commits_wait(tmp_path):
     assert any(r.startswith("skipped: commits of " + repo.full_name) for _, r in errors)
 
 
-def test_a_404_on_one_prs_activity_is_noted_not_tombstoned(tmp_path):
+def test_a_404_on_one_prs_comments_is_noted_not_tombstoned(tmp_path):
     world = generate(5, "tiny")
     harness = Harness(world, str(tmp_path / "m.db"))
     harness.sync()
     repo = _pr_repo(world)
-    pr = next(p for p in repo.pullrequests.values() if p.activity)
+    pr = next(p for p in repo.pullrequests.values() if p.comments)
     key = f"{repo.uuid}/pr/{pr.id}"
-    alive = (
-        "select count(*) from pullrequest_activity where pullrequest_id = ? and deleted_at is null"
-    )
+    alive = "select count(*) from comments where pullrequest_id = ? and deleted_at is null"
     before = _count(harness.db, alive, key)
     assert before > 0
-    mutate.comment_pr(world, repo, pr, random.Random(1))
+    # An edit makes no feed entry: the PR's own comments are read again (issue 14).
+    mutate.edit_comment(world, next(c for c in pr.comments if not c.deleted), random.Random(1))
     faults = harness.app.state.faults
-    faults.failing_paths = (f"/2.0/repositories/{repo.full_name}/pullrequests/{pr.id}/activity",)
+    faults.failing_paths = (f"/2.0/repositories/{repo.full_name}/pullrequests/{pr.id}/comments",)
     faults.failing_status = 404
     assert harness.sync().outcome == "partial"
     assert _count(harness.db, alive, key) == before  # nothing tombstoned on a guess
-    assert any(f"pr_activity of {key} answered 404" in r for _, r in _errors(harness.db))
+    assert any(f"pr_comments of {key} answered 404" in r for _, r in _errors(harness.db))
     faults.failing_paths = ()
     harness.sync()
     assert differences(world, harness.db) == []
@@ -208,7 +207,7 @@ def test_one_child_that_always_fails_does_not_stall_the_pr_stream(tmp_path):
     world = generate(5, "tiny")
     repo = _pr_repo(world)
     stuck, other = list(repo.pullrequests.values())[:2]
-    path = f"/2.0/repositories/{repo.full_name}/pullrequests/{stuck.id}/activity"
+    path = f"/2.0/repositories/{repo.full_name}/pullrequests/{stuck.id}/statuses"
     harness = Harness(world, str(tmp_path / "m.db"), faults={"failing_paths": (path,)})
     first = harness.sync()
     assert first.outcome == "partial"
@@ -219,7 +218,7 @@ def test_one_child_that_always_fails_does_not_stall_the_pr_stream(tmp_path):
     ).fetchone()
     conn.close()
     assert watermark and watermark[0]  # the walk finished past the stuck PR
-    assert any(f"pullrequests/{stuck.id}/activity" in r for _, r in _errors(harness.db))
+    assert any(f"pullrequests/{stuck.id}/statuses" in r for _, r in _errors(harness.db))
     tried = []
     for run in range(4):
         if run == 0:

@@ -110,7 +110,7 @@ def test_sync_of_real_cloud_pages_loses_and_skips_nothing(tmp_path):
         "repositories": 1,
         "pullrequests": 1,
         "comments": 1,
-        "pullrequest_activity": 1,
+        "pullrequest_activity": 2,  # the feed's approval and comment entries
         "branches": 1,
         "commits": 2,
         "commit_statuses": 1,

@@ -17,11 +17,12 @@ Each flavour's order of work is in ``bbmirror/flavours/<name>/`` (plan.py, sync.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from bbmirror.config import Source
 from bbmirror.engine import coverage, deferred, garbage
+from bbmirror.engine.batches import ChildRows, ParentPage, merge
 from bbmirror.engine.coverage import Coverage
 from bbmirror.engine.cursors import before_watermark, cursor_of, page_values
 from bbmirror.engine.outcome import Options, Progress, Summary, SyncError, now
@@ -36,26 +37,6 @@ from bbmirror.store import rowcheck
 from bbmirror.store.db import Store, SyncState
 
 OVERLAP = timedelta(seconds=60)
-
-
-@dataclass
-class ChildRows:
-    """A child list fetched for one parent, and (table, scope, ids to keep) to tombstone by."""
-
-    rows: RowSet
-    tombstones: list[tuple[str, dict[str, str], set[str]]]
-
-
-@dataclass
-class ParentPage:
-    """A page of parents with their rows, their changed children, and the parents (by API
-    number) whose children could not be read and must be read again."""
-
-    parents: list[tuple[dict, RowSet]]
-    children: list[ChildRows]
-    failed: set[int]
-    tried: set[int] = field(default_factory=set)  # parents whose children were read (or tried)
-    due: dict[str, list] = field(default_factory=dict)  # children left for later (deferred.py)
 
 
 # What a row function may raise on a malformed object (RecursionError: JSON nested too deep).
@@ -112,14 +93,7 @@ class Engine(StatusPolicy):
             if not isinstance(obj, dict):
                 raise RowError(f"a list entry is a JSON {type(obj).__name__}, not an object")
             return rowcheck.check(stream.rows(obj, ctx))
-        except (
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            OverflowError,
-            RecursionError,
-        ) as exc:
+        except UNCONVERTIBLE as exc:
             self.quarantine(stream.name, f"{type(exc).__name__}: {exc}", obj)
             return None
 
@@ -176,7 +150,7 @@ class Engine(StatusPolicy):
             changed = {r["id"] for _, rows in parents for r in rows.get(stream.table, ())}
         due: dict[str, list] = {}
         if (stream.name, ctx.get("repository_id", "")) in self.deferring:
-            children, failed, due = [], set(), deferred.due(self, stream, ctx, parents, changed)
+            children, failed, due = [], set(), self.due_children(stream, ctx, parents, changed)
         else:
             children, failed = await self.fetch_children(stream, ctx, parents, changed)
         tried = {
@@ -211,6 +185,19 @@ class Engine(StatusPolicy):
             settle(state, page.tried, page.failed)
         if page.failed:
             state.extra["redo"] = sorted(set(state.extra.get("redo", [])) | page.failed)
+
+    def due_children(
+        self, stream: Stream, ctx: Context, parents: list[tuple[dict, RowSet]], changed: set[str]
+    ) -> dict[str, list]:
+        """Per parent row id, [API number, child streams] a page's parents are due (a flavour
+        may narrow it: flavours/cloud/pr_children.py)."""
+        return deferred.due(self, stream, ctx, parents, changed)
+
+    def fetch_due_child(
+        self, name: str, ctx: Context, parent_id: str, names: list[str]
+    ) -> Awaitable[ChildRows | None]:
+        """One queued child list of one parent (a flavour may derive it instead)."""
+        return self.fetch_child(self.streams[name], ctx, parent_id)
 
     def children_read(self, stream: Stream, state: SyncState, numbers: set[int]) -> None:
         """Hook, inside the transaction: parents (API numbers) whose children were written."""
@@ -379,18 +366,15 @@ class Engine(StatusPolicy):
             return None
 
 
-def merge(into: RowSet, rows: RowSet) -> None:
-    """Add rows to a batch, keeping one row per table and id (the last one wins)."""
-    for table, items in rows.items():
-        into.setdefault(table, []).extend(items)
-
-
 __all__ = [
+    "ChildRows",
     "Engine",
     "Options",
+    "ParentPage",
     "Summary",
     "SyncError",
     "before_watermark",
+    "merge",
     "cursor_of",
     "page_values",
 ]

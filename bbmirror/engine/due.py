@@ -36,7 +36,7 @@ class DueWalker(Engine):
                     left[parent_id] = [number, waiting]
                 for name in names:
                     if name not in waiting:
-                        jobs.append(self.fetch_child(self.streams[name], child_ctx, parent_id))
+                        jobs.append(self.fetch_due_child(name, child_ctx, parent_id, names))
                         owners.append(number)
             results = await asyncio.gather(*jobs)
             failed = {n for n, r in zip(owners, results, strict=True) if r is None}

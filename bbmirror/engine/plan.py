@@ -24,6 +24,7 @@ WALKERS = {
     "heads": "run_commits",
     "ranges": "run_ranges",
     "newest": "run_newest",
+    "feed": "run_feed",  # engine/feed.py
 }
 MODES = frozenset(WALKERS)
 

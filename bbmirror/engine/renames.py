@@ -17,6 +17,7 @@ from bbmirror.store.db import Store, SyncState
 STATE = "repository"  # sync_state.stream of the record
 PARENTS = ("pullrequests", "issues")  # streams whose children embed the repository
 COMMITS = "commits"
+FEEDS = ("pr_feed",)  # feeds whose entries embed the repository: read whole again (feed.py)
 
 
 def check(store: Store, source: str, repository_id: str, full_name: str) -> bool:
@@ -35,6 +36,11 @@ def check(store: Store, source: str, repository_id: str, full_name: str) -> bool
                 if parent is not None:
                     parent.extra["covers"] = []
                     store.put_state(parent)
+            for name in FEEDS:
+                feed = store.get_state(source, repository_id, name)
+                if feed is not None:
+                    feed.watermark, feed.resume = None, None
+                    store.put_state(feed)
             if known is not None:
                 known.heads, known.resume = {}, None
                 known.extra.pop("pending", None)

@@ -17,6 +17,7 @@ from bbmirror.engine.runner import Unit, has_refs
 from bbmirror.flavours.cloud import cadence
 from bbmirror.flavours.cloud.discovery import readable_workspace
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
+from bbmirror.rows import to_utc
 
 PAGE = 100  # the API's largest page
 ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
@@ -53,19 +54,48 @@ def _refs(repo: Any) -> int:
     return pages(len(repo.branches) + len(repo.tags))
 
 
+def _reachable(repo: Any) -> set[str]:
+    """The commits the commit stream mirrors: those the branches and tags reach."""
+    stack = [*repo.branches.values(), *(t.target for t in repo.tags.values())]
+    seen: set[str] = set()
+    while stack:
+        sha = stack.pop()
+        if sha in seen or sha not in repo.commits:
+            continue
+        seen.add(sha)
+        stack.extend(repo.commits[sha].parents)
+    return seen
+
+
 def _pullrequests(repo: Any) -> int:
-    """The list, then per PR: comments (free when `comment_count` is 0), activity, commits,
-    statuses (no count says there are none)."""
+    """The list, then per PR its statuses (no count says there are none) and, when its source
+    or destination commit is not mirrored, its commits (flavours/cloud/pr_children.py).
+    Activity and comments come with the feed (``pr_feed``), which is trusted up to its newest
+    entry: a PR updated later reads its own lists."""
     total = pages(len(repo.pullrequests))
+    mirrored = _reachable(repo)
+    top = max((to_utc(a.date) for p in repo.pullrequests.values() for a in p.activity), default="")
     for pr in repo.pullrequests.values():
-        total += pages(len(pr.comments)) if pr.comments else 0
-        total += pages(len(pr.activity), ACTIVITY_PAGE) + pages(len(pr.commit_hashes)) + 1
+        total += 1
+        if to_utc(pr.updated_on) > top:  # changed after the feed's newest entry: its own lists
+            total += pages(len(pr.comments)) if pr.comments else 0
+            total += pages(len(pr.activity), ACTIVITY_PAGE)
+        if not {pr.source_commit, pr.destination_commit} <= mirrored:
+            total += pages(len([h for h in pr.commit_hashes if h in repo.commits]))
     return total
+
+
+def _feed(repo: Any) -> int:
+    """The repository's activity feed, whole (every entry, comments included)."""
+    return pages(sum(len(pr.activity) for pr in repo.pullrequests.values()), ACTIVITY_PAGE)
 
 
 def _issues(repo: Any) -> int:
     """The list; then each issue's three child lists, or (first sync, with admin rights) the
-    export job's POST, poll and zip and the child lists of issues that have any children."""
+    export job's POST, poll and zip and the child lists of issues that have any children.
+    The fewer of the two: the sync can't choose before it knows the tracker, so an empty or
+    tiny tracker costs it up to three more, and a credential without admin rights one more
+    (the refused POST)."""
     if not repo.has_issues:
         return 0
     each = exported = 0
@@ -178,7 +208,14 @@ LISTS = Level(
             noop=0,
             least=lambda r: pages(len(r.default_reviewers)),
         ),
-        Step("pullrequests", part="parents", least=lambda r: pages(len(r.pullrequests))),
+        # The feed first: it decides which children each changed PR still needs.
+        Step("pr_feed", then="feed_read", least=_feed),  # a no-op run reads its first page
+        Step(
+            "pullrequests",
+            after=("pr_feed",),
+            part="parents",
+            least=lambda r: pages(len(r.pullrequests)),
+        ),
         *(
             Step(
                 name,

@@ -37,21 +37,24 @@ def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id
     obj = _obj(obj, "pull request commit")
     commit_repo = _uuid(obj.get("repository")) or repository_id  # a fork's commits live there
     rs = commit(obj, source=source, repository_id=commit_repo)
-    hash_ = obj["hash"]
-    _add(
-        rs,
-        "pullrequest_commits",
-        {
-            "id": f"{pullrequest_id}/{hash_}",
-            "source": source,
-            "pullrequest_id": pullrequest_id,
-            "repository_id": repository_id,
-            "commit_id": commit_key(commit_repo, hash_),
-            "hash": hash_,
-            "json": _json({"type": "commit", "hash": hash_}),
-        },
-    )
+    link = pr_commit_row(obj["hash"], source, repository_id, pullrequest_id, commit_repo)
+    _add(rs, "pullrequest_commits", link)
     return rs
+
+
+def pr_commit_row(
+    hash_: str, source: str, repository_id: str, pullrequest_id: str, commit_repo: str
+) -> dict:
+    """The link between a PR and one of its commits (also derived from the commit graph)."""
+    return {
+        "id": f"{pullrequest_id}/{hash_}",
+        "source": source,
+        "pullrequest_id": pullrequest_id,
+        "repository_id": repository_id,
+        "commit_id": commit_key(commit_repo, hash_),
+        "hash": hash_,
+        "json": _json({"type": "commit", "hash": hash_}),
+    }
 
 
 # -- commits and refs ---------------------------------------------------------------------

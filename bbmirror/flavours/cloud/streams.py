@@ -5,6 +5,7 @@ from __future__ import annotations
 from bbmirror.engine.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
 from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
 
@@ -70,6 +71,16 @@ def _stream_list() -> list[Stream]:
         ),
         Stream(
             "commits", f"{REPO}/commits", "commits", using(cloud_git.commit, *IN_REPO), mode="heads"
+        ),
+        Stream(
+            "pr_feed",  # every PR's activity and comments, newest first (engine/feed.py)
+            f"{REPO}/pullrequests/activity",
+            "pullrequest_activity",
+            using(cloud_feed.feed_entry, *IN_REPO),
+            mode="feed",
+            pagelen=50,  # like a PR's own activity list, it refuses more
+            owns=(Owned("comments", "repository_id", (("kind", "pullrequest"),)),),
+            family="pullrequest",
         ),
         Stream(
             "pullrequests",

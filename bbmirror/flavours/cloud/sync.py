@@ -16,6 +16,7 @@ only what is Cloud's own (reference: bitbucket-cloud.md §3, §9):
 from __future__ import annotations
 
 from bbmirror.engine import freshness, renames
+from bbmirror.engine.feed import FeedRead, FeedWalker
 from bbmirror.engine.heads import HeadsWalker
 from bbmirror.engine.keyset import KeysetWalker
 from bbmirror.engine.plan import Step
@@ -23,9 +24,10 @@ from bbmirror.engine.runner import Runner, Unit
 from bbmirror.flavours.cloud import cadence, export_job, refs
 from bbmirror.flavours.cloud.discovery import CloudDiscovery
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
+from bbmirror.flavours.cloud.pr_children import FEED, FEED_TOP, PrChildren
 
 
-class CloudSync(CloudDiscovery, Runner, KeysetWalker, HeadsWalker):
+class CloudSync(CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, FeedWalker):
     """The order of work for one Bitbucket Cloud source."""
 
     plan = CLOUD_PLAN
@@ -63,6 +65,10 @@ class CloudSync(CloudDiscovery, Runner, KeysetWalker, HeadsWalker):
         found = await refs.read_refs(self, unit.ctx, unit.where)
         unit.facts["refs"] = None if found is None else (found, None)
         return found
+
+    def feed_read(self, unit: Unit, read: FeedRead | None, _: Step) -> None:
+        """After the activity feed: what the pull requests' children may take from it."""
+        unit.ctx[FEED], unit.ctx[FEED_TOP] = (read.status, read.top or "") if read else ("", "")
 
     def settings_read(self, unit: Unit, result: object, step: Step) -> None:
         """After a settings list: remember when it was read whole (cadence.py)."""

@@ -120,7 +120,10 @@ def repo_activity(c: Call) -> Response:
         merged += [
             (_epoch(a.date), pr.id, n, pr, a) for n, a in enumerate(pr.activity) if _live(a, ids)
         ]
-    merged.sort(key=lambda e: e[:3], reverse=True)
+    if c.world.settings.feed_by_pr:  # an order a walker cannot stop early in (world.py)
+        merged.sort(key=lambda e: (e[1], e[0], e[2]), reverse=True)
+    else:
+        merged.sort(key=lambda e: e[:3], reverse=True)
     entries = [(pr, a) for *_, pr, a in merged]
     return c.cursor(
         entries,

@@ -263,6 +263,9 @@ class Settings:
     comment_bumps_pr: bool = True  # a PR comment bumps pr.updated_on
     approval_bumps_pr: bool = True  # approvals and change requests bump pr.updated_on
     status_bumps_pr: bool = False  # a build status on the source commit leaves the PR alone
+    # The repository-wide activity feed's order is undocumented (reference §3.13): newest
+    # first, or grouped by PR (newest PR first, each PR's entries newest first).
+    feed_by_pr: bool = False
 
 
 @dataclass
