@@ -194,9 +194,10 @@ class Engine(StatusPolicy):
         return deferred.due(self, stream, ctx, parents, changed)
 
     def fetch_due_child(
-        self, name: str, ctx: Context, parent_id: str, names: list[str]
+        self, name: str, ctx: Context, parent_id: str, names: list[str], row: dict | None = None
     ) -> Awaitable[ChildRows | None]:
-        """One queued child list of one parent (a flavour may derive it instead)."""
+        """One due child list of one parent (``row``: as just listed; None: as stored); a
+        flavour may derive it instead (a PR's commits from the graph: engine/graph_commits.py)."""
         return self.fetch_child(self.streams[name], ctx, parent_id)
 
     def children_read(self, stream: Stream, state: SyncState, numbers: set[int]) -> None:
@@ -235,28 +236,17 @@ class Engine(StatusPolicy):
         parents: list[tuple[dict, RowSet]],
         changed: set[str],
     ) -> tuple[list[ChildRows], set[int]]:
-        """Every child list of every changed parent on a page, concurrently; and the API
-        numbers of the parents some child list of which could not be read."""
+        """Every due child list of a page's parents (``due_children``), concurrently; and the
+        API numbers of the parents some child list of which could not be read."""
+        heads = [rows[stream.table][0] for _, rows in parents if rows.get(stream.table)]
+        listed = {row["id"]: row for row in heads}
         jobs, owners = [], []
-        backfill = self.backfill.get((stream.name, ctx.get("repository_id", "")), frozenset())
-        for obj, rows in parents:
-            main = rows.get(stream.table) or []
-            if not main:
-                continue
-            parent_id = main[0]["id"]
-            child_ctx = {**ctx, **stream.child_context(obj, parent_id)}
-            for name in stream.children if parent_id in changed else sorted(backfill):
-                child = self.streams[name]
-                if not self.wanted(name):
-                    continue
-                if (
-                    child.skip
-                    and child.skip(obj)
-                    and not self.store.has_alive(child.table, {child.scope: parent_id})
-                ):
-                    continue
-                jobs.append(self.fetch_child(child, child_ctx, parent_id))
-                owners.append(obj.get("id"))
+        for parent_id, (number, names) in self.due_children(stream, ctx, parents, changed).items():
+            child_ctx = {**ctx, **stream.child_context({"id": number}, parent_id)}
+            for name in names:
+                row = listed[parent_id]
+                jobs.append(self.fetch_due_child(name, child_ctx, parent_id, names, row))
+                owners.append(number)
         results = await asyncio.gather(*jobs)
         failed = {owner for owner, result in zip(owners, results, strict=True) if result is None}
         return [r for r in results if r is not None], failed

@@ -21,12 +21,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-from bbmirror.engine import pr_graph
-from bbmirror.engine.base import ChildRows, Engine, merge
+from bbmirror.engine.base import ChildRows, merge
 from bbmirror.engine.feed import COMPLETE
+from bbmirror.engine.graph_commits import GraphCommits
 from bbmirror.engine.streams import Context, RowSet, Stream
 from bbmirror.flavours.cloud.rows_git import pr_commit_row
 
@@ -36,10 +35,13 @@ FORCED = "forced"  # context key: parents read again after a failure get every c
 MARKERS = ("source_commit", "destination_commit", "updated_on", "source_repository_id", "title")
 
 
-class PrChildren(Engine):
+class PrChildren(GraphCommits):
     """Cloud PR children at a fraction of the requests (see the module docstring)."""
 
-    graphs: dict[str, pr_graph.Graph]
+    @staticmethod
+    def link_row(hash_: str, source: str, repo_id: str, pullrequest_id: str) -> dict:
+        """A derived ``pullrequest_commits`` row, as the per-PR list writes it."""
+        return pr_commit_row(hash_, source, repo_id, pullrequest_id, repo_id)
 
     async def read_parents(
         self, stream: Stream, ctx: Context, values: list[dict], *, force: bool = False
@@ -47,30 +49,6 @@ class PrChildren(Engine):
         if force and stream.name == "pullrequests":
             ctx = {**ctx, FORCED: "1"}
         return await super().read_parents(stream, ctx, values, force=force)
-
-    async def fetch_children(
-        self,
-        stream: Stream,
-        ctx: Context,
-        parents: list[tuple[dict, RowSet]],
-        changed: set[str],
-    ) -> tuple[list[ChildRows], set[int]]:
-        if stream.name != "pullrequests":
-            return await super().fetch_children(stream, ctx, parents, changed)
-        rows = {
-            r[stream.table][0]["id"]: r[stream.table][0] for _, r in parents if r.get(stream.table)
-        }
-        jobs, owners = [], []
-        for parent_id, (number, names) in self.due_children(stream, ctx, parents, changed).items():
-            child_ctx = {**ctx, **stream.child_context({"id": number}, parent_id)}
-            for name in names:
-                jobs.append(
-                    self.fetch_due_child(name, child_ctx, parent_id, names, rows[parent_id])
-                )
-                owners.append(number)
-        results = await asyncio.gather(*jobs)
-        failed = {owner for owner, result in zip(owners, results, strict=True) if result is None}
-        return [r for r in results if r is not None], failed
 
     def due_children(
         self, stream: Stream, ctx: Context, parents: list[tuple[dict, RowSet]], changed: set[str]
@@ -105,20 +83,11 @@ class PrChildren(Engine):
     async def fetch_due_child(
         self, name: str, ctx: Context, parent_id: str, names: list[str], row: dict | None = None
     ) -> ChildRows | None:
-        """Commits from the graph when it can say them (``row``: the PR as just listed, else
-        as stored), a changed PR's comments with its activity if need be, else the list."""
-        if name == "pr_commits":
-            repo_id = ctx.get("repository_id", "")
-            if row is None:
-                markers = ("source_commit", "destination_commit", "source_repository_id")
-                stored = self.store.current("pullrequests", [parent_id], markers).get(parent_id)
-                row = {"id": parent_id, **dict(zip(markers, stored or (None,) * 3, strict=True))}
-            derived = self.from_graph(repo_id, row)
-            if derived is not None:
-                return derived
+        """A changed PR's comments with its activity if need be; commits from the graph
+        (engine/graph_commits.py); else the list."""
         if name == "pr_comments" and ctx.get(FEED) and "pr_activity" not in names:
             return await self.comments_then_activity(ctx, parent_id)
-        return await self.fetch_child(self.streams[name], ctx, parent_id)
+        return await super().fetch_due_child(name, ctx, parent_id, names, row)
 
     def gate(
         self, ctx: Context, obj: dict, row: dict, old: tuple | None, children: tuple[str, ...]
@@ -163,25 +132,6 @@ class PrChildren(Engine):
             and child.skip(obj)
             and not self.store.has_alive(child.table, {child.scope: parent_id})
         )
-
-    def from_graph(self, repo_id: str, row: dict) -> ChildRows | None:
-        """The PR's commits from the mirrored graph, or None when the API must be asked."""
-        if row.get("source_repository_id") not in (None, repo_id):
-            return None  # a fork's commits live in another repository
-        if not hasattr(self, "graphs"):
-            self.graphs = {}
-        if repo_id not in self.graphs:
-            self.graphs[repo_id] = pr_graph.load(self.store.conn, repo_id)
-        found = pr_graph.pr_commits(
-            self.graphs[repo_id], row.get("source_commit"), row.get("destination_commit")
-        )
-        if found is None:
-            return None
-        pid, source = row["id"], self.source.name
-        links = [pr_commit_row(h, source, repo_id, pid, repo_id) for h in found]
-        keep = {link["id"] for link in links}
-        tombstone = ("pullrequest_commits", {"pullrequest_id": pid}, keep)
-        return ChildRows({"pullrequest_commits": links}, [tombstone])
 
     async def comments_then_activity(self, ctx: Context, parent_id: str) -> ChildRows | None:
         """A changed PR's comments; its activity list too when a comment changed or vanished

@@ -102,18 +102,18 @@ def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str
 def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
     """A commit of a PR: the commit's rows and the PR ↔ commit link."""
     rs = commit(obj, source=source, repository_id=repository_id)
-    sha = obj["id"]
-    _add(
-        rs,
-        "pullrequest_commits",
-        {
-            "id": f"{pullrequest_id}/{sha}",
-            "source": source,
-            "pullrequest_id": pullrequest_id,
-            "repository_id": repository_id,
-            "commit_id": commit_key(repository_id, sha),
-            "hash": sha,
-            "json": _dumps({"id": sha}),
-        },
-    )
+    _add(rs, "pullrequest_commits", pr_commit_row(obj["id"], source, repository_id, pullrequest_id))
     return rs
+
+
+def pr_commit_row(sha: str, source: str, repository_id: str, pullrequest_id: str) -> dict:
+    """The PR ↔ commit link (also derived from the commit graph: engine/graph_commits.py)."""
+    return {
+        "id": f"{pullrequest_id}/{sha}",
+        "source": source,
+        "pullrequest_id": pullrequest_id,
+        "repository_id": repository_id,
+        "commit_id": commit_key(repository_id, sha),
+        "hash": sha,
+        "json": _dumps({"id": sha}),
+    }

@@ -5,7 +5,8 @@ The order of work is ``SERVER_PLAN`` (plan.py), run by ``engine/runner.py``. Ser
 
 * Pull requests are paged newest first down to the watermark (engine/newest.py); open PRs are
   re-listed every run unless that walk read the whole list; a PR whose change markers moved
-  gets its activities and commits again, and its Jira issues when a commit names a candidate
+  gets its activities and commits again (the commits from the mirrored graph when its tips
+  are mirrored: engine/graph_commits.py), and its Jira issues when a commit names a candidate
   key (jira.py). A complete list (the first run, a non-monotonic order, ``--reconcile``)
   tombstones PRs that vanished.
 * Commits are read per moved ref as graph ranges (engine/ranges.py), none for a tip the mirror
@@ -18,19 +19,22 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from bbmirror.engine import freshness
+from bbmirror.engine.graph_commits import GraphCommits
 from bbmirror.engine.newest import NewestWalker
 from bbmirror.engine.ranges import RangesWalker
 from bbmirror.engine.runner import Runner, Unit
-from bbmirror.flavours.server import statuses
+from bbmirror.flavours.server import rows_git, statuses
 from bbmirror.flavours.server.discovery import ServerDiscovery
 from bbmirror.flavours.server.jira import JiraDue, read_jira
 from bbmirror.flavours.server.plan import SERVER_PLAN
 
 
-class ServerSync(ServerDiscovery, Runner, JiraDue, RangesWalker, NewestWalker):
+class ServerSync(ServerDiscovery, Runner, JiraDue, GraphCommits, RangesWalker, NewestWalker):
     """The order of work for one Bitbucket Data Center source."""
 
     plan = SERVER_PLAN
+    link_row = staticmethod(rows_git.pr_commit_row)  # PR commits from the graph
+    derivable_states = frozenset({"OPEN"})  # a closed PR's toRef moved on with its branch
 
     @staticmethod
     def ref_target(ref: dict) -> tuple[str, str | None, bool]:
