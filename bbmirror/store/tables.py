@@ -15,7 +15,7 @@ Choices where the brief and the reference are silent (version 5 on: ``tables_v5.
 - Every foreign-key column is indexed unless a declared index already starts with it (so not
   sqlite-utils' ``index_foreign_keys``, which would add six single-column indexes that composite
   ones already serve). ``source`` is a plain label, not a foreign key, so no table pays for a
-  low-value index on it. Migration 7 drops two indexes no query uses (``schema.UNUSED_INDEXES``).
+  low-value index on it. Migration 8 drops two indexes no query uses (``schema.UNUSED_INDEXES``).
 - ``pullrequests.closed_on`` is derived from ``update`` activity entries (Cloud PR objects
   carry no close time): the earliest ``update`` whose state equals the PR's closed state. A
   trigger fills it when activity arrives; ``AFTER_WRITE`` fills (or lowers: the earliest close
@@ -28,93 +28,19 @@ Choices where the brief and the reference are silent (version 5 on: ``tables_v5.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from bbmirror.store.declare import Column, Index, StoreError, Table, _cols, _ix
+from bbmirror.store.tables_v5 import LATER_TABLES
 
-
-class StoreError(Exception):
-    """A condition the user must act on (bad path, locked database, too-new schema)."""
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column; ``references`` names the table whose ``id`` it points at."""
-
-    name: str
-    type: str = "TEXT"
-    references: str | None = None
-    since: int = 1
-
-
-@dataclass(frozen=True)
-class Index:
-    """A plain (non-unique) index over one or more columns."""
-
-    columns: tuple[str, ...]
-    since: int = 1
-
-    def name(self, table: str) -> str:
-        return f"idx_{table}_{'_'.join(self.columns)}"
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table. Mirrored tables get the shared frame (id, source, json, deleted_at, synced_at)."""
-
-    name: str
-    columns: tuple[Column, ...]
-    indexes: tuple[Index, ...] = ()
-    fts: tuple[str, ...] = ()
-    mirrored: bool = True
-    primary_key: tuple[str, ...] = ("id",)
-    since: int = 1
-    all_columns: tuple[Column, ...] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        cols = self.columns
-        if self.mirrored:
-            cols = (
-                (Column("id"), Column("source"))
-                + cols
-                + (Column("json"), Column("deleted_at"), Column("synced_at"))
-            )
-        object.__setattr__(self, "all_columns", cols)
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.all_columns)
-
-    @property
-    def foreign_keys(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.all_columns if c.references)
-
-    def all_indexes(self) -> tuple[Index, ...]:
-        """Declared indexes plus one per foreign-key column not already leading an index."""
-        found = list(self.indexes)
-        for col in self.foreign_keys:
-            if not any(ix.columns[0] == col.name for ix in found):
-                found.append(Index((col.name,), since=col.since))
-        return tuple(found)
-
-
-def _cols(spec: str, since: int = 1) -> tuple[Column, ...]:
-    """Parse "name type [->table], ..." shorthand; the type defaults to TEXT."""
-    out = []
-    for part in spec.split(","):
-        words = part.split()
-        if not words:
-            continue
-        ref = None
-        if "->" in words:
-            at = words.index("->")
-            ref = words[at + 1]
-            words = words[:at]
-        out.append(Column(words[0], words[1] if len(words) > 1 else "TEXT", ref, since))
-    return tuple(out)
-
-
-def _ix(*specs: str) -> tuple[Index, ...]:
-    return tuple(Index(tuple(s.split(","))) for s in specs)
-
+__all__ = [
+    "AFTER_WRITE",
+    "MIRRORED",
+    "ON_CONFLICT",
+    "TABLES",
+    "Column",
+    "Index",
+    "StoreError",
+    "Table",
+]
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -360,8 +286,6 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
-from bbmirror.store.tables_v5 import LATER_TABLES  # noqa: E402 (it builds on the classes above)
-
 TABLES.update((t.name, t) for t in LATER_TABLES)
 MIRRORED: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.mirrored)
 

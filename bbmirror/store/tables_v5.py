@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from bbmirror.store.tables import Index, Table, _cols
+from bbmirror.store.declare import Index, Table, _cols
 
 LATER_TABLES: tuple[Table, ...] = (
     # Cloud: the users added as reviewers to every new pull request of a repository.
