@@ -61,3 +61,14 @@ def test_the_graph_of_a_mirror_gives_every_pr_the_list_bitbucket_serves(tmp_path
             assert set(found) == {h for h in pr.commit_hashes if h in repo.commits}, pr.id
             checked += 1
     assert checked > 10
+
+
+def test_a_parent_cycle_in_stored_data_asks_the_api_and_ends():
+    """Real history has no cycle, but a lying server's pages can store one (the replay of real
+    Data Center pages did): the walk must end, and answer None for what touches it."""
+    graph = pr_graph.Graph({"a" * 40: ("b" * 40,), "b" * 40: ("a" * 40,), "c" * 40: ("c" * 40,)})
+    assert graph.cyclic == {"a" * 40, "b" * 40, "c" * 40}
+    assert pr_graph.pr_commits(graph, "a" * 40, "c" * 40) is None
+    fine = pr_graph.Graph({"d" * 40: ("e" * 40,), "e" * 40: ()})
+    assert not fine.cyclic
+    assert pr_graph.pr_commits(fine, "d" * 40, "e" * 40) == ["d" * 40]

@@ -18,7 +18,7 @@ from bbmirror.engine.base import Engine
 from bbmirror.engine.batches import ChildRows
 from bbmirror.engine.streams import Context
 
-MARKERS = ("source_commit", "destination_commit", "source_repository_id", "state")
+MARKERS = ("source_commit", "destination_commit", "source_repository_id", "state", "merge_commit")
 LinkRow = Callable[[str, str, str, str], dict]  # (hash, source, repository id, PR id) → row
 
 
@@ -27,7 +27,8 @@ class GraphCommits(Engine):
 
     link_row: LinkRow  # the flavour's ``pullrequest_commits`` row for one hash
     # PR states whose recorded tips give its commits (None: every state). Data Center moves a
-    # closed PR's target tip on, so only an open PR's tips say its commits there.
+    # closed PR's target tip on: there an open PR's tips say its commits, and a merged PR's
+    # source and its merge commit's first parent (the target when it merged) do.
     derivable_states: frozenset[str] | None = None
     graphs: dict[str, pr_graph.Graph]
 
@@ -50,16 +51,19 @@ class GraphCommits(Engine):
             row = dict(zip(MARKERS, stored or (None,) * len(MARKERS), strict=True))
         if row.get("source_repository_id") not in (None, repo_id):
             return None  # a fork's commits live in another repository
-        states = self.derivable_states
-        if states is not None and str(row.get("state") or "").upper() not in states:
-            return None
         if not hasattr(self, "graphs"):
             self.graphs = {}
         if repo_id not in self.graphs:
             self.graphs[repo_id] = pr_graph.load(self.store.conn, repo_id)
-        found = pr_graph.pr_commits(
-            self.graphs[repo_id], row.get("source_commit"), row.get("destination_commit")
-        )
+        graph = self.graphs[repo_id]
+        destination = row.get("destination_commit")
+        states = self.derivable_states
+        if states is not None and str(row.get("state") or "").upper() not in states:
+            merge = graph.resolve(row.get("merge_commit")) if row.get("state") == "MERGED" else None
+            if merge is None or not graph.parents.get(merge):
+                return None
+            destination = graph.parents[merge][0]  # the target branch when the PR merged
+        found = pr_graph.pr_commits(graph, row.get("source_commit"), destination)
         if found is None:
             return None
         links = [type(self).link_row(h, self.source.name, repo_id, parent_id) for h in found]

@@ -30,11 +30,12 @@ class Graph:
 
     parents: dict[str, tuple[str, ...]]
     generation: dict[str, int] = field(default_factory=dict)
+    cyclic: set[str] = field(default_factory=set)  # on a parent cycle: never derived from
     hashes: list[str] = field(default_factory=list)  # sorted, for short-hash lookups
 
     def __post_init__(self) -> None:
         self.hashes = sorted(self.parents)
-        self.generation = _generations(self.parents)
+        self.generation, self.cyclic = _generations(self.parents)
 
     def resolve(self, short: str | None) -> str | None:
         """The one mirrored hash starting with ``short`` (APIs show 12 characters), or None."""
@@ -68,23 +69,33 @@ def load(conn: sqlite3.Connection, repository_id: str) -> Graph:
     return Graph(graph)
 
 
-def _generations(parents: dict[str, tuple[str, ...]]) -> dict[str, int]:
-    """1 + the largest generation of a commit's mirrored parents (roots: 1), iteratively."""
+def _generations(parents: dict[str, tuple[str, ...]]) -> tuple[dict[str, int], set[str]]:
+    """1 + the largest generation of a commit's mirrored parents (roots: 1), by an iterative
+    depth-first walk; and the commits on a parent cycle, which real history cannot have but
+    stored data might (a lying server): a walk that meets one asks the API instead."""
     gen: dict[str, int] = {}
+    cyclic: set[str] = set()
     for start in parents:
         if start in gen:
             continue
-        stack = [start]
-        while stack:
-            sha = stack[-1]
-            pending = [p for p in parents[sha] if p in parents and p not in gen]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            if sha not in gen:
+        path = {start}  # the commits on the current walk from ``start``
+        frames = [(start, iter(parents[start]))]
+        while frames:
+            sha, rest = frames[-1]
+            for parent in rest:
+                if parent not in parents or parent in gen:
+                    continue
+                if parent in path:
+                    cyclic.update((parent, sha))
+                    continue
+                path.add(parent)
+                frames.append((parent, iter(parents[parent])))
+                break
+            else:
+                frames.pop()
+                path.discard(sha)
                 gen[sha] = 1 + max((gen[p] for p in parents[sha] if p in gen), default=0)
-    return gen
+    return gen, cyclic
 
 
 def pr_commits(graph: Graph, source: str | None, destination: str | None) -> list[str] | None:
@@ -105,6 +116,8 @@ def pr_commits(graph: Graph, source: str | None, destination: str | None) -> lis
         if flag == SOURCE:
             live -= 1
             found.append(sha)
+        if sha in graph.cyclic:
+            return None  # a parent cycle (stored data that lies): ask the API
         for parent in graph.parents[sha]:
             if parent not in graph.parents:
                 return None  # history the mirror lacks: the list cannot be derived
