@@ -9,6 +9,7 @@ import sqlite3
 import zipfile
 
 import httpx
+from archive_shapes import ISSUE_TABLES
 from mirror import TOKEN, Harness, differences
 
 from bbmirror.engine import Options
@@ -18,17 +19,7 @@ from bbmirror.simulator.cloud.launch import viewer_uuid
 from bbmirror.simulator.common.transport import SimulatorTransport
 
 CHILD_LISTS = ("/comments", "/changes", "/attachments")
-TRACKER_TABLES = (
-    "issues",
-    "comments",
-    "issue_changes",
-    "issue_change_items",
-    "issue_attachments",
-    "milestones",
-    "versions",
-    "components",
-    "users",
-)
+TRACKER_TABLES = (*ISSUE_TABLES, "users")
 
 
 def _member(world):
