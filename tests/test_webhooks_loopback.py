@@ -16,4 +16,4 @@ def test_after_each_mutation_the_mirror_served_with_webhooks_equals_the_world(tm
     assert measured.deliveries >= 8 and measured.requests > 0
     assert measured.requests <= 5 * measured.deliveries
     assert measured.burst["equal"]  # a flood of 1,000 deliveries: nothing lost
-    assert measured.burst["answers"] == {"202": 1000}  # every one answered, none refused
+    assert measured.burst["answers"] == {"202": 1000}, measured.burst["errors"]  # none refused

@@ -157,7 +157,9 @@ def _send_burst(path: str) -> None:
     sender = WebhookSender(spec["url"], SECRET, late=0, duplicate=0, reorder=0)
 
     async def send() -> None:
-        limits = httpx.Limits(max_connections=100)
+        # A connection per delivery, as Bitbucket sends them: a pooled keep-alive connection the
+        # server closes after its idle timeout races a POST on a loaded machine (a lost answer).
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
         async with httpx.AsyncClient(timeout=120, limits=limits) as client:
             await sender.send(events, client)  # type: ignore[arg-type]
 
