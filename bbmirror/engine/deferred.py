@@ -44,18 +44,20 @@ def due(
         names = []
         for name in stream.children if parent_id in changed else sorted(backfill):
             child = engine.streams[name]
-            if not engine.wanted(name):
-                continue
-            if (
-                child.skip
-                and child.skip(obj)
-                and not engine.store.has_alive(child.table, {child.scope: parent_id})
-            ):
-                continue
-            names.append(name)
+            if engine.wanted(name) and not nothing_to_read(engine, child, obj, parent_id):
+                names.append(name)
         if names:
             found[parent_id] = [obj.get("id"), names]
     return found
+
+
+def nothing_to_read(engine: Engine, child: Stream, obj: dict, parent_id: str) -> bool:
+    """The parent says its child list is empty (a zero count) and nothing is mirrored."""
+    return bool(
+        child.skip
+        and child.skip(obj)
+        and not engine.store.has_alive(child.table, {child.scope: parent_id})
+    )
 
 
 def enqueue(state: SyncState, found: dict[str, list]) -> None:

@@ -164,13 +164,8 @@ class Runner(DueWalker):
                 if is_default:
                     default = f"{kind}:{ref}"
         answer = None if failed else (refs, default)
-        commits = self.streams["commits"]
-        if failed and self.wanted("commits") and not self.is_denied(commits, unit.ctx):
-            reason = (
-                f"skipped: commits of {unit.ctx.get('full_name')} wait for a run that "
-                f"lists every ref ({', '.join(failed)} could not be read)"
-            )
-            self.note("commits", reason, {"repository_id": unit.ctx.get("repository_id")})
+        if failed:
+            note_refs_unread(self, unit.ctx, ", ".join(failed))
         unit.facts["refs"] = answer
         return answer
 
@@ -181,6 +176,18 @@ class Runner(DueWalker):
         refs = (self.refs(unit) or ({}, None))[0]
         if refs:
             self.collect_garbage(unit.scope, refs)  # when due (see Engine.collect_garbage)
+
+
+def note_refs_unread(engine: Any, ctx: Context, lists: str) -> None:
+    """Say once that commits (and their garbage collection) wait for a run that lists every
+    ref: a missing branch must not look like a deleted one."""
+    commits = engine.streams["commits"]
+    if engine.wanted("commits") and not engine.is_denied(commits, ctx):
+        reason = (
+            f"skipped: commits of {ctx.get('full_name')} wait for a run that lists every ref "
+            f"({lists} could not be read)"
+        )
+        engine.note("commits", reason, {"repository_id": ctx.get("repository_id")})
 
 
 def has_refs(engine: Runner, unit: Unit) -> bool:

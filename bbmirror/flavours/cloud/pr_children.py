@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 
 from bbmirror.engine.base import ChildRows, merge
+from bbmirror.engine.deferred import nothing_to_read
 from bbmirror.engine.feed import COMPLETE
 from bbmirror.engine.graph_commits import GraphCommits
 from bbmirror.engine.streams import Context, RowSet, Stream
@@ -74,7 +75,8 @@ class PrChildren(GraphCommits):
             wanted = [
                 name
                 for name in sorted(names)
-                if self.wanted(name) and not self.nothing(self.streams[name], obj, parent_id)
+                if self.wanted(name)
+                and not nothing_to_read(self, self.streams[name], obj, parent_id)
             ]
             if wanted:
                 due[parent_id] = [obj.get("id"), wanted]
@@ -123,14 +125,6 @@ class PrChildren(GraphCommits):
         when = row.get("updated_on")
         return bool(when) and self.store.has_alive(
             "pullrequest_activity", {"pullrequest_id": pid, "date": when}
-        )
-
-    def nothing(self, child: Stream, obj: dict, parent_id: str) -> bool:
-        """The parent says there is nothing to read and nothing is mirrored (a zero count)."""
-        return bool(
-            child.skip
-            and child.skip(obj)
-            and not self.store.has_alive(child.table, {child.scope: parent_id})
         )
 
     async def comments_then_activity(self, ctx: Context, parent_id: str) -> ChildRows | None:

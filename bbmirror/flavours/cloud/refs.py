@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bbmirror.engine.base import merge
 from bbmirror.engine.outcome import now
+from bbmirror.engine.runner import note_refs_unread
 from bbmirror.engine.streams import Context
 from bbmirror.flavours.cloud import rows_git
 from bbmirror.rows import RowSet
@@ -42,13 +43,7 @@ async def read_refs(engine: Engine, ctx: Context, where: dict[str, str]) -> dict
         return {}
     found = await engine.guarded("branches", _read(engine, ctx, where), ctx)
     if found is None:
-        commits = engine.streams["commits"]
-        if engine.wanted("commits") and not engine.is_denied(commits, ctx):
-            reason = (
-                f"skipped: commits of {ctx.get('full_name')} wait for a run that lists "
-                "every ref (refs could not be read)"
-            )
-            engine.note("commits", reason, {"repository_id": ctx.get("repository_id")})
+        note_refs_unread(engine, ctx, "refs")
     return found
 
 
