@@ -104,6 +104,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         views=SLIM_VIEWS,
         drop_indexes=UNUSED_INDEXES,
     ),
+    Migration(
+        9,
+        "delivery analytics: pipelines, deployments, environments, PR files and tasks,"
+        " code insights",
+    ),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 
