@@ -16,6 +16,8 @@ Choices where the reference is silent:
 
 from __future__ import annotations
 
+from typing import Any
+
 from bbmirror.rows import (
     Row,
     RowError,
@@ -40,11 +42,26 @@ from bbmirror.rows import (
 # -- accounts, workspaces, projects, repositories -----------------------------------------
 
 
-def workspace(obj: dict, *, source: str) -> RowSet:
-    obj = _obj(obj, "workspace")
+def _keyed(obj: Any, kind: str) -> tuple[dict, str]:
+    """The object and its uuid: workspaces, projects and repositories are keyed by it."""
+    obj = _obj(obj, kind)
     key = _uuid(obj)
     if key is None:
-        raise RowError("workspace has no 'uuid'")
+        raise RowError(f"{kind} has no 'uuid'")
+    return obj, key
+
+
+def _dated(obj: dict, kind: str) -> Row:
+    """The columns every dated Cloud object's row ends with: its two times and its JSON."""
+    return {
+        "created_on": _time(obj, "created_on", kind),
+        "updated_on": _time(obj, "updated_on", kind),
+        "json": _json(obj),
+    }
+
+
+def workspace(obj: dict, *, source: str) -> RowSet:
+    obj, key = _keyed(obj, "workspace")
     row = {
         "id": key,
         "source": source,
@@ -52,9 +69,7 @@ def workspace(obj: dict, *, source: str) -> RowSet:
         "slug": obj.get("slug"),
         "name": obj.get("name"),
         "is_private": _bool(obj.get("is_private")),
-        "created_on": _time(obj, "created_on", "workspace"),
-        "updated_on": _time(obj, "updated_on", "workspace"),
-        "json": _json(obj),
+        **_dated(obj, "workspace"),
     }
     return {"workspaces": [row]}
 
@@ -84,10 +99,7 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
 
 
 def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet:
-    obj = _obj(obj, "project")
-    key = _uuid(obj)
-    if key is None:
-        raise RowError("project has no 'uuid'")
+    obj, key = _keyed(obj, "project")
     row = {
         "id": key,
         "source": source,
@@ -96,18 +108,13 @@ def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSe
         "name": obj.get("name"),
         "description": obj.get("description"),
         "is_private": _bool(obj.get("is_private")),
-        "created_on": _time(obj, "created_on", "project"),
-        "updated_on": _time(obj, "updated_on", "project"),
-        "json": _json(obj),
+        **_dated(obj, "project"),
     }
     return {"projects": [row]}
 
 
 def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet:
-    obj = _obj(obj, "repository")
-    key = _uuid(obj)
-    if key is None:
-        raise RowError("repository has no 'uuid'")
+    obj, key = _keyed(obj, "repository")
     rs: RowSet = {}
     full_name = obj.get("full_name")
     slug = obj.get("slug")
@@ -134,9 +141,7 @@ def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> Ro
         "size": _int(obj.get("size"), "repository 'size'"),
         "mainbranch": mainbranch.get("name") if isinstance(mainbranch, dict) else mainbranch,
         "website": obj.get("website"),
-        "created_on": _time(obj, "created_on", "repository"),
-        "updated_on": _time(obj, "updated_on", "repository"),
-        "json": _json(obj),
+        **_dated(obj, "repository"),
     }
     _add(rs, "repositories", row)
     return rs
@@ -268,9 +273,7 @@ def _comment(
         "state": None,
         "severity": None,
         "version": None,
-        "created_on": _time(obj, "created_on", f"{kind} comment"),
-        "updated_on": _time(obj, "updated_on", f"{kind} comment"),
-        "json": _json(obj),
+        **_dated(obj, f"{kind} comment"),
     }
     _add(rs, "comments", row)
     return rs
