@@ -51,6 +51,14 @@ def _keyed(obj: Any, kind: str) -> tuple[dict, str]:
     return obj, key
 
 
+def _user_id(rs: RowSet, obj: Any, source: str, missing: str) -> str:
+    """The id of the user ``obj`` names (its row joins ``rs``): rows keyed by a user need one."""
+    user_id = _ref_user(rs, obj, source)
+    if user_id is None:
+        raise RowError(missing)
+    return user_id
+
+
 def _dated(obj: dict, kind: str) -> Row:
     """The columns every dated Cloud object's row ends with: its two times and its JSON."""
     return {
@@ -78,9 +86,9 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
     """A ``workspace_membership``: who belongs to a workspace, with which permission."""
     obj = _obj(obj, "workspace membership")
     rs: RowSet = {}
-    user_id = _ref_user(rs, obj.get("user"), source)
-    if user_id is None:
-        raise RowError("workspace membership has no 'user' with a uuid")
+    user_id = _user_id(
+        rs, obj.get("user"), source, "workspace membership has no 'user' with a uuid"
+    )
     workspace_id = workspace_id or _uuid(obj.get("workspace"))
     if workspace_id is None:
         raise RowError("workspace membership has no 'workspace' uuid")
@@ -353,9 +361,7 @@ def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
     obj = _obj(obj, "default reviewer")
     user = obj.get("user") if obj.get("type") == "default_reviewer" else obj
     rs: RowSet = {}
-    user_id = _ref_user(rs, user, source)
-    if user_id is None:
-        raise RowError("default reviewer has no user uuid")
+    user_id = _user_id(rs, user, source, "default reviewer has no user uuid")
     row = {
         "id": f"{repository_id}/default-reviewer/{user_id}",
         "source": source,
