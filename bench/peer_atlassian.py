@@ -57,7 +57,7 @@ def copy(cloud, db, workspaces: list[str]) -> Counter:
             if not repo.get("has_issues"):
                 continue
             issues = each(f"{base}/issues")
-            save("issues", [_issue(name, i) for i in issues])
+            save("issues", [_numbered(name, i) for i in issues])
             for issue in issues:
                 key = f"{name}/{issue['id']}"
                 comments = each(f"{base}/issues/{issue['id']}/comments")
@@ -72,17 +72,8 @@ def _flat(obj: dict) -> dict:
 
 
 def _pr(repo: str, pr: dict) -> dict:
-    return {
-        "id": f"{repo}/{pr['id']}",
-        "repo": repo,
-        "number": pr["id"],
-        "title": pr.get("title"),
-        "state": pr.get("state"),
-        "author": (pr.get("author") or {}).get("uuid"),
-        "comment_count": pr.get("comment_count"),
-        "updated_on": pr.get("updated_on"),
-        "json": json.dumps(pr),
-    }
+    author = (pr.get("author") or {}).get("uuid")
+    return {**_numbered(repo, pr), "author": author, "comment_count": pr.get("comment_count")}
 
 
 def _comment(c: dict, pr: str | None = None, issue: str | None = None) -> dict:
@@ -96,15 +87,16 @@ def _activity(pr: str, a: dict) -> dict:
     return {"key": f"{pr}/{kind}/{when}", "pr": pr, "kind": kind, "json": json.dumps(a)}
 
 
-def _issue(repo: str, i: dict) -> dict:
+def _numbered(repo: str, obj: dict) -> dict:
+    """The columns a pull request and an issue share: both are numbered within a repository."""
     return {
-        "id": f"{repo}/{i['id']}",
+        "id": f"{repo}/{obj['id']}",
         "repo": repo,
-        "number": i["id"],
-        "title": i.get("title"),
-        "state": i.get("state"),
-        "updated_on": i.get("updated_on"),
-        "json": json.dumps(i),
+        "number": obj["id"],
+        "title": obj.get("title"),
+        "state": obj.get("state"),
+        "updated_on": obj.get("updated_on"),
+        "json": json.dumps(obj),
     }
 
 

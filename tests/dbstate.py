@@ -30,6 +30,16 @@ def count(db: str | Path, sql: str, *args: object) -> int:
         conn.close()
 
 
+def alive(db: str | Path, table: str) -> dict[str, bool]:
+    """Each row id of a table and whether it is alive: a tombstoned row maps to False."""
+    conn = sqlite3.connect(db)
+    try:
+        found = conn.execute(f"SELECT id, deleted_at IS NULL FROM [{table}]")
+        return {key: bool(up) for key, up in found}
+    finally:
+        conn.close()
+
+
 def integrity(db: str | Path) -> str:
     """SQLite's own verdict on a file a kill left behind ("ok" when there is no file)."""
     if not Path(db).exists():

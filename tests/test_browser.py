@@ -66,11 +66,9 @@ def served(db: Path) -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    world = generate(3, "small")
-    db = tmp_path_factory.mktemp("browser") / "bitbucket.db"
-    Harness(world, str(db)).sync()
+@contextlib.contextmanager
+def browsing(db: Path) -> Iterator[tuple[webdriver.Chrome, str]]:
+    """Headless chromium (a fresh profile, console logged) and the URL of `db` served."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -82,9 +80,18 @@ def site(tmp_path_factory):
     with served(db) as url:
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         try:
-            yield driver, url, world
+            yield driver, url
         finally:
             driver.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    world = generate(3, "small")
+    db = tmp_path_factory.mktemp("browser") / "bitbucket.db"
+    Harness(world, str(db)).sync()
+    with browsing(db) as (driver, url):
+        yield driver, url, world
 
 
 def visit(driver, url: str, shot: str, ready) -> list[dict]:
@@ -99,6 +106,11 @@ def visit(driver, url: str, shot: str, ready) -> list[dict]:
 
 def text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
+
+
+def has_rows(driver) -> list:
+    """The rows of the page's result table (none yet: the page is not ready)."""
+    return driver.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr")
 
 
 def test_index_table_search_and_report_pages(site):
@@ -118,7 +130,7 @@ def test_index_table_search_and_report_pages(site):
         driver,
         f"{url}/bitbucket/pullrequests",
         "table-pullrequests",
-        lambda d: d.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr"),
+        has_rows,
     )
     assert not errors
     body = text(driver)
@@ -139,7 +151,7 @@ def test_index_table_search_and_report_pages(site):
         driver,
         f"{url}/bitbucket/pr_cycle_time?repository={repo.full_name}",
         "report-cycle-time",
-        lambda d: d.find_elements(By.CSS_SELECTOR, "table.rows-and-columns tbody tr"),
+        has_rows,
     )
     assert not errors
     headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table th")]

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 from datasette.utils import tilde_encode
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from test_browser import CHROMEDRIVER, CHROMIUM, FLAGS, SHOTS, served, visit
+from test_browser import browsing, visit
 
 from bbmirror.store import Store
 
@@ -35,19 +31,8 @@ def browser(tmp_path_factory):
         store.write({"pullrequests": [_row("pr", "final", 4, state="MERGED")]})
         store.write({"issues": [_row("issue", "crash", 2, state="new")]})
         store.write({"issues": [_row("issue", "crash on start", 3, state="resolved")]})
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='bbmirror-chromium-')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with served(db) as url:
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        try:
-            yield driver, url
-        finally:
-            driver.quit()
+    with browsing(db) as (driver, url):
+        yield driver, url
 
 
 def panel_rows(driver) -> list:

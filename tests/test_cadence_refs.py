@@ -8,6 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import dbstate
 import httpx
 import pytest
 from mirror import TOKEN, Harness, differences
@@ -98,11 +99,7 @@ def test_a_sync_reads_refs_once_per_repository_and_tombstones_a_deleted_tag(tmp_
     del repo.tags[name]
     assert harness.sync().outcome == "ok"
     assert differences(world, harness.db) == []
-    conn = sqlite3.connect(harness.db)
-    (gone,) = conn.execute(
-        "select deleted_at from tags where id = ?", (f"{repo.uuid}/tag/{name}",)
-    ).fetchone()
-    assert gone is not None
+    assert dbstate.alive(harness.db, "tags")[f"{repo.uuid}/tag/{name}"] is False
 
 
 # -- the settings cadence ----------------------------------------------------------------------
@@ -144,12 +141,8 @@ def test_a_new_milestone_shows_after_the_cadence_and_a_zero_cadence_reads_every_
     harness.sync(settings_every=0)
     assert len(_settings_reads(harness)) > 0
     assert differences(world, harness.db) == []
-    conn = sqlite3.connect(harness.db)
-    (deleted,) = conn.execute(
-        "select deleted_at from milestones where name = ? and repository_id = ?",
-        (gone.name, repo.uuid),
-    ).fetchone()
-    assert deleted is not None
+    named = "select count(*) from milestones where name = ? and repository_id = ?"
+    assert dbstate.count(harness.db, f"{named} and deleted_at is not null", gone.name, repo.uuid)
 
 
 def test_status_shows_how_old_the_settings_lists_are(tmp_path):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+import dbstate
 import pytest
 from dc_mirror import DcHarness
 
@@ -27,15 +26,6 @@ def test_a_label_without_a_name_is_a_row_error():
         rows.repository_label({"name": ""}, source="dc", repository_id="dc/repo/1")
 
 
-def _labels(db: str) -> dict[str, bool]:
-    conn = sqlite3.connect(db)
-    try:
-        found = conn.execute("select id, deleted_at is null from repository_labels")
-        return {key: bool(alive) for key, alive in found}
-    finally:
-        conn.close()
-
-
 def test_a_sync_mirrors_labels_and_tombstones_a_removed_one(tmp_path):
     world = generate_dc(3, "tiny")
     repo = max(world.repositories.values(), key=lambda r: len(r.labels))
@@ -45,4 +35,5 @@ def test_a_sync_mirrors_labels_and_tombstones_a_removed_one(tmp_path):
     gone = repo.labels.pop(0)
     harness.sync_equal()
     source = harness.source().name
-    assert _labels(harness.db)[f"{source}/repo/{repo.id}/label/{gone}"] is False
+    key = f"{source}/repo/{repo.id}/label/{gone}"
+    assert dbstate.alive(harness.db, "repository_labels")[key] is False

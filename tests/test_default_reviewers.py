@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import dbstate
 import pytest
 from mirror import TOKEN, Harness
 
@@ -44,15 +45,6 @@ def test_a_reviewer_without_identity_is_a_row_error():
         cloud_rows.default_reviewer({"type": "user"}, source="c", repository_id="{r}")
 
 
-def _alive(db: str) -> set[str]:
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute("select id from default_reviewers where deleted_at is null")
-        return {r[0] for r in rows}
-    finally:
-        conn.close()
-
-
 def test_a_sync_mirrors_default_reviewers_and_tombstones_a_removed_one(tmp_path):
     world = generate(5, "tiny")
     repo = max(world.repositories.values(), key=lambda r: len(r.default_reviewers))
@@ -63,13 +55,8 @@ def test_a_sync_mirrors_default_reviewers_and_tombstones_a_removed_one(tmp_path)
     summary = harness.sync(settings_every=0)  # read every run (a 24 h cadence by default)
     assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
     assert harness.oracle(world, harness.db) == []
-    assert f"{repo.uuid}/default-reviewer/{gone}" not in _alive(harness.db)
-    conn = sqlite3.connect(harness.db)
-    tomb = conn.execute(
-        "select deleted_at from default_reviewers where id = ?",
-        (f"{repo.uuid}/default-reviewer/{gone}",),
-    ).fetchone()
-    assert tomb is not None and tomb[0] is not None
+    key = f"{repo.uuid}/default-reviewer/{gone}"
+    assert dbstate.alive(harness.db, "default_reviewers")[key] is False  # kept, tombstoned
 
 
 def test_a_token_without_the_pullrequest_scope_is_refused_and_skips_the_family(tmp_path):
@@ -84,4 +71,4 @@ def test_a_token_without_the_pullrequest_scope_is_refused_and_skips_the_family(t
     conn = sqlite3.connect(harness.db)
     reasons = [r[0] for r in conn.execute("select reason from sync_errors")]
     assert any("pullrequest" in r and r.startswith("skipped:") for r in reasons), reasons
-    assert _alive(harness.db) == set()
+    assert not any(dbstate.alive(harness.db, "default_reviewers").values())

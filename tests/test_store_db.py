@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -322,8 +323,11 @@ def test_read_only_file(tmp_path):
         assert ro.count("commits") == 0
 
 
-def _refused_untouched(path: Path, says: str) -> None:
-    """Opening `path` fails with a clear StoreError and leaves the file byte for byte."""
+def _refused_untouched(path: Path, says: str, prepare: str | None = None) -> None:
+    """After `prepare` (SQL run on `path`), opening it fails clearly and leaves it byte for byte."""
+    if prepare:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute(prepare)
     before = snapshot(path)
     with pytest.raises(StoreError, match=says):
         Store.open(path)
@@ -338,21 +342,14 @@ def test_not_a_database(tmp_path):
 
 def test_someone_elses_sqlite_database(tmp_path):
     path = tmp_path / "other.db"
-    other = sqlite3.connect(path)
-    other.execute("CREATE TABLE contacts (name TEXT)")
-    other.commit()
-    other.close()
-    _refused_untouched(path, "not a bbmirror one")
+    _refused_untouched(path, "not a bbmirror one", "CREATE TABLE contacts (name TEXT)")
 
 
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "m.db"
     Store.open(path).close()
-    c = sqlite3.connect(path)
-    c.execute("INSERT INTO _migrations VALUES (999, 'from the future', '2030-01-01')")
-    c.commit()
-    c.close()
-    _refused_untouched(path, "upgrade bbmirror")
+    future = "INSERT INTO _migrations VALUES (999, 'from the future', '2030-01-01')"
+    _refused_untouched(path, "upgrade bbmirror", future)
 
 
 def test_locked_database(tmp_path):

@@ -6,14 +6,12 @@
 --   saw them. `repository_id` (optional) narrows it to one repository.
 -- params: date, repository_id
 
-WITH undo AS (
-  SELECT v.row_id, j.key AS col, j.value AS value,
-    row_number() OVER (PARTITION BY v.row_id, j.key ORDER BY v.seq) AS nth
-  FROM row_versions v, json_each(v.changed) j
-  WHERE v.table_name = 'repositories' AND v.observed_at > :date
-),
-prev AS (
-  SELECT row_id, json_group_object(col, value) AS prev FROM undo WHERE nth = 1 GROUP BY row_id
+WITH prev AS (
+  SELECT row_id, json_group_object(col, value) AS prev FROM (
+    SELECT v.row_id, j.key AS col, j.value AS value, min(v.seq)
+    FROM row_versions v, json_each(v.changed) j
+    WHERE v.table_name = 'repositories' AND v.observed_at > :date GROUP BY v.row_id, j.key
+  ) GROUP BY row_id
 )
 SELECT * FROM (
 SELECT t.[id],

@@ -265,7 +265,8 @@ def as_of_sql(table: str) -> str:
 
     A column's value at D is the previous value stored by the earliest version observed after
     D that changed it, or the current value when none did. Rows first seen after D, and rows
-    tombstoned at D, are left out.
+    tombstoned at D, are left out. (``value`` beside ``min(v.seq)`` is the earliest version's:
+    SQLite gives a bare column the values of the row a lone min() picked.)
     """
     cols = columns(table)
     picked = ",\n  ".join(
@@ -281,14 +282,12 @@ def as_of_sql(table: str) -> str:
     where = (
         f"\n  AND (coalesce(:repository_id, '') = '' OR {scope} = :repository_id)" if scope else ""
     )
-    return f"""WITH undo AS (
-  SELECT v.row_id, j.key AS col, j.value AS value,
-    row_number() OVER (PARTITION BY v.row_id, j.key ORDER BY v.seq) AS nth
-  FROM row_versions v, json_each(v.changed) j
-  WHERE v.table_name = '{table}' AND v.observed_at > :date
-),
-prev AS (
-  SELECT row_id, json_group_object(col, value) AS prev FROM undo WHERE nth = 1 GROUP BY row_id
+    return f"""WITH prev AS (
+  SELECT row_id, json_group_object(col, value) AS prev FROM (
+    SELECT v.row_id, j.key AS col, j.value AS value, min(v.seq)
+    FROM row_versions v, json_each(v.changed) j
+    WHERE v.table_name = '{table}' AND v.observed_at > :date GROUP BY v.row_id, j.key
+  ) GROUP BY row_id
 )
 SELECT * FROM (
 SELECT t.[id],

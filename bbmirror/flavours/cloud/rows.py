@@ -16,6 +16,8 @@ Choices where the reference is silent:
 
 from __future__ import annotations
 
+from typing import Any
+
 from bbmirror.rows import (
     Row,
     RowError,
@@ -40,11 +42,34 @@ from bbmirror.rows import (
 # -- accounts, workspaces, projects, repositories -----------------------------------------
 
 
-def workspace(obj: dict, *, source: str) -> RowSet:
-    obj = _obj(obj, "workspace")
+def _keyed(obj: Any, kind: str) -> tuple[dict, str]:
+    """The object and its uuid: workspaces, projects and repositories are keyed by it."""
+    obj = _obj(obj, kind)
     key = _uuid(obj)
     if key is None:
-        raise RowError("workspace has no 'uuid'")
+        raise RowError(f"{kind} has no 'uuid'")
+    return obj, key
+
+
+def _user_id(rs: RowSet, obj: Any, source: str, missing: str) -> str:
+    """The id of the user ``obj`` names (its row joins ``rs``): rows keyed by a user need one."""
+    user_id = _ref_user(rs, obj, source)
+    if user_id is None:
+        raise RowError(missing)
+    return user_id
+
+
+def _dated(obj: dict, kind: str) -> Row:
+    """The columns every dated Cloud object's row ends with: its two times and its JSON."""
+    return {
+        "created_on": _time(obj, "created_on", kind),
+        "updated_on": _time(obj, "updated_on", kind),
+        "json": _json(obj),
+    }
+
+
+def workspace(obj: dict, *, source: str) -> RowSet:
+    obj, key = _keyed(obj, "workspace")
     row = {
         "id": key,
         "source": source,
@@ -52,9 +77,7 @@ def workspace(obj: dict, *, source: str) -> RowSet:
         "slug": obj.get("slug"),
         "name": obj.get("name"),
         "is_private": _bool(obj.get("is_private")),
-        "created_on": _time(obj, "created_on", "workspace"),
-        "updated_on": _time(obj, "updated_on", "workspace"),
-        "json": _json(obj),
+        **_dated(obj, "workspace"),
     }
     return {"workspaces": [row]}
 
@@ -63,9 +86,9 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
     """A ``workspace_membership``: who belongs to a workspace, with which permission."""
     obj = _obj(obj, "workspace membership")
     rs: RowSet = {}
-    user_id = _ref_user(rs, obj.get("user"), source)
-    if user_id is None:
-        raise RowError("workspace membership has no 'user' with a uuid")
+    user_id = _user_id(
+        rs, obj.get("user"), source, "workspace membership has no 'user' with a uuid"
+    )
     workspace_id = workspace_id or _uuid(obj.get("workspace"))
     if workspace_id is None:
         raise RowError("workspace membership has no 'workspace' uuid")
@@ -84,10 +107,7 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
 
 
 def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet:
-    obj = _obj(obj, "project")
-    key = _uuid(obj)
-    if key is None:
-        raise RowError("project has no 'uuid'")
+    obj, key = _keyed(obj, "project")
     row = {
         "id": key,
         "source": source,
@@ -96,18 +116,13 @@ def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSe
         "name": obj.get("name"),
         "description": obj.get("description"),
         "is_private": _bool(obj.get("is_private")),
-        "created_on": _time(obj, "created_on", "project"),
-        "updated_on": _time(obj, "updated_on", "project"),
-        "json": _json(obj),
+        **_dated(obj, "project"),
     }
     return {"projects": [row]}
 
 
 def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet:
-    obj = _obj(obj, "repository")
-    key = _uuid(obj)
-    if key is None:
-        raise RowError("repository has no 'uuid'")
+    obj, key = _keyed(obj, "repository")
     rs: RowSet = {}
     full_name = obj.get("full_name")
     slug = obj.get("slug")
@@ -134,9 +149,7 @@ def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> Ro
         "size": _int(obj.get("size"), "repository 'size'"),
         "mainbranch": mainbranch.get("name") if isinstance(mainbranch, dict) else mainbranch,
         "website": obj.get("website"),
-        "created_on": _time(obj, "created_on", "repository"),
-        "updated_on": _time(obj, "updated_on", "repository"),
-        "json": _json(obj),
+        **_dated(obj, "repository"),
     }
     _add(rs, "repositories", row)
     return rs
@@ -268,9 +281,7 @@ def _comment(
         "state": None,
         "severity": None,
         "version": None,
-        "created_on": _time(obj, "created_on", f"{kind} comment"),
-        "updated_on": _time(obj, "updated_on", f"{kind} comment"),
-        "json": _json(obj),
+        **_dated(obj, f"{kind} comment"),
     }
     _add(rs, "comments", row)
     return rs
@@ -350,9 +361,7 @@ def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
     obj = _obj(obj, "default reviewer")
     user = obj.get("user") if obj.get("type") == "default_reviewer" else obj
     rs: RowSet = {}
-    user_id = _ref_user(rs, user, source)
-    if user_id is None:
-        raise RowError("default reviewer has no user uuid")
+    user_id = _user_id(rs, user, source, "default reviewer has no user uuid")
     row = {
         "id": f"{repository_id}/default-reviewer/{user_id}",
         "source": source,

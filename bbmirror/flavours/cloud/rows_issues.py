@@ -129,17 +129,21 @@ def issue_change(
     user_id = _ref_user(rs, obj.get("user"), source)
     created_on = _time(obj, "created_on", "issue change")
     changes = obj.get("changes") if isinstance(obj.get("changes"), dict) else {}
+    # what a change and each of its items share: who changed which issue when
+    shared = {
+        "source": source,
+        "issue_id": issue_id,
+        "repository_id": repository_id,
+        "user_id": user_id,
+        "created_on": created_on,
+    }
     _add(
         rs,
         "issue_changes",
         {
             "id": key,
-            "source": source,
-            "issue_id": issue_id,
-            "repository_id": repository_id,
+            **shared,
             "change_id": change_id,
-            "user_id": user_id,
-            "created_on": created_on,
             "message": _text(obj.get("message")),
             "message_html": _html(obj.get("message")),
             "changes": _dumps(changes),
@@ -153,12 +157,8 @@ def issue_change(
             "issue_change_items",
             {
                 "id": f"{key}/{field}",
-                "source": source,
+                **shared,
                 "change_id": key,
-                "issue_id": issue_id,
-                "repository_id": repository_id,
-                "user_id": user_id,
-                "created_on": created_on,
                 "field": field,
                 "old": _blank_none(values.get("old")),
                 "new": _blank_none(values.get("new")),

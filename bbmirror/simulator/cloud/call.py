@@ -349,9 +349,17 @@ def resolve_ref(repo: Repository, ref: str) -> str:
         return repo.branches[ref]
     if ref in repo.tags:
         return repo.tags[ref].target
+    return commit_by_prefix(repo, ref, 4)
+
+
+def commit_by_prefix(repo: Repository, ref: str, shortest: int) -> str:
+    """A full hash or a unique hex prefix (≥ ``shortest``) → full hash; 404 otherwise.
+
+    One rule for every endpoint that takes a commit; only the shortest prefix differs.
+    """
     if ref in repo.commits:
         return ref
-    if len(ref) >= 4 and re.fullmatch(r"[0-9a-fA-F]+", ref):
+    if len(ref) >= shortest and re.fullmatch(r"[0-9a-fA-F]+", ref):
         matches = [h for h in repo.commits if h.startswith(ref.lower())]
         if len(matches) == 1:
             return matches[0]

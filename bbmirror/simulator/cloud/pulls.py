@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from starlette.responses import Response
 
@@ -17,6 +16,7 @@ from bbmirror.simulator.cloud.call import (
     Doc,
     _decode_cursor,
     _epoch,
+    commit_by_prefix,
     commit_order,
     resolve_ref,
 )
@@ -194,14 +194,7 @@ def commits(c: Call) -> Response:
 
 
 def _commit_hash(c: Call, repo: Repository) -> str:
-    key = c.params["hash"]
-    if key in repo.commits:
-        return key
-    if len(key) >= 7 and re.fullmatch(r"[0-9a-fA-F]+", key):
-        matches = [h for h in repo.commits if h.startswith(key.lower())]
-        if len(matches) == 1:
-            return matches[0]
-    raise ApiError(404, f"Commit not found: {key}")
+    return commit_by_prefix(repo, c.params["hash"], 7)
 
 
 def get_commit(c: Call) -> Response:
