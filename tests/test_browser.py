@@ -66,11 +66,9 @@ def served(db: Path) -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    world = generate(3, "small")
-    db = tmp_path_factory.mktemp("browser") / "bitbucket.db"
-    Harness(world, str(db)).sync()
+@contextlib.contextmanager
+def chromium() -> Iterator[webdriver.Chrome]:
+    """Headless chromium with a fresh profile, its console log kept for `visit`."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -79,12 +77,20 @@ def site(tmp_path_factory):
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with served(db) as url:
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        try:
-            yield driver, url, world
-        finally:
-            driver.quit()
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    world = generate(3, "small")
+    db = tmp_path_factory.mktemp("browser") / "bitbucket.db"
+    Harness(world, str(db)).sync()
+    with served(db) as url, chromium() as driver:
+        yield driver, url, world
 
 
 def visit(driver, url: str, shot: str, ready) -> list[dict]:
