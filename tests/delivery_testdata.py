@@ -15,6 +15,7 @@ must show from whatever rows the tables then hold (``delivery_expect``).
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import sqlite3
@@ -35,6 +36,7 @@ RESULTS = (("SUCCESSFUL", 0.7), ("FAILED", 0.12), ("ROLLED_BACK", 0.12), ("STOPP
 PIPELINE_RESULTS = (("SUCCESSFUL", 0.75), ("FAILED", 0.15), ("ERROR", 0.04), ("STOPPED", 0.06))
 
 
+@functools.cache  # the expectations parse the same timestamps many times
 def utc(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
