@@ -67,8 +67,8 @@ def served(db: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def browsing(db: Path) -> Iterator[tuple[webdriver.Chrome, str]]:
-    """Headless chromium (a fresh profile, console logged) and the URL of `db` served."""
+def chromium() -> Iterator[webdriver.Chrome]:
+    """Headless chromium with a fresh profile, its console log kept for `visit`."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -77,12 +77,18 @@ def browsing(db: Path) -> Iterator[tuple[webdriver.Chrome, str]]:
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with served(db) as url:
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        try:
-            yield driver, url
-        finally:
-            driver.quit()
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@contextlib.contextmanager
+def browsing(db: Path) -> Iterator[tuple[webdriver.Chrome, str]]:
+    """Headless chromium and the URL of `db` served."""
+    with served(db) as url, chromium() as driver:
+        yield driver, url
 
 
 @pytest.fixture(scope="module")
