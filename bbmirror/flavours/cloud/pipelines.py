@@ -16,7 +16,8 @@ by number, up to what ``size`` promises. Build numbers only grow, so:
 - Steps (``pipeline_steps``, level ``repository details``) are read once, when a run is first
   seen COMPLETED: queued in the list's transaction (``extra.steps_due``), read 25 runs at a
   time, each batch's rows, tombstones and queue in one transaction. A run still pending or in
-  progress has no steps mirrored yet; a steps list that fails stays queued.
+  progress has no steps mirrored yet; a steps list that fails stays queued. ``--full`` reads
+  the whole list and every completed run's steps again.
 """
 
 from __future__ import annotations
