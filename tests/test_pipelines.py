@@ -14,6 +14,7 @@ import pytest
 from mirror import TOKEN, Harness
 
 from bbmirror.engine import Options
+from bbmirror.flavours.cloud.plan import _reachable
 from bbmirror.flavours.cloud.rows_pipelines import pipeline, pipeline_step
 from bbmirror.rows import RowError
 from bbmirror.simulator.cloud import pipelines as sim_pipelines
@@ -151,6 +152,11 @@ def test_a_full_sync_mirrors_runs_and_the_steps_of_completed_runs(mirrored):
         )
         > 0
     )
+    to_commits = "select count(*) from pipelines p join commits c on c.id = p.commit_id"
+    on_refs = sum(
+        p.commit in _reachable(r) for r in world.repositories.values() for p in r.pipelines
+    )
+    assert _count(harness.db, to_commits) == on_refs > 0  # runs of commits a ref still reaches
     assert harness.oracle(world, harness.db) == []
 
 

@@ -17,7 +17,8 @@ by number, up to what ``size`` promises. Build numbers only grow, so:
   seen COMPLETED: queued in the list's transaction (``extra.steps_due``), read 25 runs at a
   time, each batch's rows, tombstones and queue in one transaction. A run still pending or in
   progress has no steps mirrored yet; a steps list that fails stays queued. ``--full`` reads
-  the whole list and every completed run's steps again.
+  the whole list and every completed run's steps again, and so does the run after a rename
+  (``forget``: their JSON holds the repository's name and links).
 """
 
 from __future__ import annotations
@@ -57,6 +58,18 @@ def pipelines_due(engine: Any, unit: Unit) -> bool:
     return age >= timedelta(seconds=cadence.every(engine)) or age < timedelta(0)
 
 
+def forget(engine: Any, ctx: dict) -> None:
+    """A renamed repository: read the whole list and every completed run's steps again (their
+    JSON holds its name and links), and ask again if it was remembered without pipelines."""
+    state = engine.store.get_state(engine.source.name, ctx["repository_id"], STREAM)
+    if state is None:
+        return
+    state.extra["whole"] = True
+    state.extra.pop("absent_at", None)
+    with engine.store.transaction():
+        engine.store.put_state(state)
+
+
 class PipelineWalker:
     """The two Pipelines hooks of Cloud's engine (mixed into ``CloudSync``)."""
 
@@ -66,8 +79,9 @@ class PipelineWalker:
         state = self.store.get_state(self.source.name, unit.scope, STREAM) or SyncState(
             source=self.source.name, scope=unit.scope, stream=STREAM
         )
-        top = 0 if self.options.full else int(state.extra.get("top", 0))
-        unfinished = [] if self.options.full else list(state.extra.get("open", []))
+        whole = self.options.full or bool(state.extra.pop("whole", False))
+        top = 0 if whole else int(state.extra.get("top", 0))
+        unfinished = [] if whole else list(state.extra.get("open", []))
         floor = min([top, *(n - 1 for n in unfinished)])
         try:
             found, size = await _newest(self, stream.path.format(**ctx), floor)
@@ -92,8 +106,8 @@ class PipelineWalker:
         stored = self.store.current("pipelines", [r["id"] for r in runs], ("state",))
         due = [list(x) for x in state.extra.get("steps_due", [])]
         queued = {row_id for _, row_id in due}
-        for run in runs:  # --full reads every run's steps again
-            was = None if self.options.full else stored.get(run["id"])
+        for run in runs:  # --full (or a rename) reads every run's steps again
+            was = None if whole else stored.get(run["id"])
             if run["state"] == "COMPLETED" and was != ("COMPLETED",) and run["id"] not in queued:
                 due.append([run["uuid"], run["id"]])
         state.extra["top"] = max([top, *(n for n in numbers.values() if isinstance(n, int))])
