@@ -254,3 +254,25 @@ def test_steps_times_lie_within_their_runs():
                     assert to_us(step.completed_on) <= to_us(run.completed_on) + US
             if run.state == "COMPLETED":
                 assert run.build_seconds_used == sum(s.build_seconds_used for s in run.steps)
+
+
+@pytest.mark.parametrize("status", [500, 404])
+def test_a_steps_list_that_fails_stays_queued_unless_the_run_is_gone(tmp_path, status):
+    world = generate(5, "tiny")
+    repo = _with_pipelines(world)[0]
+    run = next(p for p in repo.pipelines if p.state == "COMPLETED")
+    steps = f"/2.0/repositories/{repo.full_name}/pipelines/{run.uuid}/steps"
+    faults = {"failing_paths": (steps,), "failing_status": status}
+    harness = Harness(world, str(tmp_path / "m.db"), faults=faults)
+    summary = harness.sync()
+    assert summary.errors == 1 and summary.outcome == "partial"
+    mine = f"select count(*) from pipeline_steps where pipeline_id like '%{run.uuid}'"
+    assert _count(harness.db, mine) == 0
+    harness.app.state.faults.failing_paths = ()
+    harness.log.clear()
+    harness.sync()
+    asked = [r.path for r in _steps(harness)]
+    if status == 500:  # still queued: read now
+        assert asked == [steps] and _count(harness.db, mine) == len(run.steps)
+    else:  # a 404: the run is gone, not asked again
+        assert asked == [] and _count(harness.db, mine) == 0

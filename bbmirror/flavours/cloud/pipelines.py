@@ -189,7 +189,14 @@ async def _steps(engine: Any, uuid: str, row_id: str, ctx: dict) -> RowSet:
     page = 1
     while True:
         params = [("pagelen", str(PAGELEN)), ("page", str(page))]
-        body = await engine.client.get(path, params)
+        try:
+            body = await engine.client.get(path, params)
+        except BitbucketError as exc:
+            if exc.status != 404:
+                raise  # the guard records it; the run stays queued for the next sync
+            reason = f"pipeline {row_id} answered 404 for its steps (deleted upstream?): dropped"
+            engine.note(stream.name, reason, {"pipeline": row_id, "url": exc.url})
+            return {}  # off the queue; what was mirrored of its steps gets deleted_at
         values = body.get("values") if isinstance(body, dict) else None
         values = values if isinstance(values, list) else []
         for obj in values:
