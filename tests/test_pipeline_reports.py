@@ -26,9 +26,8 @@ def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after activity (runs start and finish)."""
     db = str(tmp_path_factory.mktemp("pipeline-reports") / "bitbucket.db")
     harness = mirrored("cloud").copy(db)
-    for n in (40, 40):
-        random_activity(harness.world, n, random.Random(n + 7))
-        harness.sync_equal(Options(reconcile=True))
+    random_activity(harness.world, 60, random.Random(47))
+    harness.sync_equal(Options(reconcile=True))
     return SimpleNamespace(world=harness.world, db=db)
 
 
