@@ -188,6 +188,8 @@ CLOUD = Flavour(
         "select count(*) from comments where inline_path is not null",
         "select count(*) from comments where deleted = 1",
         "select count(*) from issue_change_items",
+        "select count(*) from pipelines where pullrequest_id is not null",
+        "select count(*) from pipeline_steps where result = 'NOT_RUN'",
     ),
     serve=_cloud_serve,
     cli_sync=_cloud_cli,

@@ -96,6 +96,7 @@ def cloud_replay() -> dict[str, Any]:
         f"{CLOUD_REPO}/pullrequests/2/commits": cloud_page([load("cloud/commit.json")]),
         f"{CLOUD_REPO}/pullrequests/2/statuses": cloud_page([load("cloud/commit_status.json")]),
         f"{CLOUD_REPO}/pullrequests/activity": cloud_page(_feed(2)),
+        f"{CLOUD_REPO}/pipelines": cloud_page([]),  # never ran a pipeline: an empty list
     }
 
 

@@ -16,6 +16,7 @@ from bbmirror.engine.plan import Level, Plan, Step
 from bbmirror.engine.runner import Unit, has_refs
 from bbmirror.flavours.cloud import cadence
 from bbmirror.flavours.cloud.discovery import readable_workspace
+from bbmirror.flavours.cloud.pipelines import pipelines_due
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 from bbmirror.rows import to_utc
 
@@ -121,6 +122,10 @@ def _tracker(repo: Any) -> int:
     return int(bool(repo.has_issues))
 
 
+PIPELINES = (
+    "the repository is not remembered as never having run a pipeline, or settings_every "
+    "passed (flavours/cloud/pipelines.py)"
+)
 REFS = "read with branches, in the same `refs` list (refs.py)"
 
 
@@ -236,6 +241,14 @@ LISTS = Level(
             noop=_tracker,
             least=lambda r: pages(len(r.issues)) if r.has_issues else 0,
         ),
+        Step(
+            "pipelines",
+            hook="pipeline_list",
+            when=PIPELINES,
+            holds=pipelines_due,
+            noop=lambda r: int(bool(r.pipelines)),
+            least=lambda r: pages(len(r.pipelines)),
+        ),
     ),
     lambda world: world.repositories.values(),
     discover="repository_units",
@@ -269,6 +282,14 @@ DETAILS = Level(
             noop=0,
             hook="issue_children",
             least=lambda r: _issues(r) - pages(len(r.issues)) if r.has_issues else 0,
+        ),
+        Step(
+            "pipeline_steps",
+            hook="pipeline_steps",
+            wanted_with=("pipelines",),
+            when="runs first seen COMPLETED, queued by the list",
+            noop=0,
+            least=lambda r: sum(p.state == "COMPLETED" for p in r.pipelines),
         ),
     ),
     lambda world: world.repositories.values(),

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from bbmirror.engine.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
+from bbmirror.engine.streams import (
+    ABSENT,
+    DELETED,
+    DENIED,
+    FAILED,
+    REMOVED,
+    TRACKER_POLICY,
+    Owned,
+    Stream,
+    using,
+)
 from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
+from bbmirror.flavours.cloud import rows_pipelines as cloud_pipelines
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -21,6 +32,8 @@ IN_WORKSPACE = ("workspace_id",)
 
 # An issue's child list: 404 means the issue vanished meanwhile; 410, the tracker was removed.
 ISSUE_CHILD_POLICY = ((403, DENIED), (404, DELETED), (410, REMOVED))
+# Pipelines (flavours/cloud/pipelines.py): a repository that never ran one may answer 404.
+PIPELINES_POLICY = ((403, DENIED), (404, ABSENT), (410, FAILED))
 
 
 def _no_comments(pr: dict) -> bool:
@@ -215,6 +228,23 @@ def _stream_list() -> list[Stream]:
             scope="issue_id",
             statuses=ISSUE_CHILD_POLICY,
             family="issue",
+        ),
+        Stream(  # runs newest first down to what is mirrored (flavours/cloud/pipelines.py)
+            "pipelines",
+            f"{REPO}/pipelines/",
+            "pipelines",
+            using(cloud_pipelines.pipeline, *IN_REPO),
+            statuses=PIPELINES_POLICY,
+            family="pipeline",
+        ),
+        Stream(  # a run's steps, read once it is COMPLETED
+            "pipeline_steps",
+            f"{REPO}/pipelines/{{pipeline_uuid}}/steps/",
+            "pipeline_steps",
+            using(cloud_pipelines.pipeline_step, "repository_id", "pipeline_id"),
+            mode="children",
+            scope="pipeline_id",
+            family="pipeline",
         ),
     ]
 

@@ -21,13 +21,16 @@ from bbmirror.engine.heads import HeadsWalker
 from bbmirror.engine.keyset import KeysetWalker
 from bbmirror.engine.plan import Step
 from bbmirror.engine.runner import Runner, Unit
-from bbmirror.flavours.cloud import cadence, export_job, refs
+from bbmirror.flavours.cloud import cadence, export_job, pipelines, refs
 from bbmirror.flavours.cloud.discovery import CloudDiscovery
+from bbmirror.flavours.cloud.pipelines import PipelineWalker
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.cloud.pr_children import FEED, FEED_TOP, PrChildren
 
 
-class CloudSync(CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, FeedWalker):
+class CloudSync(
+    CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, FeedWalker, PipelineWalker
+):
     """The order of work for one Bitbucket Cloud source."""
 
     plan = CLOUD_PLAN
@@ -56,9 +59,10 @@ class CloudSync(CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, F
 
     def check_renamed(self, unit: Unit) -> None:
         """Level hook: a renamed repository is read again, all of it (engine/renames.py), the
-        settings lists too (their JSON holds its links)."""
+        settings lists and Pipelines runs too (their JSON holds its links)."""
         if renames.check(self.store, self.source.name, unit.scope, unit.ctx["full_name"]):
             cadence.forget(self, unit.ctx)
+            pipelines.forget(self, unit.ctx)
 
     async def refs_list(self, unit: Unit) -> dict[str, str] | None:
         """Step ``branches``: branches and tags from one ``refs`` list, as commit heads."""

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bbmirror.simulator.cloud import render
+from bbmirror.simulator.cloud import pipelines_api, render
 from bbmirror.simulator.cloud.call import (
     API_PREFIX,
     ApiError,
@@ -202,6 +202,9 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/refs/branches/{name:path}", get_branch, ("GET",)),
     ("/refs/tags", tags, ("GET",)),
     ("/refs/tags/{name:path}", get_tag, ("GET",)),
+    ("/pipelines", pipelines_api.pipelines, ("GET",)),  # asked as `pipelines/` (§3.20)
+    ("/pipelines/{puuid}", pipelines_api.get_pipeline, ("GET",)),
+    ("/pipelines/{puuid}/steps", pipelines_api.steps, ("GET",)),
 ]
 
 

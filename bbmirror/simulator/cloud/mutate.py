@@ -16,6 +16,7 @@ import random
 import re
 from collections.abc import Callable
 
+from bbmirror.simulator.cloud import pipelines
 from bbmirror.simulator.cloud.history import member_uuids
 from bbmirror.simulator.cloud.mutate_code import (
     _protected,
@@ -348,5 +349,8 @@ OPERATIONS: tuple[tuple[Op, float], ...] = (
 
 
 def random_activity(world: World, n: int, rng: random.Random) -> list[str]:
-    """Apply ``n`` mutations in a realistic mix; returns one short description per mutation."""
-    return apply_mix(world, list(world.repositories.values()), OPERATIONS, n, rng)
+    """Apply ``n`` mutations in a realistic mix; returns one short description per mutation.
+    Pipelines then move on at the new clock (pipelines.py: an rng of their own)."""
+    done = apply_mix(world, list(world.repositories.values()), OPERATIONS, n, rng)
+    pipelines.advance(world)
+    return done

@@ -27,6 +27,10 @@ QUERIES = {
     "components": "select id, name from components",
     "default_reviewers": "select id, user_id from default_reviewers",
     "repository_labels": "select id, name from repository_labels",
+    "pipelines": "select id, build_number, state, result, commit_hash, pullrequest_id, trigger,"
+    " creator_id, build_seconds_used, created_on, completed_on from pipelines",
+    "pipeline_steps": "select id, pipeline_id, name, state, result, started_on, completed_on"
+    " from pipeline_steps",
     "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
     "issue_changes": "select id, user_id from issue_changes",
     "issue_attachments": "select id from issue_attachments",

@@ -1,0 +1,122 @@
+"""Bitbucket Cloud Pipelines runs and steps → rows (reference bitbucket-cloud.md §3.20).
+
+Shapes: the 2.0 spec's ``pipeline`` / ``pipeline_step`` schemas; ``state.name`` is PENDING,
+IN_PROGRESS or COMPLETED, ``state.result.name`` the result once COMPLETED. Keys:
+``{repository_id}/pipeline/{uuid}`` and ``{repository_id}/pipeline-step/{uuid}`` (uuids are
+immutable; build numbers are per repository). ``target_type``: ``ref`` (a branch, tag or
+bookmark, with ``ref_type``), ``commit`` or ``pullrequest`` (its ``ref_name`` is the source
+branch). ``duration_seconds``: the API's ``duration_in_seconds``, else completion minus start.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bbmirror.rows import (
+    RowError,
+    RowSet,
+    _add,
+    _get,
+    _int,
+    _json,
+    _obj,
+    _ref_user,
+    _time,
+    _uuid,
+    commit_key,
+    pullrequest_key,
+)
+
+TARGETS = {
+    "pipeline_ref_target": "ref",
+    "pipeline_commit_target": "commit",
+    "pipeline_pullrequest_target": "pullrequest",
+}
+
+
+def pipeline_key(repository_id: str, uuid: str) -> str:
+    return f"{repository_id}/pipeline/{uuid}"
+
+
+def _seconds(obj: dict, start: str | None, end: str | None) -> int | None:
+    given = obj.get("duration_in_seconds")
+    if given is not None:
+        return _int(given, "duration_in_seconds")
+    if not (start and end):
+        return None
+    return max(
+        0, int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
+    )
+
+
+def _trigger(obj: dict) -> str | None:
+    trigger = obj.get("trigger")
+    name = _get(trigger, "name")
+    if isinstance(name, str) and name:
+        return name.upper()
+    kind = _get(trigger, "type")
+    return kind.removeprefix("pipeline_trigger_").upper() if isinstance(kind, str) else None
+
+
+def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
+    """One run; its creator becomes a ``users`` row."""
+    obj = _obj(obj, "pipeline")
+    uuid = _uuid(obj)
+    if uuid is None:
+        raise RowError("pipeline has no 'uuid'")
+    rs: RowSet = {}
+    target = obj.get("target") if isinstance(obj.get("target"), dict) else {}
+    sha = _get(target, "commit", "hash")
+    number = _get(target, "pullrequest", "id")
+    kind = TARGETS.get(str(target.get("type")), target.get("type"))
+    created = _time(obj, "created_on", "pipeline")
+    completed = _time(obj, "completed_on", "pipeline")
+    row = {
+        "id": pipeline_key(repository_id, uuid),
+        "source": source,
+        "repository_id": repository_id,
+        "uuid": uuid,
+        "build_number": _int(obj.get("build_number"), "build_number"),
+        "state": _get(obj, "state", "name"),
+        "result": _get(obj, "state", "result", "name"),
+        "target_type": kind,
+        "ref_type": target.get("ref_type"),
+        "ref_name": target.get("ref_name") or target.get("source"),
+        "commit_hash": sha,
+        "commit_id": commit_key(repository_id, sha) if sha else None,
+        "pullrequest_id": pullrequest_key(repository_id, number) if number is not None else None,
+        "trigger": _trigger(obj),
+        "creator_id": _ref_user(rs, obj.get("creator"), source),
+        "build_seconds_used": _int(obj.get("build_seconds_used"), "build_seconds_used"),
+        "created_on": created,
+        "completed_on": completed,
+        "duration_seconds": _seconds(obj, created, completed),
+        "json": _json(obj),
+    }
+    _add(rs, "pipelines", row)
+    return rs
+
+
+def pipeline_step(obj: dict, *, source: str, repository_id: str, pipeline_id: str) -> RowSet:
+    """One step of a run (not its log)."""
+    obj = _obj(obj, "pipeline step")
+    uuid = _uuid(obj)
+    if uuid is None:
+        raise RowError("pipeline step has no 'uuid'")
+    started = _time(obj, "started_on", "pipeline step")
+    completed = _time(obj, "completed_on", "pipeline step")
+    row = {
+        "id": f"{repository_id}/pipeline-step/{uuid}",
+        "source": source,
+        "pipeline_id": pipeline_id,
+        "repository_id": repository_id,
+        "uuid": uuid,
+        "name": obj.get("name"),
+        "state": _get(obj, "state", "name"),
+        "result": _get(obj, "state", "result", "name"),
+        "started_on": started,
+        "completed_on": completed,
+        "duration_seconds": _seconds(obj, started, completed),
+        "json": _json(obj),
+    }
+    return {"pipeline_steps": [row]}
