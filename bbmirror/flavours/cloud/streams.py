@@ -5,6 +5,7 @@ from __future__ import annotations
 from bbmirror.engine.streams import DELETED, DENIED, REMOVED, TRACKER_POLICY, Owned, Stream, using
 from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_deploys as cloud_deploys
 from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
@@ -215,6 +216,21 @@ def _stream_list() -> list[Stream]:
             scope="issue_id",
             statuses=ISSUE_CHILD_POLICY,
             family="issue",
+        ),
+        # Deployments and environments (§3.19: trailing slashes; scope `pipeline`).
+        Stream(
+            "environments",
+            f"{REPO}/environments/",
+            "environments",
+            using(cloud_deploys.environment, *IN_REPO),
+            family="pipeline",
+        ),
+        Stream(
+            "deployments",
+            f"{REPO}/deployments/",
+            "deployments",
+            using(cloud_deploys.deployment, *IN_REPO),
+            family="pipeline",
         ),
     ]
 

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bbmirror.simulator.cloud import render
+from bbmirror.simulator.cloud import deploys, render
 from bbmirror.simulator.cloud.call import (
     API_PREFIX,
     ApiError,
@@ -202,6 +202,7 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/refs/branches/{name:path}", get_branch, ("GET",)),
     ("/refs/tags", tags, ("GET",)),
     ("/refs/tags/{name:path}", get_tag, ("GET",)),
+    *deploys.ROUTES,  # /environments/ and /deployments/ (trailing slashes, §3.19)
 ]
 
 

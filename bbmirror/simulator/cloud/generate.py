@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from bbmirror.simulator.cloud import deploys
 from bbmirror.simulator.cloud.discussion import Discussion
 from bbmirror.simulator.cloud.history import member_uuids
 from bbmirror.simulator.cloud.world import (
@@ -219,6 +220,7 @@ class _Generator(Discussion):
         self.renumber()
         for repo in repos:
             repo.default_reviewers = default_reviewers(self.world, repo)
+        deploys.populate(self.world)  # own rng per repository: other bytes unchanged
         self.world.clock = iso(END_US)
         return self.world
 

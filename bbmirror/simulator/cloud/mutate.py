@@ -16,6 +16,7 @@ import random
 import re
 from collections.abc import Callable
 
+from bbmirror.simulator.cloud import deploys
 from bbmirror.simulator.cloud.history import member_uuids
 from bbmirror.simulator.cloud.mutate_code import (
     _protected,
@@ -349,4 +350,6 @@ OPERATIONS: tuple[tuple[Op, float], ...] = (
 
 def random_activity(world: World, n: int, rng: random.Random) -> list[str]:
     """Apply ``n`` mutations in a realistic mix; returns one short description per mutation."""
-    return apply_mix(world, list(world.repositories.values()), OPERATIONS, n, rng)
+    done = apply_mix(world, list(world.repositories.values()), OPERATIONS, n, rng)
+    deploys.activity(world)  # deployments move on too (own rng, no clock tick: mix unchanged)
+    return done

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bbmirror.rows import to_utc
+from bbmirror.simulator.cloud.deploys import deploys_expected
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.oracle import QUERIES, actual, compare
 
@@ -64,6 +65,7 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
             exp["activity_count"][key] = (len(pr.activity),)
         for uuid in repo.default_reviewers:
             exp["default_reviewers"][f"{rid}/default-reviewer/{uuid}"] = (uuid,)
+        deploys_expected(exp, repo)
         if not repo.has_issues:
             continue
         for kind, table in (("milestone", repo.milestones), ("version", repo.versions)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bbmirror.simulator.cloud.deploy_model import Deploys
 from bbmirror.simulator.common.clock import WORLD_CLOCK
 
 ISSUE_STATES = (
@@ -247,6 +248,7 @@ class Repository:
     pullrequests: dict[int, PullRequest] = field(default_factory=dict)
     default_reviewers: list[str] = field(default_factory=list)  # user uuids, in order added
     last_issue_id: int = 0  # highest issue id ever handed out; deleted ids are never reused
+    deploys: Deploys = field(default_factory=Deploys)  # environments, deployments (deploys.py)
 
     @property
     def full_name(self) -> str:

@@ -27,6 +27,9 @@ QUERIES = {
     "components": "select id, name from components",
     "default_reviewers": "select id, user_id from default_reviewers",
     "repository_labels": "select id, name from repository_labels",
+    "environments": "select id, name, type, rank from environments",
+    "deployments": "select id, environment_id, state, result, commit_hash, started_on,"
+    " completed_on from deployments",
     "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
     "issue_changes": "select id, user_id from issue_changes",
     "issue_attachments": "select id from issue_attachments",
