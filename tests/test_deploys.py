@@ -11,6 +11,7 @@ import pytest
 from mirror import BASE, TOKEN, Harness
 
 from bbmirror.flavours.cloud import rows_deploys
+from bbmirror.flavours.server import rows_deploys as dc_deploys
 from bbmirror.rows import RowError
 from bbmirror.simulator.cloud import deploys
 from bbmirror.simulator.cloud.generate import generate
@@ -158,3 +159,53 @@ def test_a_token_without_the_pipeline_scope_is_refused_and_noted(tmp_path):
     summary = harness.sync()
     assert summary.outcome == "ok" and summary.skipped > 0, summary.message
     assert _count(harness.db, "select count(*) from deployments") == 0
+
+
+# A Data Center deployment as bitbucket-server.md §2.11 shows it.
+DC_DEPLOYMENT = {
+    "deploymentSequenceNumber": 5,
+    "description": "Deploy to prod",
+    "displayName": "Release 5",
+    "environment": {"displayName": "Prod EU", "key": "prod-eu", "type": "PRODUCTION", "url": ""},
+    "fromCommit": {"id": "aaa111", "displayId": "aaa111"},
+    "key": "deploy-web",
+    "lastUpdated": 1640144380441,
+    "state": "ROLLED_BACK",
+    "toCommit": {"id": "bbb222", "displayId": "bbb222"},
+    "url": "https://ci.example.com/deploy/5",
+}
+
+
+@pytest.mark.parametrize(
+    "state, shared",
+    [
+        ("SUCCESSFUL", ("COMPLETED", "SUCCESSFUL")),
+        ("FAILED", ("COMPLETED", "FAILED")),
+        ("ROLLED_BACK", ("COMPLETED", "ROLLED_BACK")),
+        ("CANCELLED", ("COMPLETED", "CANCELLED")),
+        ("IN_PROGRESS", ("IN_PROGRESS", None)),
+        ("PENDING", ("PENDING", None)),
+        ("UNKNOWN", ("UNKNOWN", None)),
+    ],
+)
+def test_data_center_states_map_onto_the_shared_columns(state, shared):
+    rs = dc_deploys.deployment({**DC_DEPLOYMENT, "state": state}, source="s", repository_id="r")
+    (row,) = rs["deployments"]
+    assert (row["state"], row["result"]) == shared
+    assert (row["completed_on"] is not None) == (shared[0] == "COMPLETED")
+
+
+def test_a_data_center_deployment_names_its_environment_and_commits():
+    rs = dc_deploys.deployment(DC_DEPLOYMENT, source="s", repository_id="r")
+    (row,), (env,) = rs["deployments"], rs["environments"]
+    assert row["id"] == "r/deployment/deploy-web/prod-eu/5" and row["sequence"] == 5
+    assert (row["commit_hash"], row["from_commit_hash"], row["commit_id"]) == (
+        "bbb222",
+        "aaa111",
+        "r/bbb222",
+    )
+    assert row["updated_on"] == "2021-12-22T03:39:40.441000+00:00"
+    assert (env["id"], env["type"]) == ("r/environment/prod-eu", "production")
+    testing = {**DC_DEPLOYMENT, "environment": {"key": "qa", "type": "TESTING"}}
+    (qa,) = dc_deploys.deployment(testing, source="s", repository_id="r")["environments"]
+    assert qa["type"] == "test"
