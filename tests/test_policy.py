@@ -95,9 +95,9 @@ def test_repository_access_token_syncs_without_user_and_notes_each_skip(tmp_path
     errors = _errors(harness.db)
     assert errors and all(reason.startswith("skipped:") for _, reason in errors)
     families = sorted(reason.split(" the ")[2].split()[0] for _, reason in errors)
-    assert families == ["issue", "project", "team"]  # one note per family, not per repository
-    assert len([r for r in harness.log if r.status == 403]) == 3  # one refused request each
-    assert len(caplog.records) == 3
+    assert families == ["issue", "pipeline", "project", "team"]  # one note per family
+    assert len([r for r in harness.log if r.status == 403]) == 4  # one refused request each
+    assert len(caplog.records) == 4
     world = harness.world
     prs = sum(len(r.pullrequests) for r in world.repositories.values())
     assert _count(harness.db, "select count(*) from pullrequests") == prs
@@ -105,7 +105,7 @@ def test_repository_access_token_syncs_without_user_and_notes_each_skip(tmp_path
     branches = sum(len(r.branches) for r in world.repositories.values())
     assert _count(harness.db, "select count(*) from branches") == branches
     report = status.collect(harness.db)
-    assert len(report["sources"][0]["skipped"]) == 3
+    assert len(report["sources"][0]["skipped"]) == 4
     assert "skipped       milestones: skipped: the credential lacks the issue scope" in (
         status.render(report)
     )
@@ -116,7 +116,7 @@ def test_no_pullrequest_scope_skips_that_family_once_and_the_run_goes_on(tmp_pat
     _narrow(harness, "account", "project", "repository", "issue")
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0) and summary.skipped > 0
-    assert [s for s, _ in _errors(harness.db)] == ["default_reviewers"]  # the family's first
+    assert [s for s, _ in _errors(harness.db)] == ["default_reviewers", "environments"]
     family = [r for r in harness.log if r.path.endswith(("/pullrequests", "/default-reviewers"))]
     assert len(family) == 1  # then no more asking
     commits = sum(len(r.commits) for r in harness.world.repositories.values())
@@ -337,13 +337,13 @@ def test_a_404_on_members_and_projects_is_recorded_and_the_run_goes_on(tmp_path)
 @pytest.mark.parametrize(
     ("scopes", "skipped"),
     [
-        (("repository",), ["issue", "project", "pullrequest", "team"]),
-        (("repository", "pullrequest", "project", "team"), ["issue"]),  # a workspace token
+        (("repository",), ["issue", "pipeline", "project", "pullrequest", "team"]),
+        (("repository", "pullrequest", "project", "team"), ["issue", "pipeline"]),  # workspace
         (
             ("read:repository:bitbucket", "read:pullrequest:bitbucket", "read:workspace:bitbucket"),
-            ["issue", "project"],
+            ["issue", "pipeline", "project"],
         ),
-        (("pullrequest", "issue"), ["project", "team"]),
+        (("pullrequest", "issue"), ["pipeline", "project", "team"]),
     ],
 )
 def test_each_narrow_token_mirrors_what_it_may_read_and_names_the_rest(tmp_path, scopes, skipped):
