@@ -118,8 +118,8 @@ def _history(world: World, repo: Repository, rng: random.Random) -> None:
         # A failed (or bad) production release: a fix release soon, else a rollback.
         fix = next((k for k, p in enumerate(points[i:], i) if _fix_at(repo, line, p)), None)
         t += rng.randint(20 * MINUTE, 4 * HOUR)
-        if fix is not None and fix < i + 4 and rng.random() < 0.6:
-            fixed = repo.commits[line[points[fix]]]
+        fixed = repo.commits[line[points[fix]]] if fix is not None and fix < i + 4 else None
+        if fixed and to_us(fixed.date) < t + 2 * DAY and rng.random() < 0.8:
             i = fix + 1  # the next release is the fix, deployed straight to production
             t = max(t, to_us(fixed.date)) + rng.randint(5 * MINUTE, HOUR)
             rel = _release(d, rng, fixed.hash, t)
@@ -131,6 +131,8 @@ def _history(world: World, repo: Repository, rng: random.Random) -> None:
             ok, t = _run(d, rng, (*back, before.release_created_on), "Production", t, 1.0, who)
             if ok:
                 last_good = d.deployments[-1]
+        elif prod.status != "SUCCESSFUL" and _run(d, rng, rel, "Production", t, 1.0, who)[0]:
+            last_good = d.deployments[-1]  # nothing to roll back to: the release again
 
 
 def _fix_at(repo: Repository, line: list[str], at: int) -> bool:
