@@ -50,6 +50,7 @@ STEPS = (
         "environments",
         when="due: read every settings_every (24 h), on --full and --reconcile (cadence.py)",
         holds=environments_due,
+        wanted_with=("deployments",),  # --only deployments needs them
         then="settings_read",
         noop=0,
         least=lambda r: _pages(len(r.deploys.environments)),
