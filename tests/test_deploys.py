@@ -209,3 +209,19 @@ def test_a_data_center_deployment_names_its_environment_and_commits():
     testing = {**DC_DEPLOYMENT, "environment": {"key": "qa", "type": "TESTING"}}
     (qa,) = dc_deploys.deployment(testing, source="s", repository_id="r")["environments"]
     assert qa["type"] == "test"
+
+
+def test_a_no_op_run_lists_deployments_once_per_deploying_repository_and_no_environments(
+    tmp_path,
+):
+    world = generate(3, "tiny")
+    harness = Harness(world, str(tmp_path / "m.db"))
+    harness.sync_equal()
+    harness.log.clear()
+    harness.sync_equal()
+    asked = [r.path for r in harness.log if "/deployments" in r.path or "/environments" in r.path]
+    deploying = [r for r in world.repositories.values() if r.deploys.environments]
+    assert sorted(asked) == sorted(
+        f"/2.0/repositories/{r.full_name}/deployments" for r in deploying
+    )
+    assert len(deploying) < len(world.repositories)  # the others are not asked at all
