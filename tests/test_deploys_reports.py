@@ -30,9 +30,7 @@ def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after deployments moved and a second sync."""
     db = str(tmp_path_factory.mktemp("dora") / "bitbucket.db")
     harness = mirrored("cloud").copy(db)
-    rng = random.Random(15)
-    for _ in range(3):
-        random_activity(harness.world, 20, rng)
+    random_activity(harness.world, 30, random.Random(15))
     harness.sync_equal()
     return SimpleNamespace(world=harness.world, db=db)
 
