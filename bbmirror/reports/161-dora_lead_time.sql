@@ -13,14 +13,14 @@
 --   Filter by repository (full name) and deployment dates (YYYY-MM-DD, inclusive).
 -- params: repository, since, until
 
-WITH RECURSIVE prod AS (
+WITH RECURSIVE prod AS MATERIALIZED (
   SELECT d.id, d.repository_id, d.commit_id, d.completed_on
   FROM deployments d
   JOIN environments e ON e.id = d.environment_id AND e.deleted_at IS NULL
   WHERE d.deleted_at IS NULL AND e.type = 'production' AND d.commit_id IS NOT NULL
     AND d.state = 'COMPLETED' AND d.result = 'SUCCESSFUL'
 ),
-shipping AS (  -- the first successful production deployment of each release commit
+shipping AS MATERIALIZED (  -- the first successful production deployment of each release commit
   SELECT p.* FROM prod p
   WHERE NOT EXISTS (
     SELECT 1 FROM prod q WHERE q.commit_id = p.commit_id AND q.completed_on < p.completed_on
@@ -34,7 +34,10 @@ reach(deployment_id, completed_on, commit_id) AS (
   FROM reach r
   JOIN commit_parents cp ON cp.commit_id = r.commit_id AND cp.deleted_at IS NULL
   WHERE NOT EXISTS (
-    SELECT 1 FROM shipping s WHERE s.commit_id = cp.parent_id AND s.completed_on < r.completed_on
+    SELECT 1 FROM deployments e2
+    JOIN environments v ON v.id = e2.environment_id AND v.type = 'production'
+    WHERE e2.commit_id = cp.parent_id AND e2.deleted_at IS NULL AND e2.state = 'COMPLETED'
+      AND e2.result = 'SUCCESSFUL' AND e2.completed_on < r.completed_on
   )
 ),
 first_ship AS (
