@@ -26,19 +26,35 @@ shipping AS MATERIALIZED (  -- the first successful production deployment of eac
     SELECT 1 FROM prod q WHERE q.commit_id = p.commit_id AND q.completed_on < p.completed_on
   )
 ),
-reach(deployment_id, completed_on, commit_id) AS (
-  SELECT id, completed_on, commit_id FROM shipping
+latest AS (  -- each repository's newest release commit
+  SELECT s.repository_id, s.commit_id FROM shipping s
+  WHERE s.completed_on = (SELECT max(completed_on) FROM shipping t
+                          WHERE t.repository_id = s.repository_id)
+),
+chain(commit_id, depth) AS (  -- its first-parent line, newest first
+  SELECT commit_id, 0 FROM latest
+  UNION ALL
+  SELECT cp.parent_id, c.depth + 1
+  FROM chain c
+  JOIN commit_parents cp ON cp.commit_id = c.commit_id AND cp.position = 0
+    AND cp.deleted_at IS NULL
+),
+line AS MATERIALIZED (SELECT commit_id, min(depth) AS depth FROM chain GROUP BY commit_id),
+floors AS MATERIALIZED (  -- per release: the newest earlier release on that line
+  SELECT s.id, s.completed_on, s.commit_id,
+    (SELECT min(l.depth) FROM shipping e JOIN line l ON l.commit_id = e.commit_id
+     WHERE e.repository_id = s.repository_id AND e.completed_on < s.completed_on) AS floor
+  FROM shipping s
+),
+reach(deployment_id, completed_on, floor, commit_id) AS (
+  SELECT id, completed_on, floor, commit_id FROM floors
   UNION
-  -- Stop at an earlier release's commit: all it reaches shipped with that release already.
-  SELECT r.deployment_id, r.completed_on, cp.parent_id
+  -- Stop on the line at or below an earlier release: all that reaches shipped with it.
+  SELECT r.deployment_id, r.completed_on, r.floor, cp.parent_id
   FROM reach r
   JOIN commit_parents cp ON cp.commit_id = r.commit_id AND cp.deleted_at IS NULL
-  WHERE NOT EXISTS (
-    SELECT 1 FROM deployments e2
-    JOIN environments v ON v.id = e2.environment_id AND v.type = 'production'
-    WHERE e2.commit_id = cp.parent_id AND e2.deleted_at IS NULL AND e2.state = 'COMPLETED'
-      AND e2.result = 'SUCCESSFUL' AND e2.completed_on < r.completed_on
-  )
+  LEFT JOIN line l ON l.commit_id = cp.parent_id
+  WHERE r.floor IS NULL OR l.depth IS NULL OR l.depth < r.floor
 ),
 first_ship AS (
   SELECT commit_id, min(completed_on) AS shipped_on FROM reach GROUP BY commit_id
