@@ -18,6 +18,8 @@ from types import SimpleNamespace
 import pytest
 
 from bbmirror.reports import load_metadata
+from bbmirror.simulator.cloud import deploys
+from bbmirror.simulator.cloud.deploy_model import Deployment
 from bbmirror.simulator.cloud.deploys import is_fix
 from bbmirror.simulator.cloud.mutate import random_activity
 
@@ -31,8 +33,37 @@ def mirror(tmp_path_factory, mirrored):
     db = str(tmp_path_factory.mktemp("dora") / "bitbucket.db")
     harness = mirrored("cloud").copy(db)
     random_activity(harness.world, 30, random.Random(15))
+    fix_forward(harness.world)
     harness.sync_equal()
     return SimpleNamespace(world=harness.world, db=db)
+
+
+def fix_forward(world) -> None:
+    """A fix release (its commit says Fix…) deployed to production 30 minutes after the latest
+    completed production deployment: the generated history rarely has one (report 162)."""
+    repo = next(r for r in world.repositories.values() if production(r))
+    last = production(repo)[-1]
+    deployed = {x.commit for x in repo.deploys.deployments}
+    sha = next(
+        h for h in reversed(deploys.first_parents(repo))
+        if is_fix(repo.commits[h].message) and h not in deployed
+    )  # fmt: skip
+    start = ts(last.completion_date) + timedelta(minutes=30)
+    repo.deploys.deployments.append(
+        Deployment(
+            "{fix-forward-0000-0000-0000-000000000001}",
+            last.environment_uuid,
+            "{fix-forward-release}",
+            "#fix",
+            sha,
+            start.isoformat(timespec="microseconds"),
+            "COMPLETED",
+            "SUCCESSFUL",
+            last.deployer_uuid,
+            start.isoformat(timespec="microseconds"),
+            (start + timedelta(minutes=9)).isoformat(timespec="microseconds"),
+        )
+    )
 
 
 def report(db: str, name: str, **params: str) -> list[dict]:
@@ -97,6 +128,7 @@ def rounded(rows: list[dict], *cols: str) -> dict:
 def test_the_world_has_dora_numbers_to_show(mirror):
     prod = [x for r in mirror.world.repositories.values() for x in production(r)]
     assert {x.status for x in prod} == set(OK)
+    assert any(x.release_name == "#fix" for x in prod)  # a fix release to find in 162
     assert report(mirror.db, "dora_change_failure_rate")
     assert any(r["failures"] for r in report(mirror.db, "dora_change_failure_rate"))
     assert any(r["restored"] for r in report(mirror.db, "dora_time_to_restore"))
