@@ -38,32 +38,30 @@ def mirror(tmp_path_factory, mirrored):
     return SimpleNamespace(world=harness.world, db=db)
 
 
+def _deploy(repo, uuid: str, like, sha: str, status: str, start: datetime) -> None:
+    at = start.isoformat(timespec="microseconds")
+    end = (start + timedelta(minutes=9)).isoformat(timespec="microseconds")
+    repo.deploys.deployments.append(
+        Deployment(uuid, like.environment_uuid, uuid, f"#{uuid[1:4]}", sha, at, "COMPLETED",
+                   status, like.deployer_uuid, at, end)
+    )  # fmt: skip
+
+
 def fix_forward(world) -> None:
-    """A fix release (its commit says Fix…) deployed to production 30 minutes after the latest
-    completed production deployment: the generated history rarely has one (report 162)."""
+    """After the latest production deployment of a repository: a fix release (its commit says
+    Fix…) 30 minutes later, then two failed deployments in a row and a rollback to the fix. The
+    generated history rarely has either (reports 162 and 163)."""
     repo = next(r for r in world.repositories.values() if production(r))
     last = production(repo)[-1]
     deployed = {x.commit for x in repo.deploys.deployments}
-    sha = next(
-        h for h in reversed(deploys.first_parents(repo))
-        if is_fix(repo.commits[h].message) and h not in deployed
-    )  # fmt: skip
-    start = ts(last.completion_date) + timedelta(minutes=30)
-    repo.deploys.deployments.append(
-        Deployment(
-            "{fix-forward-0000-0000-0000-000000000001}",
-            last.environment_uuid,
-            "{fix-forward-release}",
-            "#fix",
-            sha,
-            start.isoformat(timespec="microseconds"),
-            "COMPLETED",
-            "SUCCESSFUL",
-            last.deployer_uuid,
-            start.isoformat(timespec="microseconds"),
-            (start + timedelta(minutes=9)).isoformat(timespec="microseconds"),
-        )
-    )
+    line = [h for h in reversed(deploys.first_parents(repo)) if h not in deployed]
+    fix = next(h for h in line if is_fix(repo.commits[h].message))
+    other = next(h for h in line if h != fix)
+    start = ts(last.completion_date)
+    _deploy(repo, "{fix-1}", last, fix, "SUCCESSFUL", start + timedelta(minutes=30))
+    _deploy(repo, "{bad-1}", last, other, "FAILED", start + timedelta(hours=30))
+    _deploy(repo, "{bad-2}", last, other, "FAILED", start + timedelta(hours=31))
+    _deploy(repo, "{fix-2}", last, fix, "SUCCESSFUL", start + timedelta(hours=33))
 
 
 def report(db: str, name: str, **params: str) -> list[dict]:
@@ -128,7 +126,7 @@ def rounded(rows: list[dict], *cols: str) -> dict:
 def test_the_world_has_dora_numbers_to_show(mirror):
     prod = [x for r in mirror.world.repositories.values() for x in production(r)]
     assert {x.status for x in prod} == set(OK)
-    assert any(x.release_name == "#fix" for x in prod)  # a fix release to find in 162
+    assert any(x.uuid == "{fix-1}" for x in prod)  # a fix release to find in 162
     assert report(mirror.db, "dora_change_failure_rate")
     assert any(r["failures"] for r in report(mirror.db, "dora_change_failure_rate"))
     assert any(r["restored"] for r in report(mirror.db, "dora_time_to_restore"))
