@@ -45,7 +45,7 @@ from bbmirror.webhooks import status as webhook_status
 
 DEFAULT_BUDGET = 1000
 DEFAULT_SETTINGS_EVERY = Source().settings_every
-SETTINGS = ("milestones", "versions", "components", "default_reviewers")  # Cloud's, on a cadence
+SETTINGS = ("milestones", "versions", "components", "default_reviewers", "environments")  # cadence
 REPO_TABLES = [t.name for t in TABLES.values() if "repository_id" in t.column_names]
 
 

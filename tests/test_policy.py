@@ -95,8 +95,7 @@ def test_repository_access_token_syncs_without_user_and_notes_each_skip(tmp_path
     errors = _errors(harness.db)
     assert errors and all(reason.startswith("skipped:") for _, reason in errors)
     families = sorted(reason.split(" the ")[2].split()[0] for _, reason in errors)
-    # one note per family, not per repository
-    assert families == ["issue", "pipeline", "project", "team"]
+    assert families == ["issue", "pipeline", "project", "team"]  # one note per family
     assert len([r for r in harness.log if r.status == 403]) == 4  # one refused request each
     assert len(caplog.records) == 4
     world = harness.world
@@ -117,7 +116,7 @@ def test_no_pullrequest_scope_skips_that_family_once_and_the_run_goes_on(tmp_pat
     _narrow(harness, "account", "project", "repository", "issue", "pipeline")
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0) and summary.skipped > 0
-    assert [s for s, _ in _errors(harness.db)] == ["default_reviewers"]  # the family's first
+    assert [s for s, _ in _errors(harness.db)] == ["default_reviewers", "environments"]
     family = [r for r in harness.log if r.path.endswith(("/pullrequests", "/default-reviewers"))]
     assert len(family) == 1  # then no more asking
     commits = sum(len(r.commits) for r in harness.world.repositories.values())

@@ -17,6 +17,7 @@ from bbmirror.engine.runner import Unit, has_refs
 from bbmirror.flavours.cloud import cadence
 from bbmirror.flavours.cloud.discovery import readable_workspace
 from bbmirror.flavours.cloud.pipelines import pipelines_due
+from bbmirror.flavours.cloud.plan_deploys import STEPS as DEPLOY_STEPS
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 from bbmirror.rows import to_utc
 
@@ -274,6 +275,7 @@ DETAILS = Level(
             least=lambda r: _pullrequests(r) - pages(len(r.pullrequests)),
             then="reread_statuses",
         ),
+        *DEPLOY_STEPS,  # environments on the settings cadence; deployments (plan_deploys.py)
         Step(
             "issues",
             part="children",

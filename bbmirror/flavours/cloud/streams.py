@@ -15,6 +15,7 @@ from bbmirror.engine.streams import (
 )
 from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.flavours.cloud import rows as cloud_rows
+from bbmirror.flavours.cloud import rows_deploys as cloud_deploys
 from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
@@ -244,6 +245,21 @@ def _stream_list() -> list[Stream]:
             using(cloud_pipelines.pipeline_step, "repository_id", "pipeline_id"),
             mode="children",
             scope="pipeline_id",
+            family="pipeline",
+        ),
+        # Deployments and environments (§3.19: trailing slashes; scope `pipeline`).
+        Stream(
+            "environments",
+            f"{REPO}/environments/",
+            "environments",
+            using(cloud_deploys.environment, *IN_REPO),
+            family="pipeline",
+        ),
+        Stream(
+            "deployments",
+            f"{REPO}/deployments/",
+            "deployments",
+            using(cloud_deploys.deployment, *IN_REPO),
             family="pipeline",
         ),
     ]

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bbmirror.simulator.cloud import pipelines_api, render
+from bbmirror.simulator.cloud import deploys, pipelines_api, render
 from bbmirror.simulator.cloud.call import (
     API_PREFIX,
     ApiError,
@@ -205,6 +205,7 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/pipelines", pipelines_api.pipelines, ("GET",)),  # asked as `pipelines/` (§3.20)
     ("/pipelines/{puuid}", pipelines_api.get_pipeline, ("GET",)),
     ("/pipelines/{puuid}/steps", pipelines_api.steps, ("GET",)),
+    *deploys.ROUTES,  # /environments/ and /deployments/ (trailing slashes, §3.19)
 ]
 
 

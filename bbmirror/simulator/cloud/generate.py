@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from bbmirror.simulator.cloud import pipelines
+from bbmirror.simulator.cloud import deploys, pipelines
 from bbmirror.simulator.cloud.discussion import Discussion
 from bbmirror.simulator.cloud.history import member_uuids
 from bbmirror.simulator.cloud.world import (
@@ -221,6 +221,7 @@ class _Generator(Discussion):
         for repo in repos:
             repo.default_reviewers = default_reviewers(self.world, repo)
         pipelines.generate(self.world)  # an rng of its own per repository
+        deploys.populate(self.world)  # own rng per repository: other bytes unchanged
         self.world.clock = iso(END_US)
         return self.world
 

@@ -16,7 +16,7 @@ import random
 import re
 from collections.abc import Callable
 
-from bbmirror.simulator.cloud import pipelines
+from bbmirror.simulator.cloud import deploys, pipelines
 from bbmirror.simulator.cloud.history import member_uuids
 from bbmirror.simulator.cloud.mutate_code import (
     _protected,
@@ -350,7 +350,8 @@ OPERATIONS: tuple[tuple[Op, float], ...] = (
 
 def random_activity(world: World, n: int, rng: random.Random) -> list[str]:
     """Apply ``n`` mutations in a realistic mix; returns one short description per mutation.
-    Pipelines then move on at the new clock (pipelines.py: an rng of their own)."""
+    Pipelines and deployments then move on (each with an rng of its own, no clock tick)."""
     done = apply_mix(world, list(world.repositories.values()), OPERATIONS, n, rng)
     pipelines.advance(world)
+    deploys.activity(world)
     return done

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from bbmirror.rows import to_utc
 from bbmirror.simulator.cloud import pipelines
+from bbmirror.simulator.cloud.deploys import deploys_expected
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.oracle import QUERIES, actual, compare
 
@@ -66,6 +67,7 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
         for uuid in repo.default_reviewers:
             exp["default_reviewers"][f"{rid}/default-reviewer/{uuid}"] = (uuid,)
         pipelines.expect(exp, repo)
+        deploys_expected(exp, repo)
         if not repo.has_issues:
             continue
         for kind, table in (("milestone", repo.milestones), ("version", repo.versions)):

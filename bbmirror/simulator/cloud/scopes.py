@@ -38,6 +38,7 @@ CLOUD_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^/repositories/[^/]+/[^/]+/(pullrequests|default-reviewers)(/|$)", "pullrequest"),
         (r"^/repositories/[^/]+/[^/]+/(issues|milestones|versions|components)(/|$)", "issue"),
         (r"^/repositories/[^/]+/[^/]+/pipelines", "pipeline"),
+        (r"^/repositories/[^/]+/[^/]+/(deployments|environments)(/|$)", "pipeline"),
         (r"^/repositories(/|$)", "repository"),
     )
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bbmirror.simulator.cloud.deploy_model import Deploys
 from bbmirror.simulator.cloud.pipeline_model import Pipeline
 from bbmirror.simulator.common.clock import WORLD_CLOCK
 
@@ -249,6 +250,7 @@ class Repository:
     default_reviewers: list[str] = field(default_factory=list)  # user uuids, in order added
     last_issue_id: int = 0  # highest issue id ever handed out; deleted ids are never reused
     pipelines: list[Pipeline] = field(default_factory=list)  # by build_number (pipelines.py)
+    deploys: Deploys = field(default_factory=Deploys)  # environments, deployments (deploys.py)
 
     @property
     def full_name(self) -> str:

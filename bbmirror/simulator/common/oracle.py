@@ -31,6 +31,9 @@ QUERIES = {
     " creator_id, build_seconds_used, created_on, completed_on from pipelines",
     "pipeline_steps": "select id, pipeline_id, name, state, result, started_on, completed_on"
     " from pipeline_steps",
+    "environments": "select id, name, type, rank from environments",
+    "deployments": "select id, environment_id, state, result, commit_hash, started_on,"
+    " completed_on from deployments",
     "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
     "issue_changes": "select id, user_id from issue_changes",
     "issue_attachments": "select id from issue_attachments",
