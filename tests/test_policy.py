@@ -116,7 +116,7 @@ def test_no_pullrequest_scope_skips_that_family_once_and_the_run_goes_on(tmp_pat
     _narrow(harness, "account", "project", "repository", "issue", "pipeline")
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0) and summary.skipped > 0
-    assert [s for s, _ in _errors(harness.db)] == ["default_reviewers", "environments"]
+    assert [s for s, _ in _errors(harness.db)] == ["default_reviewers"]  # pipeline is granted
     family = [r for r in harness.log if r.path.endswith(("/pullrequests", "/default-reviewers"))]
     assert len(family) == 1  # then no more asking
     commits = sum(len(r.commits) for r in harness.world.repositories.values())
