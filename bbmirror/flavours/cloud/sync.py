@@ -25,9 +25,10 @@ from bbmirror.flavours.cloud import cadence, export_job, refs
 from bbmirror.flavours.cloud.discovery import CloudDiscovery
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.cloud.pr_children import FEED, FEED_TOP, PrChildren
+from bbmirror.flavours.cloud.pr_size import PrSize
 
 
-class CloudSync(CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, FeedWalker):
+class CloudSync(CloudDiscovery, Runner, PrSize, PrChildren, KeysetWalker, HeadsWalker, FeedWalker):
     """The order of work for one Bitbucket Cloud source."""
 
     plan = CLOUD_PLAN

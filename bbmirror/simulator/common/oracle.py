@@ -26,6 +26,8 @@ QUERIES = {
     "versions": "select id, name from versions",
     "components": "select id, name from components",
     "default_reviewers": "select id, user_id from default_reviewers",
+    "pullrequest_files": "select id, source_commit, status, old_path, lines_added, lines_removed"
+    " from pullrequest_files",
     "repository_labels": "select id, name from repository_labels",
     "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
     "issue_changes": "select id, user_id from issue_changes",
