@@ -23,6 +23,7 @@ from bbmirror.rows import to_utc
 
 PAGE = 100  # the API's largest page
 ACTIVITY_PAGE = 50  # pull request activity pages are capped lower
+DIFFSTAT_PAGE = 500  # a diffstat page holds up to 500 files (§3.14)
 TRACKER = "the repository has an issue tracker not removed upstream (410)"
 READABLE = "the credential may read the workspace itself"
 SETTINGS = "due: read every settings_every (24 h), on --full and --reconcile (cadence.py)"
@@ -70,8 +71,8 @@ def _reachable(repo: Any) -> set[str]:
 
 
 def _pullrequests(repo: Any) -> int:
-    """The list, then per PR its statuses (no count says there are none) and, when its source
-    or destination commit is not mirrored, its commits (flavours/cloud/pr_children.py).
+    """The list, then per PR its statuses (no count says there are none), its diffstat and,
+    when its source or destination commit is not mirrored, its commits (pr_children.py).
     Activity and comments come with the feed (``pr_feed``), which is trusted up to its newest
     entry: a PR updated later reads its own lists."""
     total = pages(len(repo.pullrequests))
@@ -84,7 +85,15 @@ def _pullrequests(repo: Any) -> int:
             total += pages(len(pr.activity), ACTIVITY_PAGE)
         if not {pr.source_commit, pr.destination_commit} <= mirrored:
             total += pages(len([h for h in pr.commit_hashes if h in repo.commits]))
+        total += _diffstat(repo, pr)
     return total
+
+
+def _diffstat(repo: Any, pr: Any) -> int:
+    """A PR's diffstat (flavours/cloud/pr_size.py): one request per 500 files, at least one."""
+    from bbmirror.simulator.cloud.diffstat import pr_changes  # the world's own files
+
+    return max(1, pages(len(pr_changes(repo, pr)), DIFFSTAT_PAGE))
 
 
 def _feed(repo: Any) -> int:

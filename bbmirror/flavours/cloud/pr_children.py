@@ -107,7 +107,7 @@ class PrChildren(GraphCommits):
             "source_repository_id"
         )
         if not source_moved:
-            names.discard("pr_statuses")
+            names -= {"pr_statuses", "pr_diffstat"}  # both read once per source commit
             if old[1] == row.get("destination_commit"):
                 names.discard("pr_commits")
         return names

@@ -20,6 +20,7 @@ from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
 from bbmirror.flavours.cloud import rows_pipelines as cloud_pipelines
+from bbmirror.flavours.cloud import rows_prsize as cloud_prsize
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -105,7 +106,7 @@ def _stream_list() -> list[Stream]:
             # Lists omit reviewers and participants unless asked for (`+` sent as %2B).
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
             cursor="updated_on",
-            children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses"),
+            children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses", "pr_diffstat"),
             child_key="pullrequest_id",  # children get it, and the PR/issue number
             refresh=("pr_statuses",),  # a new or changed status leaves updated_on alone
             owns=(Owned("pullrequest_participants", "pullrequest_id"),),
@@ -114,6 +115,7 @@ def _stream_list() -> list[Stream]:
                 ("pullrequest_activity", "pullrequest_id"),
                 ("pullrequest_participants", "pullrequest_id"),
                 ("pullrequest_commits", "pullrequest_id"),
+                ("pullrequest_files", "pullrequest_id"),
             ),
             key="{repository_id}/pr/{id}",
             family="pullrequest",
@@ -155,6 +157,16 @@ def _stream_list() -> list[Stream]:
             using(cloud_git.commit_status, *IN_REPO),
             mode="children",
             scope="",  # statuses are keyed by uuid; a PR's list is not all of a commit's
+            family="pullrequest",
+        ),
+        Stream(
+            "pr_diffstat",  # the PR's diffstat by its commits, one request (pr_size.py)
+            f"{REPO}/diffstat/{{spec}}",
+            "pullrequest_files",
+            using(cloud_prsize.pr_file, *IN_PR, "source_commit"),
+            mode="children",
+            scope="pullrequest_id",
+            pagelen=500,  # diffstat pages hold up to 500 entries (§3.14)
             family="pullrequest",
         ),
         Stream(

@@ -26,10 +26,18 @@ from bbmirror.flavours.cloud.discovery import CloudDiscovery
 from bbmirror.flavours.cloud.pipelines import PipelineWalker
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.cloud.pr_children import FEED, FEED_TOP, PrChildren
+from bbmirror.flavours.cloud.pr_size import PrSize
 
 
 class CloudSync(
-    CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, FeedWalker, PipelineWalker
+    CloudDiscovery,
+    Runner,
+    PrSize,
+    PrChildren,
+    KeysetWalker,
+    HeadsWalker,
+    FeedWalker,
+    PipelineWalker,
 ):
     """The order of work for one Bitbucket Cloud source."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bbmirror.engine.streams import ABSENT, DELETED, DENIED, Owned, Stream, using
-from bbmirror.flavours.server import rows, rows_git
+from bbmirror.flavours.server import rows, rows_git, rows_prsize
 
 API = "rest/api/1.0"
 REPO = API + "/projects/{project}/repos/{slug}"
@@ -88,7 +88,7 @@ def _stream_list() -> list[Stream]:
             # No "updated since" filter on Server: these say a PR changed (§3.1).
             markers=("updated_on", "version", "comment_count", "task_count", "state"),
             # pr_jira is read after the walk, from the stored PR commits (server/jira.py).
-            children=("pr_activity", "pr_commits"),
+            children=("pr_activity", "pr_commits", "pr_diff"),
             child_key="pullrequest_id",  # children get it, and the PR/issue number
             owns=(
                 Owned("pullrequest_participants", "pullrequest_id"),
@@ -100,6 +100,7 @@ def _stream_list() -> list[Stream]:
                 ("pullrequest_participants", "pullrequest_id"),
                 ("pullrequest_commits", "pullrequest_id"),
                 ("jira_links", "pullrequest_id"),
+                ("pullrequest_files", "pullrequest_id"),
             ),
             pagelen=LIMIT,
             family="pullrequest",
@@ -115,6 +116,15 @@ def _stream_list() -> list[Stream]:
             # thread was deleted (§3.2 4f).
             owns=(Owned("comments", "pullrequest_id"),),
             pagelen=LIMIT,
+            family="pullrequest",
+        ),
+        Stream(
+            "pr_diff",  # files and lines in one request, once per source commit (pr_size.py)
+            PR + "/diff",
+            "pullrequest_files",
+            using(rows_prsize.diff_file, *IN_PR, "source_commit"),
+            mode="children",
+            scope="pullrequest_id",
             family="pullrequest",
         ),
         Stream(

@@ -27,9 +27,12 @@ from bbmirror.flavours.server import rows_git, statuses
 from bbmirror.flavours.server.discovery import ServerDiscovery
 from bbmirror.flavours.server.jira import JiraDue, read_jira
 from bbmirror.flavours.server.plan import SERVER_PLAN
+from bbmirror.flavours.server.pr_size import DcPrSize
 
 
-class ServerSync(ServerDiscovery, Runner, JiraDue, GraphCommits, RangesWalker, NewestWalker):
+class ServerSync(
+    ServerDiscovery, Runner, DcPrSize, JiraDue, GraphCommits, RangesWalker, NewestWalker
+):
     """The order of work for one Bitbucket Data Center source."""
 
     plan = SERVER_PLAN

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bbmirror.simulator.cloud import deploys, pipelines_api, render
+from bbmirror.simulator.cloud import deploys, diffstat, pipelines_api, render
 from bbmirror.simulator.cloud.call import (
     API_PREFIX,
     ApiError,
@@ -193,6 +193,8 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/pullrequests/{pid:int}/activity", pr_activity, ("GET",)),
     ("/pullrequests/{pid:int}/commits", pr_commits, ("GET",)),
     ("/pullrequests/{pid:int}/statuses", pr_statuses, ("GET",)),
+    ("/pullrequests/{pid:int}/diffstat", diffstat.pr_diffstat, ("GET",)),
+    ("/diffstat/{spec:path}", diffstat.diffstat, ("GET",)),
     ("/commits", commits, ("GET", "POST")),
     ("/commits/{revision:path}", commits, ("GET", "POST")),
     ("/commit/{hash}", get_commit, ("GET",)),

@@ -12,6 +12,7 @@ from collections import defaultdict
 from bbmirror.rows import to_utc
 from bbmirror.simulator.cloud import pipelines
 from bbmirror.simulator.cloud.deploys import deploys_expected
+from bbmirror.simulator.cloud.diffstat import file_row, pr_changes
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.oracle import QUERIES, actual, compare
 
@@ -61,6 +62,8 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
                 )
             for h in pr.commit_hashes:
                 exp["pullrequest_commits"][f"{key}/{h}"] = ()
+            for ch in pr_changes(repo, pr):
+                exp["pullrequest_files"][f"{key}/file/{ch.new or ch.old}"] = file_row(pr, ch)
             for c in pr.comments:
                 exp["comments"][f"{source}/comment/{c.id}"] = _comment(c, key, None, source)
             exp["activity_count"][key] = (len(pr.activity),)

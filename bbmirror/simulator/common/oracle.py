@@ -26,6 +26,8 @@ QUERIES = {
     "versions": "select id, name from versions",
     "components": "select id, name from components",
     "default_reviewers": "select id, user_id from default_reviewers",
+    "pullrequest_files": "select id, source_commit, status, old_path, lines_added, lines_removed"
+    " from pullrequest_files",
     "repository_labels": "select id, name from repository_labels",
     "pipelines": "select id, build_number, state, result, commit_hash, pullrequest_id, trigger,"
     " creator_id, build_seconds_used, created_on, completed_on from pipelines",

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from bbmirror.simulator.common.app import VIEWER_KEY, Viewer, authenticate
 from bbmirror.simulator.common.faults import Faults
 from bbmirror.simulator.common.transport import SimulatorTransport
+from bbmirror.simulator.server import prsize
 from bbmirror.simulator.server.call import (
     API,
     BUILDS,
@@ -122,6 +123,8 @@ CORE: list[tuple[str, Handler]] = [
     (PR, get_pull_request),
     (PR + "/activities", activities),
     (PR + "/commits", pr_commits),
+    (PR + "/changes", prsize.changes),
+    (PR + "/diff", prsize.diff),
     (PR + "/participants", participants),
     (PR + "/comments", pr_comments),
     (PR + "/comments/{cid:int}", pr_comment),

@@ -9,6 +9,7 @@ from bbmirror.simulator.common.graph import ancestors
 from bbmirror.simulator.common.oracle import QUERIES as ALL_QUERIES
 from bbmirror.simulator.common.oracle import actual, compare
 from bbmirror.simulator.server.call import JIRA_COMMIT_CAP
+from bbmirror.simulator.server.prsize import expected_files, file_row
 from bbmirror.simulator.server.world import DcWorld, jira_keys
 
 SOURCE = "dc"
@@ -55,6 +56,9 @@ def expected(world: DcWorld, source: str = SOURCE) -> dict[str, dict[str, tuple]
                 )
             for sha in pr.commit_ids:
                 exp["pullrequest_commits"][f"{key}/{sha}"] = ()
+            for ch, whole in expected_files(repo, pr):
+                row = file_row(pr, ch, whole)
+                exp["pullrequest_files"][f"{key}/file/{ch.new or ch.old}"] = row
             for root in pr.comments:
                 _thread(exp, root, None, key, source)
             shown = [  # a thread deleted at its root takes its COMMENTED activity with it
@@ -117,6 +121,7 @@ QUERIES = {
         "pullrequests",
         "pullrequest_participants",
         "pullrequest_commits",
+        "pullrequest_files",
         "comments",
         "activity_count",
     }
