@@ -20,7 +20,7 @@ from bbmirror.store.tables import MIRRORED
 
 def _has_history(store: Store) -> bool:
     found = store.conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'row_versions'"
+        "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'row_versions'"
     ).fetchone()
     return found is not None
 

@@ -26,7 +26,7 @@ ROUTE = r"^/-/history/(?P<database>[^/]+)/(?P<table>[^/]+)\.json$"
 
 def _versions(conn: sqlite3.Connection, table: str, key: str) -> list[dict[str, Any]]:
     found = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'row_versions'"
+        "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'row_versions'"
     ).fetchone()
     if not found:
         return []

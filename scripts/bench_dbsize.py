@@ -63,6 +63,12 @@ def table_bytes(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(out.most_common())
 
 
+def object_bytes(conn: sqlite3.Connection, top: int = 10) -> dict[str, int]:
+    """The ``top`` heaviest objects (tables, indexes, FTS shadow tables) by pages in use."""
+    sql = "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT ?"
+    return dict(conn.execute(sql, (top,)).fetchall())
+
+
 def json_bytes(conn: sqlite3.Connection, rebuild) -> dict[str, dict]:
     """Per table: stored ``json`` bytes, rebuilt bytes, and the five heaviest top-level keys."""
     out = {}
@@ -117,6 +123,7 @@ def bench(size: str, seed: int, keep: str | None, base: str) -> dict:
             "served_bytes": served,
             "db_bytes": Path(db).stat().st_size,
             "tables": table_bytes(conn),
+            "objects": object_bytes(conn),
             "json": json_bytes(conn, rebuild),
         }
         conn.close()
@@ -136,6 +143,8 @@ def report(r: dict) -> None:
         keys = ", ".join(f"{k} {v / MB:.1f}" for k, v in j.get("top_keys", {}).items())
         rebuilt = f"{j['rebuilt'] / MB:.1f}" if j.get("rebuilt") else "-"
         print(f"{table:24} {size / MB:>9.1f} {j.get('stored', 0) / MB:>8.1f} {rebuilt:>10}  {keys}")
+    heaviest = ", ".join(f"{k} {v / MB:.1f}" for k, v in r["objects"].items())
+    print(f"heaviest objects (MB): {heaviest}")
 
 
 def main() -> None:

@@ -81,7 +81,7 @@ def sizes(db: str) -> dict:
         total = conn.execute("SELECT sum(pgsize) FROM dbstat").fetchone()[0]
         owned = conn.execute(
             "SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master"
-            " WHERE tbl_name = 'row_versions')"
+            " WHERE tbl_name IN ('row_versions', 'row_versions_stored'))"
         ).fetchone()[0]
         kinds = dict(
             conn.execute("SELECT kind, count(*) FROM row_versions GROUP BY kind").fetchall()

@@ -71,6 +71,7 @@ class Store(HistoryRuns, Tombstones, RunLog):
         self._depth = 0
         self._lock = PidLock(f"{path}.lock")
         self._upserts: dict[tuple, str] = {}
+        self._cols: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {}
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -184,15 +185,14 @@ class Store(HistoryRuns, Tombstones, RunLog):
                 if not rows:
                     counts.setdefault(table, 0)
                     continue
-                cols = self._data_columns(table)
+                cols, allowed = self._columns(table)
                 rows = slim(self.conn, table, rows)  # JSON without copies of its columns
-                allowed = set(cols)
                 params = []
                 for row in rows:
                     if not row.keys() <= allowed:
                         extra = sorted(row.keys() - allowed)
                         raise ValueError(f"{table} has no column(s) {', '.join(extra)}")
-                    params.append(tuple(row.get(c) for c in cols) + (stamp,))
+                    params.append((*map(row.get, cols), stamp))
                 sql = self._upsert_sql(table, cols, table in merge)
                 cursor = self.conn.executemany(sql, params)
                 counts[table] = counts.get(table, 0) + cursor.rowcount
@@ -201,6 +201,14 @@ class Store(HistoryRuns, Tombstones, RunLog):
                     written = json.dumps([row["id"] for row in rows])
                     self.conn.execute(AFTER_WRITE[table], (written,))
         return counts
+
+    def _columns(self, table: str) -> tuple[tuple[str, ...], frozenset[str]]:
+        """A table's data columns, in order and as a set, computed once per table."""
+        found = self._cols.get(table)
+        if found is None:
+            cols = self._data_columns(table)
+            found = self._cols[table] = (cols, frozenset(cols))
+        return found
 
     def _data_columns(self, table: str) -> tuple[str, ...]:
         if table not in MIRRORED:

@@ -24,6 +24,8 @@ Choices where the brief is silent:
 - ``run_id``: the run in progress (``_history_run``, set by ``start_run``, cleared by
   ``finish_run`` and when a writer takes the lock); NULL for writes outside a run (imports).
 - Rows mirrored before history began have no insert version: ``as of`` counts them as present.
+- From schema 10 (``history_implicit``) an insert version is computed from its row until the
+  row changes, not stored: ``row_versions`` is a view; ``row_versions_stored`` holds the rest.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bbmirror.store import history_implicit
+from bbmirror.store.runlog import now
 from bbmirror.store.tables import MIRRORED, TABLES, Table
 
 SINCE = 7  # the schema version that introduced history
@@ -71,16 +75,19 @@ def _observed(table: Table, version: int | None, *, update: bool) -> str:
 
 
 def trigger_sql(declared: str | Table, version: int | None = None) -> tuple[str, ...]:
-    """DROP and CREATE the two history triggers of a table (its columns as of ``version``)."""
+    """DROP and CREATE the history triggers of a table (its columns as of ``version``): from
+    schema 10 (``history_implicit``) one update trigger; before it, an insert one too."""
     t = TABLES[declared] if isinstance(declared, str) else declared
     table = t.name
+    implicit = version is None or version >= history_implicit.SINCE
+    target = history_implicit.STORED if implicit else "row_versions"
     cols = columns(t, version)
     seen = _observed(t, version, update=False)
     seen_update = _observed(t, version, update=True)
-    insert = "INSERT INTO [row_versions] (table_name, row_id, seq, run_id, observed_at, kind,"
+    insert = f"INSERT INTO [{target}] (table_name, row_id, seq, run_id, observed_at, kind,"
     insert += " changed)"
     seq = (
-        f"coalesce((SELECT max(seq) FROM [row_versions] WHERE table_name = '{table}'"
+        f"coalesce((SELECT max(seq) FROM [{target}] WHERE table_name = '{table}'"
         " AND row_id = NEW.[id]), 0) + 1"
     )
     run = "(SELECT [run_id] FROM [_history_run] WHERE [id] = 1)"
@@ -95,9 +102,26 @@ def trigger_sql(declared: str | Table, version: int | None = None) -> tuple[str,
     differs = " OR ".join(f"OLD.[{c}] IS NOT NEW.[{c}]" for c in cols)
     gone = "OLD.[deleted_at] IS NULL AND NEW.[deleted_at] IS NOT NULL"
     back = "OLD.[deleted_at] IS NOT NULL AND NEW.[deleted_at] IS NULL"
-    return (
+    values = f"""'{table}', NEW.[id], {seq}, {run},
+    CASE WHEN {gone} THEN NEW.[deleted_at] ELSE {seen_update} END,
+    CASE WHEN {gone} THEN 'tombstone' WHEN {back} THEN 'revive' ELSE 'update' END,
+    {previous}"""
+    drops = (
         f"DROP TRIGGER IF EXISTS [history_insert_{table}]",
         f"DROP TRIGGER IF EXISTS [history_update_{table}]",
+    )
+    if implicit:
+        return drops + (
+            f"""CREATE TRIGGER [history_update_{table}] AFTER UPDATE ON [{table}]
+WHEN {differs} OR OLD.[synced_at] IS NOT NEW.[synced_at]
+BEGIN
+  {history_implicit.freeze_sql(t, differs, version)};
+  {insert}
+  SELECT {values}
+  WHERE {differs};
+END""",
+        )
+    return drops + (
         f"""CREATE TRIGGER [history_insert_{table}] AFTER INSERT ON [{table}]
 BEGIN
   {insert}
@@ -107,10 +131,7 @@ END""",
 WHEN {differs}
 BEGIN
   {insert}
-  VALUES ('{table}', NEW.[id], {seq}, {run},
-    CASE WHEN {gone} THEN NEW.[deleted_at] ELSE {seen_update} END,
-    CASE WHEN {gone} THEN 'tombstone' WHEN {back} THEN 'revive' ELSE 'update' END,
-    {previous});
+  VALUES ({values});
 END""",
     )
 
@@ -141,17 +162,30 @@ TABLE_SQL: tuple[str, ...] = (
     "CREATE TABLE [_history_run] ([id] INTEGER PRIMARY KEY CHECK ([id] = 1), [run_id] INTEGER)",
 )
 MIGRATION_SQL: tuple[str, ...] = TABLE_SQL + all_triggers(SINCE)
+# Schema 10: inserts computed, not stored (``history_implicit``).
+IMPLICIT_SQL: tuple[str, ...] = (
+    history_implicit.migration_sql()
+    + all_triggers(history_implicit.SINCE)
+    + history_implicit.view_sql(history_implicit.SINCE)
+)
 
 
 # -- the run in progress ---------------------------------------------------------------------
 
 
 def set_run(conn: sqlite3.Connection, run_id: int | None) -> None:
-    """Name the run whose writes follow (None: writes outside a run)."""
+    """Name the run whose writes follow (None: writes outside a run), and note when it began
+    and ended (``_history_spans``: the run of an insert the ``row_versions`` view computes)."""
+    stamp = now()
+    conn.execute("UPDATE [_history_spans] SET [ended] = ? WHERE [ended] IS NULL", (stamp,))
     if run_id is None:
         conn.execute("DELETE FROM [_history_run]")
     else:
         conn.execute("INSERT OR REPLACE INTO [_history_run] (id, run_id) VALUES (1, ?)", (run_id,))
+        conn.execute(
+            "INSERT OR REPLACE INTO [_history_spans] ([run_id], [began]) VALUES (?, ?)",
+            (run_id, stamp),
+        )
 
 
 class HistoryRuns:
@@ -254,7 +288,14 @@ def prune(conn: sqlite3.Connection, days: float, *, today: datetime | None = Non
     """Delete versions observed more than ``days`` days ago; return how many went."""
     cutoff = (today or datetime.now(UTC)) - timedelta(days=days)
     stamp = cutoff.isoformat(timespec="microseconds")
-    return conn.execute("DELETE FROM row_versions WHERE observed_at < ?", (stamp,)).rowcount
+    (gone,) = conn.execute(
+        "SELECT count(*) FROM row_versions WHERE observed_at < ?", (stamp,)
+    ).fetchone()
+    keep, delete, note = history_implicit.prune_sql()
+    conn.execute(keep, (stamp,))
+    conn.execute(delete, (stamp,))
+    conn.execute(note, (stamp, now()))
+    return gone
 
 
 # -- as of a moment ----------------------------------------------------------------------------

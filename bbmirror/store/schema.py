@@ -26,7 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import quote_identifier
 
-from bbmirror.store import history
+from bbmirror.store import history, history_implicit
 from bbmirror.store.hand_sql import CLOSED_ON_TRIGGERS, REPORT_VIEWS, REVIEWS_INDEX, STATUS_KEYS
 from bbmirror.store.slim import COPIES, REFS, view_sql
 from bbmirror.store.tables import (
@@ -84,6 +84,10 @@ SLIM_VIEWS: tuple[tuple[str, str], ...] = tuple(
 # starts with pullrequest_id; a commit's children through parent_id (Datasette follows that
 # foreign key), and the garbage collector walks parents by the rows' ids.
 UNUSED_INDEXES = ("idx_pullrequest_activity_pullrequest_id", "idx_commit_parents_parent_hash")
+# No report, sync query (EXPLAIN QUERY PLAN of every statement a sync runs) or Datasette default
+# sort or facet uses these: PRs holding a commit are found by commit_id, and commit authors by
+# author_id (1.1 MB of a medium mirror).
+UNUSED_INDEXES_10 = ("idx_pullrequest_commits_hash", "idx_commits_author_email")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", extra=CLOSED_ON_TRIGGERS),
@@ -108,6 +112,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         9,
         "delivery analytics: pipelines, deployments, environments, PR files and tasks,"
         " code insights",
+    ),
+    Migration(
+        10,
+        "local history without the insert versions its rows hold (row_versions becomes a view);"
+        " two unused indexes dropped",
+        extra=history.IMPLICIT_SQL,
+        drop_indexes=UNUSED_INDEXES_10,
     ),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
@@ -188,10 +199,15 @@ def _apply(db: Database, migration: Migration) -> None:
     for stmt in migration.extra:
         db.execute(stmt)
     if v > history.SINCE:  # history triggers name their columns: rebuild them for new ones
-        for table in TABLES.values():
-            if table.mirrored and any(c.since == v for c in table.all_columns):
-                for stmt in history.trigger_sql(table, v):
-                    db.execute(stmt)
+        grown = [
+            t for t in TABLES.values() if t.mirrored and any(c.since == v for c in t.all_columns)
+        ]
+        for table in grown:
+            for stmt in history.trigger_sql(table, v):
+                db.execute(stmt)
+        if grown and v > history_implicit.SINCE:  # so does the view of computed inserts
+            for stmt in history_implicit.view_sql(v):
+                db.execute(stmt)
 
 
 def _transform(db: Database, name: str, changes: dict[str, Any]) -> None:

@@ -164,10 +164,11 @@ def slim(conn: Any, table: str, rows: list[dict]) -> list[dict]:
 def relink(conn: Any, table: str, rows: list[dict]) -> None:
     """After ``rows`` of ``table`` are written: rows that embed a copy of one of them, written
     before it was stored (or while it differed), now refer to it, as if written after it."""
+    refs = [(n, r) for n, r in REFS.items() if r.target == table and r.key is not None]
+    if not refs:
+        return
     ids = orjson.dumps([r["id"] for r in rows]).decode()
-    for name, ref in REFS.items():
-        if ref.target != table or ref.key is None:
-            continue
+    for name, ref in refs:
         found = conn.execute(
             f"SELECT * FROM [{name}] WHERE [{ref.column}] IN (SELECT value FROM json_each(?))"
             f" AND NOT coalesce(json_extract([json], '$._c'), 0) & {REF}",

@@ -15,7 +15,8 @@ Choices where the brief and the reference are silent (version 5 on: ``tables_v5.
 - Every foreign-key column is indexed unless a declared index already starts with it (so not
   sqlite-utils' ``index_foreign_keys``, which would add six single-column indexes that composite
   ones already serve). ``source`` is a plain label, not a foreign key, so no table pays for a
-  low-value index on it. Migration 8 drops two indexes no query uses (``schema.UNUSED_INDEXES``).
+  low-value index on it. Migrations 8 and 10 drop indexes no query uses
+  (``schema.UNUSED_INDEXES``, ``UNUSED_INDEXES_10``).
 - ``pullrequests.closed_on`` is derived from ``update`` activity entries (Cloud PR objects
   carry no close time): the earliest ``update`` whose state equals the PR's closed state. A
   trigger fills it when activity arrives; ``AFTER_WRITE`` fills (or lowers: the earliest close
