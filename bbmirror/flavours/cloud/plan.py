@@ -82,6 +82,7 @@ def _pullrequests(repo: Any) -> int:
             total += pages(len(pr.activity), ACTIVITY_PAGE)
         if not {pr.source_commit, pr.destination_commit} <= mirrored:
             total += pages(len([h for h in pr.commit_hashes if h in repo.commits]))
+        total += pages(len(pr.tasks)) if pr.task_count else 0  # tasks: only with open ones
     return total
 
 

@@ -8,6 +8,7 @@ from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
+from bbmirror.flavours.cloud import rows_tasks as cloud_tasks
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -25,6 +26,10 @@ ISSUE_CHILD_POLICY = ((403, DENIED), (404, DELETED), (410, REMOVED))
 
 def _no_comments(pr: dict) -> bool:
     return pr.get("comment_count") == 0
+
+
+def _no_open_tasks(pr: dict) -> bool:
+    return pr.get("task_count") == 0  # "the number of open tasks"; resolved ones read if mirrored
 
 
 def _stream_list() -> list[Stream]:
@@ -91,7 +96,7 @@ def _stream_list() -> list[Stream]:
             # Lists omit reviewers and participants unless asked for (`+` sent as %2B).
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
             cursor="updated_on",
-            children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses"),
+            children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses", "pr_tasks"),
             child_key="pullrequest_id",  # children get it, and the PR/issue number
             refresh=("pr_statuses",),  # a new or changed status leaves updated_on alone
             owns=(Owned("pullrequest_participants", "pullrequest_id"),),
@@ -100,6 +105,7 @@ def _stream_list() -> list[Stream]:
                 ("pullrequest_activity", "pullrequest_id"),
                 ("pullrequest_participants", "pullrequest_id"),
                 ("pullrequest_commits", "pullrequest_id"),
+                ("pullrequest_tasks", "pullrequest_id"),
             ),
             key="{repository_id}/pr/{id}",
             family="pullrequest",
@@ -141,6 +147,16 @@ def _stream_list() -> list[Stream]:
             using(cloud_git.commit_status, *IN_REPO),
             mode="children",
             scope="",  # statuses are keyed by uuid; a PR's list is not all of a commit's
+            family="pullrequest",
+        ),
+        Stream(
+            "pr_tasks",
+            f"{REPO}/pullrequests/{{number}}/tasks",
+            "pullrequest_tasks",
+            using(cloud_tasks.pr_task, *IN_PR),
+            mode="children",
+            scope="pullrequest_id",
+            skip=_no_open_tasks,  # no open task and none mirrored: nothing to read
             family="pullrequest",
         ),
         Stream(

@@ -88,6 +88,7 @@ from bbmirror.simulator.cloud.pulls import (
     tags,
 )
 from bbmirror.simulator.cloud.scopes import cloud_refusal
+from bbmirror.simulator.cloud.tasks import pr_tasks
 from bbmirror.simulator.cloud.world import (
     World,
 )
@@ -193,6 +194,7 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/pullrequests/{pid:int}/activity", pr_activity, ("GET",)),
     ("/pullrequests/{pid:int}/commits", pr_commits, ("GET",)),
     ("/pullrequests/{pid:int}/statuses", pr_statuses, ("GET",)),
+    ("/pullrequests/{pid:int}/tasks", pr_tasks, ("GET",)),
     ("/commits", commits, ("GET", "POST")),
     ("/commits/{revision:path}", commits, ("GET", "POST")),
     ("/commit/{hash}", get_commit, ("GET",)),
