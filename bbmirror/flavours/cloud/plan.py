@@ -93,6 +93,27 @@ def _unexplained(pr: Any) -> bool:
     return to_utc(pr.updated_on) not in {to_utc(a.date) for a in live}
 
 
+def _insights(repo: Any) -> int:
+    """Code insights: a probe of the main branch head; where reports exist, the head and open
+    PRs' source commits, each a request plus one annotations list per report."""
+    head = repo.branches.get(repo.mainbranch)
+    if not repo.reports.get(head):
+        return 1 if head else 0
+    mirrored = _reachable(repo)
+    shas = {p.source_commit for p in repo.pullrequests.values() if p.state == "OPEN"}
+    shas = {s for s in shas | {head} if s in mirrored}
+    return sum(1 + sum(pages(len(r.annotations)) for r in repo.reports.get(s, [])) for s in shas)
+
+
+def _insights_pending(repo: Any) -> int:
+    """Commits whose reports were PENDING are read again every run."""
+    return sum(
+        1 + sum(pages(len(r.annotations)) for r in made)
+        for made in repo.reports.values()
+        if any(r.result == "PENDING" for r in made)
+    )
+
+
 def _feed(repo: Any) -> int:
     """The repository's activity feed, whole (every entry, comments included)."""
     return pages(sum(len(pr.activity) for pr in repo.pullrequests.values()), ACTIVITY_PAGE)
@@ -268,6 +289,14 @@ DETAILS = Level(
             noop=_statuses_building,
             least=lambda r: _pullrequests(r) - pages(len(r.pullrequests)),
             then="reread_statuses",
+        ),
+        Step(
+            "insight_reports",
+            after=("commits",),
+            when="probe the main branch head; where reports exist, new heads (insights.py)",
+            hook="read_insights",
+            noop=_insights_pending,
+            least=_insights,
         ),
         Step(
             "issues",

@@ -7,6 +7,7 @@ from bbmirror.flavours.cloud import refs as cloud_refs
 from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
+from bbmirror.flavours.cloud import rows_insights as cloud_insights
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
 from bbmirror.flavours.cloud import rows_tasks as cloud_tasks
 
@@ -158,6 +159,24 @@ def _stream_list() -> list[Stream]:
             scope="pullrequest_id",
             skip=_no_open_tasks,  # no open task and none mirrored: nothing to read
             family="pullrequest",
+        ),
+        # Code insights on chosen commits (flavours/cloud/insights.py picks them).
+        Stream(
+            "insight_reports",
+            f"{REPO}/commit/{{commit_hash}}/reports",
+            "insight_reports",
+            using(cloud_insights.report, "repository_id", "commit_hash"),
+            mode="children",
+            scope="commit_id",
+            children=("insight_annotations",),
+        ),
+        Stream(
+            "insight_annotations",
+            f"{REPO}/commit/{{commit_hash}}/reports/{{report_ref}}/annotations",
+            "insight_annotations",
+            using(cloud_insights.annotation, "repository_id", "commit_hash", "report_id"),
+            mode="children",
+            scope="report_id",
         ),
         Stream(
             "milestones",

@@ -23,11 +23,14 @@ from bbmirror.engine.plan import Step
 from bbmirror.engine.runner import Runner, Unit
 from bbmirror.flavours.cloud import cadence, export_job, refs
 from bbmirror.flavours.cloud.discovery import CloudDiscovery
+from bbmirror.flavours.cloud.insights import InsightsHook
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.cloud.pr_children import FEED, FEED_TOP, PrChildren
 
 
-class CloudSync(CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, FeedWalker):
+class CloudSync(
+    CloudDiscovery, Runner, PrChildren, KeysetWalker, HeadsWalker, FeedWalker, InsightsHook
+):
     """The order of work for one Bitbucket Cloud source."""
 
     plan = CLOUD_PLAN

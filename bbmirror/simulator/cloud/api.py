@@ -69,6 +69,8 @@ from bbmirror.simulator.cloud.handlers import (
     start_export,
     user_workspaces,
 )
+from bbmirror.simulator.cloud.insights import annotations as insight_annotations
+from bbmirror.simulator.cloud.insights import reports as insight_reports
 from bbmirror.simulator.cloud.pulls import (
     branches,
     commit_statuses,
@@ -199,6 +201,8 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/commits/{revision:path}", commits, ("GET", "POST")),
     ("/commit/{hash}", get_commit, ("GET",)),
     ("/commit/{hash}/statuses", commit_statuses, ("GET",)),
+    ("/commit/{hash}/reports", insight_reports, ("GET",)),
+    ("/commit/{hash}/reports/{rid}/annotations", insight_annotations, ("GET",)),
     ("/refs", refs, ("GET",)),
     ("/refs/branches", branches, ("GET",)),
     ("/refs/branches/{name:path}", get_branch, ("GET",)),

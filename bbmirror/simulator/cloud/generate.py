@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bbmirror.simulator.cloud.discussion import Discussion
 from bbmirror.simulator.cloud.history import member_uuids
+from bbmirror.simulator.cloud.insights import generate_insights
 from bbmirror.simulator.cloud.tasks import generate_tasks
 from bbmirror.simulator.cloud.world import (
     Membership,
@@ -221,6 +222,7 @@ class _Generator(Discussion):
         for repo in repos:
             repo.default_reviewers = default_reviewers(self.world, repo)
         generate_tasks(self.world)  # an rng of its own: every other byte is unchanged
+        generate_insights(self.world)  # likewise
         self.world.clock = iso(END_US)
         return self.world
 

@@ -262,6 +262,7 @@ class Repository:
     components: dict[int, Named] = field(default_factory=dict)
     pullrequests: dict[int, PullRequest] = field(default_factory=dict)
     default_reviewers: list[str] = field(default_factory=list)  # user uuids, in order added
+    reports: dict[str, list] = field(default_factory=dict)  # commit -> insights.InsightReport
     last_issue_id: int = 0  # highest issue id ever handed out; deleted ids are never reused
 
     @property

@@ -1,0 +1,137 @@
+"""Cloud code insights (issue 15): transform, simulator, which commits are asked, incremental."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+
+import httpx
+from mirror import BASE, TOKEN
+
+from bbmirror.flavours.cloud.rows_insights import annotation, report
+from bbmirror.simulator.cloud.insights import add_report, candidates, finish_report
+from bbmirror.simulator.cloud.mutate_code import push_commits
+from bbmirror.simulator.common.transport import SimulatorTransport
+
+REPORT = {
+    "type": "report",
+    "uuid": "{r-1}",
+    "external_id": "snyk-abc",
+    "title": "Dependency scan",
+    "details": "2 issues",
+    "report_type": "SECURITY",
+    "reporter": "Snyk",
+    "result": "FAILED",
+    "data": [{"title": "Duration", "type": "DURATION", "value": 1000}],
+    "created_on": "2026-01-02T10:00:00.000000+00:00",
+    "updated_on": "2026-01-02T11:00:00+01:00",
+}
+NOTE = {
+    "type": "report_annotation",
+    "uuid": "{a-1}",
+    "annotation_type": "VULNERABILITY",
+    "path": "src/app.py",
+    "line": 12,
+    "summary": "vulnerability found",
+    "severity": "HIGH",
+    "result": "FAILED",
+}
+
+
+def test_a_report_and_its_annotation_become_rows_keyed_by_commit_and_uuid():
+    (row,) = report(REPORT, source="c", repository_id="{r}", commit_hash="abc")["insight_reports"]
+    assert (row["id"], row["commit_id"], row["result"]) == (
+        "{r}/abc/report/{r-1}",
+        "{r}/abc",
+        "FAILED",
+    )
+    assert row["updated_on"] == "2026-01-02T10:00:00.000000+00:00"
+    rs = annotation(NOTE, source="c", repository_id="{r}", commit_hash="abc", report_id=row["id"])
+    (note,) = rs["insight_annotations"]
+    assert (note["id"], note["line"], note["severity"]) == (
+        "{r}/abc/report/{r-1}/annotation/{a-1}",
+        12,
+        "HIGH",
+    )
+
+
+def _get(harness, path: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = SimulatorTransport(harness.app)
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await client.get(BASE + path, headers={"Authorization": f"Bearer {TOKEN}"})
+
+    return asyncio.run(go())
+
+
+def test_the_simulator_lists_reports_and_annotations_by_uuid_or_external_id(mirrored, tmp_path):
+    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))  # its own request log
+    repo = next(r for r in harness.world.repositories.values() if r.reports)
+    sha, made = next((s, m) for s, m in repo.reports.items() if any(r.annotations for r in m))
+    path = f"/repositories/{repo.full_name}/commit/{sha}/reports"
+    assert {v["uuid"] for v in _get(harness, path).json()["values"]} == {r.uuid for r in made}
+    one = next(r for r in made if r.annotations)
+    for ref in (one.uuid, one.external_id):
+        listed = _get(harness, f"{path}/{ref}/annotations").json()["values"]
+        assert [v["uuid"] for v in listed] == [a.uuid for a in one.annotations]
+    assert (
+        _get(harness, f"/repositories/{repo.full_name}/commit/{'0' * 40}/reports").status_code
+        == 404
+    )
+    assert _get(harness, f"{path}/nope/annotations").status_code == 404
+
+
+def _asked(log) -> list[str]:
+    return [r.path for r in log if r.path.endswith("/reports")]
+
+
+def test_a_full_sync_probes_every_repository_and_reads_only_where_reports_exist(mirrored):
+    m = mirrored("cloud")
+    world = m.harness.world
+    assert m.harness.oracle(world, m.db) == []  # insight tables compared (common/oracle.py)
+    asked = _asked(m.harness.log)
+    for repo in world.repositories.values():
+        mine = sorted(p.split("/commit/")[1].split("/")[0] for p in asked if f"/{repo.slug}/" in p)
+        head = repo.branches[repo.mainbranch]
+        assert mine == (sorted(candidates(repo)) if repo.reports else [head])
+    assert any(r.reports for r in world.repositories.values())
+    assert not all(r.reports for r in world.repositories.values())
+
+
+def _results(db: str) -> dict[str, str]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("select uuid, result from insight_reports"))
+    finally:
+        conn.close()
+
+
+def test_new_heads_are_asked_once_pending_reports_until_they_finish(mirrored, tmp_path):
+    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))
+    world = harness.world
+    rng = random.Random(3)
+    with_reports = next(r for r in world.repositories.values() if r.reports)
+    without = next(r for r in world.repositories.values() if not r.reports)
+    for repo in (with_reports, without):
+        push_commits(world, repo, repo.mainbranch, rng)
+    head = with_reports.branches[with_reports.mainbranch]
+    pending = add_report(world, with_reports, head, rng, result="PENDING")
+    harness.log.clear()
+    harness.sync_equal()
+    asked = _asked(harness.log)
+    assert f"/{with_reports.slug}/commit/{head}/reports" in "".join(asked)
+    assert f"/{without.slug}/commit/{without.branches[without.mainbranch]}/" in "".join(asked)
+    assert _results(harness.db)[pending.uuid] == "PENDING"
+    finish_report(world, pending, "PASSED")
+    harness.sync_equal()
+    assert _results(harness.db)[pending.uuid] == "PASSED"
+    for made in world.repositories.values():  # nothing pending is left: a no-op asks nothing
+        for reports in made.reports.values():
+            for r in reports:
+                if r.result == "PENDING":
+                    finish_report(world, r, "FAILED")
+    harness.sync_equal()
+    harness.log.clear()
+    harness.sync_equal()
+    assert _asked(harness.log) == []
