@@ -164,7 +164,7 @@ def test_top_level_metadata_is_generated_from_the_reports_folder():
     assert top.read_text(encoding="utf-8") == render(load_metadata())
     sql_files = sorted(FOLDER.glob("*.sql"))
     assert [read_report(p)[0] for p in sql_files] == list(QUERIES)
-    assert len(QUERIES) == 18  # 13 reports, 4 as-of tables and repository_changes (history)
+    assert len(QUERIES) == 19  # 14 reports, 4 as-of tables and repository_changes (history)
 
 
 @pytest.mark.parametrize(

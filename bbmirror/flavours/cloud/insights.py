@@ -48,6 +48,7 @@ class InsightsHook(Engine):
         if self.options.reconcile:
             read = {}
         head = self._head(unit)
+        now: set[str] = set()  # read this run: a PENDING one is read again next run, not now
         if not state.extra.get("found"):
             again = self.options.full or self.options.reconcile
             if head is None or (state.extra.get("probed") == head and not again):
@@ -58,13 +59,14 @@ class InsightsHook(Engine):
             state.extra["probed"] = head
             state.extra["found"] = bool(found[0])
             read[head] = found[1]
+            now.add(head)
             self._save(state, read, found[2])
             if not found[0]:
                 return
         wanted = self._candidates(unit, head)
         todo = sorted(sha for sha in wanted if read.get(sha) != "done")
         todo += sorted(sha for sha, how in read.items() if how == "pending" and sha not in wanted)
-        for sha in todo:
+        for sha in (s for s in todo if s not in now):
             found = await self._read_commit(unit, sha)
             if found is not None:
                 read[sha] = found[1]

@@ -82,15 +82,8 @@ def _pullrequests(repo: Any) -> int:
             total += pages(len(pr.activity), ACTIVITY_PAGE)
         if not {pr.source_commit, pr.destination_commit} <= mirrored:
             total += pages(len([h for h in pr.commit_hashes if h in repo.commits]))
-        total += pages(len(pr.tasks)) if pr.task_count or _unexplained(pr) else 0
+        total += pages(len(pr.tasks)) if pr.task_count else 0  # tasks: only with open ones
     return total
-
-
-def _unexplained(pr: Any) -> bool:
-    """No activity entry at the PR's ``updated_on``: its tasks are read (rows_tasks.py)."""
-    comments = {c.id for c in pr.comments}
-    live = (a for a in pr.activity if a.kind != "comment" or a.comment_id in comments)
-    return to_utc(pr.updated_on) not in {to_utc(a.date) for a in live}
 
 
 def _insights(repo: Any) -> int:

@@ -29,7 +29,6 @@ from bbmirror.engine.feed import COMPLETE
 from bbmirror.engine.graph_commits import GraphCommits
 from bbmirror.engine.streams import Context, RowSet, Stream
 from bbmirror.flavours.cloud.rows_git import pr_commit_row
-from bbmirror.flavours.cloud.rows_tasks import unexplained
 
 FEED = "feed"  # context key: COMPLETE, TAIL or "" (no feed this run)
 FEED_TOP = "feed_top"  # context key: the newest entry when the feed's walk began
@@ -77,12 +76,7 @@ class PrChildren(GraphCommits):
                 name
                 for name in sorted(names)
                 if self.wanted(name)
-                and (
-                    not nothing_to_read(self, self.streams[name], obj, parent_id)
-                    or (
-                        name == "pr_tasks" and parent_id in changed and unexplained(self.store, row)
-                    )
-                )
+                and not nothing_to_read(self, self.streams[name], obj, parent_id)
             ]
             if wanted:
                 due[parent_id] = [obj.get("id"), wanted]

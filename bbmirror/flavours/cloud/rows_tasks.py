@@ -55,13 +55,3 @@ def pr_task(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) 
         },
     )
     return rs
-
-
-def unexplained(store, row: dict) -> bool:
-    """A changed PR whose ``updated_on`` no mirrored activity entry accounts for: a task may
-    have been created and resolved since the last run (tasks make no 2.0 activity entry, and
-    ``task_count`` counts open tasks only), so its list is read even at ``task_count`` 0."""
-    when = row.get("updated_on")
-    return bool(when) and not store.has_alive(
-        "pullrequest_activity", {"pullrequest_id": row["id"], "date": when}
-    )

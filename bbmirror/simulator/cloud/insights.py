@@ -23,10 +23,10 @@ Choices where the reference is silent (docs/simulator.md):
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 
 from bbmirror.rows import to_utc
 from bbmirror.simulator.cloud.call import ApiError
+from bbmirror.simulator.cloud.insight_model import Annotation, InsightReport
 from bbmirror.simulator.cloud.world import Repository, World
 from bbmirror.simulator.common.clock import HOUR, MINUTE, iso, to_us
 from bbmirror.simulator.common.pools import PATHS, new_uuid
@@ -39,37 +39,6 @@ TOOLS = {  # report_type -> (title, reporter)
 }
 KINDS = {"SECURITY": "VULNERABILITY", "BUG": "CODE_SMELL", "TEST": "BUG"}
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
-
-
-@dataclass
-class Annotation:
-    uuid: str
-    external_id: str
-    annotation_type: str
-    path: str
-    line: int
-    summary: str
-    severity: str
-    result: str
-    created_on: str
-    updated_on: str
-    details: str = ""
-
-
-@dataclass
-class InsightReport:
-    uuid: str
-    external_id: str
-    title: str
-    report_type: str
-    reporter: str
-    result: str  # PASSED | FAILED | PENDING
-    created_on: str
-    updated_on: str
-    details: str = ""
-    link: str = ""
-    data: list[dict] = field(default_factory=list)
-    annotations: list[Annotation] = field(default_factory=list)
 
 
 def insight_repositories(world: World) -> list[Repository]:
@@ -95,14 +64,19 @@ def candidates(repo: Repository) -> set[str]:
     """The commits a mirror asks about: the main branch head and open PRs' source commits."""
     found = {repo.branches.get(repo.mainbranch)}
     found |= {p.source_commit for p in repo.pullrequests.values() if p.state == "OPEN"}
+    return found & reachable(repo)  # a deleted branch's commits are not mirrored
+
+
+def reachable(repo: Repository) -> set[str]:
+    """The commits a mirror holds: those its branches and tags reach."""
     stack = [*repo.branches.values(), *(t.target for t in repo.tags.values())]
-    reachable: set[str] = set()
-    while stack:  # a deleted branch's commits are not mirrored, so never asked about
+    seen: set[str] = set()
+    while stack:
         sha = stack.pop()
-        if sha in repo.commits and sha not in reachable:
-            reachable.add(sha)
+        if sha in repo.commits and sha not in seen:
+            seen.add(sha)
             stack.extend(repo.commits[sha].parents)
-    return {sha for sha in found if sha in reachable}
+    return seen
 
 
 def make_report(
@@ -222,9 +196,16 @@ def finish_report(world: World, report: InsightReport, result: str) -> None:
 
 
 def expected_insights(repo: Repository) -> dict[str, dict[str, tuple]]:
-    """``insight_reports`` and ``insight_annotations`` rows of one repository."""
+    """``insight_reports`` and ``insight_annotations`` rows of one repository: reports on
+    commits the mirror holds (every one the world gave reports was a head or an open PR's
+    source when it got them)."""
     out: dict[str, dict[str, tuple]] = {"insight_reports": {}, "insight_annotations": {}}
+    if not repo.reports:
+        return out
+    mirrored = reachable(repo)  # an unreachable commit's rows are collected with it
     for sha, made in repo.reports.items():
+        if sha not in mirrored:
+            continue
         for r in made:
             key = f"{repo.uuid}/{sha}/report/{r.uuid}"
             out["insight_reports"][key] = (sha, r.report_type, r.result, to_utc(r.updated_on))

@@ -155,8 +155,13 @@ def delete_task(world: World, pr: PullRequest, task: PrTask) -> None:
 
 
 def task_activity(world: World, rng: random.Random, n: int) -> list[str]:
-    """``n`` task mutations (create, resolve, reopen) on random PRs, from the caller's rng."""
+    """``n`` task mutations (create, resolve, reopen) on random PRs, from the caller's rng.
+
+    A task created here is not resolved in the same batch: created and resolved between two
+    runs on a PR with no other open task, it leaves ``task_count`` at 0 and a mirror that
+    reads tasks by the count never sees it (tests/test_tasks_cloud.py shows that limit)."""
     done = []
+    fresh: set[int] = set()
     repos = sorted(world.repositories.values(), key=lambda r: r.uuid)
     for _ in range(n):
         repo = rng.choice(repos)
@@ -165,12 +170,14 @@ def task_activity(world: World, rng: random.Random, n: int) -> list[str]:
             continue
         pr = rng.choice(prs)
         people = [pr.author_uuid, *pr.reviewer_uuids]
-        if pr.tasks and rng.random() < 0.6:
-            task = rng.choice(pr.tasks)
+        known = [t for t in pr.tasks if t.id not in fresh]
+        if known and rng.random() < 0.6:
+            task = rng.choice(known)
             resolve_task(world, pr, task, rng.choice(people))
             done.append(f"toggle task {task.id} on {repo.slug}#{pr.id}")
         else:
             task = create_task(world, pr, rng.choice(people), rng.choice(TEXTS))
+            fresh.add(task.id)
             done.append(f"create task {task.id} on {repo.slug}#{pr.id}")
     return done
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bbmirror.simulator.cloud.insight_model import InsightReport
 from bbmirror.simulator.common.clock import WORLD_CLOCK
 
 ISSUE_STATES = (
@@ -262,7 +263,7 @@ class Repository:
     components: dict[int, Named] = field(default_factory=dict)
     pullrequests: dict[int, PullRequest] = field(default_factory=dict)
     default_reviewers: list[str] = field(default_factory=list)  # user uuids, in order added
-    reports: dict[str, list] = field(default_factory=dict)  # commit -> insights.InsightReport
+    reports: dict[str, list[InsightReport]] = field(default_factory=dict)  # by commit hash
     last_issue_id: int = 0  # highest issue id ever handed out; deleted ids are never reused
 
     @property
