@@ -103,3 +103,39 @@ def test_tasks_open_at_merge_equal_the_world(mirror, filtered):
         share = round(100.0 * r["merged_with_open_tasks"] / r["merged"], 1)
         assert r["percent_with_open_tasks"] == share
     assert [r["month"] for r in rows] == sorted((r["month"] for r in rows), reverse=True)
+
+
+def dc_expected(world) -> dict:
+    """The same from a Data Center world: tasks are its visible BLOCKER comments."""
+    out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for repo in world.repositories.values():
+        name = f"{world.projects[repo.project_id].key}/{repo.slug}"
+        for pr in repo.pull_requests.values():
+            merges = [a.created for a in pr.activities if a.action == "MERGED"]
+            if pr.state != "MERGED" or not merges:
+                continue
+            merge = min(merges)
+            open_ = [
+                c
+                for c in pr.all_comments()
+                if c.severity == "BLOCKER"
+                and c.created <= merge
+                and (c.state != "RESOLVED" or (c.resolved is not None and c.resolved > merge))
+            ]
+            month = datetime.fromtimestamp(merge / 1000, UTC).strftime("%Y-%m")
+            row = out[name, month]
+            row[0] += 1
+            row[1] += bool(open_)
+            row[2] += len(open_)
+    return dict(out)
+
+
+def test_data_center_tasks_open_at_merge_equal_the_world(mirrored):
+    m = mirrored("server")
+    have = {
+        (r["repository"], r["month"]): [r["merged"], r["merged_with_open_tasks"], r["open_tasks"]]
+        for r in report(m.db)
+    }
+    want = dc_expected(m.harness.world)
+    assert have == want
+    assert 0 < sum(v[1] for v in want.values()) < sum(v[0] for v in want.values())
