@@ -9,6 +9,7 @@ import sqlite3
 import httpx
 from mirror import BASE, TOKEN
 
+from bbmirror.engine import Options
 from bbmirror.flavours.cloud.rows_insights import annotation, report
 from bbmirror.simulator.cloud.insights import add_report, candidates, finish_report
 from bbmirror.simulator.cloud.mutate_code import push_commits
@@ -135,3 +136,20 @@ def test_new_heads_are_asked_once_pending_reports_until_they_finish(mirrored, tm
     harness.log.clear()
     harness.sync_equal()
     assert _asked(harness.log) == []
+
+
+def test_a_report_pending_for_over_a_day_is_not_read_again(mirrored, tmp_path):
+    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))
+    world = harness.world
+    repo = next(r for r in world.repositories.values() if r.reports)
+    push_commits(world, repo, repo.mainbranch, random.Random(5))
+    head = repo.branches[repo.mainbranch]
+    stuck = add_report(world, repo, head, random.Random(6), result="PENDING")
+    harness.sync_equal()
+    world.tick(2 * 24 * 3600)  # the tool never finishes
+    harness.log.clear()
+    harness.sync_equal()
+    assert _asked(harness.log) == [], "a stuck report costs a request a run"
+    finish_report(world, stuck, "PASSED")
+    harness.sync_equal(Options(reconcile=True))
+    assert _results(harness.db)[stuck.uuid] == "PASSED"

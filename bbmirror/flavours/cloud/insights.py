@@ -11,7 +11,9 @@ for its annotations. Most repositories have none. The choice:
 * **Where the probe found reports**: the main branch head and the source commit of every
   open pull request (what a reviewer sees: PR merge checks read these), each once; commits
   whose reports were PENDING are read again every run until none is (like builds still
-  running). Older commits, merged PRs' later history and forks' commits are not asked.
+  running), unless the report is over a day old by the server's clock (stuck: a tool that
+  never finishes would cost a request a run forever; ``--reconcile`` reads it again).
+  Older commits, merged PRs' later history and forks' commits are not asked.
   Cost per commit: 1 + one annotations list per report.
 
 State (``insight_reports`` stream state of the repository): ``found`` (a probe found
@@ -20,14 +22,16 @@ reports), ``probed`` (the head last probed), ``read`` (commit → ``done`` | ``p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from bbmirror.engine.base import ChildRows, Engine
 from bbmirror.engine.runner import Unit
-from bbmirror.rows import commit_key
+from bbmirror.rows import commit_key, to_utc
 from bbmirror.store.db import SyncState
 
 STREAM = "insight_reports"
+PENDING_FOR = timedelta(days=1)  # a report PENDING longer is stuck: left to --reconcile
 OPEN_SOURCES = """SELECT DISTINCT c.hash FROM pullrequests p JOIN commits c
   ON c.repository_id = p.repository_id AND c.deleted_at IS NULL
   AND substr(c.hash, 1, length(p.source_commit)) = p.source_commit
@@ -67,6 +71,9 @@ class InsightsHook(Engine):
         todo = sorted(sha for sha in wanted if read.get(sha) != "done")
         todo += sorted(sha for sha, how in read.items() if how == "pending" and sha not in wanted)
         for sha in (s for s in todo if s not in now):
+            if read.get(sha) == "pending" and self._stuck(unit, sha):
+                read[sha] = "done"
+                continue
             found = await self._read_commit(unit, sha)
             if found is not None:
                 read[sha] = found[1]
@@ -114,5 +121,21 @@ class InsightsHook(Engine):
             if notes is None:
                 return None
             children.append(notes)
-        pending = any(r.get("result") == "PENDING" for r in rows)
+        recent = self._recent()
+        pending = any(
+            r.get("result") == "PENDING" and (r.get("updated_on") or "") >= recent for r in rows
+        )
         return len(rows), "pending" if pending else "done", children
+
+    def _recent(self) -> str:
+        """The oldest ``updated_on`` of a PENDING report still worth asking about again."""
+        return to_utc((self.client.server_date or datetime.now(UTC)) - PENDING_FOR) or ""
+
+    def _stuck(self, unit: Unit, sha: str) -> bool:
+        """The commit's mirrored PENDING reports are all over a day old."""
+        row = self.store.conn.execute(
+            "SELECT max(updated_on) FROM insight_reports WHERE commit_id = ?"
+            " AND result = 'PENDING' AND deleted_at IS NULL",
+            (commit_key(unit.scope, sha),),
+        ).fetchone()
+        return not row or not row[0] or row[0] < self._recent()

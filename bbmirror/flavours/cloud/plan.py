@@ -99,7 +99,8 @@ def _insights(repo: Any) -> int:
 
 
 def _insights_pending(repo: Any) -> int:
-    """Commits whose reports were PENDING are read again every run."""
+    """Commits whose reports were PENDING are read again every run (while under a day old,
+    insights.py; generated worlds have none, mutations post fresh ones)."""
     return sum(
         1 + sum(pages(len(r.annotations)) for r in made)
         for made in repo.reports.values()
