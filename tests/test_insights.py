@@ -12,7 +12,7 @@ from mirror import BASE, TOKEN
 from bbmirror.engine import Options
 from bbmirror.flavours.cloud.rows_insights import annotation, report
 from bbmirror.simulator.cloud.insights import add_report, candidates, finish_report
-from bbmirror.simulator.cloud.mutate_code import push_commits
+from bbmirror.simulator.cloud.mutate_code import _protected, force_push, push_commits
 from bbmirror.simulator.common.transport import SimulatorTransport
 
 REPORT = {
@@ -153,3 +153,29 @@ def test_a_report_pending_for_over_a_day_is_not_read_again(mirrored, tmp_path):
     finish_report(world, stuck, "PASSED")
     harness.sync_equal(Options(reconcile=True))
     assert _results(harness.db)[stuck.uuid] == "PASSED"
+
+
+def test_reports_of_a_force_pushed_away_commit_are_tombstoned_with_it(mirrored, tmp_path):
+    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))
+    world = harness.world
+    repo, pr = next(
+        (r, p)
+        for r in world.repositories.values()
+        for p in sorted(r.pullrequests.values(), key=lambda p: p.id)
+        if p.state == "OPEN"
+        and r.reports.get(p.source_commit)
+        and p.source_branch in r.branches
+        and not _protected(r, p.source_branch)
+        and r.commits[p.source_commit].parents
+    )
+    old = pr.source_commit
+    made = [x.uuid for x in repo.reports[old]]
+    force_push(world, repo, pr.source_branch, random.Random(7))
+    assert old not in repo.commits and old not in repo.reports
+    harness.sync_equal()
+    conn = sqlite3.connect(harness.db)
+    try:
+        sql = "select count(*) from insight_reports where uuid = ? and deleted_at is not null"
+        assert all(conn.execute(sql, (u,)).fetchone()[0] == 1 for u in made)
+    finally:
+        conn.close()
