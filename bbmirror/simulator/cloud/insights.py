@@ -29,6 +29,7 @@ from bbmirror.simulator.cloud.call import ApiError
 from bbmirror.simulator.cloud.insight_model import Annotation, InsightReport
 from bbmirror.simulator.cloud.world import Repository, World
 from bbmirror.simulator.common.clock import HOUR, MINUTE, iso, to_us
+from bbmirror.simulator.common.oracle import actual, compare
 from bbmirror.simulator.common.pools import PATHS, new_uuid
 
 TOOLS = {  # report_type -> (title, reporter)
@@ -193,6 +194,25 @@ def add_report(world: World, repo: Repository, sha: str, rng: random.Random, res
 def finish_report(world: World, report: InsightReport, result: str) -> None:
     """A PENDING report is updated with its result."""
     report.result, report.updated_on = result, world.tick()
+
+
+# Which commits a mirror reads depends on when it ran (the heads of the time), like build
+# statuses: so these rows are not in the protocol-wide oracle (common/oracle.py QUERIES), and
+# tests compare them where the history is known (tests/test_insights.py).
+QUERIES = {
+    "insight_reports": "select id, commit_hash, report_type, result, updated_on"
+    " from insight_reports",
+    "insight_annotations": "select id, report_id, severity from insight_annotations",
+}
+
+
+def insight_differences(world: World, db: str, source: str = "cloud") -> list[str]:
+    """Where the mirror's code insights differ from every report the world holds."""
+    want: dict[str, dict[str, tuple]] = {"insight_reports": {}, "insight_annotations": {}}
+    for repo in world.repositories.values():
+        for table, rows in expected_insights(repo).items():
+            want[table].update(rows)
+    return compare(want, actual(db, source, QUERIES), QUERIES)
 
 
 def expected_insights(repo: Repository) -> dict[str, dict[str, tuple]]:

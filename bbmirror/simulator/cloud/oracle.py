@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bbmirror.rows import to_utc
-from bbmirror.simulator.cloud.insights import expected_insights
 from bbmirror.simulator.cloud.tasks import expected_tasks
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.oracle import QUERIES, actual, compare
@@ -65,8 +64,6 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
                 exp["comments"][f"{source}/comment/{c.id}"] = _comment(c, key, None, source)
             exp["activity_count"][key] = (len(pr.activity),)
             exp["pullrequest_tasks"].update(expected_tasks(pr, key, source))
-        for table, rows in expected_insights(repo).items():
-            exp[table].update(rows)
         for uuid in repo.default_reviewers:
             exp["default_reviewers"][f"{rid}/default-reviewer/{uuid}"] = (uuid,)
         if not repo.has_issues:

@@ -32,9 +32,6 @@ QUERIES = {
     "issue_attachments": "select id from issue_attachments",
     "pullrequest_tasks": "select id, pullrequest_id, task_id, comment_id, state, creator_id,"
     " resolved_by_id, resolved_on from pullrequest_tasks",
-    "insight_reports": "select id, commit_hash, report_type, result, updated_on"
-    " from insight_reports",
-    "insight_annotations": "select id, report_id, severity from insight_annotations",
 }
 
 
