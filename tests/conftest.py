@@ -166,6 +166,7 @@ _SHARED_COVERAGE = (
     "select count(*) = 0 from commits where date not like '%+00:00' or length(date) != 32",
     # Every mirrored row keeps the JSON the API returned.
     "select count(*) = 0 from pullrequests where json is null",
+    "select count(distinct state) = 2 from pullrequest_tasks",  # UNRESOLVED and RESOLVED
 )
 
 CLOUD = Flavour(
@@ -190,6 +191,7 @@ CLOUD = Flavour(
         "select count(*) from issue_change_items",
         "select count(*) from pipelines where pullrequest_id is not null",
         "select count(*) from pipeline_steps where result = 'NOT_RUN'",
+        "select count(*) from insight_annotations",
     ),
     serve=_cloud_serve,
     cli_sync=_cloud_cli,

@@ -16,7 +16,8 @@ from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 from bbmirror.simulator.cloud import mutate
 from bbmirror.simulator.cloud.generate import generate
 
-PER_PR = re.compile(r"/pullrequests/(\d+)/(\w+)$")
+# Tasks (read with a changed PR that has open ones) are tests/test_tasks_cloud.py's subject.
+PER_PR = re.compile(r"/pullrequests/(\d+)/(?!tasks$)(\w+)$")
 
 
 def _per_pr(harness: Harness) -> list[tuple[int, str]]:

@@ -165,7 +165,7 @@ def test_top_level_metadata_is_generated_from_the_reports_folder():
     assert top.read_text(encoding="utf-8") == render(load_metadata())
     sql_files = sorted(FOLDER.glob("*.sql"))
     assert [read_report(p)[0] for p in sql_files] == list(QUERIES)
-    assert len(QUERIES) == 26  # 21 reports, 4 as-of tables, repository_changes
+    assert len(QUERIES) == 27  # 22 reports, 4 as-of tables, repository_changes
 
 
 @pytest.mark.parametrize(

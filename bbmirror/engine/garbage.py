@@ -35,6 +35,8 @@ CASCADE = (
     ("commit_parents", "commit_id"),
     ("jira_links", "commit_id"),
     ("commit_statuses", "commit_id"),
+    ("insight_reports", "commit_id"),
+    ("insight_annotations", "report_id", "insight_reports"),  # (…, parent table: commits)
 )
 
 
@@ -43,8 +45,9 @@ def collect(store: Store, state: SyncState, refs: dict[str, str], when: str) -> 
     transaction; rows tombstoned per table."""
     with store.transaction():
         gone = {"commits": store.tombstone_unreachable(state.scope, refs.values(), when)}
-        for table, column in CASCADE:
-            gone[table] = store.tombstone_children(table, column, "commits", when, state.scope)
+        for table, column, *parent in CASCADE:
+            parent_table = parent[0] if parent else "commits"
+            gone[table] = store.tombstone_children(table, column, parent_table, when, state.scope)
         state.extra.pop("gc", None)
         store.put_state(state)
     return gone

@@ -86,6 +86,7 @@ def _pullrequests(repo: Any) -> int:
         if not {pr.source_commit, pr.destination_commit} <= mirrored:
             total += pages(len([h for h in pr.commit_hashes if h in repo.commits]))
         total += _diffstat(repo, pr)
+        total += pages(len(pr.tasks)) if pr.task_count else 0  # tasks: only with open ones
     return total
 
 
@@ -94,6 +95,28 @@ def _diffstat(repo: Any, pr: Any) -> int:
     from bbmirror.simulator.cloud.diffstat import pr_changes  # the world's own files
 
     return max(1, pages(len(pr_changes(repo, pr)), DIFFSTAT_PAGE))
+
+
+def _insights(repo: Any) -> int:
+    """Code insights: a probe of the main branch head; where reports exist, the head and open
+    PRs' source commits, each a request plus one annotations list per report."""
+    head = repo.branches.get(repo.mainbranch)
+    if not repo.reports.get(head):
+        return 1 if head else 0
+    mirrored = _reachable(repo)
+    shas = {p.source_commit for p in repo.pullrequests.values() if p.state == "OPEN"}
+    shas = {s for s in shas | {head} if s in mirrored}
+    return sum(1 + sum(pages(len(r.annotations)) for r in repo.reports.get(s, [])) for s in shas)
+
+
+def _insights_pending(repo: Any) -> int:
+    """Commits whose reports were PENDING are read again every run (while under a day old,
+    insights.py; generated worlds have none, mutations post fresh ones)."""
+    return sum(
+        1 + sum(pages(len(r.annotations)) for r in made)
+        for made in repo.reports.values()
+        if any(r.result == "PENDING" for r in made)
+    )
 
 
 def _feed(repo: Any) -> int:
@@ -285,6 +308,14 @@ DETAILS = Level(
             then="reread_statuses",
         ),
         *DEPLOY_STEPS,  # environments on the settings cadence; deployments (plan_deploys.py)
+        Step(
+            "insight_reports",
+            after=("commits",),
+            when="probe the main branch head; where reports exist, new heads (insights.py)",
+            hook="read_insights",
+            noop=_insights_pending,
+            least=_insights,
+        ),
         Step(
             "issues",
             part="children",

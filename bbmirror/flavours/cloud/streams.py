@@ -18,9 +18,11 @@ from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.flavours.cloud import rows_deploys as cloud_deploys
 from bbmirror.flavours.cloud import rows_feed as cloud_feed
 from bbmirror.flavours.cloud import rows_git as cloud_git
+from bbmirror.flavours.cloud import rows_insights as cloud_insights
 from bbmirror.flavours.cloud import rows_issues as cloud_issues
 from bbmirror.flavours.cloud import rows_pipelines as cloud_pipelines
 from bbmirror.flavours.cloud import rows_prsize as cloud_prsize
+from bbmirror.flavours.cloud import rows_tasks as cloud_tasks
 
 REPO = "repositories/{workspace}/{slug}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
@@ -40,6 +42,10 @@ PIPELINES_POLICY = ((403, DENIED), (404, ABSENT), (410, FAILED))
 
 def _no_comments(pr: dict) -> bool:
     return pr.get("comment_count") == 0
+
+
+def _no_open_tasks(pr: dict) -> bool:
+    return pr.get("task_count") == 0  # "the number of open tasks"; resolved ones read if mirrored
 
 
 def _stream_list() -> list[Stream]:
@@ -106,7 +112,14 @@ def _stream_list() -> list[Stream]:
             # Lists omit reviewers and participants unless asked for (`+` sent as %2B).
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
             cursor="updated_on",
-            children=("pr_comments", "pr_activity", "pr_commits", "pr_statuses", "pr_diffstat"),
+            children=(
+                "pr_comments",
+                "pr_activity",
+                "pr_commits",
+                "pr_statuses",
+                "pr_diffstat",
+                "pr_tasks",
+            ),
             child_key="pullrequest_id",  # children get it, and the PR/issue number
             refresh=("pr_statuses",),  # a new or changed status leaves updated_on alone
             owns=(Owned("pullrequest_participants", "pullrequest_id"),),
@@ -116,6 +129,7 @@ def _stream_list() -> list[Stream]:
                 ("pullrequest_participants", "pullrequest_id"),
                 ("pullrequest_commits", "pullrequest_id"),
                 ("pullrequest_files", "pullrequest_id"),
+                ("pullrequest_tasks", "pullrequest_id"),
             ),
             key="{repository_id}/pr/{id}",
             family="pullrequest",
@@ -168,6 +182,34 @@ def _stream_list() -> list[Stream]:
             scope="pullrequest_id",
             pagelen=500,  # diffstat pages hold up to 500 entries (§3.14)
             family="pullrequest",
+        ),
+        Stream(
+            "pr_tasks",
+            f"{REPO}/pullrequests/{{number}}/tasks",
+            "pullrequest_tasks",
+            using(cloud_tasks.pr_task, *IN_PR),
+            mode="children",
+            scope="pullrequest_id",
+            skip=_no_open_tasks,  # no open task and none mirrored: nothing to read
+            family="pullrequest",
+        ),
+        # Code insights on chosen commits (flavours/cloud/insights.py picks them).
+        Stream(
+            "insight_reports",
+            f"{REPO}/commit/{{commit_hash}}/reports",
+            "insight_reports",
+            using(cloud_insights.report, "repository_id", "commit_hash"),
+            mode="children",
+            scope="commit_id",
+            children=("insight_annotations",),
+        ),
+        Stream(
+            "insight_annotations",
+            f"{REPO}/commit/{{commit_hash}}/reports/{{report_ref}}/annotations",
+            "insight_annotations",
+            using(cloud_insights.annotation, "repository_id", "commit_hash", "report_id"),
+            mode="children",
+            scope="report_id",
         ),
         Stream(
             "milestones",

@@ -23,6 +23,7 @@ from bbmirror.engine.plan import Step
 from bbmirror.engine.runner import Runner, Unit
 from bbmirror.flavours.cloud import cadence, export_job, pipelines, refs
 from bbmirror.flavours.cloud.discovery import CloudDiscovery
+from bbmirror.flavours.cloud.insights import InsightsHook
 from bbmirror.flavours.cloud.pipelines import PipelineWalker
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.cloud.pr_children import FEED, FEED_TOP, PrChildren
@@ -38,6 +39,7 @@ class CloudSync(
     HeadsWalker,
     FeedWalker,
     PipelineWalker,
+    InsightsHook,
 ):
     """The order of work for one Bitbucket Cloud source."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bbmirror.flavours.server.rows_tasks import blocker_task
 from bbmirror.rows import (
     RowError,
     RowSet,
@@ -342,6 +343,9 @@ def _thread(
         "json": _dumps({k: v for k, v in obj.items() if k != "comments"}),
     }
     _add(rs, "comments", row)
+    if obj.get("severity") == "BLOCKER":  # a task (rows_tasks.py): no request of its own
+        resolver = _user(rs, obj.get("resolver"), source)
+        blocker_task(rs, obj, row, resolver, _ms(obj, "resolvedDate", "task"))
     for reply in obj.get("comments") or ():
         if isinstance(reply, dict):
             _thread(rs, reply, cid, source, repository_id, pr_id)

@@ -101,6 +101,7 @@ def _stream_list() -> list[Stream]:
                 ("pullrequest_commits", "pullrequest_id"),
                 ("jira_links", "pullrequest_id"),
                 ("pullrequest_files", "pullrequest_id"),
+                ("pullrequest_tasks", "pullrequest_id"),
             ),
             pagelen=LIMIT,
             family="pullrequest",
@@ -114,7 +115,10 @@ def _stream_list() -> list[Stream]:
             scope="pullrequest_id",
             # Activities are the only complete source of comments; a comment no longer in any
             # thread was deleted (§3.2 4f).
-            owns=(Owned("comments", "pullrequest_id"),),
+            owns=(
+                Owned("comments", "pullrequest_id"),
+                Owned("pullrequest_tasks", "pullrequest_id"),
+            ),
             pagelen=LIMIT,
             family="pullrequest",
         ),

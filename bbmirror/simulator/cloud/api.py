@@ -69,6 +69,8 @@ from bbmirror.simulator.cloud.handlers import (
     start_export,
     user_workspaces,
 )
+from bbmirror.simulator.cloud.insights import annotations as insight_annotations
+from bbmirror.simulator.cloud.insights import reports as insight_reports
 from bbmirror.simulator.cloud.pulls import (
     branches,
     commit_statuses,
@@ -88,6 +90,7 @@ from bbmirror.simulator.cloud.pulls import (
     tags,
 )
 from bbmirror.simulator.cloud.scopes import cloud_refusal
+from bbmirror.simulator.cloud.tasks import pr_tasks
 from bbmirror.simulator.cloud.world import (
     World,
 )
@@ -195,10 +198,13 @@ REPO_ROUTES: list[tuple[str, Callable[[Call], Response], tuple[str, ...]]] = [
     ("/pullrequests/{pid:int}/statuses", pr_statuses, ("GET",)),
     ("/pullrequests/{pid:int}/diffstat", diffstat.pr_diffstat, ("GET",)),
     ("/diffstat/{spec:path}", diffstat.diffstat, ("GET",)),
+    ("/pullrequests/{pid:int}/tasks", pr_tasks, ("GET",)),
     ("/commits", commits, ("GET", "POST")),
     ("/commits/{revision:path}", commits, ("GET", "POST")),
     ("/commit/{hash}", get_commit, ("GET",)),
     ("/commit/{hash}/statuses", commit_statuses, ("GET",)),
+    ("/commit/{hash}/reports", insight_reports, ("GET",)),
+    ("/commit/{hash}/reports/{rid}/annotations", insight_annotations, ("GET",)),
     ("/refs", refs, ("GET",)),
     ("/refs/branches", branches, ("GET",)),
     ("/refs/branches/{name:path}", get_branch, ("GET",)),

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from bbmirror.simulator.cloud import deploys, pipelines
 from bbmirror.simulator.cloud.discussion import Discussion
 from bbmirror.simulator.cloud.history import member_uuids
+from bbmirror.simulator.cloud.insights import generate_insights
+from bbmirror.simulator.cloud.tasks import generate_tasks
 from bbmirror.simulator.cloud.world import (
     Membership,
     Named,
@@ -222,6 +224,8 @@ class _Generator(Discussion):
             repo.default_reviewers = default_reviewers(self.world, repo)
         pipelines.generate(self.world)  # an rng of its own per repository
         deploys.populate(self.world)  # own rng per repository: other bytes unchanged
+        generate_tasks(self.world)  # an rng of its own: every other byte is unchanged
+        generate_insights(self.world)  # likewise
         self.world.clock = iso(END_US)
         return self.world
 

@@ -159,6 +159,7 @@ def collect_garbage(repo: Repository) -> list[str]:
     for sha in removed:
         del repo.commits[sha]
         repo.statuses.pop(sha, None)
+        repo.reports.pop(sha, None)  # code insights go with their commit
     return removed
 
 

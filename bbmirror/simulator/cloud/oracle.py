@@ -13,6 +13,7 @@ from bbmirror.rows import to_utc
 from bbmirror.simulator.cloud import pipelines
 from bbmirror.simulator.cloud.deploys import deploys_expected
 from bbmirror.simulator.cloud.diffstat import file_row, pr_changes
+from bbmirror.simulator.cloud.tasks import expected_tasks
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.oracle import QUERIES, actual, compare
 
@@ -67,6 +68,7 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
             for c in pr.comments:
                 exp["comments"][f"{source}/comment/{c.id}"] = _comment(c, key, None, source)
             exp["activity_count"][key] = (len(pr.activity),)
+            exp["pullrequest_tasks"].update(expected_tasks(pr, key, source))
         for uuid in repo.default_reviewers:
             exp["default_reviewers"][f"{rid}/default-reviewer/{uuid}"] = (uuid,)
         pipelines.expect(exp, repo)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bbmirror.simulator.cloud.deploy_model import Deploys
+from bbmirror.simulator.cloud.insight_model import InsightReport
 from bbmirror.simulator.cloud.pipeline_model import Pipeline
 from bbmirror.simulator.common.clock import WORLD_CLOCK
 
@@ -193,6 +194,21 @@ class Activity:
 
 
 @dataclass
+class PrTask:
+    """A pull request task (``/pullrequests/{id}/tasks``, simulator/cloud/tasks.py)."""
+
+    id: int
+    creator_uuid: str
+    content: str
+    created_on: str
+    updated_on: str
+    state: str = "UNRESOLVED"  # UNRESOLVED | RESOLVED
+    resolved_by_uuid: str | None = None
+    resolved_on: str | None = None
+    comment_id: int | None = None  # the comment it hangs on, if any
+
+
+@dataclass
 class PullRequest:
     id: int
     title: str
@@ -216,6 +232,7 @@ class PullRequest:
     activity: list[Activity] = field(default_factory=list)  # oldest first
     commit_hashes: list[str] = field(default_factory=list)  # newest first
     draft: bool = False
+    tasks: list[PrTask] = field(default_factory=list)  # by id; task_count = the UNRESOLVED
 
     @property
     def comment_count(self) -> int:
@@ -248,6 +265,7 @@ class Repository:
     components: dict[int, Named] = field(default_factory=dict)
     pullrequests: dict[int, PullRequest] = field(default_factory=dict)
     default_reviewers: list[str] = field(default_factory=list)  # user uuids, in order added
+    reports: dict[str, list[InsightReport]] = field(default_factory=dict)  # by commit hash
     last_issue_id: int = 0  # highest issue id ever handed out; deleted ids are never reused
     pipelines: list[Pipeline] = field(default_factory=list)  # by build_number (pipelines.py)
     deploys: Deploys = field(default_factory=Deploys)  # environments, deployments (deploys.py)
@@ -267,6 +285,7 @@ class Settings:
     comment_bumps_pr: bool = True  # a PR comment bumps pr.updated_on
     approval_bumps_pr: bool = True  # approvals and change requests bump pr.updated_on
     status_bumps_pr: bool = False  # a build status on the source commit leaves the PR alone
+    task_bumps_pr: bool = True  # creating, resolving or deleting a task bumps pr.updated_on
     # The repository-wide activity feed's order is undocumented (reference §3.13): newest
     # first, or grouped by PR (newest PR first, each PR's entries newest first).
     feed_by_pr: bool = False
@@ -282,6 +301,7 @@ class World:
     settings: Settings = field(default_factory=Settings)
     clock: str = WORLD_CLOCK  # the last timestamp handed out
     next_comment_id: int = 1000  # comment and issue-change ids: one global sequence
+    next_task_id: int = 1  # pull request task ids: one global sequence
 
     def repo(self, workspace: str, slug_or_uuid: str) -> Repository | None:
         """Find a repository by workspace slug and repository slug or braced uuid."""

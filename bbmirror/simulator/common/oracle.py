@@ -39,6 +39,8 @@ QUERIES = {
     "issues": "select id, title, state, kind, priority, assignee_id, updated_on from issues",
     "issue_changes": "select id, user_id from issue_changes",
     "issue_attachments": "select id from issue_attachments",
+    "pullrequest_tasks": "select id, pullrequest_id, task_id, comment_id, state, creator_id,"
+    " resolved_by_id, resolved_on from pullrequest_tasks",
 }
 
 

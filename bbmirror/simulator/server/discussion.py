@@ -134,6 +134,7 @@ class Discussion(History):
                 continue
             if c.severity == "BLOCKER" and rng.random() < 0.5:
                 c.state, c.version, c.updated = "RESOLVED", c.version + 1, max(c.updated, later)
+                c.resolved, c.resolver_id = c.updated, plan.author  # no draw: bytes unchanged
             elif rng.random() < 0.1:
                 c.text += " (edited)"
                 c.version, c.updated = c.version + rng.randint(1, 2), max(c.updated, later)

@@ -236,6 +236,8 @@ def resolve_task(world: DcWorld, pr: DcPullRequest, comment: DcComment) -> None:
     t = world.tick()
     comment.state = "RESOLVED" if comment.state == "OPEN" else "OPEN"
     comment.version, comment.updated = comment.version + 1, t
+    resolved = comment.state == "RESOLVED"
+    comment.resolved, comment.resolver_id = (t, pr.author_id) if resolved else (None, None)
     _comment_touch(world, pr, t)
 
 

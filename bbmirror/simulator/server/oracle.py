@@ -104,6 +104,18 @@ def _thread(exp, comment, parent, pr_key: str, source: str) -> None:
         0,
         parent_key,
     )
+    if comment.severity == "BLOCKER":  # a task (flavours/server/rows_tasks.py)
+        resolved = comment.state == "RESOLVED"
+        user = f"{source}/user/{comment.resolver_id}" if resolved and comment.resolver_id else None
+        exp["pullrequest_tasks"][f"{pr_key}/task/{comment.id}"] = (
+            pr_key,
+            comment.id,
+            f"{source}/comment/{comment.id}",
+            "RESOLVED" if resolved else "UNRESOLVED",
+            f"{source}/user/{comment.author_id}",
+            user,
+            _t(comment.resolved) if resolved else None,
+        )
     for reply in comment.replies:
         _thread(exp, reply, comment.id, pr_key, source)
 
@@ -124,6 +136,7 @@ QUERIES = {
         "pullrequest_files",
         "comments",
         "activity_count",
+        "pullrequest_tasks",
     }
 }
 QUERIES["jira_links"] = "select id from jira_links where found_in = 'text'"

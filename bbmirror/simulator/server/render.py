@@ -256,6 +256,10 @@ def comment(world: DcWorld, c: DcComment, base: str, repo_id: int) -> Doc:
     }
     if c.anchor is not None:
         doc["anchor"] = dict(c.anchor)
+    if c.state == "RESOLVED" and c.resolved is not None:  # a resolved task (8.x, 9.x)
+        doc["resolvedDate"] = when(world, c.resolved)
+        if c.resolver_id is not None:
+            doc["resolver"] = user_by_id(world, c.resolver_id, base)
     return doc
 
 

@@ -107,6 +107,8 @@ class DcComment:
     anchor: dict | None = None  # file/line anchor (path, line, lineType, fileType, ...)
     replies: list[DcComment] = field(default_factory=list)
     deleted: bool = False  # hidden from the API; ``updated`` is when it went
+    resolved: int | None = None  # a resolved task: when (``resolvedDate``) and by whom
+    resolver_id: int | None = None
 
 
 @dataclass

@@ -1,0 +1,57 @@
+"""Cloud pull request tasks (``/pullrequests/{id}/tasks``) -> ``pullrequest_tasks`` rows.
+
+The shape is Bitbucket's current OpenAPI ``pullrequest_comment_task`` (see
+simulator/cloud/tasks.py): ``state`` is ``RESOLVED`` or ``UNRESOLVED`` as stored; a task on
+a comment points at it (``comment.id``), keyed like every comment (``{source}/comment/{id}``).
+"""
+
+from __future__ import annotations
+
+from bbmirror.rows import (
+    RowSet,
+    _add,
+    _get,
+    _int,
+    _json,
+    _need,
+    _obj,
+    _ref_user,
+    _text,
+    _time,
+    comment_key,
+)
+
+
+def task_key(pullrequest_id: str, task_id: int) -> str:
+    """A task's row id: its PR's row id and its immutable API id."""
+    return f"{pullrequest_id}/task/{task_id}"
+
+
+def pr_task(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
+    """One task, and a ``users`` row for its creator and resolver."""
+    obj = _obj(obj, "pull request task")
+    task_id = _int(_need(obj, "id", "pull request task"), "pull request task 'id'")
+    assert task_id is not None
+    comment = _int(_get(obj, "comment", "id"), "pull request task 'comment.id'")
+    rs: RowSet = {}
+    _add(
+        rs,
+        "pullrequest_tasks",
+        {
+            "id": task_key(pullrequest_id, task_id),
+            "source": source,
+            "pullrequest_id": pullrequest_id,
+            "repository_id": repository_id,
+            "task_id": task_id,
+            "comment_id": comment_key(source, comment) if comment is not None else None,
+            "content": _text(obj.get("content")),
+            "state": obj.get("state"),
+            "creator_id": _ref_user(rs, obj.get("creator"), source),
+            "resolved_by_id": _ref_user(rs, obj.get("resolved_by"), source),
+            "created_on": _time(obj, "created_on", "pull request task"),
+            "updated_on": _time(obj, "updated_on", "pull request task"),
+            "resolved_on": _time(obj, "resolved_on", "pull request task"),
+            "json": _json(obj),
+        },
+    )
+    return rs
