@@ -17,7 +17,7 @@ import hashlib
 
 from starlette.responses import Response
 
-from bbmirror.simulator.cloud.diffstat import Change, commit_changes, fold
+from bbmirror.simulator.common.files import Change, commit_changes, fold
 from bbmirror.simulator.common.responses import JSONResponse
 from bbmirror.simulator.server.call import DEFAULT_LIMIT, Call, Doc
 from bbmirror.simulator.server.world import DcPullRequest, DcRepository
