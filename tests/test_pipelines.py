@@ -225,9 +225,7 @@ def test_a_repository_without_pipelines_is_asked_once_then_on_the_cadence(tmp_pa
 
 def test_a_token_without_the_pipeline_scope_skips_pipelines_once(tmp_path):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
-    harness.app.state.config.scopes = {
-        TOKEN: frozenset({"account", "pullrequest", "issue", "project"})
-    }
+    harness.narrow("account", "pullrequest", "issue", "project")
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0) and summary.skipped > 0
     refused = [r for r in harness.log if "/pipelines" in r.path]
