@@ -125,7 +125,7 @@ def add_parents(
             "position": position,
             "json": json_text,
         }
-        _add(rs, "commit_parents", row)
+        add(rs, "commit_parents", row)
 
 
 def status_row(
@@ -180,17 +180,17 @@ def user_key(obj: Any) -> str | None:
 # -- small tolerant readers ---------------------------------------------------------------
 
 
-def _dumps(obj: Any) -> str:
+def dumps(obj: Any) -> str:
     """Compact UTF-8 JSON, as the API sent it (orjson: the write path's hottest call)."""
     return orjson.dumps(obj).decode()
 
 
-def _json(obj: Any) -> str:
+def json(obj: Any) -> str:
     """The ``json`` column: the object minus what ``compact.rebuild`` derives back."""
-    return _dumps(compact(obj))
+    return dumps(compact(obj))
 
 
-def _get(obj: Any, *path: str) -> Any:
+def get(obj: Any, *path: str) -> Any:
     """Nested lookup that yields None for any missing step or non-object value."""
     for key in path:
         if not isinstance(obj, dict):
@@ -199,40 +199,40 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _need(obj: Any, key: str, what: str) -> Any:
+def need(obj: Any, key: str, what: str) -> Any:
     value = obj.get(key) if isinstance(obj, dict) else None
     if value is None or value == "":
         raise RowError(f"{what} has no '{key}'")
     return value
 
 
-def _obj(obj: Any, what: str) -> dict:
+def as_object(obj: Any, what: str) -> dict:
     if not isinstance(obj, dict):
         raise RowError(f"{what} is not a JSON object")
     return obj
 
 
-def _uuid(obj: Any) -> str | None:
-    value = _get(obj, "uuid")
+def uuid(obj: Any) -> str | None:
+    value = get(obj, "uuid")
     return value if isinstance(value, str) and len(value) > 2 else None
 
 
-def _text(value: Any) -> str | None:
+def text(value: Any) -> str | None:
     """Raw text of a rendered-content object (``{raw, markup, html}``) or a plain string."""
     if isinstance(value, dict):
         return value.get("raw")
     return value if isinstance(value, str) else None
 
 
-def _html(value: Any) -> str | None:
+def html(value: Any) -> str | None:
     return value.get("html") if isinstance(value, dict) else None
 
 
-def _bool(value: Any) -> int | None:
+def flag(value: Any) -> int | None:
     return None if value is None else int(bool(value))
 
 
-def _int(value: Any, what: str = "value") -> int | None:
+def integer(value: Any, what: str = "value") -> int | None:
     if value is None or value == "":
         return None
     try:
@@ -241,18 +241,18 @@ def _int(value: Any, what: str = "value") -> int | None:
         raise RowError(f"{what} is not an integer: {value!r}") from None
 
 
-def _time(obj: Any, key: str, what: str) -> str | None:
+def time(obj: Any, key: str, what: str) -> str | None:
     try:
-        return to_utc(_get(obj, key))
+        return to_utc(get(obj, key))
     except RowError as exc:
         raise RowError(f"{what} '{key}': {exc}") from None
 
 
-def _add(rs: RowSet, table: str, row: Row) -> None:
+def add(rs: RowSet, table: str, row: Row) -> None:
     rs.setdefault(table, []).append(row)
 
 
-def _ref_user(rs: RowSet, obj: Any, source: str) -> str | None:
+def ref_user(rs: RowSet, obj: Any, source: str) -> str | None:
     """Add a row for an embedded user reference; return its key (None if unusable)."""
     key = user_key(obj)
     if key is None:
@@ -272,7 +272,7 @@ def _user_row(obj: dict, key: str, source: str) -> Row:
     return {
         "id": key,
         "source": source,
-        "uuid": _uuid(obj),
+        "uuid": uuid(obj),
         "account_id": obj.get("account_id") or None,
         "username": obj.get("username") or None,
         "nickname": obj.get("nickname") or None,
@@ -280,8 +280,8 @@ def _user_row(obj: dict, key: str, source: str) -> Row:
         "email": obj.get("email") or obj.get("emailAddress") or None,
         "kind": obj.get("type") or None,
         "account_status": obj.get("account_status") or None,
-        "created_on": _time(obj, "created_on", "user"),
-        "json": _dumps(obj),  # not compacted: json_patch merges it, a links list would replace
+        "created_on": time(obj, "created_on", "user"),
+        "json": dumps(obj),  # not compacted: json_patch merges it, a links list would replace
     }
 
 
@@ -290,14 +290,20 @@ def _user_row(obj: dict, key: str, source: str) -> Row:
 
 def user(obj: dict, *, source: str) -> RowSet:
     """A user/team/account (full or condensed). Embedded references go through this too."""
-    obj = _obj(obj, "user")
+    obj = as_object(obj, "user")
     if user_key(obj) is None:
         raise RowError("user has no 'uuid' (nor 'account_id')")
     rs: RowSet = {}
-    _ref_user(rs, obj, source)
+    ref_user(rs, obj, source)
     return rs
 
 
 def ids_of(rowset: RowSet, table: str) -> set[str]:
     """The ids a rowset holds for one table (the keep-set for a reconciliation)."""
     return {row["id"] for row in rowset.get(table, ())}
+
+
+# The old private names, for row modules written against them on branches still in flight
+# (e.g. rows_tasks.py); new code uses the public names above, through ``rows as shared``.
+_dumps, _json, _get, _need, _obj, _uuid = dumps, json, get, need, as_object, uuid
+_text, _html, _bool, _int, _time, _add, _ref_user = text, html, flag, integer, time, add, ref_user

@@ -51,6 +51,10 @@ class Harness:
             "credentials": Credentials(token=Secret(TOKEN)),
         }
 
+    def narrow(self, *scopes: str) -> None:
+        """Let the token carry only ``scopes``: the simulator refuses what they do not cover."""
+        self.app.state.config.scopes = {TOKEN: frozenset(scopes)}
+
     @property
     def log(self) -> list:
         return self.app.state.request_log

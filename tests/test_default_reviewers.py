@@ -6,7 +6,7 @@ import sqlite3
 
 import dbstate
 import pytest
-from mirror import TOKEN, Harness
+from mirror import Harness
 
 from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.rows import RowError
@@ -62,7 +62,7 @@ def test_a_sync_mirrors_default_reviewers_and_tombstones_a_removed_one(tmp_path)
 def test_a_token_without_the_pullrequest_scope_is_refused_and_skips_the_family(tmp_path):
     world = generate(5, "tiny")
     harness = Harness(world, str(tmp_path / "m.db"))
-    harness.app.state.config.scopes = {TOKEN: frozenset({"repository", "team", "project"})}
+    harness.narrow("repository", "team", "project")
     summary = harness.sync()
     assert summary.outcome == "ok" and summary.skipped > 0, summary.message
     paths = [(r.path, r.status) for r in harness.log if r.path.endswith("/default-reviewers")]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 
 import httpx
 import pytest
+from dbstate import count
 from mirror import BASE, TOKEN, Harness
 
 from bbmirror.flavours.cloud import rows_deploys
@@ -105,19 +105,11 @@ def test_generated_deployments_release_default_branch_commits_in_order():
     assert {"SUCCESSFUL", "FAILED"} <= results
 
 
-def _count(db: str, sql: str) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
-
-
 def test_a_sync_mirrors_environments_and_deployments_and_follows_them(tmp_path):
     world = generate(3, "tiny")
     harness = Harness(world, str(tmp_path / "m.db"))
     harness.sync_equal()
-    assert _count(harness.db, "select count(*) from deployments") > 0
+    assert count(harness.db, "select count(*) from deployments") > 0
     rng = random.Random(4)
     for _ in range(6):  # deployments start, progress and complete
         random_activity(world, 15, rng)
@@ -155,10 +147,10 @@ def test_the_deployment_lists_refuse_q_and_sort_and_list_environments_by_rank(tm
 def test_a_token_without_the_pipeline_scope_is_refused_and_noted(tmp_path):
     world = generate(3, "tiny")
     harness = Harness(world, str(tmp_path / "m.db"))
-    harness.app.state.config.scopes = {TOKEN: frozenset({"repository", "team", "project"})}
+    harness.narrow("repository", "team", "project")
     summary = harness.sync()
     assert summary.outcome == "ok" and summary.skipped > 0, summary.message
-    assert _count(harness.db, "select count(*) from deployments") == 0
+    assert count(harness.db, "select count(*) from deployments") == 0
 
 
 # A Data Center deployment as bitbucket-server.md §2.11 shows it.

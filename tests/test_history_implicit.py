@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from test_history import REPO
+from test_history import pr as open_pr
 
 from bbmirror.store import Store
 from bbmirror.store import history as h
@@ -18,7 +20,6 @@ from bbmirror.store.history_implicit import STORED
 from bbmirror.store.runlog import now
 from bbmirror.store.schema import MIGRATIONS, _apply, database
 
-REPO = "{repo}"
 OLD_DAY = "2020-01-01T00:00:00.000000+00:00"
 ALL = "SELECT * FROM row_versions ORDER BY table_name, row_id, seq"
 
@@ -45,17 +46,8 @@ def _store_at_9(path: Path, *, spans: bool = True) -> Store:
 
 
 def pr(number: int = 1, **values) -> dict:
-    row = {
-        "id": f"{REPO}/pr/{number}",
-        "source": "c",
-        "repository_id": REPO,
-        "number": number,
-        "title": "first",
-        "state": "MERGED",
-        "updated_on": "2026-01-01T10:00:00.000000+00:00",
-        "json": "{}",
-    }
-    return {**row, **values}
+    """test_history's pull request row, MERGED unless told otherwise."""
+    return open_pr(number, **{"state": "MERGED", **values})
 
 
 def activity(n: int, **values) -> dict:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import sqlite3
 
 import httpx
 import pytest
+from dbstate import count
 from mirror import TOKEN, Harness
 
 from bbmirror.engine import Options
@@ -39,14 +39,6 @@ def _lists(harness: Harness, repo) -> list:
 
 def _steps(harness: Harness) -> list:
     return [r for r in harness.log if r.path.endswith("/steps")]
-
-
-def _count(db: str, sql: str) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
 
 
 def _with_pipelines(world):
@@ -141,12 +133,12 @@ def test_a_full_sync_mirrors_runs_and_the_steps_of_completed_runs(mirrored):
     runs = sum(len(r.pipelines) for r in world.repositories.values())
     done = [p for r in world.repositories.values() for p in r.pipelines if p.state == "COMPLETED"]
     assert 0 < len(done) < runs  # some runs are still pending or in progress
-    assert _count(harness.db, "select count(*) from pipelines") == runs
+    assert count(harness.db, "select count(*) from pipelines") == runs
     steps = sum(len(p.steps) for p in done)
-    assert _count(harness.db, "select count(*) from pipeline_steps") == steps
+    assert count(harness.db, "select count(*) from pipeline_steps") == steps
     linked = "select count(*) from pipelines p join pullrequests r on r.id = p.pullrequest_id"
     assert (
-        _count(harness.db, linked)
+        count(harness.db, linked)
         == sum(
             p.pullrequest_id is not None for r in world.repositories.values() for p in r.pipelines
         )
@@ -156,7 +148,7 @@ def test_a_full_sync_mirrors_runs_and_the_steps_of_completed_runs(mirrored):
     on_refs = sum(
         p.commit in _reachable(r) for r in world.repositories.values() for p in r.pipelines
     )
-    assert _count(harness.db, to_commits) == on_refs > 0  # runs of commits a ref still reaches
+    assert count(harness.db, to_commits) == on_refs > 0  # runs of commits a ref still reaches
     assert harness.oracle(world, harness.db) == []
 
 
@@ -178,7 +170,7 @@ def test_runs_are_read_by_page_number_and_an_incremental_reads_one_page(tmp_path
     harness.sync_equal()
     assert len(_lists(harness, repo)) == math.ceil(230 / 100)
     mirrored = f"select count(*) from pipelines where repository_id = '{repo.uuid}'"
-    assert _count(harness.db, mirrored) == 230
+    assert count(harness.db, mirrored) == 230
     world.tick(3600)
     sim_pipelines.advance(world)  # nothing new pushed: runs stay as they are
     run = sim_pipelines._run(
@@ -233,14 +225,12 @@ def test_a_repository_without_pipelines_is_asked_once_then_on_the_cadence(tmp_pa
 
 def test_a_token_without_the_pipeline_scope_skips_pipelines_once(tmp_path):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
-    harness.app.state.config.scopes = {
-        TOKEN: frozenset({"account", "pullrequest", "issue", "project"})
-    }
+    harness.narrow("account", "pullrequest", "issue", "project")
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0) and summary.skipped > 0
     refused = [r for r in harness.log if "/pipelines" in r.path]
     assert [r.status for r in refused] == [403]  # the family is skipped after the first 403
-    assert _count(harness.db, "select count(*) from pipelines") == 0
+    assert count(harness.db, "select count(*) from pipelines") == 0
 
 
 def test_steps_times_lie_within_their_runs():
@@ -267,12 +257,12 @@ def test_a_steps_list_that_fails_stays_queued_unless_the_run_is_gone(tmp_path, s
     summary = harness.sync()
     assert summary.errors == 1 and summary.outcome == "partial"
     mine = f"select count(*) from pipeline_steps where pipeline_id like '%{run.uuid}'"
-    assert _count(harness.db, mine) == 0
+    assert count(harness.db, mine) == 0
     harness.app.state.faults.failing_paths = ()
     harness.log.clear()
     harness.sync()
     asked = [r.path for r in _steps(harness)]
     if status == 500:  # still queued: read now
-        assert asked == [steps] and _count(harness.db, mine) == len(run.steps)
+        assert asked == [steps] and count(harness.db, mine) == len(run.steps)
     else:  # a 404: the run is gone, not asked again
-        assert asked == [] and _count(harness.db, mine) == 0
+        assert asked == [] and count(harness.db, mine) == 0

@@ -33,10 +33,6 @@ def _get(app, path: str, token: str | None = TOKEN) -> httpx.Response:
     return asyncio.run(go())
 
 
-def _narrow(harness: Harness, *scopes: str) -> None:
-    harness.app.state.config.scopes = {TOKEN: frozenset(scopes)}
-
-
 def _errors(db: str) -> list[tuple[str, str]]:
     conn = sqlite3.connect(db)
     try:
@@ -59,7 +55,7 @@ def test_simulator_scopes_refuse_other_families_with_bitbucket_403(tmp_path):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
     repo = _pr_repo(harness.world)
     base = f"/2.0/repositories/{repo.full_name}"
-    _narrow(harness, "repository")
+    harness.narrow("repository")
     user = _get(harness.app, "/2.0/user")
     assert user.status_code == 403
     body = user.json()
@@ -72,10 +68,10 @@ def test_simulator_scopes_refuse_other_families_with_bitbucket_403(tmp_path):
     assert _get(harness.app, f"{base}/refs/branches").status_code == 200
     assert _get(harness.app, f"{base}/pullrequests").status_code == 403
     assert _get(harness.app, f"/2.0/workspaces/{repo.full_name.split('/')[0]}").status_code == 403
-    _narrow(harness, "pullrequest")  # implies repository (documented)
+    harness.narrow("pullrequest")  # implies repository (documented)
     assert _get(harness.app, f"{base}/pullrequests").status_code == 200
     assert _get(harness.app, base).status_code == 200
-    _narrow(harness, "read:pullrequest:bitbucket")  # API token scopes imply nothing
+    harness.narrow("read:pullrequest:bitbucket")  # API token scopes imply nothing
     assert _get(harness.app, f"{base}/pullrequests").status_code == 200
     assert _get(harness.app, base).status_code == 403
     harness.app.state.config.scopes = {}
@@ -87,7 +83,7 @@ def test_simulator_scopes_refuse_other_families_with_bitbucket_403(tmp_path):
 
 def test_repository_access_token_syncs_without_user_and_notes_each_skip(tmp_path, caplog):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
-    _narrow(harness, "repository", "pullrequest")  # what a repository access token can have
+    harness.narrow("repository", "pullrequest")  # what a repository access token can have
     with caplog.at_level(logging.WARNING, logger="bbmirror.sync"):
         summary = harness.sync()
     assert "/2.0/user" not in [r.path for r in harness.log]
@@ -113,7 +109,7 @@ def test_repository_access_token_syncs_without_user_and_notes_each_skip(tmp_path
 
 def test_no_pullrequest_scope_skips_that_family_once_and_the_run_goes_on(tmp_path):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
-    _narrow(harness, "account", "project", "repository", "issue", "pipeline")
+    harness.narrow("account", "project", "repository", "issue", "pipeline")
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0) and summary.skipped > 0
     assert [s for s, _ in _errors(harness.db)] == ["default_reviewers"]  # pipeline is granted
@@ -126,7 +122,7 @@ def test_no_pullrequest_scope_skips_that_family_once_and_the_run_goes_on(tmp_pat
 
 def test_a_credential_that_reads_nothing_is_one_error(tmp_path):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
-    _narrow(harness, "pipeline")
+    harness.narrow("pipeline")
     with pytest.raises(SyncError, match="may read none of the named workspaces"):
         harness.sync()
     assert not os.path.exists(harness.db)  # nothing written
@@ -247,7 +243,7 @@ def test_only_issues_remembers_a_removed_tracker_too(tmp_path):
 
 def test_without_named_workspaces_a_token_lacking_account_says_what_to_do(tmp_path):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
-    _narrow(harness, "repository", "pullrequest")
+    harness.narrow("repository", "pullrequest")
     with pytest.raises(SyncError, match="name them with --workspace or --repo"):
         harness.sync(workspaces=())
     assert not os.path.exists(harness.db)
@@ -313,7 +309,7 @@ def test_a_narrow_token_never_replaces_a_whole_workspace_with_a_condensed_one(tm
     harness.sync()
     whole = "select json from workspaces order by id"
     before = sqlite3.connect(harness.db).execute(whole).fetchall()
-    _narrow(harness, "repository", "pullrequest")
+    harness.narrow("repository", "pullrequest")
     harness.sync()
     assert sqlite3.connect(harness.db).execute(whole).fetchall() == before
 
@@ -348,7 +344,7 @@ def test_a_404_on_members_and_projects_is_recorded_and_the_run_goes_on(tmp_path)
 )
 def test_each_narrow_token_mirrors_what_it_may_read_and_names_the_rest(tmp_path, scopes, skipped):
     harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
-    _narrow(harness, *scopes)
+    harness.narrow(*scopes)
     summary = harness.sync()
     assert (summary.outcome, summary.errors) == ("ok", 0) and summary.skipped > 0
     reasons = [r for _, r in _errors(harness.db)]

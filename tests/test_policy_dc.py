@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import dbstate
+import worlds
 from dc_mirror import TOKEN as DC_TOKEN
 from dc_mirror import DcHarness
 from test_policy import _get
@@ -61,8 +62,7 @@ def test_dc_an_open_pr_whose_activity_always_fails_backs_off_too(tmp_path):
     world = generate_dc(3, "tiny")
     repo, pr = next(
         (r, p)
-        for r in world.repositories.values()
-        for p in r.pull_requests.values()
+        for r, p in worlds.prs(world)
         if p.state == "OPEN"  # re-listed every run: must not reset its backoff
     )
     key = world.projects[repo.project_id].key

@@ -8,6 +8,7 @@ import sqlite3
 
 import httpx
 import pytest
+import worlds
 from mirror import BASE, TOKEN, Harness
 
 from bbmirror.flavours.cloud import rows_prsize
@@ -91,8 +92,7 @@ def test_the_pr_diffstat_redirects_and_the_spec_diffstat_sums_the_prs_commits(tm
     world = generate(11, "small")
     repo, pr = next(
         (r, p)
-        for r in world.repositories.values()
-        for p in r.pullrequests.values()
+        for r, p in worlds.prs(world)
         if len(p.commit_hashes) == 1 and len(r.commits[p.commit_hashes[0]].parents) == 1
     )
     app = Harness(world, str(tmp_path / "m.db")).app
@@ -115,10 +115,7 @@ def test_the_pr_diffstat_redirects_and_the_spec_diffstat_sums_the_prs_commits(tm
 def test_a_diffstat_over_500_files_is_paged(tmp_path):
     world = generate(11, "small")
     repo, pr = next(
-        (r, p)
-        for r in world.repositories.values()
-        for p in r.pullrequests.values()
-        if len(pr_changes(r, p)) > diffstat.MAX_PAGELEN
+        (r, p) for r, p in worlds.prs(world) if len(pr_changes(r, p)) > diffstat.MAX_PAGELEN
     )
     app = Harness(world, str(tmp_path / "m.db")).app
     spec = f"{pr.source_commit}..{pr.destination_commit}"
@@ -145,7 +142,7 @@ def test_a_full_sync_reads_one_diffstat_per_pr_and_equals_the_world(mirrored):
     m = mirrored("cloud")
     world = m.harness.world
     assert m.harness.oracle(world, m.db) == []
-    prs = [(r, p) for r in world.repositories.values() for p in r.pullrequests.values()]
+    prs = list(worlds.prs(world))
     pages = sum(max(1, -(-len(pr_changes(r, p)) // 500)) for r, p in prs)
     assert len(_diffstat_requests(m.harness.log)) == pages > len(prs)  # one PR has > 500 files
     assert len(_files(m.db)) == sum(len(pr_changes(r, p)) for r, p in prs) > 0
@@ -156,10 +153,7 @@ def test_only_a_pr_whose_source_moved_is_asked_again(tmp_path, mirrored):
     world = harness.world
     rng = random.Random(3)
     repo, pr = next(
-        (r, p)
-        for r in world.repositories.values()
-        for p in r.pullrequests.values()
-        if p.state == "OPEN" and p.source_branch in r.branches
+        (r, p) for r, p in worlds.prs(world) if p.state == "OPEN" and p.source_branch in r.branches
     )
     other = next(p for p in repo.pullrequests.values() if p.state == "OPEN" and p is not pr)
     comment_pr(world, repo, other, rng)  # the other PR changes, its source does not

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 
+import worlds
 from dc_mirror import SOURCE
 from test_dc_api import API, make_app, ok
 
@@ -65,10 +66,7 @@ def test_a_change_entry_maps_its_type_and_has_no_lines():
 
 def _truncated(world):
     return next(
-        (r, p)
-        for r in world.repositories.values()
-        for p in r.pull_requests.values()
-        if not all(whole for _, whole in expected_files(r, p))
+        (r, p) for r, p in worlds.prs(world) if not all(whole for _, whole in expected_files(r, p))
     )
 
 
@@ -106,7 +104,7 @@ def test_a_full_sync_reads_one_diff_per_pr_and_changes_only_when_truncated(mirro
     m = mirrored("server")
     world = m.harness.world
     assert m.harness.oracle(world, m.db) == []
-    prs = [(r, p) for r in world.repositories.values() for p in r.pull_requests.values()]
+    prs = list(worlds.prs(world))
     cut = [(r, p) for r, p in prs if not all(w for _, w in expected_files(r, p))]
     assert len(_asked(m.harness.log, "/diff")) == len(prs)
     assert len(_asked(m.harness.log, "/changes")) == len(cut) > 0
@@ -122,8 +120,7 @@ def test_only_a_pr_whose_source_moved_is_diffed_again(tmp_path, mirrored):
     rng = random.Random(4)
     repo, pr = next(
         (r, p)
-        for r in world.repositories.values()
-        for p in r.pull_requests.values()
+        for r, p in worlds.prs(world)
         if p.state == "OPEN" and p.from_repo_id == r.id and p.from_branch in r.branches
     )
     other = next(p for p in repo.pull_requests.values() if p.state == "OPEN" and p is not pr)

@@ -227,7 +227,7 @@ class _Importer:
                         "repository_id": self.repo_id,
                         "api_id": None,
                         "name": name,
-                        "json": rows._dumps({"type": kind, "name": name}),
+                        "json": rows.dumps({"type": kind, "name": name}),
                     }
                 )
         return rowset
@@ -297,7 +297,7 @@ class _Importer:
                     row["id"] = f"{first['id']}/{n}"
                 row.update(user_id=user_id, old=item.old, new=item.new)
                 row["created_on"] = item.created_on or head["created_on"]  # the log's own
-                row["json"] = rows._dumps(shapes.item(item))
+                row["json"] = rows.dumps(shapes.item(item))
                 rowset["issue_change_items"].append(row)
 
     def attachment_rows(self, attachments: list) -> RowSet:

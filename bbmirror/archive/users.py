@@ -60,7 +60,7 @@ def match_users(
                     "username": ref.username,
                     "display_name": ref.display_name,
                     "kind": "user",
-                    "json": rows._dumps(shapes.user(ref)),
+                    "json": rows.dumps(shapes.user(ref)),
                 }
             )
             if ref.username:

@@ -26,30 +26,23 @@ import json
 from bbmirror.engine.base import ChildRows, merge
 from bbmirror.engine.deferred import nothing_to_read
 from bbmirror.engine.feed import COMPLETE
+from bbmirror.engine.forced import FORCED, ForcedParents
 from bbmirror.engine.graph_commits import GraphCommits
 from bbmirror.engine.streams import Context, RowSet, Stream
 from bbmirror.flavours.cloud.rows_git import pr_commit_row
 
 FEED = "feed"  # context key: COMPLETE, TAIL or "" (no feed this run)
 FEED_TOP = "feed_top"  # context key: the newest entry when the feed's walk began
-FORCED = "forced"  # context key: parents read again after a failure get every child
 MARKERS = ("source_commit", "destination_commit", "updated_on", "source_repository_id", "title")
 
 
-class PrChildren(GraphCommits):
+class PrChildren(ForcedParents, GraphCommits):
     """Cloud PR children at a fraction of the requests (see the module docstring)."""
 
     @staticmethod
     def link_row(hash_: str, source: str, repo_id: str, pullrequest_id: str) -> dict:
         """A derived ``pullrequest_commits`` row, as the per-PR list writes it."""
         return pr_commit_row(hash_, source, repo_id, pullrequest_id, repo_id)
-
-    async def read_parents(
-        self, stream: Stream, ctx: Context, values: list[dict], *, force: bool = False
-    ):
-        if force and stream.name == "pullrequests":
-            ctx = {**ctx, FORCED: "1"}
-        return await super().read_parents(stream, ctx, values, force=force)
 
     def due_children(
         self, stream: Stream, ctx: Context, parents: list[tuple[dict, RowSet]], changed: set[str]

@@ -18,34 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bbmirror.rows import (
-    Row,
-    RowError,
-    RowSet,
-    _add,
-    _bool,
-    _get,
-    _html,
-    _int,
-    _json,
-    _need,
-    _obj,
-    _ref_user,
-    _text,
-    _time,
-    _uuid,
-    comment_key,
-    pullrequest_key,
-    user_key,
-)
+from bbmirror import rows as shared
+from bbmirror.rows import Row, RowError, RowSet, comment_key, pullrequest_key, user_key
 
 # -- accounts, workspaces, projects, repositories -----------------------------------------
 
 
 def _keyed(obj: Any, kind: str) -> tuple[dict, str]:
     """The object and its uuid: workspaces, projects and repositories are keyed by it."""
-    obj = _obj(obj, kind)
-    key = _uuid(obj)
+    obj = shared.as_object(obj, kind)
+    key = shared.uuid(obj)
     if key is None:
         raise RowError(f"{kind} has no 'uuid'")
     return obj, key
@@ -53,7 +35,7 @@ def _keyed(obj: Any, kind: str) -> tuple[dict, str]:
 
 def _user_id(rs: RowSet, obj: Any, source: str, missing: str) -> str:
     """The id of the user ``obj`` names (its row joins ``rs``): rows keyed by a user need one."""
-    user_id = _ref_user(rs, obj, source)
+    user_id = shared.ref_user(rs, obj, source)
     if user_id is None:
         raise RowError(missing)
     return user_id
@@ -62,9 +44,9 @@ def _user_id(rs: RowSet, obj: Any, source: str, missing: str) -> str:
 def _dated(obj: dict, kind: str) -> Row:
     """The columns every dated Cloud object's row ends with: its two times and its JSON."""
     return {
-        "created_on": _time(obj, "created_on", kind),
-        "updated_on": _time(obj, "updated_on", kind),
-        "json": _json(obj),
+        "created_on": shared.time(obj, "created_on", kind),
+        "updated_on": shared.time(obj, "updated_on", kind),
+        "json": shared.json(obj),
     }
 
 
@@ -76,7 +58,7 @@ def workspace(obj: dict, *, source: str) -> RowSet:
         "uuid": key,
         "slug": obj.get("slug"),
         "name": obj.get("name"),
-        "is_private": _bool(obj.get("is_private")),
+        "is_private": shared.flag(obj.get("is_private")),
         **_dated(obj, "workspace"),
     }
     return {"workspaces": [row]}
@@ -84,12 +66,12 @@ def workspace(obj: dict, *, source: str) -> RowSet:
 
 def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet:
     """A ``workspace_membership``: who belongs to a workspace, with which permission."""
-    obj = _obj(obj, "workspace membership")
+    obj = shared.as_object(obj, "workspace membership")
     rs: RowSet = {}
     user_id = _user_id(
         rs, obj.get("user"), source, "workspace membership has no 'user' with a uuid"
     )
-    workspace_id = workspace_id or _uuid(obj.get("workspace"))
+    workspace_id = workspace_id or shared.uuid(obj.get("workspace"))
     if workspace_id is None:
         raise RowError("workspace membership has no 'workspace' uuid")
     row = {
@@ -98,11 +80,11 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
         "workspace_id": workspace_id,
         "user_id": user_id,
         "permission": obj.get("permission"),
-        "added_on": _time(obj, "added_on", "workspace membership"),
-        "last_accessed": _time(obj, "last_accessed", "workspace membership"),
-        "json": _json(obj),
+        "added_on": shared.time(obj, "added_on", "workspace membership"),
+        "last_accessed": shared.time(obj, "last_accessed", "workspace membership"),
+        "json": shared.json(obj),
     }
-    _add(rs, "workspace_members", row)
+    shared.add(rs, "workspace_members", row)
     return rs
 
 
@@ -111,11 +93,11 @@ def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSe
     row = {
         "id": key,
         "source": source,
-        "workspace_id": workspace_id or _uuid(obj.get("workspace")),
+        "workspace_id": workspace_id or shared.uuid(obj.get("workspace")),
         "key": obj.get("key"),
         "name": obj.get("name"),
         "description": obj.get("description"),
-        "is_private": _bool(obj.get("is_private")),
+        "is_private": shared.flag(obj.get("is_private")),
         **_dated(obj, "project"),
     }
     return {"projects": [row]}
@@ -132,26 +114,26 @@ def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> Ro
     row = {
         "id": key,
         "source": source,
-        "workspace_id": workspace_id or _uuid(obj.get("workspace")),
-        "project_id": _uuid(obj.get("project")),
-        "owner_id": _ref_user(rs, obj.get("owner"), source),
-        "parent_id": _uuid(obj.get("parent")),
+        "workspace_id": workspace_id or shared.uuid(obj.get("workspace")),
+        "project_id": shared.uuid(obj.get("project")),
+        "owner_id": shared.ref_user(rs, obj.get("owner"), source),
+        "parent_id": shared.uuid(obj.get("parent")),
         "slug": slug,
         "full_name": full_name,
         "name": obj.get("name"),
         "description": obj.get("description"),
         "scm": obj.get("scm"),
-        "is_private": _bool(obj.get("is_private")),
-        "has_issues": _bool(obj.get("has_issues")),
-        "has_wiki": _bool(obj.get("has_wiki")),
+        "is_private": shared.flag(obj.get("is_private")),
+        "has_issues": shared.flag(obj.get("has_issues")),
+        "has_wiki": shared.flag(obj.get("has_wiki")),
         "fork_policy": obj.get("fork_policy"),
         "language": obj.get("language"),
-        "size": _int(obj.get("size"), "repository 'size'"),
+        "size": shared.integer(obj.get("size"), "repository 'size'"),
         "mainbranch": mainbranch.get("name") if isinstance(mainbranch, dict) else mainbranch,
         "website": obj.get("website"),
         **_dated(obj, "repository"),
     }
-    _add(rs, "repositories", row)
+    shared.add(rs, "repositories", row)
     return rs
 
 
@@ -164,8 +146,8 @@ def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
     List responses omit both lists (reference §3.11); then no participant rows are returned, and
     the caller must not reconcile participants from this rowset.
     """
-    obj = _obj(obj, "pull request")
-    number = _int(_need(obj, "id", "pull request"), "pull request 'id'")
+    obj = shared.as_object(obj, "pull request")
+    number = shared.integer(shared.need(obj, "id", "pull request"), "pull request 'id'")
     key = pullrequest_key(repository_id, number)
     rs: RowSet = {}
     src, dst = obj.get("source"), obj.get("destination")
@@ -175,53 +157,53 @@ def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "repository_id": repository_id,
         "number": number,
         "title": obj.get("title"),
-        "description": obj.get("description", _text(obj.get("summary"))),
-        "description_html": _html(obj.get("summary"))
-        or _get(obj, "rendered", "description", "html"),
+        "description": obj.get("description", shared.text(obj.get("summary"))),
+        "description_html": shared.html(obj.get("summary"))
+        or shared.get(obj, "rendered", "description", "html"),
         "state": obj.get("state"),
-        "author_id": _ref_user(rs, obj.get("author"), source),
-        "source_repository_id": _uuid(_get(src, "repository")),
-        "source_branch": _get(src, "branch", "name"),
-        "source_commit": _get(src, "commit", "hash"),
-        "destination_repository_id": _uuid(_get(dst, "repository")),
-        "destination_branch": _get(dst, "branch", "name"),
-        "destination_commit": _get(dst, "commit", "hash"),
-        "merge_commit": _get(obj, "merge_commit", "hash"),
-        "closed_by_id": _ref_user(rs, obj.get("closed_by"), source),
+        "author_id": shared.ref_user(rs, obj.get("author"), source),
+        "source_repository_id": shared.uuid(shared.get(src, "repository")),
+        "source_branch": shared.get(src, "branch", "name"),
+        "source_commit": shared.get(src, "commit", "hash"),
+        "destination_repository_id": shared.uuid(shared.get(dst, "repository")),
+        "destination_branch": shared.get(dst, "branch", "name"),
+        "destination_commit": shared.get(dst, "commit", "hash"),
+        "merge_commit": shared.get(obj, "merge_commit", "hash"),
+        "closed_by_id": shared.ref_user(rs, obj.get("closed_by"), source),
         "reason": obj.get("reason"),
-        "comment_count": _int(obj.get("comment_count"), "pull request 'comment_count'"),
-        "task_count": _int(obj.get("task_count"), "pull request 'task_count'"),
-        "close_source_branch": _bool(obj.get("close_source_branch")),
-        "draft": _bool(obj.get("draft")),
+        "comment_count": shared.integer(obj.get("comment_count"), "pull request 'comment_count'"),
+        "task_count": shared.integer(obj.get("task_count"), "pull request 'task_count'"),
+        "close_source_branch": shared.flag(obj.get("close_source_branch")),
+        "draft": shared.flag(obj.get("draft")),
         "version": None,
-        "created_on": _time(obj, "created_on", "pull request"),
-        "updated_on": _time(obj, "updated_on", "pull request"),
-        "closed_on": _time(obj, "closed_on", "pull request"),
-        "json": _json(obj),
+        "created_on": shared.time(obj, "created_on", "pull request"),
+        "updated_on": shared.time(obj, "updated_on", "pull request"),
+        "closed_on": shared.time(obj, "closed_on", "pull request"),
+        "json": shared.json(obj),
     }
-    _add(rs, "pullrequests", row)
+    shared.add(rs, "pullrequests", row)
     reviewers = [r for r in obj.get("reviewers") or () if isinstance(r, dict)]
     reviewer_ids = {user_key(r) for r in reviewers} - {None}
     seen: set[str] = set()
     for part in obj.get("participants") or ():
         if not isinstance(part, dict):
             continue
-        user_id = _ref_user(rs, part.get("user"), source)
+        user_id = shared.ref_user(rs, part.get("user"), source)
         if user_id is None or user_id in seen:
             continue
         seen.add(user_id)
-        _add(
+        shared.add(
             rs,
             "pullrequest_participants",
             _participant_row(part, key, repository_id, user_id, source, reviewer_ids),
         )
     for reviewer in reviewers:  # a reviewer not (yet) among participants has not acted
-        user_id = _ref_user(rs, reviewer, source)
+        user_id = shared.ref_user(rs, reviewer, source)
         if user_id is None or user_id in seen:
             continue
         seen.add(user_id)
         part = {"type": "participant", "user": reviewer, "role": "REVIEWER", "approved": False}
-        _add(
+        shared.add(
             rs,
             "pullrequest_participants",
             _participant_row(part, key, repository_id, user_id, source, reviewer_ids),
@@ -241,11 +223,11 @@ def _participant_row(
         "user_id": user_id,
         "role": role,
         "is_reviewer": int(role == "REVIEWER" or user_id in reviewer_ids),
-        "approved": _bool(part.get("approved")),
+        "approved": shared.flag(part.get("approved")),
         "state": part.get("state"),
-        "participated_on": _time(part, "participated_on", "participant"),
+        "participated_on": shared.time(part, "participated_on", "participant"),
         "last_reviewed_commit": None,
-        "json": _json(part),
+        "json": shared.json(part),
     }
 
 
@@ -258,10 +240,10 @@ def _comment(
     pr_id: str | None,
     issue_id: str | None,
 ) -> RowSet:
-    number = _int(_need(obj, "id", f"{kind} comment"), f"{kind} comment 'id'")
+    number = shared.integer(shared.need(obj, "id", f"{kind} comment"), f"{kind} comment 'id'")
     rs: RowSet = {}
     inline = obj.get("inline") if isinstance(obj.get("inline"), dict) else {}
-    parent = _get(obj, "parent", "id")
+    parent = shared.get(obj, "parent", "id")
     row = {
         "id": comment_key(source, number),
         "source": source,
@@ -271,19 +253,19 @@ def _comment(
         "issue_id": issue_id,
         "parent_id": comment_key(source, parent) if parent is not None else None,
         "comment_id": number,
-        "user_id": _ref_user(rs, obj.get("user"), source),
-        "body": _text(obj.get("content")),
-        "body_html": _html(obj.get("content")),
+        "user_id": shared.ref_user(rs, obj.get("user"), source),
+        "body": shared.text(obj.get("content")),
+        "body_html": shared.html(obj.get("content")),
         "inline_path": inline.get("path") or None,
-        "inline_from": _int(inline.get("from"), "comment 'inline.from'"),
-        "inline_to": _int(inline.get("to"), "comment 'inline.to'"),
-        "deleted": _bool(obj.get("deleted")),
+        "inline_from": shared.integer(inline.get("from"), "comment 'inline.from'"),
+        "inline_to": shared.integer(inline.get("to"), "comment 'inline.to'"),
+        "deleted": shared.flag(obj.get("deleted")),
         "state": None,
         "severity": None,
         "version": None,
         **_dated(obj, f"{kind} comment"),
     }
-    _add(rs, "comments", row)
+    shared.add(rs, "comments", row)
     return rs
 
 
@@ -291,9 +273,11 @@ def pr_comment(
     obj: dict, *, source: str, repository_id: str, pullrequest_id: str | None = None
 ) -> RowSet:
     """A ``pullrequest_comment``; the PR comes from the context or the comment's ``pullrequest``."""
-    obj = _obj(obj, "pull request comment")
+    obj = shared.as_object(obj, "pull request comment")
     if pullrequest_id is None:
-        number = _need(obj.get("pullrequest") or {}, "id", "pull request comment 'pullrequest'")
+        number = shared.need(
+            obj.get("pullrequest") or {}, "id", "pull request comment 'pullrequest'"
+        )
         pullrequest_id = pullrequest_key(repository_id, number)
     return _comment(
         obj,
@@ -312,7 +296,7 @@ def pr_activity(
     obj: dict, *, source: str, repository_id: str, pullrequest_id: str | None = None
 ) -> RowSet:
     """One PR activity entry (``update``/``approval``/``comment``/``changes_requested``/...)."""
-    obj = _obj(obj, "pull request activity")
+    obj = shared.as_object(obj, "pull request activity")
     kinds = [k for k, v in obj.items() if k not in _ACTIVITY_META and isinstance(v, dict)]
     if not kinds:
         raise RowError("pull request activity has no payload (update, approval, comment, ...)")
@@ -321,20 +305,20 @@ def pr_activity(
     if pullrequest_id is None:
         pr = obj.get("pull_request") or payload.get("pullrequest") or {}
         pullrequest_id = pullrequest_key(
-            repository_id, _need(pr, "id", "pull request activity 'pull_request'")
+            repository_id, shared.need(pr, "id", "pull request activity 'pull_request'")
         )
     rs: RowSet = {}
     if kind == "comment":
-        date = _time(payload, "created_on", "activity comment")
+        date = shared.time(payload, "created_on", "activity comment")
         user_ref = payload.get("user")
         number = payload.get("id")
     else:
-        date = _time(payload, "date", f"activity {kind}")
+        date = shared.time(payload, "date", f"activity {kind}")
         user_ref = payload.get("user") or payload.get("author")
         number = None
     if date is None:
         raise RowError(f"pull request activity {kind} has no 'date'")
-    user_id = _ref_user(rs, user_ref, source)
+    user_id = shared.ref_user(rs, user_ref, source)
     comment_id = comment_key(source, number) if number is not None else None
     tail = f"{user_id or '-'}/{number if number is not None else '-'}"
     row = {
@@ -347,18 +331,18 @@ def pr_activity(
         "user_id": user_id,
         "comment_id": comment_id,
         "state": payload.get("state") if kind == "update" else None,
-        "source_commit": _get(payload, "source", "commit", "hash"),
-        "destination_commit": _get(payload, "destination", "commit", "hash"),
+        "source_commit": shared.get(payload, "source", "commit", "hash"),
+        "destination_commit": shared.get(payload, "destination", "commit", "hash"),
         "activity_id": None,
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
-    _add(rs, "pullrequest_activity", row)
+    shared.add(rs, "pullrequest_activity", row)
     return rs
 
 
 def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """A default reviewer: a plain user, or ``{"user": ..., "type": "default_reviewer"}``."""
-    obj = _obj(obj, "default reviewer")
+    obj = shared.as_object(obj, "default reviewer")
     user = obj.get("user") if obj.get("type") == "default_reviewer" else obj
     rs: RowSet = {}
     user_id = _user_id(rs, user, source, "default reviewer has no user uuid")
@@ -367,7 +351,7 @@ def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "source": source,
         "repository_id": repository_id,
         "user_id": user_id,
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
-    _add(rs, "default_reviewers", row)
+    shared.add(rs, "default_reviewers", row)
     return rs

@@ -9,20 +9,8 @@ Cloud has no ``updated_on`` on a deployment: the column stays NULL (Data Center 
 
 from __future__ import annotations
 
-from bbmirror.rows import (
-    RowError,
-    RowSet,
-    _add,
-    _get,
-    _int,
-    _json,
-    _obj,
-    _ref_user,
-    _text,
-    _time,
-    _uuid,
-    commit_key,
-)
+from bbmirror import rows as shared
+from bbmirror.rows import RowError, RowSet, commit_key
 
 
 def environment_key(repository_id: str, uuid: str) -> str:
@@ -31,38 +19,38 @@ def environment_key(repository_id: str, uuid: str) -> str:
 
 def environment(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """An environment; ``type`` is its environment type's name, lower case (test, production)."""
-    obj = _obj(obj, "environment")
-    uuid = _uuid(obj)
+    obj = shared.as_object(obj, "environment")
+    uuid = shared.uuid(obj)
     if uuid is None:
         raise RowError("environment has no 'uuid'")
-    kind = _text(_get(obj, "environment_type", "name"))
-    rank = obj.get("rank", _get(obj, "environment_type", "rank"))
+    kind = shared.text(shared.get(obj, "environment_type", "name"))
+    rank = obj.get("rank", shared.get(obj, "environment_type", "rank"))
     row = {
         "id": environment_key(repository_id, uuid),
         "source": source,
         "repository_id": repository_id,
         "uuid": uuid,
-        "key": _text(obj.get("slug")),
-        "name": _text(obj.get("name")),
+        "key": shared.text(obj.get("slug")),
+        "name": shared.text(obj.get("name")),
         "type": kind.lower() if kind else None,
-        "rank": _int(rank, "environment rank"),
-        "json": _json(obj),
+        "rank": shared.integer(rank, "environment rank"),
+        "json": shared.json(obj),
     }
     return {"environments": [row]}
 
 
 def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """A deployment: a release (a commit) to an environment, its state and result."""
-    obj = _obj(obj, "deployment")
-    uuid = _uuid(obj)
+    obj = shared.as_object(obj, "deployment")
+    uuid = shared.uuid(obj)
     if uuid is None:
         raise RowError("deployment has no 'uuid'")
-    env = _uuid(obj.get("environment"))
+    env = shared.uuid(obj.get("environment"))
     if env is None:
         raise RowError("deployment has no environment uuid")
     state = obj.get("state") if isinstance(obj.get("state"), dict) else {}
     release = obj.get("release") if isinstance(obj.get("release"), dict) else {}
-    commit = _text(_get(release, "commit", "hash"))
+    commit = shared.text(shared.get(release, "commit", "hash"))
     rs: RowSet = {}
     row = {
         "id": f"{repository_id}/deployment/{uuid}",
@@ -72,19 +60,19 @@ def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "uuid": uuid,
         "key": None,
         "sequence": None,
-        "state": _text(state.get("name")),
-        "result": _text(_get(state, "status", "name")),
+        "state": shared.text(state.get("name")),
+        "result": shared.text(shared.get(state, "status", "name")),
         "commit_hash": commit,
         "commit_id": commit_key(repository_id, commit) if commit else None,
         "from_commit_hash": None,
         "pipeline_id": None,  # the pipelines engineer's key scheme; not in the list payload
-        "release_name": _text(release.get("name")),
-        "release_created_on": _time(release, "created_on", "deployment release"),
-        "deployer_id": _ref_user(rs, state.get("deployer"), source),
-        "started_on": _time(state, "start_date", "deployment"),
-        "completed_on": _time(state, "completion_date", "deployment"),
+        "release_name": shared.text(release.get("name")),
+        "release_created_on": shared.time(release, "created_on", "deployment release"),
+        "deployer_id": shared.ref_user(rs, state.get("deployer"), source),
+        "started_on": shared.time(state, "start_date", "deployment"),
+        "completed_on": shared.time(state, "completion_date", "deployment"),
         "updated_on": None,
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
-    _add(rs, "deployments", row)
+    shared.add(rs, "deployments", row)
     return rs

@@ -8,13 +8,14 @@
 
 from __future__ import annotations
 
+from bbmirror import rows as shared
 from bbmirror.flavours.cloud.rows import pr_activity, pr_comment
-from bbmirror.rows import RowSet, _obj
+from bbmirror.rows import RowSet
 
 
 def feed_entry(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """One feed entry: its activity row, and for a comment entry the comment's rows."""
-    obj = _obj(obj, "pull request activity")
+    obj = shared.as_object(obj, "pull request activity")
     rs = pr_activity(obj, source=source, repository_id=repository_id)
     comment = obj.get("comment")
     if isinstance(comment, dict):

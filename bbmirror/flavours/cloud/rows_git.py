@@ -12,33 +12,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bbmirror.rows import (
-    RowError,
-    RowSet,
-    _add,
-    _get,
-    _json,
-    _need,
-    _obj,
-    _ref_user,
-    _text,
-    _time,
-    _uuid,
-    add_parents,
-    commit_key,
-    status_row,
-)
+from bbmirror import rows as shared
+from bbmirror.rows import RowError, RowSet, add_parents, commit_key, status_row
 
 _AUTHOR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")
 
 
 def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
     """A commit listed by ``/pullrequests/{id}/commits``: the link row and the commit's rows."""
-    obj = _obj(obj, "pull request commit")
-    commit_repo = _uuid(obj.get("repository")) or repository_id  # a fork's commits live there
+    obj = shared.as_object(obj, "pull request commit")
+    commit_repo = shared.uuid(obj.get("repository")) or repository_id  # a fork's commits live there
     rs = commit(obj, source=source, repository_id=commit_repo)
     link = pr_commit_row(obj["hash"], source, repository_id, pullrequest_id, commit_repo)
-    _add(rs, "pullrequest_commits", link)
+    shared.add(rs, "pullrequest_commits", link)
     return rs
 
 
@@ -53,7 +39,7 @@ def pr_commit_row(
         "repository_id": repository_id,
         "commit_id": commit_key(commit_repo, hash_),
         "hash": hash_,
-        "json": _json({"type": "commit", "hash": hash_}),
+        "json": shared.json({"type": "commit", "hash": hash_}),
     }
 
 
@@ -71,8 +57,8 @@ def _split_author(raw: Any) -> tuple[str | None, str | None]:
 
 def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """A commit plus one ``commit_parents`` row per parent (in order)."""
-    obj = _obj(obj, "commit")
-    hash_ = _need(obj, "hash", "commit")
+    obj = shared.as_object(obj, "commit")
+    hash_ = shared.need(obj, "hash", "commit")
     key = commit_key(repository_id, hash_)
     rs: RowSet = {}
     author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
@@ -86,16 +72,16 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "author_raw": author.get("raw"),
         "author_name": name,
         "author_email": email,
-        "author_id": _ref_user(rs, author.get("user"), source),
-        "date": _time(obj, "date", "commit"),
+        "author_id": shared.ref_user(rs, author.get("user"), source),
+        "date": shared.time(obj, "date", "commit"),
         "committer_raw": None,
         "committer_date": None,
-        "message": obj.get("message", _text(obj.get("summary"))),
+        "message": obj.get("message", shared.text(obj.get("summary"))),
         "parent_count": len(parents),
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
-    _add(rs, "commits", row)
-    pairs = [(parent["hash"], _json(parent)) for parent in parents]
+    shared.add(rs, "commits", row)
+    pairs = [(parent["hash"], shared.json(parent)) for parent in parents]
     add_parents(rs, key, pairs, source=source, repository_id=repository_id, infix="/parent/")
     return rs
 
@@ -107,10 +93,10 @@ def commit_status(
 
     The commit comes from the context or the ``links.commit`` URL.
     """
-    obj = _obj(obj, "commit status")
-    key = _need(obj, "key", "commit status")
+    obj = shared.as_object(obj, "commit status")
+    key = shared.need(obj, "key", "commit status")
     if commit_hash is None:
-        href = _get(obj, "links", "commit", "href")
+        href = shared.get(obj, "links", "commit", "href")
         commit_hash = href.rstrip("/").rsplit("/", 1)[-1] if isinstance(href, str) else None
     if not commit_hash:
         raise RowError("commit status has no commit (context or 'links.commit')")
@@ -122,17 +108,17 @@ def commit_status(
         key=key,
         refname=obj.get("refname"),
         times=(
-            _time(obj, "created_on", "commit status"),
-            _time(obj, "updated_on", "commit status"),
+            shared.time(obj, "created_on", "commit status"),
+            shared.time(obj, "updated_on", "commit status"),
         ),
-        json_text=_json(obj),
+        json_text=shared.json(obj),
     )
 
 
 def branch(obj: dict, *, source: str, repository_id: str) -> RowSet:
-    obj = _obj(obj, "branch")
-    name = _need(obj, "name", "branch")
-    target = _get(obj, "target", "hash")
+    obj = shared.as_object(obj, "branch")
+    name = shared.need(obj, "name", "branch")
+    target = shared.get(obj, "target", "hash")
     row = {
         "id": f"{repository_id}/branch/{name}",
         "source": source,
@@ -141,15 +127,15 @@ def branch(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "target_hash": target,
         "target_id": commit_key(repository_id, target) if target else None,
         "is_default": None,
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
     return {"branches": [row]}
 
 
 def tag(obj: dict, *, source: str, repository_id: str) -> RowSet:
-    obj = _obj(obj, "tag")
-    name = _need(obj, "name", "tag")
-    target = _get(obj, "target", "hash")
+    obj = shared.as_object(obj, "tag")
+    name = shared.need(obj, "name", "tag")
+    target = shared.get(obj, "target", "hash")
     rs: RowSet = {}
     tagger = obj.get("tagger") if isinstance(obj.get("tagger"), dict) else {}
     row = {
@@ -159,11 +145,11 @@ def tag(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "name": name,
         "target_hash": target,
         "target_id": commit_key(repository_id, target) if target else None,
-        "date": _time(obj, "date", "tag"),
+        "date": shared.time(obj, "date", "tag"),
         "message": obj.get("message"),
         "tagger_raw": tagger.get("raw"),
-        "tagger_id": _ref_user(rs, tagger.get("user"), source),
-        "json": _json(obj),
+        "tagger_id": shared.ref_user(rs, tagger.get("user"), source),
+        "json": shared.json(obj),
     }
-    _add(rs, "tags", row)
+    shared.add(rs, "tags", row)
     return rs

@@ -10,37 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from bbmirror import rows as shared
 from bbmirror.flavours.cloud.rows import _comment
-from bbmirror.rows import (
-    RowSet,
-    _add,
-    _dumps,
-    _get,
-    _html,
-    _int,
-    _json,
-    _need,
-    _obj,
-    _ref_user,
-    _text,
-    _time,
-    issue_key,
-    named_key,
-)
+from bbmirror.rows import RowSet, issue_key, named_key
 
 # -- issues -------------------------------------------------------------------------------
 
 
 def _named(obj: dict, table: str, kind: str, source: str, repository_id: str) -> RowSet:
-    obj = _obj(obj, kind)
-    api_id = _int(_need(obj, "id", kind), f"{kind} 'id'")
+    obj = shared.as_object(obj, kind)
+    api_id = shared.integer(shared.need(obj, "id", kind), f"{kind} 'id'")
     row = {
         "id": named_key(repository_id, kind, api_id),
         "source": source,
         "repository_id": repository_id,
         "api_id": api_id,
         "name": obj.get("name"),
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
     return {table: [row]}
 
@@ -59,13 +45,13 @@ def component(obj: dict, *, source: str, repository_id: str) -> RowSet:
 
 def issue(obj: dict, *, source: str, repository_id: str, origin: str = "api") -> RowSet:
     """An issue. Milestone/version/component become FKs (when they carry an id) and names."""
-    obj = _obj(obj, "issue")
-    number = _int(_need(obj, "id", "issue"), "issue 'id'")
+    obj = shared.as_object(obj, "issue")
+    number = shared.integer(shared.need(obj, "id", "issue"), "issue 'id'")
     rs: RowSet = {}
     refs: dict[str, Any] = {}
     for kind in ("milestone", "version", "component"):
         ref = obj.get(kind)
-        ref_id = _get(ref, "id")
+        ref_id = shared.get(ref, "id")
         refs[f"{kind}_id"] = named_key(repository_id, kind, ref_id) if ref_id is not None else None
         refs[f"{kind}_name"] = ref.get("name") if isinstance(ref, dict) else ref
     watchers = obj.get("watchers")
@@ -75,38 +61,38 @@ def issue(obj: dict, *, source: str, repository_id: str, origin: str = "api") ->
         "repository_id": repository_id,
         "number": number,
         "title": obj.get("title"),
-        "content": _text(obj.get("content")),
-        "content_html": _html(obj.get("content")),
-        "markup": _get(obj, "content", "markup"),
+        "content": shared.text(obj.get("content")),
+        "content_html": shared.html(obj.get("content")),
+        "markup": shared.get(obj, "content", "markup"),
         "state": obj.get("state"),
         "kind": obj.get("kind"),
         "priority": obj.get("priority"),
-        "reporter_id": _ref_user(rs, obj.get("reporter"), source),
-        "assignee_id": _ref_user(rs, obj.get("assignee"), source),
+        "reporter_id": shared.ref_user(rs, obj.get("reporter"), source),
+        "assignee_id": shared.ref_user(rs, obj.get("assignee"), source),
         **refs,
-        "votes": _int(obj.get("votes"), "issue 'votes'"),
-        "watchers": _dumps(watchers) if watchers is not None else None,
-        "created_on": _time(obj, "created_on", "issue"),
-        "updated_on": _time(obj, "updated_on", "issue"),
-        "edited_on": _time(obj, "edited_on", "issue"),
-        "content_updated_on": _time(obj, "content_updated_on", "issue"),
+        "votes": shared.integer(obj.get("votes"), "issue 'votes'"),
+        "watchers": shared.dumps(watchers) if watchers is not None else None,
+        "created_on": shared.time(obj, "created_on", "issue"),
+        "updated_on": shared.time(obj, "updated_on", "issue"),
+        "edited_on": shared.time(obj, "edited_on", "issue"),
+        "content_updated_on": shared.time(obj, "content_updated_on", "issue"),
         "origin": origin,
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
-    _add(rs, "issues", row)
+    shared.add(rs, "issues", row)
     return rs
 
 
 def _issue_id(obj: dict, repository_id: str, issue_id: str | None, what: str) -> str:
     if issue_id is not None:
         return issue_id
-    return issue_key(repository_id, _need(obj.get("issue") or {}, "id", f"{what} 'issue'"))
+    return issue_key(repository_id, shared.need(obj.get("issue") or {}, "id", f"{what} 'issue'"))
 
 
 def issue_comment(
     obj: dict, *, source: str, repository_id: str, issue_id: str | None = None
 ) -> RowSet:
-    obj = _obj(obj, "issue comment")
+    obj = shared.as_object(obj, "issue comment")
     return _comment(
         obj,
         kind="issue",
@@ -121,48 +107,48 @@ def issue_change(
     obj: dict, *, source: str, repository_id: str, issue_id: str | None = None
 ) -> RowSet:
     """A change-log record plus one ``issue_change_items`` row per changed field."""
-    obj = _obj(obj, "issue change")
-    change_id = _int(_need(obj, "id", "issue change"), "issue change 'id'")
+    obj = shared.as_object(obj, "issue change")
+    change_id = shared.integer(shared.need(obj, "id", "issue change"), "issue change 'id'")
     issue_id = _issue_id(obj, repository_id, issue_id, "issue change")
     key = f"{issue_id}/change/{change_id}"
     rs: RowSet = {}
-    user_id = _ref_user(rs, obj.get("user"), source)
-    created_on = _time(obj, "created_on", "issue change")
+    user_id = shared.ref_user(rs, obj.get("user"), source)
+    created_on = shared.time(obj, "created_on", "issue change")
     changes = obj.get("changes") if isinstance(obj.get("changes"), dict) else {}
     # what a change and each of its items share: who changed which issue when
-    shared = {
+    common = {
         "source": source,
         "issue_id": issue_id,
         "repository_id": repository_id,
         "user_id": user_id,
         "created_on": created_on,
     }
-    _add(
+    shared.add(
         rs,
         "issue_changes",
         {
             "id": key,
-            **shared,
+            **common,
             "change_id": change_id,
-            "message": _text(obj.get("message")),
-            "message_html": _html(obj.get("message")),
-            "changes": _dumps(changes),
-            "json": _json(obj),
+            "message": shared.text(obj.get("message")),
+            "message_html": shared.html(obj.get("message")),
+            "changes": shared.dumps(changes),
+            "json": shared.json(obj),
         },
     )
     for field, values in changes.items():
         values = values if isinstance(values, dict) else {}
-        _add(
+        shared.add(
             rs,
             "issue_change_items",
             {
                 "id": f"{key}/{field}",
-                **shared,
+                **common,
                 "change_id": key,
                 "field": field,
                 "old": _blank_none(values.get("old")),
                 "new": _blank_none(values.get("new")),
-                "json": _json(values),
+                "json": shared.json(values),
             },
         )
     return rs
@@ -181,8 +167,8 @@ def issue_attachment(
     content: bytes | None = None,
 ) -> RowSet:
     """Attachment metadata (``{name, links}``), with the file's bytes when downloaded."""
-    obj = _obj(obj, "issue attachment")
-    name = _need(obj, "name", "issue attachment")
+    obj = shared.as_object(obj, "issue attachment")
+    name = shared.need(obj, "name", "issue attachment")
     row = {
         "id": f"{issue_id}/attachment/{name}",
         "source": source,
@@ -194,6 +180,6 @@ def issue_attachment(
         "content": content,
         "size": len(content) if content is not None else None,
         "created_on": None,
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
     return {"issue_attachments": [row]}

@@ -12,20 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bbmirror.rows import (
-    RowError,
-    RowSet,
-    _add,
-    _get,
-    _int,
-    _json,
-    _obj,
-    _ref_user,
-    _time,
-    _uuid,
-    commit_key,
-    pullrequest_key,
-)
+from bbmirror import rows as shared
+from bbmirror.rows import RowError, RowSet, commit_key, pullrequest_key
 
 TARGETS = {
     "pipeline_ref_target": "ref",
@@ -41,7 +29,7 @@ def pipeline_key(repository_id: str, uuid: str) -> str:
 def _seconds(obj: dict, start: str | None, end: str | None) -> int | None:
     given = obj.get("duration_in_seconds")
     if given is not None:
-        return _int(given, "duration_in_seconds")
+        return shared.integer(given, "duration_in_seconds")
     if not (start and end):
         return None
     return max(
@@ -51,34 +39,34 @@ def _seconds(obj: dict, start: str | None, end: str | None) -> int | None:
 
 def _trigger(obj: dict) -> str | None:
     trigger = obj.get("trigger")
-    name = _get(trigger, "name")
+    name = shared.get(trigger, "name")
     if isinstance(name, str) and name:
         return name.upper()
-    kind = _get(trigger, "type")
+    kind = shared.get(trigger, "type")
     return kind.removeprefix("pipeline_trigger_").upper() if isinstance(kind, str) else None
 
 
 def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """One run; its creator becomes a ``users`` row."""
-    obj = _obj(obj, "pipeline")
-    uuid = _uuid(obj)
+    obj = shared.as_object(obj, "pipeline")
+    uuid = shared.uuid(obj)
     if uuid is None:
         raise RowError("pipeline has no 'uuid'")
     rs: RowSet = {}
     target = obj.get("target") if isinstance(obj.get("target"), dict) else {}
-    sha = _get(target, "commit", "hash")
-    number = _get(target, "pullrequest", "id")
+    sha = shared.get(target, "commit", "hash")
+    number = shared.get(target, "pullrequest", "id")
     kind = TARGETS.get(str(target.get("type")), target.get("type"))
-    created = _time(obj, "created_on", "pipeline")
-    completed = _time(obj, "completed_on", "pipeline")
+    created = shared.time(obj, "created_on", "pipeline")
+    completed = shared.time(obj, "completed_on", "pipeline")
     row = {
         "id": pipeline_key(repository_id, uuid),
         "source": source,
         "repository_id": repository_id,
         "uuid": uuid,
-        "build_number": _int(obj.get("build_number"), "build_number"),
-        "state": _get(obj, "state", "name"),
-        "result": _get(obj, "state", "result", "name"),
+        "build_number": shared.integer(obj.get("build_number"), "build_number"),
+        "state": shared.get(obj, "state", "name"),
+        "result": shared.get(obj, "state", "result", "name"),
         "target_type": kind,
         "ref_type": target.get("ref_type"),
         "ref_name": target.get("ref_name") or target.get("source"),
@@ -86,25 +74,25 @@ def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "commit_id": commit_key(repository_id, sha) if sha else None,
         "pullrequest_id": pullrequest_key(repository_id, number) if number is not None else None,
         "trigger": _trigger(obj),
-        "creator_id": _ref_user(rs, obj.get("creator"), source),
-        "build_seconds_used": _int(obj.get("build_seconds_used"), "build_seconds_used"),
+        "creator_id": shared.ref_user(rs, obj.get("creator"), source),
+        "build_seconds_used": shared.integer(obj.get("build_seconds_used"), "build_seconds_used"),
         "created_on": created,
         "completed_on": completed,
         "duration_seconds": _seconds(obj, created, completed),
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
-    _add(rs, "pipelines", row)
+    shared.add(rs, "pipelines", row)
     return rs
 
 
 def pipeline_step(obj: dict, *, source: str, repository_id: str, pipeline_id: str) -> RowSet:
     """One step of a run (not its log)."""
-    obj = _obj(obj, "pipeline step")
-    uuid = _uuid(obj)
+    obj = shared.as_object(obj, "pipeline step")
+    uuid = shared.uuid(obj)
     if uuid is None:
         raise RowError("pipeline step has no 'uuid'")
-    started = _time(obj, "started_on", "pipeline step")
-    completed = _time(obj, "completed_on", "pipeline step")
+    started = shared.time(obj, "started_on", "pipeline step")
+    completed = shared.time(obj, "completed_on", "pipeline step")
     row = {
         "id": f"{repository_id}/pipeline-step/{uuid}",
         "source": source,
@@ -112,11 +100,11 @@ def pipeline_step(obj: dict, *, source: str, repository_id: str, pipeline_id: st
         "repository_id": repository_id,
         "uuid": uuid,
         "name": obj.get("name"),
-        "state": _get(obj, "state", "name"),
-        "result": _get(obj, "state", "result", "name"),
+        "state": shared.get(obj, "state", "name"),
+        "result": shared.get(obj, "state", "result", "name"),
         "started_on": started,
         "completed_on": completed,
         "duration_seconds": _seconds(obj, started, completed),
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
     return {"pipeline_steps": [row]}

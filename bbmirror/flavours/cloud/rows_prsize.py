@@ -8,7 +8,8 @@ for an added file, ``new`` for a removed one. A row is keyed by the PR and the f
 
 from __future__ import annotations
 
-from bbmirror.rows import RowError, RowSet, _add, _get, _json, _obj
+from bbmirror import rows as shared
+from bbmirror.rows import RowError, RowSet
 
 STATUSES = ("added", "removed", "modified", "renamed")
 
@@ -17,8 +18,8 @@ def pr_file(
     obj: dict, *, source: str, repository_id: str, pullrequest_id: str, source_commit: str
 ) -> RowSet:
     """One changed file of a pull request, as of its ``source_commit``."""
-    obj = _obj(obj, "diffstat entry")
-    new, old = _get(obj, "new", "path"), _get(obj, "old", "path")
+    obj = shared.as_object(obj, "diffstat entry")
+    new, old = shared.get(obj, "new", "path"), shared.get(obj, "old", "path")
     path = new or old
     if not isinstance(path, str) or not path:
         raise RowError("diffstat entry has neither 'new.path' nor 'old.path'")
@@ -35,9 +36,9 @@ def pr_file(
         "status": status.lower() if isinstance(status, str) else None,
         "lines_added": _count(obj.get("lines_added")),
         "lines_removed": _count(obj.get("lines_removed")),
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
-    _add(rs, "pullrequest_files", row)
+    shared.add(rs, "pullrequest_files", row)
     return rs
 
 

@@ -12,8 +12,9 @@ is the same); a new PR, a backfill, ``--full`` and a re-read after a failure ask
 
 from __future__ import annotations
 
-from bbmirror.engine.base import Engine, merge
+from bbmirror.engine.base import merge
 from bbmirror.engine.batches import ChildRows
+from bbmirror.engine.forced import FORCED, ForcedParents
 from bbmirror.engine.streams import ABSENT, REMOVED, Context, RowSet, Stream
 from bbmirror.flavours.server import rows_prsize
 from bbmirror.http import BitbucketError
@@ -23,18 +24,8 @@ DIFF_PARAMS = [("contextLines", "0"), ("withComments", "false"), ("whitespace", 
 CHANGES_LIMIT = 1000  # the default hard limit; the server says what it applied
 
 
-FORCED = "forced_size"  # context key: parents read again after a failure get their diff
-
-
-class DcPrSize(Engine):
+class DcPrSize(ForcedParents):
     """Which PRs need their diff, and reading it (see the module docstring)."""
-
-    async def read_parents(
-        self, stream: Stream, ctx: Context, values: list[dict], *, force: bool = False
-    ):
-        if force and stream.name == "pullrequests":
-            ctx = {**ctx, FORCED: "1"}
-        return await super().read_parents(stream, ctx, values, force=force)
 
     def due_children(
         self, stream: Stream, ctx: Context, parents: list[tuple[dict, RowSet]], changed: set[str]

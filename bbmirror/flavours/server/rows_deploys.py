@@ -15,8 +15,9 @@ development, test, staging, production.
 
 from __future__ import annotations
 
+from bbmirror import rows as shared
 from bbmirror.flavours.server.rows import _ms
-from bbmirror.rows import RowError, RowSet, _add, _get, _int, _json, _obj, _text, commit_key
+from bbmirror.rows import RowError, RowSet, commit_key
 
 COMPLETED = {"SUCCESSFUL", "FAILED", "ROLLED_BACK", "CANCELLED"}
 TYPES = {"TESTING": "test"}
@@ -31,19 +32,19 @@ def state_and_result(state: str | None) -> tuple[str | None, str | None]:
 
 def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """One deployment and the environment it names."""
-    obj = _obj(obj, "deployment")
-    key, env = _text(obj.get("key")), obj.get("environment")
-    env_key = _text(_get(env, "key")) if isinstance(env, dict) else None
-    sequence = _int(obj.get("deploymentSequenceNumber"), "deploymentSequenceNumber")
+    obj = shared.as_object(obj, "deployment")
+    key, env = shared.text(obj.get("key")), obj.get("environment")
+    env_key = shared.text(shared.get(env, "key")) if isinstance(env, dict) else None
+    sequence = shared.integer(obj.get("deploymentSequenceNumber"), "deploymentSequenceNumber")
     if not key or not env_key or sequence is None:
         raise RowError("deployment lacks key, environment key or deploymentSequenceNumber")
     env_id = f"{repository_id}/environment/{env_key}"
-    kind = _text(_get(env, "type"))
-    commit = _text(_get(obj, "toCommit", "id"))
-    state, result = state_and_result(_text(obj.get("state")))
+    kind = shared.text(shared.get(env, "type"))
+    commit = shared.text(shared.get(obj, "toCommit", "id"))
+    state, result = state_and_result(shared.text(obj.get("state")))
     updated = _ms(obj, "lastUpdated", "deployment")
     rs: RowSet = {}
-    _add(
+    shared.add(
         rs,
         "environments",
         {
@@ -52,13 +53,13 @@ def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
             "repository_id": repository_id,
             "uuid": None,
             "key": env_key,
-            "name": _text(_get(env, "displayName")),
+            "name": shared.text(shared.get(env, "displayName")),
             "type": TYPES.get(kind.upper(), kind.lower()) if kind else None,
             "rank": None,
-            "json": _json(env),
+            "json": shared.json(env),
         },
     )
-    _add(
+    shared.add(
         rs,
         "deployments",
         {
@@ -73,15 +74,15 @@ def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
             "result": result,
             "commit_hash": commit,
             "commit_id": commit_key(repository_id, commit) if commit else None,
-            "from_commit_hash": _text(_get(obj, "fromCommit", "id")),
+            "from_commit_hash": shared.text(shared.get(obj, "fromCommit", "id")),
             "pipeline_id": None,
-            "release_name": _text(obj.get("displayName")),
+            "release_name": shared.text(obj.get("displayName")),
             "release_created_on": None,
             "deployer_id": None,
             "started_on": None,
             "completed_on": updated if state == "COMPLETED" else None,
             "updated_on": updated,
-            "json": _json(obj),
+            "json": shared.json(obj),
         },
     )
     return rs

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
+from bbmirror import rows as shared
 from bbmirror.flavours.server.rows import _jira_row, _ms, _user, jira_keys
-from bbmirror.rows import (
-    RowSet,
-    _add,
-    _dumps,
-    _need,
-    _obj,
-    add_parents,
-    commit_key,
-    status_row,
-)
+from bbmirror.rows import RowSet, add_parents, commit_key, status_row
 
 
 def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
-    obj = _obj(obj, "commit")
-    sha = _need(obj, "id", "commit")
+    obj = shared.as_object(obj, "commit")
+    sha = shared.need(obj, "id", "commit")
     rs: RowSet = {}
     author = obj.get("author") if isinstance(obj.get("author"), dict) else {}
     committer = obj.get("committer") if isinstance(obj.get("committer"), dict) else {}
     key = commit_key(repository_id, sha)
     parents = [p for p in obj.get("parents") or () if isinstance(p, dict) and p.get("id")]
-    _add(
+    shared.add(
         rs,
         "commits",
         {
@@ -40,16 +32,16 @@ def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
             "committer_date": _ms(obj, "committerTimestamp", "commit"),
             "message": obj.get("message"),
             "parent_count": len(parents),
-            "json": _dumps(obj),
+            "json": shared.dumps(obj),
         },
     )
     for issue_key in jira_keys(obj.get("message")):
-        _add(
+        shared.add(
             rs,
             "jira_links",
             _jira_row(source, repository_id, None, key, issue_key, None, "message"),
         )
-    pairs = [(parent["id"], _dumps(parent)) for parent in parents]
+    pairs = [(parent["id"], shared.dumps(parent)) for parent in parents]
     add_parents(rs, key, pairs, source=source, repository_id=repository_id, infix="/")
     return rs
 
@@ -64,8 +56,8 @@ def _raw(person: dict) -> str | None:
 
 def ref(obj: dict, *, source: str, repository_id: str, kind: str) -> RowSet:
     """A branch or tag (``kind`` "branch" | "tag"): name → latest commit."""
-    obj = _obj(obj, kind)
-    name = _need(obj, "displayId", kind)
+    obj = shared.as_object(obj, kind)
+    name = shared.need(obj, "displayId", kind)
     target = obj.get("latestCommit")
     row = {
         "id": f"{repository_id}/{kind}/{name}",
@@ -74,7 +66,7 @@ def ref(obj: dict, *, source: str, repository_id: str, kind: str) -> RowSet:
         "name": name,
         "target_hash": target,
         "target_id": commit_key(repository_id, target) if target else None,
-        "json": _dumps(obj),
+        "json": shared.dumps(obj),
     }
     if kind == "branch":
         row["is_default"] = int(bool(obj.get("isDefault")))
@@ -84,8 +76,8 @@ def ref(obj: dict, *, source: str, repository_id: str, kind: str) -> RowSet:
 
 
 def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str) -> RowSet:
-    obj = _obj(obj, "build status")
-    key = _need(obj, "key", "build status")
+    obj = shared.as_object(obj, "build status")
+    key = shared.need(obj, "key", "build status")
     added = _ms(obj, "dateAdded", "build status")
     return status_row(
         obj,
@@ -95,14 +87,16 @@ def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str
         key=key,
         refname=obj.get("ref"),
         times=(added, _ms(obj, "updatedDate", "build status") or added),
-        json_text=_dumps(obj),
+        json_text=shared.dumps(obj),
     )
 
 
 def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
     """A commit of a PR: the commit's rows and the PR ↔ commit link."""
     rs = commit(obj, source=source, repository_id=repository_id)
-    _add(rs, "pullrequest_commits", pr_commit_row(obj["id"], source, repository_id, pullrequest_id))
+    shared.add(
+        rs, "pullrequest_commits", pr_commit_row(obj["id"], source, repository_id, pullrequest_id)
+    )
     return rs
 
 
@@ -115,5 +109,5 @@ def pr_commit_row(sha: str, source: str, repository_id: str, pullrequest_id: str
         "repository_id": repository_id,
         "commit_id": commit_key(repository_id, sha),
         "hash": sha,
-        "json": _dumps({"id": sha}),
+        "json": shared.dumps({"id": sha}),
     }

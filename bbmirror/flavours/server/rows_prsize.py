@@ -10,7 +10,8 @@ Cloud's statuses: ADD added, DELETE removed, MODIFY modified, MOVE renamed, COPY
 
 from __future__ import annotations
 
-from bbmirror.rows import RowError, RowSet, _add, _json, _obj
+from bbmirror import rows as shared
+from bbmirror.rows import RowError, RowSet
 
 STATUS = {"ADD": "added", "DELETE": "removed", "MODIFY": "modified", "MOVE": "renamed"}
 STATUS |= {"COPY": "copied"}
@@ -40,7 +41,7 @@ def diff_file(
     obj: dict, *, source: str, repository_id: str, pullrequest_id: str, source_commit: str
 ) -> RowSet:
     """One file of a PR's JSON diff; its lines are NULL when the diff of it was truncated."""
-    obj = _obj(obj, "diff")
+    obj = shared.as_object(obj, "diff")
     new, old = _text(obj.get("destination")), _text(obj.get("source"))
     path = new or old
     if path is None:
@@ -65,10 +66,10 @@ def diff_file(
         "status": status,
         "lines_added": None if cut else added,
         "lines_removed": None if cut else removed,
-        "json": _json({k: v for k, v in obj.items() if k != "hunks"}),  # not the lines' text
+        "json": shared.json({k: v for k, v in obj.items() if k != "hunks"}),  # not the lines' text
     }
     rs: RowSet = {}
-    _add(rs, "pullrequest_files", row)
+    shared.add(rs, "pullrequest_files", row)
     return rs
 
 
@@ -88,7 +89,7 @@ def change_file(
     obj: dict, *, source: str, repository_id: str, pullrequest_id: str, source_commit: str
 ) -> RowSet:
     """One entry of ``…/changes``: a file the diff did not hold whole; lines unknown."""
-    obj = _obj(obj, "change")
+    obj = shared.as_object(obj, "change")
     path = _text(obj.get("path"))
     if path is None:
         raise RowError("change has no 'path'")
@@ -102,8 +103,8 @@ def change_file(
         "status": STATUS.get(kind, kind.lower() or None),
         "lines_added": None,
         "lines_removed": None,
-        "json": _json(obj),
+        "json": shared.json(obj),
     }
     rs: RowSet = {}
-    _add(rs, "pullrequest_files", row)
+    shared.add(rs, "pullrequest_files", row)
     return rs
