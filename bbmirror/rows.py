@@ -301,9 +301,3 @@ def user(obj: dict, *, source: str) -> RowSet:
 def ids_of(rowset: RowSet, table: str) -> set[str]:
     """The ids a rowset holds for one table (the keep-set for a reconciliation)."""
     return {row["id"] for row in rowset.get(table, ())}
-
-
-# The old private names, for row modules written against them on branches still in flight
-# (e.g. rows_tasks.py); new code uses the public names above, through ``rows as shared``.
-_dumps, _json, _get, _need, _obj, _uuid = dumps, json, get, need, as_object, uuid
-_text, _html, _bool, _int, _time, _add, _ref_user = text, html, flag, integer, time, add, ref_user

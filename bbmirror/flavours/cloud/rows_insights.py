@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from bbmirror.rows import RowError, RowSet, _add, _int, _json, _obj, _time, _uuid, commit_key
+from bbmirror import rows as shared
+from bbmirror.rows import RowError, RowSet, commit_key
 
 
 def report_key(repository_id: str, commit_hash: str, uuid: str) -> str:
@@ -15,13 +16,13 @@ def report_key(repository_id: str, commit_hash: str, uuid: str) -> str:
 
 def report(obj: dict, *, source: str, repository_id: str, commit_hash: str) -> RowSet:
     """One code insights report on a commit."""
-    obj = _obj(obj, "code insights report")
-    uuid = _uuid(obj)
+    obj = shared.as_object(obj, "code insights report")
+    uuid = shared.uuid(obj)
     if uuid is None:
         raise RowError("code insights report has no 'uuid'")
     details = obj.get("details")
     rs: RowSet = {}
-    _add(
+    shared.add(
         rs,
         "insight_reports",
         {
@@ -38,9 +39,9 @@ def report(obj: dict, *, source: str, repository_id: str, commit_hash: str) -> R
             "result": obj.get("result"),
             "link": obj.get("link"),
             "details": details if isinstance(details, str) else json.dumps(details),
-            "created_on": _time(obj, "created_on", "code insights report"),
-            "updated_on": _time(obj, "updated_on", "code insights report"),
-            "json": _json(obj),
+            "created_on": shared.time(obj, "created_on", "code insights report"),
+            "updated_on": shared.time(obj, "updated_on", "code insights report"),
+            "json": shared.json(obj),
         },
     )
     return rs
@@ -50,12 +51,12 @@ def annotation(
     obj: dict, *, source: str, repository_id: str, commit_hash: str, report_id: str
 ) -> RowSet:
     """One annotation of a report (a finding on a path and line)."""
-    obj = _obj(obj, "code insights annotation")
-    uuid = _uuid(obj)
+    obj = shared.as_object(obj, "code insights annotation")
+    uuid = shared.uuid(obj)
     if uuid is None:
         raise RowError("code insights annotation has no 'uuid'")
     rs: RowSet = {}
-    _add(
+    shared.add(
         rs,
         "insight_annotations",
         {
@@ -68,14 +69,14 @@ def annotation(
             "external_id": obj.get("external_id"),
             "annotation_type": obj.get("annotation_type"),
             "path": obj.get("path"),
-            "line": _int(obj.get("line"), "code insights annotation 'line'"),
+            "line": shared.integer(obj.get("line"), "code insights annotation 'line'"),
             "summary": obj.get("summary"),
             "details": obj.get("details"),
             "severity": obj.get("severity"),
             "result": obj.get("result"),
-            "created_on": _time(obj, "created_on", "code insights annotation"),
-            "updated_on": _time(obj, "updated_on", "code insights annotation"),
-            "json": _json(obj),
+            "created_on": shared.time(obj, "created_on", "code insights annotation"),
+            "updated_on": shared.time(obj, "updated_on", "code insights annotation"),
+            "json": shared.json(obj),
         },
     )
     return rs

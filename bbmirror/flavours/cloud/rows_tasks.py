@@ -7,19 +7,8 @@ a comment points at it (``comment.id``), keyed like every comment (``{source}/co
 
 from __future__ import annotations
 
-from bbmirror.rows import (
-    RowSet,
-    _add,
-    _get,
-    _int,
-    _json,
-    _need,
-    _obj,
-    _ref_user,
-    _text,
-    _time,
-    comment_key,
-)
+from bbmirror import rows as shared
+from bbmirror.rows import RowSet, comment_key
 
 
 def task_key(pullrequest_id: str, task_id: int) -> str:
@@ -29,12 +18,12 @@ def task_key(pullrequest_id: str, task_id: int) -> str:
 
 def pr_task(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
     """One task, and a ``users`` row for its creator and resolver."""
-    obj = _obj(obj, "pull request task")
-    task_id = _int(_need(obj, "id", "pull request task"), "pull request task 'id'")
+    obj = shared.as_object(obj, "pull request task")
+    task_id = shared.integer(shared.need(obj, "id", "pull request task"), "pull request task 'id'")
     assert task_id is not None
-    comment = _int(_get(obj, "comment", "id"), "pull request task 'comment.id'")
+    comment = shared.integer(shared.get(obj, "comment", "id"), "pull request task 'comment.id'")
     rs: RowSet = {}
-    _add(
+    shared.add(
         rs,
         "pullrequest_tasks",
         {
@@ -44,14 +33,14 @@ def pr_task(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) 
             "repository_id": repository_id,
             "task_id": task_id,
             "comment_id": comment_key(source, comment) if comment is not None else None,
-            "content": _text(obj.get("content")),
+            "content": shared.text(obj.get("content")),
             "state": obj.get("state"),
-            "creator_id": _ref_user(rs, obj.get("creator"), source),
-            "resolved_by_id": _ref_user(rs, obj.get("resolved_by"), source),
-            "created_on": _time(obj, "created_on", "pull request task"),
-            "updated_on": _time(obj, "updated_on", "pull request task"),
-            "resolved_on": _time(obj, "resolved_on", "pull request task"),
-            "json": _json(obj),
+            "creator_id": shared.ref_user(rs, obj.get("creator"), source),
+            "resolved_by_id": shared.ref_user(rs, obj.get("resolved_by"), source),
+            "created_on": shared.time(obj, "created_on", "pull request task"),
+            "updated_on": shared.time(obj, "updated_on", "pull request task"),
+            "resolved_on": shared.time(obj, "resolved_on", "pull request task"),
+            "json": shared.json(obj),
         },
     )
     return rs

@@ -19,20 +19,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bbmirror import rows as shared
 from bbmirror.flavours.server.rows_tasks import blocker_task
-from bbmirror.rows import (
-    RowError,
-    RowSet,
-    _add,
-    _dumps,
-    _get,
-    _int,
-    _need,
-    _obj,
-    comment_key,
-    pullrequest_key,
-    to_utc,
-)
+from bbmirror.rows import RowError, RowSet, comment_key, pullrequest_key, to_utc
 
 JIRA_KEY = re.compile(r"\b[A-Z][A-Z0-9_]+-\d+\b")
 REVIEW_STATE = {"APPROVED": "approved", "NEEDS_WORK": "changes_requested"}
@@ -51,7 +40,7 @@ ACTIVITY_KIND = {
 
 
 def user_key(source: str, obj: Any) -> str | None:
-    uid = _get(obj, "id")
+    uid = shared.get(obj, "id")
     return f"{source}/user/{uid}" if isinstance(uid, int) else None
 
 
@@ -62,7 +51,7 @@ def repository_key(source: str, repo_id: int | str) -> str:
 def _ms(obj: Any, key: str, what: str) -> str | None:
     """A Data Center time: epoch milliseconds, or the ISO-8601 text newer releases send
     (``2018-07-05T05:01:10+0000``)."""
-    value = _get(obj, key)
+    value = shared.get(obj, key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -80,7 +69,7 @@ def _user(rs: RowSet, obj: Any, source: str) -> str | None:
         return None
     if any(row["id"] == key for row in rs.get("users", ())):
         return key
-    _add(
+    shared.add(
         rs,
         "users",
         {
@@ -95,7 +84,7 @@ def _user(rs: RowSet, obj: Any, source: str) -> str | None:
             "kind": obj.get("type"),
             "account_status": "active" if obj.get("active", True) else "inactive",
             "created_on": None,
-            "json": _dumps(obj),
+            "json": shared.dumps(obj),
         },
     )
     return key
@@ -103,17 +92,17 @@ def _user(rs: RowSet, obj: Any, source: str) -> str | None:
 
 def user(obj: dict, *, source: str) -> RowSet:
     rs: RowSet = {}
-    if _user(rs, _obj(obj, "user"), source) is None:
+    if _user(rs, shared.as_object(obj, "user"), source) is None:
         raise RowError("user has no numeric 'id'")
     return rs
 
 
 def project(obj: dict, *, source: str) -> RowSet:
-    obj = _obj(obj, "project")
-    pid = _need(obj, "id", "project")
+    obj = shared.as_object(obj, "project")
+    pid = shared.need(obj, "id", "project")
     rs: RowSet = {}
     owner = _user(rs, obj.get("owner"), source)
-    _add(
+    shared.add(
         rs,
         "projects",
         {
@@ -126,19 +115,19 @@ def project(obj: dict, *, source: str) -> RowSet:
             "is_private": None if obj.get("public") is None else int(not obj["public"]),
             "created_on": None,
             "updated_on": None,
-            "json": _dumps(obj),
+            "json": shared.dumps(obj),
         },
     )
     return rs
 
 
 def repository(obj: dict, *, source: str) -> RowSet:
-    obj = _obj(obj, "repository")
-    rid = _need(obj, "id", "repository")
+    obj = shared.as_object(obj, "repository")
+    rid = shared.need(obj, "id", "repository")
     rs = project(obj["project"], source=source) if isinstance(obj.get("project"), dict) else {}
     project_id = rs["projects"][0]["id"] if rs.get("projects") else None
-    key = _get(obj, "project", "key")
-    _add(
+    key = shared.get(obj, "project", "key")
+    shared.add(
         rs,
         "repositories",
         {
@@ -163,7 +152,7 @@ def repository(obj: dict, *, source: str) -> RowSet:
             "website": None,
             "created_on": None,
             "updated_on": None,
-            "json": _dumps(obj),
+            "json": shared.dumps(obj),
         },
     )
     return rs
@@ -171,14 +160,14 @@ def repository(obj: dict, *, source: str) -> RowSet:
 
 def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """A PR with its reviewers and participants (Server lists always carry both)."""
-    obj = _obj(obj, "pull request")
-    number = _int(_need(obj, "id", "pull request"), "pull request 'id'")
+    obj = shared.as_object(obj, "pull request")
+    number = shared.integer(shared.need(obj, "id", "pull request"), "pull request 'id'")
     key = pullrequest_key(repository_id, number)
     rs: RowSet = {}
     src, dst = obj.get("fromRef") or {}, obj.get("toRef") or {}
     props = obj.get("properties") if isinstance(obj.get("properties"), dict) else {}
     state = obj.get("state")
-    _add(
+    shared.add(
         rs,
         "pullrequests",
         {
@@ -190,25 +179,25 @@ def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
             "description": obj.get("description"),
             "description_html": None,
             "state": state,
-            "author_id": _user(rs, _get(obj, "author", "user"), source),
+            "author_id": _user(rs, shared.get(obj, "author", "user"), source),
             "source_repository_id": _repo_of(src, source),
             "source_branch": src.get("displayId"),
             "source_commit": src.get("latestCommit"),
             "destination_repository_id": _repo_of(dst, source),
             "destination_branch": dst.get("displayId"),
             "destination_commit": dst.get("latestCommit"),
-            "merge_commit": _get(props, "mergeCommit", "id"),
+            "merge_commit": shared.get(props, "mergeCommit", "id"),
             "closed_by_id": None,
             "reason": None,
-            "comment_count": _int(props.get("commentCount"), "commentCount") or 0,
-            "task_count": _int(props.get("openTaskCount"), "openTaskCount") or 0,
+            "comment_count": shared.integer(props.get("commentCount"), "commentCount") or 0,
+            "task_count": shared.integer(props.get("openTaskCount"), "openTaskCount") or 0,
             "close_source_branch": None,
             "draft": None if obj.get("draft") is None else int(bool(obj["draft"])),
-            "version": _int(obj.get("version"), "pull request 'version'"),
+            "version": shared.integer(obj.get("version"), "pull request 'version'"),
             "created_on": _ms(obj, "createdDate", "pull request"),
             "updated_on": _ms(obj, "updatedDate", "pull request"),
             "closed_on": _ms(obj, "closedDate", "pull request") if state != "OPEN" else None,
-            "json": _dumps(obj),
+            "json": shared.dumps(obj),
         },
     )
     for role, people in (
@@ -216,10 +205,10 @@ def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
         ("PARTICIPANT", obj.get("participants")),
     ):
         for part in people or ():
-            user_id = _user(rs, _get(part, "user"), source)
+            user_id = _user(rs, shared.get(part, "user"), source)
             if user_id is None:
                 continue
-            _add(
+            shared.add(
                 rs,
                 "pullrequest_participants",
                 {
@@ -234,12 +223,14 @@ def pullrequest(obj: dict, *, source: str, repository_id: str) -> RowSet:
                     "state": REVIEW_STATE.get(part.get("status")),
                     "participated_on": None,
                     "last_reviewed_commit": part.get("lastReviewedCommit"),
-                    "json": _dumps(part),
+                    "json": shared.dumps(part),
                 },
             )
     text = " ".join(filter(None, (obj.get("title"), obj.get("description"), src.get("displayId"))))
     for issue_key in jira_keys(text):
-        _add(rs, "jira_links", _jira_row(source, repository_id, key, None, issue_key, None, "text"))
+        shared.add(
+            rs, "jira_links", _jira_row(source, repository_id, key, None, issue_key, None, "text")
+        )
     return rs
 
 
@@ -262,32 +253,32 @@ def _jira_row(
         "issue_key": issue_key,
         "url": url,
         "found_in": found_in,
-        "json": _dumps({"key": issue_key, "url": url}),
+        "json": shared.dumps({"key": issue_key, "url": url}),
     }
 
 
 def pr_jira_issue(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
     """A Jira issue the Jira integration links to a PR (``{key, url}``)."""
-    obj = _obj(obj, "Jira issue")
-    issue_key = _need(obj, "key", "Jira issue")
+    obj = shared.as_object(obj, "Jira issue")
+    issue_key = shared.need(obj, "key", "Jira issue")
     row = _jira_row(source, repository_id, pullrequest_id, None, issue_key, obj.get("url"), "jira")
     return {"jira_links": [row]}
 
 
 def _repo_of(ref: dict, source: str) -> str | None:
-    rid = _get(ref, "repository", "id")
+    rid = shared.get(ref, "repository", "id")
     return repository_key(source, rid) if rid is not None else None
 
 
 def activity(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:
     """One activity, and for COMMENTED the whole embedded comment thread."""
-    obj = _obj(obj, "pull request activity")
-    aid = _int(_need(obj, "id", "activity"), "activity 'id'")
-    action = _need(obj, "action", "activity")
+    obj = shared.as_object(obj, "pull request activity")
+    aid = shared.integer(shared.need(obj, "id", "activity"), "activity 'id'")
+    action = shared.need(obj, "action", "activity")
     kind, state = ACTIVITY_KIND.get(action, (str(action).lower(), None))
     rs: RowSet = {}
     comment = obj.get("comment") if isinstance(obj.get("comment"), dict) else None
-    _add(
+    shared.add(
         rs,
         "pullrequest_activity",
         {
@@ -303,7 +294,7 @@ def activity(obj: dict, *, source: str, repository_id: str, pullrequest_id: str)
             "source_commit": obj.get("fromHash"),
             "destination_commit": obj.get("toHash"),
             "activity_id": aid,
-            "json": _dumps(obj),
+            "json": shared.dumps(obj),
         },
     )
     if comment and obj.get("commentAction", "ADDED") != "DELETED":
@@ -315,9 +306,9 @@ def _thread(
     rs: RowSet, obj: dict, parent: int | None, source: str, repository_id: str, pr_id: str
 ) -> None:
     """A comment and, recursively, its replies (Server nests them in ``comments``)."""
-    cid = _int(_need(obj, "id", "comment"), "comment 'id'")
+    cid = shared.integer(shared.need(obj, "id", "comment"), "comment 'id'")
     anchor = obj.get("anchor") if isinstance(obj.get("anchor"), dict) else {}
-    line = _int(anchor.get("line"), "comment 'anchor.line'")
+    line = shared.integer(anchor.get("line"), "comment 'anchor.line'")
     old_side = anchor.get("fileType") == "FROM"
     row = {
         "id": comment_key(source, cid),
@@ -337,12 +328,12 @@ def _thread(
         "deleted": 0,
         "state": obj.get("state"),
         "severity": obj.get("severity"),
-        "version": _int(obj.get("version"), "comment 'version'"),
+        "version": shared.integer(obj.get("version"), "comment 'version'"),
         "created_on": _ms(obj, "createdDate", "comment"),
         "updated_on": _ms(obj, "updatedDate", "comment"),
-        "json": _dumps({k: v for k, v in obj.items() if k != "comments"}),
+        "json": shared.dumps({k: v for k, v in obj.items() if k != "comments"}),
     }
-    _add(rs, "comments", row)
+    shared.add(rs, "comments", row)
     if obj.get("severity") == "BLOCKER":  # a task (rows_tasks.py): no request of its own
         resolver = _user(rs, obj.get("resolver"), source)
         blocker_task(rs, obj, row, resolver, _ms(obj, "resolvedDate", "task"))
@@ -358,7 +349,7 @@ def jira_keys(text: str | None) -> list[str]:
 
 def repository_label(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """A label on a repository (``{"name": ...}``); its name is its identity upstream."""
-    obj = _obj(obj, "label")
+    obj = shared.as_object(obj, "label")
     name = obj.get("name")
     if not isinstance(name, str) or not name:
         raise RowError("label has no 'name'")
@@ -367,8 +358,8 @@ def repository_label(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "source": source,
         "repository_id": repository_id,
         "name": name,
-        "json": _dumps(obj),
+        "json": shared.dumps(obj),
     }
     rs: RowSet = {}
-    _add(rs, "repository_labels", row)
+    shared.add(rs, "repository_labels", row)
     return rs

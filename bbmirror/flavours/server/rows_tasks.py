@@ -11,7 +11,8 @@ from the same objects as the ``comments`` rows (rows.py ``_thread``).
 
 from __future__ import annotations
 
-from bbmirror.rows import RowSet, _add, _int, comment_key
+from bbmirror import rows as shared
+from bbmirror.rows import RowSet, comment_key
 
 STATES = {"OPEN": "UNRESOLVED"}  # RESOLVED stays; a draft (PENDING) task keeps its name
 
@@ -22,7 +23,7 @@ def blocker_task(
     """Add the task row of a BLOCKER comment whose ``comments`` row is ``comment``."""
     cid = comment["comment_id"]
     state = obj.get("state")
-    _add(
+    shared.add(
         rs,
         "pullrequest_tasks",
         {
@@ -30,7 +31,7 @@ def blocker_task(
             "source": comment["source"],
             "pullrequest_id": comment["pullrequest_id"],
             "repository_id": comment["repository_id"],
-            "task_id": _int(cid),
+            "task_id": shared.integer(cid),
             "comment_id": comment_key(comment["source"], cid),
             "content": comment["body"],
             "state": STATES.get(state, state),
