@@ -255,6 +255,34 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
 SMALL_SEED = {"cloud": 11, "server": 5}  # `small` worlds known to hold every kind of row
 
 
+class Recording:
+    """A simulator app that keeps every JSON body it serves: what the API sent, for tests."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bodies: list[bytes] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)  # `state` (the request log, faults) and the rest
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        kept: list[bytes] = []
+        is_json = False
+
+        async def keep(message: dict) -> None:
+            nonlocal is_json
+            if message["type"] == "http.response.start":
+                kind = dict(message.get("headers", [])).get(b"content-type", b"")
+                is_json = kind.startswith(b"application/json")
+            elif message["type"] == "http.response.body" and is_json:
+                kept.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self.bodies.append(b"".join(kept))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+
 @dataclass
 class Mirrored:
     """A world's first full sync, made once per session: read it, never change it."""
@@ -268,6 +296,11 @@ class Mirrored:
     @property
     def db(self) -> str:
         return self.harness.db
+
+    @property
+    def served(self) -> list[bytes]:
+        """Every JSON body the simulator served to that sync, as sent."""
+        return self.harness.app.bodies
 
     def copy(self, db: str) -> mirror.Harness:
         """A private mirror to change: the same world generated again, the database copied."""
@@ -291,6 +324,7 @@ def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored
             flavour = FLAVOURS[name]
             db = str(tmp_path_factory.mktemp(f"{name}-{size}-{seed}") / "mirror.db")
             harness = flavour.mirror(seed, size, db)
+            harness.app = Recording(harness.app)
             made[name, size, seed] = Mirrored(flavour, seed, size, harness, harness.sync())
         return made[name, size, seed]
 
