@@ -9,6 +9,7 @@ import sqlite3
 import zipfile
 
 import httpx
+import pytest
 from archive_shapes import ISSUE_TABLES
 from mirror import TOKEN, Harness, differences
 
@@ -130,8 +131,12 @@ def _attached(issue) -> int:
 # -- the sync --------------------------------------------------------------------------------
 
 
-def test_a_first_sync_by_export_equals_one_by_lists_and_the_world(tmp_path):
-    world = _member(generate(1, "small"))
+@pytest.mark.parametrize(
+    ("seed", "size"), [(5, "tiny"), pytest.param(1, "small", marks=pytest.mark.slow)]
+)
+def test_a_first_sync_by_export_equals_one_by_lists_and_the_world(tmp_path, seed, size):
+    """Two full syncs: the fast lane's tiny world, and a small one in the full run."""
+    world = _member(generate(seed, size))
     by_lists = Harness(world, str(tmp_path / "lists.db"))
     assert by_lists.sync().outcome == "ok"
     assert {r.status for r in by_lists.log if r.path.endswith("/export")} == {403}  # a member
