@@ -103,8 +103,10 @@ def test_every_pull_request_and_issue_list_is_read_before_any_child(mirrored):
     assert differences(world, harness.db) == []
 
 
-def test_children_are_read_open_and_recently_updated_parents_first(tmp_path):
-    world = generate(3, "small")
+@pytest.mark.parametrize("size", ["tiny", pytest.param("small", marks=pytest.mark.slow)])
+def test_children_are_read_open_and_recently_updated_parents_first(tmp_path, size):
+    """One full sync, one request at a time: tiny in the fast lane, small in the full run."""
+    world = generate(3, size)
     harness = Harness(world, str(tmp_path / "m.db"))
     assert harness.sync(concurrency=1).outcome == "ok"
     order: dict[str, list[int]] = {}

@@ -194,8 +194,13 @@ def test_without_admin_rights_or_on_failure_the_lists_lose_nothing(tmp_path):
         assert len(read) == 3 * issues  # every issue's three lists, as before
 
 
-def test_a_token_without_repository_admin_asks_once_per_run(tmp_path):
-    world = generate(1, "small")
+@pytest.mark.parametrize(
+    ("seed", "size"), [(5, "tiny"), pytest.param(1, "small", marks=pytest.mark.slow)]
+)
+def test_a_token_without_repository_admin_asks_once_per_run(tmp_path, seed, size):
+    """One full sync: the fast lane's tiny world (two trackers), small in the full run."""
+    world = generate(seed, size)
+    assert len([r for r in world.repositories.values() if r.has_issues]) > 1  # not per repo
     harness = Harness(world, str(tmp_path / "m.db"))
     scopes = {"team", "project", "repository", "pullrequest", "issue"}
     harness.app.state.config.scopes = {TOKEN: frozenset(scopes)}
