@@ -38,11 +38,10 @@ QUERIES = load_metadata()["databases"][SHIPPED_DB]["queries"]
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory):
-    world = generate(5, "tiny")
+def synced(tmp_path_factory, mirrored):
+    """The session's full sync of a tiny Cloud world, copied to acme.db."""
     db = tmp_path_factory.mktemp("serve") / "acme.db"
-    Harness(world, str(db)).sync()
-    return world, db
+    return mirrored("cloud", "tiny", seed=5).copy(str(db)).world, db
 
 
 def fetch(ds, *paths: str) -> dict[str, httpx.Response]:
