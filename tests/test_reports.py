@@ -36,6 +36,10 @@ QUERIES = METADATA["databases"]["bitbucket"]["queries"]
 DASHBOARDS = METADATA["plugins"]["datasette-dashboards"]
 
 
+# One xdist worker runs the whole module (scripts/test: --dist loadgroup): one fixture per run.
+pytestmark = pytest.mark.xdist_group("reports")
+
+
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after some activity and a reconciliation."""

@@ -17,6 +17,9 @@ from bbmirror.simulator.cloud.generate import generate
 from bbmirror.status import collect
 from bbmirror.store.db import Store
 
+# One xdist worker runs the whole module (scripts/test: --dist loadgroup): one fixture per run.
+pytestmark = pytest.mark.xdist_group("status")
+
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory) -> str:
