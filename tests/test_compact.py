@@ -32,7 +32,9 @@ def _canon(obj) -> str:
     return json.dumps(obj, sort_keys=True)
 
 
-@pytest.fixture(scope="module")
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
 def synced(mirrored):
     """The session's small Cloud mirror: (database path, every distinct object it was served)."""
     shared = mirrored("cloud")  # a plain full sync, shared: read only

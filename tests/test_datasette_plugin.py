@@ -27,7 +27,9 @@ QUERIES = load_metadata()["databases"]["bitbucket"]["queries"]
 AS_OF = "2026-01-01"  # so that reports measuring age against "now" answer the same twice
 
 
-@pytest.fixture(scope="module")
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
 def mirror(tmp_path_factory, mirrored):
     folder = tmp_path_factory.mktemp("plugin")
     db = folder / "acme.db"

@@ -40,7 +40,9 @@ DASHBOARDS = METADATA["plugins"]["datasette-dashboards"]
 pytestmark = pytest.mark.xdist_group("reports")
 
 
-@pytest.fixture(scope="module")
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
 def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after some activity and a reconciliation."""
     db = str(tmp_path_factory.mktemp("reports") / "bitbucket.db")

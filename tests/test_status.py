@@ -21,7 +21,9 @@ from bbmirror.store.db import Store
 pytestmark = pytest.mark.xdist_group("status")
 
 
-@pytest.fixture(scope="module")
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
 def mirror(tmp_path_factory) -> str:
     """A tiny world synced twice, plus one quarantined record naming a repository."""
     db = str(tmp_path_factory.mktemp("status") / "mirror.db")

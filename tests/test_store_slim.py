@@ -23,7 +23,9 @@ def _rows(conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in cursor]
 
 
-@pytest.fixture(scope="module")
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
 def mirror(mirrored) -> str:
     """The session's small Cloud mirror (a plain full sync, shared): read only."""
     return mirrored("cloud").db
