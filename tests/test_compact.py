@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 import realcorpus
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bbmirror import rows
@@ -205,6 +205,7 @@ _JSON = st.recursive(
 )
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # drawing is slow on a loaded machine
 @given(st.dictionaries(_KEYS, _JSON, max_size=6))
 def test_compact_never_changes_what_rebuild_gives_back(obj):
     """For any object (no top-level ``_links``, which the API never sends), nothing is lost."""
