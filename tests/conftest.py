@@ -7,10 +7,14 @@ the two (the harness, the world, the mutations, the request formula) is declared
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
 import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dc_mirror
@@ -259,6 +263,34 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
 SMALL_SEED = {"cloud": 11, "server": 5}  # `small` worlds known to hold every kind of row
 
 
+class Recording:
+    """A simulator app that keeps every JSON body it serves: what the API sent, for tests."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bodies: list[bytes] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)  # `state` (the request log, faults) and the rest
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        kept: list[bytes] = []
+        is_json = False
+
+        async def keep(message: dict) -> None:
+            nonlocal is_json
+            if message["type"] == "http.response.start":
+                kind = dict(message.get("headers", [])).get(b"content-type", b"")
+                is_json = kind.startswith(b"application/json")
+            elif message["type"] == "http.response.body" and is_json:
+                kept.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self.bodies.append(b"".join(kept))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+
 @dataclass
 class Mirrored:
     """A world's first full sync, made once per session: read it, never change it."""
@@ -273,6 +305,11 @@ class Mirrored:
     def db(self) -> str:
         return self.harness.db
 
+    @property
+    def served(self) -> list[bytes]:
+        """Every JSON body the simulator served to that sync, as sent."""
+        return self.harness.app.bodies
+
     def copy(self, db: str) -> mirror.Harness:
         """A private mirror to change: the same world generated again, the database copied."""
         source, target = sqlite3.connect(self.db), sqlite3.connect(db)
@@ -284,18 +321,40 @@ class Mirrored:
         return self.flavour.harness(self.flavour.generate(self.seed, self.size), db)
 
 
+def _sync_once(flavour: Flavour, seed: int, size: str, stem: Path) -> Mirrored:
+    """A world's full sync made once per test run, by whichever xdist worker asks first: the
+    others wait on the lock, then read its database, summary, request log and bodies."""
+    done = stem.with_name(stem.name + ".pickle")
+    with open(stem.with_name(stem.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        harness = flavour.mirror(seed, size, str(stem.with_name(stem.name + ".db")))
+        harness.app = Recording(harness.app)
+        if done.exists():
+            summary, log, bodies = pickle.loads(done.read_bytes())
+            harness.log.extend(log)
+            harness.app.bodies.extend(bodies)
+        else:
+            summary = harness.sync()
+            done.write_bytes(pickle.dumps((summary, list(harness.log), harness.app.bodies)))
+    return Mirrored(flavour, seed, size, harness, summary)
+
+
 @pytest.fixture(scope="session")
 def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored]:
-    """`mirrored(name, size="small", seed=None)`: one full sync per world, shared by tests."""
+    """`mirrored(name, size="small", seed=None)`: one full sync per world, shared by tests
+    (and by the xdist workers of one run, through the run's common temporary folder)."""
     made: dict[tuple[str, str, int], Mirrored] = {}
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # every worker's basetemp is a folder of the run's
+    folder = root / "mirrored"
+    folder.mkdir(exist_ok=True)
 
     def get(name: str, size: str = "small", seed: int | None = None) -> Mirrored:
         seed = SMALL_SEED[name] if seed is None else seed
         if (name, size, seed) not in made:
-            flavour = FLAVOURS[name]
-            db = str(tmp_path_factory.mktemp(f"{name}-{size}-{seed}") / "mirror.db")
-            harness = flavour.mirror(seed, size, db)
-            made[name, size, seed] = Mirrored(flavour, seed, size, harness, harness.sync())
+            stem = folder / f"{name}-{size}-{seed}"
+            made[name, size, seed] = _sync_once(FLAVOURS[name], seed, size, stem)
         return made[name, size, seed]
 
     return get

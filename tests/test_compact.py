@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 
-import httpx
 import pytest
 import realcorpus
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mirror import Harness
 
 from bbmirror import rows
 from bbmirror.compact import compact, rebuild
-from bbmirror.engine import Options, sync_sources
-from bbmirror.simulator.cloud.generate import generate
-from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store import Store
 from bbmirror.store.slim import rebuild_row
-
-
-class Capture(SimulatorTransport):
-    """The in-process simulator transport, keeping every JSON body it served."""
-
-    def __init__(self, app) -> None:
-        super().__init__(app)
-        self.bodies: list = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await super().handle_async_request(request)
-        body = await response.aread()
-        if response.headers.get("content-type", "").startswith("application/json"):
-            self.bodies.append(json.loads(body))
-        return httpx.Response(response.status_code, headers=response.headers, content=body)
 
 
 def _objects(node, found: list) -> list:
@@ -53,17 +32,16 @@ def _canon(obj) -> str:
     return json.dumps(obj, sort_keys=True)
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory):
-    """A small world mirrored in-process: (database path, every distinct object served)."""
-    world = generate(3, "small")
-    harness = Harness(world, str(tmp_path_factory.mktemp("compact") / "m.db"))
-    capture = Capture(harness.app)
-    asyncio.run(sync_sources(harness.db, [harness.source()], Options(), transport=capture))
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
+def synced(mirrored):
+    """The session's small Cloud mirror: (database path, every distinct object it was served)."""
+    shared = mirrored("cloud")  # a plain full sync, shared: read only
+    every = (obj for body in shared.served for obj in _objects(json.loads(body), []))
     # Each distinct object once (a user or a link recurs thousands of times): same proof, less work.
-    every = (obj for body in capture.bodies for obj in _objects(body, []))
     served = list({_canon(obj): obj for obj in every}.values())
-    return harness.db, served
+    return shared.db, served
 
 
 def _json_tables(conn: sqlite3.Connection) -> list[str]:
@@ -227,6 +205,7 @@ _JSON = st.recursive(
 )
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # drawing is slow on a loaded machine
 @given(st.dictionaries(_KEYS, _JSON, max_size=6))
 def test_compact_never_changes_what_rebuild_gives_back(obj):
     """For any object (no top-level ``_links``, which the API never sends), nothing is lost."""

@@ -18,23 +18,22 @@ import httpx
 import pytest
 from datasette.app import Datasette
 from datasette.utils import tilde_encode
-from mirror import Harness
 from processes import launch, stop
 
 from bbmirror.reports import load_metadata
 from bbmirror.serve import make_datasette
-from bbmirror.simulator.cloud.generate import generate
 
 QUERIES = load_metadata()["databases"]["bitbucket"]["queries"]
 AS_OF = "2026-01-01"  # so that reports measuring age against "now" answer the same twice
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    world = generate(5, "tiny")
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory, mirrored):
     folder = tmp_path_factory.mktemp("plugin")
     db = folder / "acme.db"
-    Harness(world, str(db)).sync()
+    world = mirrored("cloud", "tiny", seed=5).copy(str(db)).world  # the session's full sync
     other = folder / "other.db"  # not a mirror, but it has a json column
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE things (id INTEGER PRIMARY KEY, json TEXT, body_html TEXT)")

@@ -53,10 +53,10 @@ def _walked_tips(log: list) -> list[str]:
     ]
 
 
-def test_statuses_are_listed_only_for_tips_the_bulk_stats_say_have_builds(tmp_path):
-    world = generate_dc(2, "small")
-    harness = DcHarness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+def test_statuses_are_listed_only_for_tips_the_bulk_stats_say_have_builds(mirrored):
+    shared = mirrored("server", "small", seed=2)  # the run's first full sync: read only
+    world, harness = shared.harness.world, shared.harness
+    assert shared.summary.outcome == "ok"
     tips = _tips(world)
     built = {
         sha for repo in world.repositories.values() for sha in tips[repo.id] if repo.builds.get(sha)
@@ -166,10 +166,10 @@ def _jira_reads(log: list) -> list:
     return [r for r in log if r.path.startswith("/rest/jira/")]
 
 
-def test_jira_issues_are_read_only_for_pull_requests_whose_commits_name_a_key(tmp_path):
-    world = generate_dc(2, "small")
-    harness = DcHarness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+def test_jira_issues_are_read_only_for_pull_requests_whose_commits_name_a_key(mirrored):
+    shared = mirrored("server", "small", seed=2)  # the run's first full sync: read only
+    world, harness = shared.harness.world, shared.harness
+    assert shared.summary.outcome == "ok"
     keyed, plain = _keyed(world)
     assert keyed and plain
     # One read per PR that can have issues, none for the rest.
@@ -219,10 +219,13 @@ def test_open_pull_requests_are_listed_again_only_when_the_walk_did_not_list_the
     assert differences(world, harness.db) == []
 
 
-def test_a_pull_request_whose_commits_no_longer_name_a_key_loses_its_issues_unasked(tmp_path):
-    world = generate_dc(2, "small")
-    harness = DcHarness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+def test_a_pull_request_whose_commits_no_longer_name_a_key_loses_its_issues_unasked(
+    tmp_path, mirrored
+):
+    shared = mirrored("server", "small", seed=2)  # the run's first full sync, copied
+    assert shared.summary.outcome == "ok"
+    harness = shared.copy(str(tmp_path / "m.db"))
+    world = harness.world
     repo, pr = next(
         (r, p)
         for r in world.repositories.values()

@@ -17,6 +17,8 @@ import random
 import sqlite3
 from typing import Any
 
+import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mirror import Harness, differences
@@ -64,7 +66,7 @@ def replayed_after(states: list[dict], run_id: int) -> dict | None:
 
 
 @settings(
-    max_examples=5,
+    max_examples=examples(5),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -118,8 +120,10 @@ def server_dated(conn: sqlite3.Connection, table: str, key: str) -> bool:
     return True
 
 
-def test_as_of_on_small_answers_the_world_after_each_run(tmp_path):
-    world = generate(1, "small")
+@pytest.mark.parametrize("size", ["tiny", pytest.param("small", marks=pytest.mark.slow)])
+def test_as_of_on_small_answers_the_world_after_each_run(tmp_path, size):
+    """Four runs with activity between: the fast lane's tiny world, and small in the full run."""
+    world = generate(1, size)
     db = str(tmp_path / "m.db")
     harness = Harness(world, db)
     rng = random.Random(16)

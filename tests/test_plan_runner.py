@@ -90,12 +90,12 @@ CHILD = re.compile(r"/2\.0/repositories/([^/]+/[^/]+)/(pullrequests|issues)/(\d+
 LIST = re.compile(r"/2\.0/repositories/[^/]+/[^/]+/(pullrequests|issues)")
 
 
-def test_every_pull_request_and_issue_list_is_read_before_any_child(tmp_path):
+def test_every_pull_request_and_issue_list_is_read_before_any_child(mirrored):
     """Issue 14's first hour: the lists of every repository first, then the children."""
-    world = generate(3, "small")
+    shared = mirrored("cloud")  # the session's first full sync of a small world: its log
+    world, harness = shared.harness.world, shared.harness
     assert len(world.repositories) > 1
-    harness = Harness(world, str(tmp_path / "m.db"))
-    assert harness.sync().outcome == "ok"
+    assert shared.summary.outcome == "ok"
     paths = [r.path for r in harness.log]
     lists = [i for i, p in enumerate(paths) if LIST.fullmatch(p)]
     children = [i for i, p in enumerate(paths) if CHILD.fullmatch(p)]
@@ -103,8 +103,10 @@ def test_every_pull_request_and_issue_list_is_read_before_any_child(tmp_path):
     assert differences(world, harness.db) == []
 
 
-def test_children_are_read_open_and_recently_updated_parents_first(tmp_path):
-    world = generate(3, "small")
+@pytest.mark.parametrize("size", ["tiny", pytest.param("small", marks=pytest.mark.slow)])
+def test_children_are_read_open_and_recently_updated_parents_first(tmp_path, size):
+    """One full sync, one request at a time: tiny in the fast lane, small in the full run."""
+    world = generate(3, size)
     harness = Harness(world, str(tmp_path / "m.db"))
     assert harness.sync(concurrency=1).outcome == "ok"
     order: dict[str, list[int]] = {}

@@ -37,7 +37,13 @@ QUERIES = METADATA["databases"]["bitbucket"]["queries"]
 DASHBOARDS = METADATA["plugins"]["datasette-dashboards"]
 
 
-@pytest.fixture(scope="module")
+# One xdist worker runs the whole module (scripts/test: --dist loadgroup): one fixture per run.
+pytestmark = pytest.mark.xdist_group("reports")
+
+
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
 def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after some activity and a reconciliation."""
     db = str(tmp_path_factory.mktemp("reports") / "bitbucket.db")

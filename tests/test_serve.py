@@ -37,12 +37,13 @@ WAIT = 30.0
 QUERIES = load_metadata()["databases"][SHIPPED_DB]["queries"]
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory):
-    world = generate(5, "tiny")
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
+def synced(tmp_path_factory, mirrored):
+    """The session's full sync of a tiny Cloud world, copied to acme.db."""
     db = tmp_path_factory.mktemp("serve") / "acme.db"
-    Harness(world, str(db)).sync()
-    return world, db
+    return mirrored("cloud", "tiny", seed=5).copy(str(db)).world, db
 
 
 def fetch(ds, *paths: str) -> dict[str, httpx.Response]:

@@ -17,8 +17,13 @@ from bbmirror.simulator.cloud.generate import generate
 from bbmirror.status import collect
 from bbmirror.store.db import Store
 
+# One xdist worker runs the whole module (scripts/test: --dist loadgroup): one fixture per run.
+pytestmark = pytest.mark.xdist_group("status")
 
-@pytest.fixture(scope="module")
+
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
 def mirror(tmp_path_factory) -> str:
     """A tiny world synced twice, plus one quarantined record naming a repository."""
     db = str(tmp_path_factory.mktemp("status") / "mirror.db")

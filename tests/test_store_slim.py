@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 
 import pytest
-from mirror import Harness
 
 from bbmirror.compact import compact, rebuild
-from bbmirror.engine import Options, sync_sources
 from bbmirror.flavours.cloud import rows as cloud_rows
-from bbmirror.simulator.cloud.generate import generate
-from bbmirror.simulator.common.transport import SimulatorTransport
 from bbmirror.store import Store, schema
 from bbmirror.store.db import PAGE_SIZE
 from bbmirror.store.schema import MIGRATIONS, SLIM_VIEWS, migrate
@@ -28,17 +23,12 @@ def _rows(conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in cursor]
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory) -> str:
-    """A small world mirrored in-process."""
-    world = generate(2, "small")
-    harness = Harness(world, str(tmp_path_factory.mktemp("slim") / "m.db"))
-    asyncio.run(
-        sync_sources(
-            harness.db, [harness.source()], Options(), transport=SimulatorTransport(harness.app)
-        )
-    )
-    return harness.db
+# Session, not module: xdist interleaves modules, and a module fixture is made again each
+# time its worker comes back to the module.
+@pytest.fixture(scope="session")
+def mirror(mirrored) -> str:
+    """The session's small Cloud mirror (a plain full sync, shared): read only."""
+    return mirrored("cloud").db
 
 
 def test_column_copies_are_not_stored_and_the_views_give_them_back(mirror):

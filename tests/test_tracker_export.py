@@ -9,6 +9,7 @@ import sqlite3
 import zipfile
 
 import httpx
+import pytest
 from archive_shapes import ISSUE_TABLES
 from mirror import TOKEN, Harness, differences
 
@@ -130,8 +131,12 @@ def _attached(issue) -> int:
 # -- the sync --------------------------------------------------------------------------------
 
 
-def test_a_first_sync_by_export_equals_one_by_lists_and_the_world(tmp_path):
-    world = _member(generate(1, "small"))
+@pytest.mark.parametrize(
+    ("seed", "size"), [(5, "tiny"), pytest.param(1, "small", marks=pytest.mark.slow)]
+)
+def test_a_first_sync_by_export_equals_one_by_lists_and_the_world(tmp_path, seed, size):
+    """Two full syncs: the fast lane's tiny world, and a small one in the full run."""
+    world = _member(generate(seed, size))
     by_lists = Harness(world, str(tmp_path / "lists.db"))
     assert by_lists.sync().outcome == "ok"
     assert {r.status for r in by_lists.log if r.path.endswith("/export")} == {403}  # a member
@@ -189,8 +194,13 @@ def test_without_admin_rights_or_on_failure_the_lists_lose_nothing(tmp_path):
         assert len(read) == 3 * issues  # every issue's three lists, as before
 
 
-def test_a_token_without_repository_admin_asks_once_per_run(tmp_path):
-    world = generate(1, "small")
+@pytest.mark.parametrize(
+    ("seed", "size"), [(5, "tiny"), pytest.param(1, "small", marks=pytest.mark.slow)]
+)
+def test_a_token_without_repository_admin_asks_once_per_run(tmp_path, seed, size):
+    """One full sync: the fast lane's tiny world (two trackers), small in the full run."""
+    world = generate(seed, size)
+    assert len([r for r in world.repositories.values() if r.has_issues]) > 1  # not per repo
     harness = Harness(world, str(tmp_path / "m.db"))
     scopes = {"team", "project", "repository", "pullrequest", "issue"}
     harness.app.state.config.scopes = {TOKEN: frozenset(scopes)}
