@@ -202,7 +202,7 @@ def test_a_token_without_repository_admin_asks_once_per_run(tmp_path, seed, size
     world = generate(seed, size)
     assert len([r for r in world.repositories.values() if r.has_issues]) > 1  # not per repo
     harness = Harness(world, str(tmp_path / "m.db"))
-    scopes = {"team", "project", "repository", "pullrequest", "issue"}
+    scopes = {"team", "project", "repository", "pullrequest", "issue", "pipeline"}
     harness.app.state.config.scopes = {TOKEN: frozenset(scopes)}
     assert harness.sync().outcome == "ok"
     posts = [r for r in harness.log if r.path.endswith("/issues/export")]
