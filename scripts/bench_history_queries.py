@@ -5,7 +5,8 @@ with the SQL as it was at ``BEFORE`` (the merge of schema 10: its ``row_versions
 as-of reports, the OR join of repository_changes) and as it is now: the reports, the view's
 ``count(*)``, a facet on it and its first page, and the Datasette ``row_versions`` page (with
 the metadata of each side). A ``before`` query still running after ``--limit`` seconds is
-stopped and reported as at least that. Best of ``--repeat`` runs, before and after interleaved.
+stopped and reported as at least that. Best of ``repeat`` runs, before and after interleaved
+(a read taking over 10 s runs once).
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ def measure(db: str, repeat: int = 3, limit: float = 60.0) -> dict:
                 switch()
                 for name, texts in sql.items():
                     best = out[name].get(side)
-                    if best is not None and not best["finished"]:
-                        continue  # stopped once at the limit: not again
+                    if best is not None and (not best["finished"] or best["seconds"] > 10):
+                        continue  # stopped at the limit, or slow enough that once will do
                     seconds, done = _timed(conn, texts[side], params, limit)
                     if best is None or seconds < best["seconds"]:
                         out[name][side] = {"seconds": round(seconds, 4), "finished": done}
