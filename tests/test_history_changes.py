@@ -1,7 +1,7 @@
 """The history reports, rewritten as index lookups, give the rows the old SQL gave.
 
 repository_changes (the OR join) and the as-of SQL (which read the ``row_versions`` view) are
-compared with their old text on a small world synced, mutated, re-synced and pruned.
+compared with their old text on a tiny world synced, mutated, re-synced and pruned.
 """
 
 from __future__ import annotations
@@ -83,10 +83,10 @@ def new_sql() -> str:
 
 @pytest.fixture(scope="module")
 def mirrored(tmp_path_factory) -> str:
-    """A small world synced, mutated and synced again, pruned in between: every kind of
+    """A tiny world synced, mutated and synced again, then pruned: every kind of
     version (computed and stored inserts, updates, tombstones, baselines)."""
     db = str(tmp_path_factory.mktemp("changes") / "m.db")
-    world = generate(1, "small")
+    world = generate(1, "tiny")
     harness = Harness(world, db)
     rng = random.Random(150)
     harness.sync()
