@@ -4,8 +4,10 @@ Syncs a generated Cloud world in-process (full, 500 random mutations, incrementa
 then reports the database's bytes (``dbstat``: pages in use), the bytes of ``row_versions``,
 versions per kind, and ``Store.write``'s rows per second on the mirror's rows with history and
 without it (``write_speed``). ``--keep DB`` keeps the mirror; ``--write-only DB`` times the
-writes alone on a kept one. Writes bench-results/history.json. Timings are noisy on a shared
-machine; the with/without runs are interleaved so that the ratio is not.
+writes alone on a kept one; ``--queries DB`` times the history reads on it before and after
+they were made index-served (``bench_history_queries``; bench-results/history-queries.json).
+Writes bench-results/history.json. Timings are noisy on a shared machine; the with/without
+runs are interleaved so that the ratio is not.
 """
 
 from __future__ import annotations
@@ -124,8 +126,19 @@ def main() -> None:
     parser.add_argument("--mutations", type=int, default=500)
     parser.add_argument("--write-only", metavar="DB", help="only time Store.write on DB's rows")
     parser.add_argument("--keep", metavar="DB", help="keep the mirror here (for --write-only)")
+    parser.add_argument("--queries", metavar="DB", help="time the history reads on DB")
+    parser.add_argument("--limit", type=float, default=60.0, help="stop a --queries read (s)")
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "history.json"))
     args = parser.parse_args()
+    if args.queries:
+        from bench_history_queries import measure, show
+
+        result = measure(args.queries, limit=args.limit)
+        show(result)
+        out = ROOT / "bench-results" / "history-queries.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        return
     if args.write_only:
         print(json.dumps(write_speed(args.write_only), indent=2))
         return

@@ -9,8 +9,9 @@
 WITH prev AS (
   SELECT row_id, json_group_object(col, value) AS prev FROM (
     SELECT v.row_id, j.key AS col, j.value AS value, min(v.seq)
-    FROM row_versions v, json_each(v.changed) j
-    WHERE v.table_name = 'repositories' AND v.observed_at > :date GROUP BY v.row_id, j.key
+    FROM [row_versions_stored] v, json_each(v.changed) j
+    WHERE v.table_name = 'repositories' AND v.seq > 0 AND v.observed_at > :date
+    GROUP BY v.row_id, j.key
   ) GROUP BY row_id
 )
 SELECT * FROM (
@@ -38,8 +39,9 @@ SELECT t.[id],
   CASE WHEN json_type(u.prev, '$.deleted_at') IS NOT NULL THEN json_extract(u.prev, '$.deleted_at') ELSE t.[deleted_at] END AS [deleted_at]
 FROM [repositories] t LEFT JOIN prev u ON u.row_id = t.[id]
 WHERE NOT EXISTS (
-    SELECT 1 FROM row_versions i WHERE i.table_name = 'repositories' AND i.row_id = t.[id]
+    SELECT 1 FROM [row_versions_stored] i WHERE i.table_name = 'repositories' AND i.row_id = t.[id]
       AND i.kind = 'insert' AND i.observed_at > :date
   )
+  AND NOT coalesce(coalesce(t.[updated_on], t.[created_on], t.[synced_at]) > :date AND t.[synced_at] > (SELECT [began] FROM [_history_meta] WHERE [id] = 1) AND NOT EXISTS (SELECT 1 FROM [_history_prunes] x WHERE t.[synced_at] < x.[pruned_at] AND coalesce(t.[updated_on], t.[created_on], t.[synced_at]) < x.[cutoff]) AND NOT EXISTS (SELECT 1 FROM [row_versions_stored] k WHERE k.[table_name] = 'repositories' AND k.[row_id] = t.[id]), 0)
   AND (coalesce(:repository_id, '') = '' OR t.[id] = :repository_id)
 ) WHERE [deleted_at] IS NULL

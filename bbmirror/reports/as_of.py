@@ -1,7 +1,8 @@
 """The ``*_as_of`` reports: main tables as they were at a date, generated from the history SQL.
 
 ``python -m bbmirror.reports.as_of`` rewrites the ``NNN-<table>_as_of.sql`` files beside this
-module from ``bbmirror.store.history.as_of_sql`` (``--check``: exit 1 if one is stale), then
+module from ``bbmirror.store.history.as_of_sql``, and ``150-repository_changes.sql`` from
+``bbmirror.store.history_changes`` (``--check``: exit 1 if one is stale), then
 ``python -m bbmirror.reports`` picks them up like any report.
 """
 
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bbmirror.store.history import as_of_sql
+from bbmirror.store.history_changes import report_sql
 
 FOLDER = Path(__file__).parent
 AS_OF: dict[str, str] = {  # table -> report number (orders the reports on the database page)
@@ -36,8 +38,21 @@ def report_text(table: str) -> str:
     )
 
 
+CHANGES = """-- title: What changed in a repository between two dates
+-- description: Every version the mirror kept (row_versions) of the repository's own row and of
+--   the rows that belong to it (pull requests, issues, branches, tags, comments...) observed in
+--   [`from`, `to`) (ISO-8601 dates; empty means unbounded), newest first: the kind of change,
+--   the columns that changed with their previous values, and the run that saw it.
+--   `repository` is a full name (workspace/slug) or a repository id.
+-- params: repository, from, to
+"""
+
+
 def files() -> dict[Path, str]:
-    return {FOLDER / f"{n}-{t}_as_of.sql": report_text(t) for t, n in AS_OF.items()}
+    """Each generated report file and its text."""
+    out = {FOLDER / f"{n}-{t}_as_of.sql": report_text(t) for t, n in AS_OF.items()}
+    out[FOLDER / "150-repository_changes.sql"] = f"{CHANGES}\n{report_sql()}\n"
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -307,7 +307,9 @@ def as_of_sql(table: str) -> str:
     A column's value at D is the previous value stored by the earliest version observed after
     D that changed it, or the current value when none did. Rows first seen after D, and rows
     tombstoned at D, are left out. (``value`` beside ``min(v.seq)`` is the earliest version's:
-    SQLite gives a bare column the values of the row a lone min() picked.)
+    SQLite gives a bare column the values of the row a lone min() picked.) It reads what the
+    ``row_versions`` view would give, but from the stored versions and the row itself (a
+    computed insert changes nothing and is the row's own): each lookup an index serves.
     """
     cols = columns(table)
     picked = ",\n  ".join(
@@ -323,11 +325,18 @@ def as_of_sql(table: str) -> str:
     where = (
         f"\n  AND (coalesce(:repository_id, '') = '' OR {scope} = :repository_id)" if scope else ""
     )
+    t = TABLES[table]
+    stored = history_implicit.STORED
+    computed = (  # the view's insert for t, computed (history_implicit.insert_sql), is after D
+        f"{history_implicit.observed(t, 't')} > :date AND {history_implicit.shown(t, 't')}"
+        f" AND {history_implicit.none_stored(table, 't')}"
+    )
     return f"""WITH prev AS (
   SELECT row_id, json_group_object(col, value) AS prev FROM (
     SELECT v.row_id, j.key AS col, j.value AS value, min(v.seq)
-    FROM row_versions v, json_each(v.changed) j
-    WHERE v.table_name = '{table}' AND v.observed_at > :date GROUP BY v.row_id, j.key
+    FROM [{stored}] v, json_each(v.changed) j
+    WHERE v.table_name = '{table}' AND v.seq > 0 AND v.observed_at > :date
+    GROUP BY v.row_id, j.key
   ) GROUP BY row_id
 )
 SELECT * FROM (
@@ -335,7 +344,8 @@ SELECT t.[id],
   {picked}
 FROM [{table}] t LEFT JOIN prev u ON u.row_id = t.[id]
 WHERE NOT EXISTS (
-    SELECT 1 FROM row_versions i WHERE i.table_name = '{table}' AND i.row_id = t.[id]
+    SELECT 1 FROM [{stored}] i WHERE i.table_name = '{table}' AND i.row_id = t.[id]
       AND i.kind = 'insert' AND i.observed_at > :date
-  ){where}
+  )
+  AND NOT coalesce({computed}, 0){where}
 ) WHERE [deleted_at] IS NULL"""

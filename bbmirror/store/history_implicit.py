@@ -19,6 +19,8 @@ mirror (21 MB). So, from schema 10:
   empty in a new file). Inserts are computed for rows written after it.
   A change to a row whose insert the view does not show (such a row, or a pruned one) that
   would make it show one stores a ``baseline`` marker (``seq`` 0, hidden by the view) instead.
+- The view's arms are index-served and leave a computed insert's run to its outer SELECT
+  (``view_sql``): ``count(*)`` and facets over it (Datasette's table page) skip that lookup.
 - ``prune`` deletes stored versions and records the cut in ``_history_prunes``; a computed
   insert older than a cut, of a row written before it, is hidden as a stored one was deleted.
 """
@@ -57,20 +59,46 @@ def shown(table: Table, row: str, version: int | None = None) -> str:
     )
 
 
-def _none_stored(table: str, row: str) -> str:
+def none_stored(table: str, row: str) -> str:
+    """Whether no version of ``row`` (an alias of a row of ``table``) is stored."""
     return (
         f"NOT EXISTS (SELECT 1 FROM [{STORED}] k WHERE k.[table_name] = '{table}'"
         f" AND k.[row_id] = {row}.[id])"
     )
 
 
-def insert_sql(table: Table, version: int | None = None) -> str:
-    """The inserts the view computes for one table's rows."""
+def _shown_fast(table: Table, row: str, version: int | None = None) -> str:
+    """``shown``, skipping the per-row prune check while nothing was pruned."""
     return (
-        f"SELECT '{table.name}', v.[id], 1, {run_at('v.[synced_at]')},"
-        f" {observed(table, 'v', version)}, 'insert', NULL FROM [{table.name}] v"
-        f" WHERE {shown(table, 'v', version)} AND {_none_stored(table.name, 'v')}"
+        f"{row}.[synced_at] > (SELECT [began] FROM [_history_meta] WHERE [id] = 1)"
+        " AND (NOT EXISTS (SELECT 1 FROM [_history_prunes]) OR NOT EXISTS (SELECT 1 FROM"
+        f" [_history_prunes] x WHERE {row}.[synced_at] < x.[pruned_at]"
+        f" AND {observed(table, row, version)} < x.[cutoff]))"
     )
+
+
+def insert_sql(
+    table: Table, version: int | None = None, within: tuple[str, str] | None = None
+) -> str:
+    """The inserts the view computes for one table's rows (``within``: only those joining a
+    FROM item on a condition). Its run is left NULL and its ``synced_at`` comes last, as
+    ``stamp``: ``run_of`` finds the run only where a query reads it (a count does not)."""
+    rows = (
+        f"[{table.name}] v"
+        if within is None
+        else f"{within[0]} JOIN [{table.name}] v ON {within[1]}"
+    )
+    return (
+        f"SELECT '{table.name}', v.[id], 1, NULL, {observed(table, 'v', version)}, 'insert', NULL,"
+        f" v.[synced_at] FROM {rows} LEFT JOIN [{STORED}] k ON k.[table_name] = '{table.name}'"
+        f" AND k.[row_id] = v.[id] WHERE k.[row_id] IS NULL AND {_shown_fast(table, 'v', version)}"
+    )
+
+
+def run_of(alias: str) -> str:
+    """The ``run_id`` of a row of the view's arms: stored, or the run writing at ``stamp``."""
+    stamp = f"{alias}.[stamp]"
+    return f"CASE WHEN {stamp} IS NULL THEN {alias}.[run_id] ELSE {run_at(stamp)} END"
 
 
 def tables_at(version: int | None) -> tuple[str, ...]:
@@ -79,12 +107,20 @@ def tables_at(version: int | None) -> tuple[str, ...]:
 
 
 def view_sql(version: int | None = None) -> tuple[str, ...]:
-    """DROP and CREATE the ``row_versions`` view: the stored versions and computed inserts."""
-    arms = [f"SELECT {_COLUMNS} FROM [{STORED}] WHERE [seq] > 0"]
+    """DROP and CREATE the ``row_versions`` view: the stored versions and computed inserts.
+
+    Each arm is index-served (the stored table's key, the anti-join on it, the prune check
+    skipped while nothing was pruned); the run of a computed insert (a correlated lookup, most
+    of an arm's cost) is found in the outer SELECT, which SQLite flattens into the query, so
+    ``count(*)`` and facets over the view never compute it."""
+    arms = [f"SELECT {_COLUMNS}, NULL AS [stamp] FROM [{STORED}] WHERE [seq] > 0"]
     arms += [insert_sql(TABLES[name], version) for name in tables_at(version)]
+    union = "\nUNION ALL\n".join(arms)
     return (
         "DROP VIEW IF EXISTS [row_versions]",
-        "CREATE VIEW [row_versions] AS\n" + "\nUNION ALL\n".join(arms),
+        "CREATE VIEW [row_versions] AS SELECT a.[table_name], a.[row_id], a.[seq],"
+        f" {run_of('a')} AS [run_id], a.[observed_at], a.[kind], a.[changed]"
+        f" FROM (\n{union}\n) a",
     )
 
 
@@ -97,13 +133,13 @@ def freeze_sql(table: Table, differs: str, version: int | None = None) -> str:
     CASE WHEN {show} THEN {run_at("OLD.[synced_at]")} END,
     CASE WHEN {show} THEN {observed(table, "OLD", version)} END,
     CASE WHEN {show} THEN 'insert' ELSE 'baseline' END, NULL
-  WHERE {_none_stored(table.name, "OLD")} AND (({show}) OR NOT ({differs}))"""
+  WHERE {none_stored(table.name, "OLD")} AND (({show}) OR NOT ({differs}))"""
 
 
 def _began(tables: tuple[str, ...]) -> str:
     """The latest ``synced_at`` of a row none of whose versions is stored ('' if none)."""
     latest = " UNION ALL ".join(
-        f"SELECT max(v.[synced_at]) AS m FROM [{t}] v WHERE {_none_stored(t, 'v')}" for t in tables
+        f"SELECT max(v.[synced_at]) AS m FROM [{t}] v WHERE {none_stored(t, 'v')}" for t in tables
     )
     return f"coalesce((SELECT max(m) FROM ({latest})), '')"
 
