@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bbmirror.engine.plan import Level, Plan, Step
+from bbmirror.engine.plan import Level, Plan, Share, Step
 from bbmirror.engine.runner import Unit, has_refs
 from bbmirror.flavours.cloud import cadence
 from bbmirror.flavours.cloud.discovery import readable_workspace
@@ -94,6 +94,11 @@ def _diffstat(repo: Any, pr: Any) -> int:
     from bbmirror.simulator.cloud.diffstat import pr_changes  # the world's own files
 
     return max(1, pages(len(pr_changes(repo, pr)), DIFFSTAT_PAGE))
+
+
+def _diffstats(repo: Any) -> int:
+    """Every PR's diffstat: what ``--skip pr_diffstat`` saves on a first sync."""
+    return sum(_diffstat(repo, pr) for pr in repo.pullrequests.values())
 
 
 def _feed(repo: Any) -> int:
@@ -282,6 +287,7 @@ DETAILS = Level(
             when="children queued by the list (open, then recently updated PRs first)",
             noop=_statuses_building,
             least=lambda r: _pullrequests(r) - pages(len(r.pullrequests)),
+            shares=(Share("pr_diffstat", least=_diffstats),),  # taken off by --skip
             then="reread_statuses",
         ),
         *DEPLOY_STEPS,  # environments on the settings cadence; deployments (plan_deploys.py)
