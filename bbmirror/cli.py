@@ -95,7 +95,7 @@ def schedule(
     from bbmirror.store.db import Store
 
     sources = flags.sources(every=every if flags.config_path else every or "15m")
-    options = Options(only=flags.streams(), repos=flags.repos)
+    options = Options(only=flags.streams(), skip=flags.skipped(), repos=flags.repos)
     require_credentials(sources)
     Store.open(db).close()  # a bad path fails now, in one line, not at every run
     _log_to_stderr(debug)
@@ -195,7 +195,7 @@ def serve(
     sources, options, hub = None, None, None
     if keep_synced or webhooks:
         sources = flags.sources(every=every if flags.config_path else every or "15m")
-        options = Options(only=flags.streams(), repos=flags.repos)
+        options = Options(only=flags.streams(), skip=flags.skipped(), repos=flags.repos)
         require_credentials(sources)
         _log_to_stderr(debug)
     if webhooks:

@@ -27,6 +27,7 @@ SOURCE_FLAGS = (
     "concurrency",
     "only",
     "anonymous",
+    "skip",
 )
 
 
@@ -108,6 +109,15 @@ def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--concurrency", type=int, help="Requests in flight (default 4)."),
         click.option("--only", help="Comma-separated streams, e.g. pullrequests,issues."),
         click.option("--anonymous", is_flag=True, help="Read public data only, no credential."),
+        click.option(
+            "--skip",
+            help=(
+                "Comma-separated streams to leave out, e.g. pr_diffstat (config: skip). A "
+                "parent takes its children: pullrequests its pr_* lists and the pr_feed, "
+                "issues its issue_* lists, pipelines its pipeline_steps, Data Center commits "
+                "its statuses; pr_comments or pr_activity takes the Cloud pr_feed."
+            ),
+        ),
     ]
 
     @functools.wraps(func)
@@ -134,20 +144,27 @@ class SourceFlags:
     concurrency: int | None
     only: str | None
     anonymous: bool
+    skip: str | None = None
 
-    def streams(self) -> frozenset[str]:
-        """The ``--only`` stream names, checked against the known ones."""
+    def streams(self, flag: str = "--only") -> frozenset[str]:
+        """The ``--only`` (or ``--skip``) stream names, checked against the known ones."""
         from bbmirror.config import ConfigError
         from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
         from bbmirror.flavours.server.streams import SERVER_STREAMS
+        from bbmirror.skipping import parse
 
-        streams = frozenset(s.strip() for s in (self.only or "").split(",") if s.strip())
+        streams = parse(self.skip if flag == "--skip" else self.only)
         known = set(CLOUD_STREAMS) | set(SERVER_STREAMS)
         unknown = streams - known
         if unknown:
             names = ", ".join(sorted(known))
-            raise ConfigError(f"unknown stream {sorted(unknown)[0]!r} in --only; known: {names}")
+            raise ConfigError(f"unknown stream {sorted(unknown)[0]!r} in {flag}; known: {names}")
         return streams
+
+    def skipped(self) -> frozenset[str]:
+        """The ``--skip`` stream names, checked against the known ones (the plan checks the
+        rest before any request: engine/runs.py)."""
+        return self.streams("--skip")
 
     def sources(self, every: str | None = None) -> list:
         """The configured sources, or the one the flags describe (with ``every`` if given)."""
@@ -174,7 +191,7 @@ class SourceFlags:
                 raise ConfigError(
                     f"{', '.join(given)} go in the config file when using one (see README)"
                 )
-            return load_config(self.config_path)
+            return self.checked(load_config(self.config_path))
         source = flag_source(
             base_url=self.base_url,
             workspaces=self.workspaces,
@@ -186,7 +203,20 @@ class SourceFlags:
         )
         if every is not None:
             source.every = parse_every(every)
-        return [source]
+        return self.checked([source])
+
+    def checked(self, sources: list) -> list:
+        """The sources, once ``--skip`` (with each one's ``skip``) leaves something of them
+        and of ``--only`` to read: one line before any request (skipping.py)."""
+        from bbmirror.config import ConfigError
+        from bbmirror.skipping import check
+
+        only = self.streams()
+        for source in sources:
+            skipped = check(source.kind, {*self.skipped(), *source.skip})
+            if only and not only - skipped:
+                raise ConfigError(f"{source.name}: --skip leaves nothing of --only to read")
+        return sources
 
 
 def check_repo(repo: str) -> None:

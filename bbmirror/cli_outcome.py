@@ -70,7 +70,12 @@ def _sync(
     streams = flags.streams()
     sources = flags.sources()
     options = Options(
-        full=full, reconcile=reconcile, only=streams, repos=flags.repos, adopt_lister=reconcile
+        full=full,
+        reconcile=reconcile,
+        only=streams,
+        skip=flags.skipped(),
+        repos=flags.repos,
+        adopt_lister=reconcile,
     )
     progress = TerminalProgress()
     try:

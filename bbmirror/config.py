@@ -18,6 +18,7 @@ A config file holds one or more sources::
     every = "15m"                       # scheduler interval (at least 30s)
     reconcile_every = 24                # runs between automatic reconciliations
     anonymous = false                   # true: read public data only, with no credential
+    skip = ["pr_diffstat"]              # streams left out (and their children), like --skip
 
 Secrets are read from the environment only, held in `Secret`, and never printed.
 """
@@ -31,6 +32,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from bbmirror import skipping
 
 CLOUD_BASE_URL = "https://api.bitbucket.org/2.0"
 DEFAULT_PREFIX = "BITBUCKET"
@@ -189,6 +192,7 @@ class Source:
     settings_every: float = 86400.0  # seconds between reads of the small settings lists
     anonymous: bool = False  # asked explicitly to read without a credential
     credential_prefix: str = DEFAULT_PREFIX  # where the credential comes from, for messages
+    skip: list[str] = field(default_factory=list)  # streams left out (skipping.py)
 
     def credential_variables(self) -> str:
         """Which environment variables to set for this source."""
@@ -226,21 +230,9 @@ def parse_duration(text: str | int | float) -> float:
 
 
 _KNOWN_KEYS = {
-    "name",
-    "kind",
-    "base_url",
-    "workspaces",
-    "projects",
-    "repos",
-    "include",
-    "exclude",
-    "credentials",
-    "budget",
-    "concurrency",
-    "every",
-    "reconcile_every",
-    "settings_every",
-    "anonymous",
+    *("name", "kind", "base_url", "workspaces", "projects", "repos", "include", "exclude"),
+    *("credentials", "budget", "concurrency", "every", "reconcile_every", "settings_every"),
+    *("anonymous", "skip"),
 }
 
 
@@ -294,7 +286,7 @@ def _source(entry: object, index: int, path: Path) -> Source:
         raise ConfigError(f"{where}: kind must be 'cloud' or 'server', not {kind!r}")
     if kind == "server" and "base_url" not in entry:
         raise ConfigError(f"{where}: a server source needs base_url")
-    for key in ("workspaces", "projects", "repos", "include", "exclude"):
+    for key in ("workspaces", "projects", "repos", "include", "exclude", "skip"):
         value = entry.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: {key} must be a list of strings")
@@ -326,6 +318,7 @@ def _source(entry: object, index: int, path: Path) -> Source:
         if not isinstance(base_url, str):
             raise ConfigError("base_url must be a string")
         base_url = check_base_url(base_url, "base_url")
+        skipping.check(kind, entry.get("skip", []), "skip")
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return Source(
@@ -346,6 +339,7 @@ def _source(entry: object, index: int, path: Path) -> Source:
         settings_every=settings_every,
         anonymous=anonymous,
         credential_prefix=prefix,
+        skip=list(entry.get("skip", [])),
     )
 
 

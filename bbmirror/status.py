@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bbmirror.config import Source
+from bbmirror.skipping import note
 from bbmirror.status_backfill import describe as describe_backfill
 from bbmirror.status_backfill import estimate, queued
 from bbmirror.store.db import Store
@@ -142,10 +143,22 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
             f"{e['stream']}: {e['reason']}"
             for e in errors
             if last and e["run_id"] == last[0] and e["reason"].startswith("skipped:")
-        ],
+        ]
+        + _configured(conn, last[0] if last else None),
         "repositories": repos,
         "webhooks": webhook_status.deliveries(conn, name),
     }
+
+
+def _configured(conn: Any, run_id: int | None) -> list[str]:
+    """What the run left out by ``--skip`` or config ``skip`` (skipping.py): said, not an error."""
+    row = conn.execute("SELECT options FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
+    try:
+        names = json.loads(row[0] or "{}").get("skip") if row else None
+    except (ValueError, AttributeError):
+        names = None
+    said = note(names) if isinstance(names, list) else None
+    return [said] if said else []
 
 
 def _run(row: tuple) -> dict[str, Any]:

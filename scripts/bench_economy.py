@@ -6,6 +6,11 @@ whose user may run the issue export job), the request at which every pull reques
 row was in the database (polled from another thread: the first useful mirror), a no-op sync,
 an incremental sync after ``--mutations`` random changes, then ``--reconcile``, and whether the
 mirror equals the world. Prints a table and writes bench-results/economy.json.
+
+``--skip STREAMS`` adds, beside each size's default first sync, a first sync of a fresh world
+with ``--skip STREAMS`` (what leaving e.g. ``pr_diffstat`` out saves), next to what the plan
+says it costs (``Plan.minimum_requests(world, skip)``), and whether it equals the world but for
+the skipped streams' tables, which it leaves empty.
 """
 
 from __future__ import annotations
@@ -103,19 +108,64 @@ def bench(size: str, seed: int, mutations: int) -> dict:
     }
 
 
+def skipped_first_sync(size: str, seed: int, skip: str) -> dict:
+    """A first sync of a fresh world with ``--skip``: requests, the plan's figure, equality."""
+    from bbmirror.flavours.cloud.plan import CLOUD_PLAN
+
+    world = generate(seed, size)
+    names = [n.strip() for n in skip.split(",") if n.strip()]
+    skipped = CLOUD_PLAN.skipped(names)
+    tables = {CLOUD_PLAN.streams[n].table for n in skipped}
+    plan = CLOUD_PLAN.minimum_requests(world, names)
+    config = simulator_config(world, Credentials(token=DEFAULT_TOKEN))
+    with RunningSimulator(world, config) as sim, tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "mirror.db")
+        full = sync(db, sim, world, "--skip", skip)
+        problems = [p for p in differences(world, db, 10**9) if p.split(":")[0] not in tables]
+        conn = sqlite3.connect(db)
+        left = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+        conn.close()
+    return {
+        "skip": skip,
+        "full": full,
+        "full_hours": round(full / HOURLY, 2),
+        "plan_minimum": plan,
+        "equal_but_skipped": not problems,
+        "skipped_rows": left,
+        "missed": problems[:5],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="small,medium")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mutations", type=int, default=500)
     parser.add_argument("--out", default="bench-results/economy.json")
+    parser.add_argument("--skip", help="also a first sync with --skip STREAMS, e.g. pr_diffstat")
+    parser.add_argument("--only-skip", action="store_true", help="only the --skip first syncs")
     args = parser.parse_args()
-    results = [bench(size, args.seed, args.mutations) for size in args.sizes.split(",")]
+    sizes = args.sizes.split(",")
+    results = [] if args.only_skip else [bench(size, args.seed, args.mutations) for size in sizes]
+    if args.skip:
+        for size in sizes:
+            found = skipped_first_sync(size, args.seed, args.skip)
+            row = next((r for r in results if r["size"] == size), None)
+            if row is None:
+                results.append(row := {"size": size})
+            row["with_skip"] = found
+            default = f"{row['full']:,}" if "full" in row else "-"
+            print(
+                f"{size}: first sync {default} requests by default, {found['full']:,} with "
+                f"--skip {args.skip} (plan: {found['plan_minimum']:,}; "
+                f"{found['full_hours']} h at {HOURLY}/h); equal to the world but the skipped: "
+                f"{found['equal_but_skipped']}; rows in skipped tables: {found['skipped_rows']}"
+            )
     print(
         f"{'size':8} {'full':>7} {'hours':>6} {'useful at':>10} {'no-op':>6} "
         f"{'incremental':>12} {'reconcile':>10} {'equal':>6} {'MB':>6}"
     )
-    for r in results:
+    for r in (r for r in results if "full" in r):
         print(
             f"{r['size']:8} {r['full']:>7,} {r['full_hours']:>6} "
             f"{r['first_useful_requests'] or '-':>10} {r['noop']:>6} "

@@ -18,6 +18,7 @@ class Options:
     full: bool = False
     reconcile: bool = False
     only: frozenset[str] = frozenset()  # stream names; empty means all
+    skip: frozenset[str] = frozenset()  # stream names left out (--skip; config adds its own)
     repos: tuple[str, ...] = ()  # WORKSPACE/SLUG, narrows the source's own list
     adopt_lister: bool = False  # `sync --reconcile`: trust this credential's lists (runs.py)
 

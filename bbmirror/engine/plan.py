@@ -36,7 +36,16 @@ Condition = Callable[[Any, Any], bool]
 
 
 class PlanError(ValueError):
-    """A declaration that no engine could run, or an ``--only`` that names nothing run."""
+    """A declaration that no engine could run, or an ``--only``/``--skip`` naming nothing run."""
+
+
+@dataclass(frozen=True)
+class Share:
+    """The part of a step's costs spent on one child stream, taken off when it is skipped."""
+
+    stream: str
+    noop: Cost = 0
+    least: Cost = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Step:
     # "parents": the list only, its due children queued (engine/deferred.py); "children": the
     # queued children, in a later level; "": both at once.
     part: str = ""
+    shares: tuple[Share, ...] = ()  # child streams' parts of ``noop`` and ``least``
 
     def hooks(self) -> list[str]:
         """The engine methods this step names."""
@@ -159,21 +169,89 @@ class Plan:
                 f"--only {idle[0]!r}: no step of the {self.flavour} plan runs it; it runs {names}"
             )
 
-    def no_op_requests(self, world: Any) -> int:
-        """The requests a sync with nothing changed makes on ``world``."""
-        return self.fixed_noop + self._sum(world, "noop")
+    def dependents(self, name: str) -> set[str]:
+        """The streams read only for ``name``: its children, and the child-mode steps run
+        with it or after it (Cloud's ``pipeline_steps``, Data Center's ``pr_jira``)."""
+        found = set(self.streams[name].children) if name in self.streams else set()
+        for step in self.steps():
+            stream = self.streams[step.stream]
+            if stream.mode == "children" and name in (*step.after, *step.wanted_with):
+                found.add(step.stream)
+        return found
 
-    def minimum_requests(self, world: Any) -> int:
-        """The fewest requests that read everything the mirror holds of ``world``."""
+    def skipped(self, names: Iterable[str]) -> frozenset[str]:
+        """What ``--skip``/config ``skip`` leaves out: the names and their dependents, and the
+        streams of the same family that write one of their tables (Cloud's feed writes pull
+        request activity and comments)."""
+        todo, done = [n for n in names if n in self.streams], set()
+        while todo:
+            name = todo.pop()
+            if name not in done:
+                done.add(name)
+                todo.extend(self.dependents(name))
+        sharing = {
+            other
+            for name in done
+            for other, stream in self.streams.items()
+            if stream.family == self.streams[name].family
+            and _tables(stream) & _tables(self.streams[name])
+        }
+        return frozenset(done | sharing)
+
+    def check_skip(self, names: Iterable[str], what: str = "--skip") -> frozenset[str]:
+        """What a skip leaves out, or a PlanError: a name the plan never runs, discovery (every
+        run needs it), or a list another stream still needs (refs for commits)."""
+        names = set(names)
+        runs = self.runs()
+        idle = sorted(names - runs)
+        if idle:
+            known = ", ".join(sorted(runs))
+            raise PlanError(
+                f"{what} {idle[0]!r}: no step of the {self.flavour} plan runs it; it runs {known}"
+            )
+        skipped = self.skipped(names)
+        for step in self.steps():
+            if step.stream not in skipped:
+                continue
+            if step.always:
+                raise PlanError(f"{what} {step.stream!r}: every run needs it (discovery)")
+            if self.streams[step.stream].mode == "children":
+                continue  # read with its parent (wanted_with), not for it
+            needs = sorted(set(step.wanted_with) - skipped)
+            if needs:
+                raise PlanError(f"{what} {step.stream!r}: {needs[0]} needs it; skip {needs[0]} too")
+        return skipped
+
+    def no_op_requests(self, world: Any, skip: Iterable[str] = ()) -> int:
+        """The requests a sync with nothing changed makes on ``world`` (less what ``skip``
+        leaves out)."""
+        return self.fixed_noop + self._sum(world, "noop", self.skipped(skip))
+
+    def minimum_requests(self, world: Any, skip: Iterable[str] = ()) -> int:
+        """The fewest requests that read everything the mirror holds of ``world`` (less what
+        ``skip`` leaves out)."""
         if any(step.least is None for step in self.steps()):
             raise PlanError(f"the {self.flavour} plan declares no minimum for every step")
-        return self.fixed_least + self._sum(world, "least")
+        return self.fixed_least + self._sum(world, "least", self.skipped(skip))
 
-    def _sum(self, world: Any, which: str) -> int:
+    def _sum(self, world: Any, which: str, skipped: frozenset[str] = frozenset()) -> int:
         total = 0
         for level in self.levels:
             for unit in level.units(world):
                 for step in level.steps:
-                    cost = getattr(step, which)
-                    total += cost(unit) if callable(cost) else int(cost)
+                    if step.stream in skipped:
+                        continue
+                    total += _cost(getattr(step, which), unit)
+                    for share in step.shares:
+                        if share.stream in skipped:
+                            total -= _cost(getattr(share, which), unit)
         return total
+
+
+def _cost(cost: Cost | None, unit: Any) -> int:
+    return cost(unit) if callable(cost) else int(cost or 0)
+
+
+def _tables(stream: Stream) -> set[str]:
+    """The tables a stream writes rows of (its own and those it owns)."""
+    return {stream.table, *(owned.table for owned in stream.owns)}

@@ -104,8 +104,24 @@ class Runner(DueWalker):
             await _maybe(getattr(self, name)(unit))
 
     def step_wanted(self, step: Step) -> bool:
-        """Whether ``--only`` lets the step run."""
+        """Whether ``--only`` and ``--skip`` let the step run."""
+        if step.stream in self.skipped:
+            return False
         return step.always or any(self.wanted(n) for n in (step.stream, *step.wanted_with))
+
+    def wanted(self, name: str) -> bool:
+        """``--only`` asks for the stream (or names none) and no skip leaves it out."""
+        return name not in self.skipped and super().wanted(name)
+
+    @property
+    def skipped(self) -> frozenset[str]:
+        """What ``--skip`` and the source's ``skip`` leave out, dependents included (plan.py)."""
+        key = (self.options.skip, tuple(self.source.skip))
+        cached = self.__dict__.get("_skipped")
+        if cached is None or cached[0] != key:
+            cached = (key, self.plan.skipped({*key[0], *key[1]}))
+            self.__dict__["_skipped"] = cached
+        return cached[1]
 
     async def run_step(self, step: Step, unit: Unit) -> Any:
         """The step's hook or its stream's walker, under the stream's policy."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bbmirror import skipping
 from bbmirror.config import Source
 from bbmirror.http import AuthError, BitbucketClient, BitbucketError
 from bbmirror.progress import BudgetWaits
@@ -126,9 +127,10 @@ class CountingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def run_options(options: Any) -> dict[str, Any]:
-    """The run row's options."""
-    return {"full": options.full, "reconcile": options.reconcile, "only": sorted(options.only)}
+def run_options(options: Any, skipped: Any = ()) -> dict[str, Any]:
+    """The run row's options (``skip``: what it left out, dependents included)."""
+    found = {"full": options.full, "reconcile": options.reconcile, "only": sorted(options.only)}
+    return {**found, "skip": sorted(skipped)} if skipped else found
 
 
 def reworded(source: Source, exc: Exception) -> Exception:
@@ -202,6 +204,9 @@ async def sync_sources(
     for source in sources:  # before any request: an --only that runs nothing is a mistake
         try:
             kinds[source.kind][1].check_only(options.only)
+            skipped = kinds[source.kind][1].check_skip({*options.skip, *source.skip})
+            if options.only and not set(options.only) - skipped:
+                raise PlanError("--skip leaves nothing of --only to read")
         except PlanError as exc:
             raise SyncError(f"{source.name}: {exc}") from None
     summaries: list[Summary] = []
@@ -273,8 +278,10 @@ async def run_logged(engine: Engine, client: BitbucketClient) -> None:
         if runs and runs % source.reconcile_every == 0:
             engine.options = options = replace(options, reconcile=True)
     summary.reconciled = options.reconcile
-    summary.run_id = store.start_run(source.name, run_options(options))
-    blind = apply_visibility_rule(engine, store)
+    skipped = getattr(engine, "skipped", frozenset())
+    summary.run_id = store.start_run(source.name, run_options(options, skipped))
+    said = apply_visibility_rule(engine, store)
+    said = "; ".join(n for n in (skipping.note(skipped), said) if n) or None  # not errors
     answered = getattr(client, "counting", None)
     try:
         await engine.run()
@@ -291,8 +298,8 @@ async def run_logged(engine: Engine, client: BitbucketClient) -> None:
         summary.outcome = "interrupted"
         raise
     finally:
-        if blind:
-            summary.message = f"{summary.message}; {blind}" if summary.message else blind
+        if said:
+            summary.message = f"{summary.message}; {said}" if summary.message else said
         summary.requests = client.requests
         summary.finished_at = now()
         store.finish_run(

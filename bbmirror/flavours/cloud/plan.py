@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bbmirror.engine.plan import Level, Plan, Step
+from bbmirror.engine.plan import Level, Plan, Share, Step
 from bbmirror.engine.runner import Unit, has_refs
 from bbmirror.flavours.cloud import cadence
 from bbmirror.flavours.cloud.discovery import readable_workspace
@@ -117,6 +117,11 @@ def _insights_pending(repo: Any) -> int:
         for made in repo.reports.values()
         if any(r.result == "PENDING" for r in made)
     )
+
+
+def _diffstats(repo: Any) -> int:
+    """Every PR's diffstat: what ``--skip pr_diffstat`` saves on a first sync."""
+    return sum(_diffstat(repo, pr) for pr in repo.pullrequests.values())
 
 
 def _feed(repo: Any) -> int:
@@ -305,6 +310,7 @@ DETAILS = Level(
             when="children queued by the list (open, then recently updated PRs first)",
             noop=_statuses_building,
             least=lambda r: _pullrequests(r) - pages(len(r.pullrequests)),
+            shares=(Share("pr_diffstat", least=_diffstats),),  # taken off by --skip
             then="reread_statuses",
         ),
         *DEPLOY_STEPS,  # environments on the settings cadence; deployments (plan_deploys.py)

@@ -64,9 +64,11 @@ async def _read(engine: Engine, ctx: Context, where: dict[str, str]) -> dict[str
         for row in rowset.get(table, ()):
             if row.get("target_hash"):
                 refs[f"{kind}:{row['name']}"] = row["target_hash"]
+    kept = [t for t, _ in KINDS if t not in getattr(engine, "skipped", ())]  # skipping.py
+    rowset = {t: rows for t, rows in rowset.items() if t in kept or t not in dict(KINDS)}
     with engine.store.transaction():
         engine.write(rowset)
-        for table, _ in KINDS:
+        for table in kept:  # a skipped kind is neither written nor tombstoned
             if clean and table not in engine.blind:  # quarantined or unseen ≠ deleted
                 keep = {r["id"] for r in rowset.get(table, ())}
                 gone = engine.store.tombstone(table, where, keep, now())
