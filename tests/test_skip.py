@@ -123,6 +123,7 @@ def test_skipping_a_parent_skips_its_children():
         "pr_commits",
         "pr_statuses",
         "pr_diffstat",
+        "pr_tasks",
         "pr_feed",  # it writes pull request activity and comments
     }
     assert CLOUD_PLAN.check_skip(["pipelines"]) == {"pipelines", "pipeline_steps"}
