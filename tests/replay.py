@@ -54,6 +54,34 @@ def data_center_replay() -> dict[str, Any]:
         f"{REPO}/pull-requests/1/activities": load("server/pullrequest_activities.json"),
         f"{REPO}/pull-requests/1/commits": page([commit]),
         "/rest/jira/1.0/projects/PRJ/repos/my-repo/pull-requests/1/issues": [],
+        # no diff was captured: one file in the JSON diff's documented shape (§2.10)
+        f"{REPO}/pull-requests/1/diff": _dc_diff(pr),
+    }
+
+
+def _dc_diff(pr: dict) -> dict:
+    """A JSON diff of one modified file, two lines added and one removed (assembled)."""
+    path = {"components": ["README.md"], "name": "README.md", "toString": "README.md"}
+    lines = [{"source": 1, "destination": 1, "line": "text", "truncated": False}]
+    hunk = {
+        "sourceLine": 1,
+        "sourceSpan": 1,
+        "destinationLine": 1,
+        "destinationSpan": 2,
+        "segments": [
+            {"type": "REMOVED", "lines": lines, "truncated": False},
+            {"type": "ADDED", "lines": lines * 2, "truncated": False},
+        ],
+        "truncated": False,
+    }
+    diff = {"source": path, "destination": path, "hunks": [hunk], "truncated": False}
+    return {
+        "fromHash": pr["toRef"]["latestCommit"],
+        "toHash": pr["fromRef"]["latestCommit"],
+        "contextLines": 0,
+        "whitespace": "SHOW",
+        "diffs": [diff],
+        "truncated": False,
     }
 
 
@@ -97,6 +125,7 @@ def cloud_replay() -> dict[str, Any]:
         f"{CLOUD_REPO}/pullrequests/2/statuses": cloud_page([load("cloud/commit_status.json")]),
         f"{CLOUD_REPO}/pullrequests/activity": cloud_page(_feed(2)),
         f"{CLOUD_REPO}/pipelines": cloud_page([]),  # never ran a pipeline: an empty list
+        f"{CLOUD_REPO}/environments": cloud_page([]),  # no deployment environments
     }
 
 
