@@ -19,7 +19,7 @@ from delivery_expect import METRICS, PLOTTED, Expected, Period
 from delivery_tasks_fallback import fill
 from test_deploys_reports import fix_forward
 
-from bbmirror.reports import load_metadata
+from bbmirror.reports import FOLDER, ReportError, load_metadata
 from bbmirror.reports.compose import compose
 from bbmirror.simulator.cloud.mutate import random_activity
 
@@ -179,3 +179,12 @@ def test_a_chart_composes_on_the_reports_last_select():
     assert compose("SELECT 1 AS n", ", c AS (SELECT n FROM report) SELECT n FROM c") == (
         "WITH report AS (\nSELECT 1 AS n\n)\n, c AS (SELECT n FROM report) SELECT n FROM c"
     )
+
+
+def test_a_chart_on_a_missing_report_is_refused(tmp_path):
+    for path in FOLDER.iterdir():
+        if path.suffix in (".sql", ".yaml"):
+            (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "160-dora_deployment_frequency.sql").unlink()
+    with pytest.raises(ReportError, match="dora_deployment_frequency"):
+        load_metadata(folder=tmp_path)
