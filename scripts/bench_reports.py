@@ -21,6 +21,7 @@ from benchlib import served_cloud
 from datasette_dashboards import replace_opts_in_query
 
 from bbmirror.engine import Options, sync_sources
+from bbmirror.reports import PARAMETER
 from bbmirror.serve import load_metadata, make_datasette
 from bbmirror.simulator.common.transport import SimulatorTransport
 
@@ -69,11 +70,12 @@ def workload(conn: sqlite3.Connection) -> list[tuple[str, str, dict]]:
             items.append((f"query {name} (filtered)", spec["sql"], some))
     for slug, dashboard in metadata["plugins"]["datasette-dashboards"].items():
         for name, chart in dashboard["charts"].items():
-            items.append((f"chart {slug}/{name}", replace_opts_in_query(chart["query"], {}), {}))
-            used = {k: v for k, v in filters.items() if f":{k}" in chart["query"]}
+            blank = {k: "" for k in PARAMETER.findall(chart["query"])}  # as Datasette passes them
+            items.append((f"chart {slug}/{name}", replace_opts_in_query(chart["query"], {}), blank))
+            used = {k: v for k, v in filters.items() if k in blank}
             if used:
                 sql = replace_opts_in_query(chart["query"], used)
-                items.append((f"chart {slug}/{name} (filtered)", sql, used))
+                items.append((f"chart {slug}/{name} (filtered)", sql, blank | used))
     return items
 
 

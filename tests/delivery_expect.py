@@ -1,222 +1,35 @@
-"""What each Delivery dashboard chart must show, computed in Python from its inputs.
+"""What each Delivery dashboard chart must show, computed from the simulator's world objects.
 
-The inputs are the delivery rows as stored (the test data of ``delivery_testdata`` on a branch
-without the simulator's resources, the simulator's rows after) and the simulated world's pull
-requests and commits; the dashboard's SQL is never reused. Definitions (as the charts state
-them): production is an environment of type ``production``; lead time runs from a merged PR's
-first commit to the first successful production deployment of its repository that deploys its
-merge commit or completes after the merge; a deployment counts as a failed change when it ended
-FAILED or ROLLED_BACK or one that did followed it within 24 h; time to restore runs from a failed
-production deployment to the next successful one.
+Each chart computes what its report computes (bbmirror/reports/compose.py), summed over the
+chosen repositories or as one median over all of them; so the figures here are the report
+tests' own world computations (test_deploys_reports, test_pipeline_reports,
+test_prsize_reports, and the tasks report's rule), gathered over repositories and months. The
+database and the charts' SQL are never read. Tasks come from ``delivery_tasks_fallback`` until
+the simulator's pull requests carry them.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from delivery_testdata import merged_on, utc
+from delivery_tasks_fallback import made_up
+from test_deploys_reports import incidents, judged, lead_time_changes, production, ts
+from test_pipeline_reports import completed
+from test_prsize_reports import bucket, size
+from test_reports import merged_on
 
-FAILED = ("FAILED", "ROLLED_BACK")
-TABLES = ("environments", "deployments", "pipelines", "pullrequest_files", "pullrequest_tasks")
-BUCKETS = (("XS (< 10)", 10), ("S (10-49)", 50), ("M (50-249)", 250), ("L (250-999)", 1000))
-
-
-@dataclass
-class Period:
-    """The dashboard's filters: a repository's full name and a date range (blank: all)."""
-
-    repository: str = ""
-    since: str = ""
-    until: str = ""
-
-    def holds(self, when: str) -> bool:
-        day = utc(when).date().isoformat()
-        return (not self.since or day >= self.since) and (not self.until or day <= self.until)
-
-    def query(self) -> str:
-        parts = {"repository": self.repository, "date_start": self.since, "date_end": self.until}
-        return "&".join(f"{k}={v}" for k, v in parts.items() if v)
-
-
-def stored(db: str) -> dict[str, list[dict]]:
-    """The delivery tables' live rows, as plain dicts (the charts' inputs)."""
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {
-            t: [dict(r) for r in conn.execute(f"SELECT * FROM [{t}] WHERE deleted_at IS NULL")]
-            for t in TABLES
-        }
-    finally:
-        conn.close()
-
-
-def month(when: str) -> str:
-    return utc(when).strftime("%Y-%m")
-
-
-def hours(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 3600
-
-
-class Expected:
-    """The numbers the charts must show for a world, its delivery rows and a period."""
-
-    def __init__(self, world, rows: dict[str, list[dict]], period: Period) -> None:
-        self.world, self.rows, self.period = world, rows, period
-        self.names = {r.uuid: r.full_name for r in world.repositories.values()}
-        self.prs = {
-            f"{repo.uuid}/pr/{pr.id}": (repo, pr)
-            for repo in world.repositories.values()
-            for pr in repo.pullrequests.values()
-        }
-        types = {e["id"]: e["type"] for e in rows["environments"]}
-        self.prod = [  # completed production deployments of the chosen repository, any date
-            d
-            for d in rows["deployments"]
-            if types.get(d["environment_id"]) == "production"
-            and d["state"] == "COMPLETED"
-            and d["completed_on"]
-            and self.mine(d["repository_id"])
-        ]
-
-    def mine(self, repository_id: str) -> bool:
-        return not self.period.repository or self.names.get(repository_id) == self.period.repository
-
-    def successes(self) -> list[dict]:
-        return [d for d in self.prod if d["result"] == "SUCCESSFUL"]
-
-    def frequency(self) -> Counter:
-        done = [d["completed_on"] for d in self.successes() if self.period.holds(d["completed_on"])]
-        return Counter(month(when) for when in done)
-
-    def lead_times(self) -> dict[str, list[float]]:
-        by_month: dict[str, list[float]] = defaultdict(list)
-        for repo, pr in self.prs.values():
-            merged = merged_on(pr)
-            if not merged or not self.mine(repo.uuid) or not pr.commit_hashes:
-                continue
-            first = min(utc(repo.commits[h].date) for h in pr.commit_hashes)
-            hits = [
-                utc(d["completed_on"])
-                for d in self.successes()
-                if d["repository_id"] == repo.uuid
-                and (
-                    (d["commit_hash"] or "").startswith(pr.merge_commit or "-")
-                    or utc(d["completed_on"]) >= utc(merged)
-                )
-            ]
-            if hits and self.period.holds(min(hits).isoformat()):
-                by_month[min(hits).strftime("%Y-%m")].append(hours(first, min(hits)))
-        return by_month
-
-    def failures(self) -> dict[str, tuple[int, int]]:
-        """Month -> (failed changes, completed production deployments)."""
-        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for d in self.prod:
-            if not self.period.holds(d["completed_on"]):
-                continue
-            end = utc(d["completed_on"])
-            followed = any(
-                f["repository_id"] == d["repository_id"]
-                and f["result"] in FAILED
-                and end < utc(f["completed_on"]) <= end + timedelta(hours=24)
-                for f in self.prod
-            )
-            counts[month(d["completed_on"])][0] += d["result"] in FAILED or followed
-            counts[month(d["completed_on"])][1] += 1
-        return {m: (failed, total) for m, (failed, total) in counts.items()}
-
-    def restores(self) -> dict[str, list[float]]:
-        by_month: dict[str, list[float]] = defaultdict(list)
-        for f in self.prod:
-            if f["result"] not in FAILED or not self.period.holds(f["completed_on"]):
-                continue
-            later = [
-                utc(s["completed_on"])
-                for s in self.successes()
-                if s["repository_id"] == f["repository_id"]
-                and utc(s["completed_on"]) > utc(f["completed_on"])
-            ]
-            if later:
-                by_month[month(f["completed_on"])].append(hours(utc(f["completed_on"]), min(later)))
-        return by_month
-
-    def sizes(self) -> dict[str, int]:
-        lines: Counter = Counter()
-        for f in self.rows["pullrequest_files"]:
-            repo, pr = self.prs[f["pullrequest_id"]]
-            if self.mine(repo.uuid) and self.period.holds(pr.created_on):
-                lines[f["pullrequest_id"]] += (f["lines_added"] or 0) + (f["lines_removed"] or 0)
-        buckets = Counter({name: 0 for name, _ in BUCKETS} | {"XL (1000+)": 0})
-        for total in lines.values():
-            buckets[next((name for name, top in BUCKETS if total < top), "XL (1000+)")] += 1
-        return dict(buckets)
-
-    def tasks_open_at_merge(self) -> Counter:
-        counts: Counter = Counter()
-        for t in self.rows["pullrequest_tasks"]:
-            repo, pr = self.prs[t["pullrequest_id"]]
-            merged = merged_on(pr)
-            if not merged or not self.mine(repo.uuid) or not self.period.holds(merged):
-                continue
-            resolved = t["resolved_on"]
-            if utc(t["created_on"]) < utc(merged) and (not resolved or utc(resolved) > utc(merged)):
-                counts[month(merged)] += 1
-        return counts
-
-    def pipelines(self) -> list[dict]:
-        return [
-            p
-            for p in self.rows["pipelines"]
-            if self.mine(p["repository_id"]) and self.period.holds(p["created_on"])
-        ]
-
-    def pipeline_success(self) -> dict[str, float]:
-        done: dict[str, list[bool]] = defaultdict(list)
-        for p in self.pipelines():
-            if p["state"] == "COMPLETED":
-                done[month(p["created_on"])].append(p["result"] == "SUCCESSFUL")
-        return {m: 100 * sum(ok) / len(ok) for m, ok in done.items()}
-
-    def build_minutes(self) -> dict[str, float]:
-        seconds: Counter = Counter()
-        for p in self.pipelines():
-            seconds[month(p["created_on"])] += p["build_seconds_used"] or 0
-        return {m: s / 60 for m, s in seconds.items()}
-
-    def metrics(self) -> dict[str, float | int | None]:
-        """The four numbers at the top: count, median lead, failure rate %, median restore."""
-        leads = [h for values in self.lead_times().values() for h in values]
-        restores = [h for values in self.restores().values() for h in values]
-        failed = sum(f for f, _ in self.failures().values())
-        total = sum(t for _, t in self.failures().values())
-        return {
-            "deployments": sum(self.frequency().values()),
-            "lead-median": statistics.median(leads) if leads else None,
-            "failure-rate": 100 * failed / total if total else None,
-            "restore-median": statistics.median(restores) if restores else None,
-        }
-
-    def series(self) -> dict[str, dict[str, float]]:
-        """Each drawn chart's points: month (YYYY-MM) or size bucket -> the plotted value."""
-        leads, restores = self.lead_times(), self.restores()
-        return {
-            "deploy-frequency": dict(self.frequency()),
-            "lead-time": {m: statistics.median(v) for m, v in leads.items()},
-            "change-failure": {m: 100 * f / t for m, (f, t) in self.failures().items()},
-            "restore-time": {m: statistics.median(v) for m, v in restores.items()},
-            "pr-size": self.sizes(),
-            "tasks-at-merge": dict(self.tasks_open_at_merge()),
-            "pipeline-success": self.pipeline_success(),
-            "build-minutes": self.build_minutes(),
-        }
-
-
+SIZES = {
+    "XS": "XS (< 10)",
+    "S": "S (10-49)",
+    "M": "M (50-249)",
+    "L": "L (250-999)",
+    "XL": "XL (1000+)",
+    "unknown": "unknown",
+}
+METRICS = ("deployments", "lead-median", "failure-rate", "restore-median")
 # The value each drawn chart plots (its y field), by chart name.
 PLOTTED = {
     "deploy-frequency": "deployments",
@@ -228,3 +41,147 @@ PLOTTED = {
     "pipeline-success": "success_rate",
     "build-minutes": "minutes",
 }
+
+
+@dataclass
+class Period:
+    """The dashboard's filters: a repository's full name and a date range (blank: all)."""
+
+    repository: str = ""
+    since: str = ""
+    until: str = ""
+
+    def holds(self, when: str) -> bool:
+        day = ts(when).date().isoformat()
+        return (not self.since or day >= self.since) and (not self.until or day <= self.until)
+
+    def params(self) -> dict[str, str]:
+        return {"repository": self.repository, "since": self.since, "until": self.until}
+
+    def query(self) -> str:
+        return "&".join(f"{k}={v}" for k, v in self.params().items() if v)
+
+
+def month(when: str) -> str:
+    return ts(when).strftime("%Y-%m")
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class Expected:
+    """The numbers the charts must show for a world and a period."""
+
+    def __init__(self, world, period: Period) -> None:
+        self.world, self.period = world, period
+        self.repos = [
+            r
+            for r in world.repositories.values()
+            if not period.repository or r.full_name == period.repository
+        ]
+        self.names = {r.full_name for r in self.repos}
+        self.fallback = made_up(world)
+
+    def frequency(self) -> Counter:
+        return Counter(
+            month(x.completion_date)
+            for repo in self.repos
+            for x in production(repo, ("SUCCESSFUL",))
+            if self.period.holds(x.completion_date)
+        )
+
+    def lead_times(self) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = defaultdict(list)
+        for repo in self.repos:
+            for shipped, lead in lead_time_changes(repo):
+                if self.period.holds(shipped):
+                    out[month(shipped)].append(lead)
+        return out
+
+    def failures(self) -> dict[str, tuple[int, int]]:
+        """Month -> (failures, counted deployments), the window at its default 24 h."""
+        out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for repo in self.repos:
+            for completed_on, failed in judged(repo, timedelta(hours=24)):
+                if self.period.holds(completed_on):
+                    out[month(completed_on)][0] += failed
+                    out[month(completed_on)][1] += 1
+        return {m: (f, n) for m, (f, n) in out.items()}
+
+    def restores(self) -> dict[str, list[float]]:
+        """Month of the failure -> hours of the restored incidents (open ones left out)."""
+        out: dict[str, list[float]] = defaultdict(list)
+        for repo in self.repos:
+            for failed_on, restored in incidents(repo):
+                if self.period.holds(failed_on) and restored is not None:
+                    out[month(failed_on)].append(restored)
+        return out
+
+    def sizes(self) -> dict[str, int]:
+        counts = Counter({label: 0 for label in SIZES.values()})
+        for repo in self.repos:
+            for pr in repo.pullrequests.values():
+                if self.period.holds(pr.created_on):
+                    counts[SIZES[bucket(size(repo, pr)[1])]] += 1
+        return dict(counts)
+
+    def tasks_open_at_merge(self) -> Counter:
+        out: Counter = Counter()
+        for repo in self.repos:
+            for pr in repo.pullrequests.values():
+                merged = merged_on(pr)
+                if not merged or not self.period.holds(merged):
+                    continue
+                if hasattr(pr, "tasks"):
+                    tasks = pr.tasks
+                else:
+                    tasks = self.fallback.get(f"{repo.uuid}/pr/{pr.id}", [])
+                out[month(merged)] += sum(
+                    ts(t.created_on) <= ts(merged)
+                    and (t.resolved_on is None or ts(t.resolved_on) > ts(merged))
+                    for t in tasks
+                )
+        return +out  # months with no task open at merge are not drawn
+
+    def runs(self) -> dict[str, list]:
+        out: dict[str, list] = defaultdict(list)
+        for repo, run in completed(self.world):
+            if repo.full_name in self.names and self.period.holds(run.created_on):
+                out[month(run.created_on)].append(run)
+        return out
+
+    def metrics(self) -> dict[str, float | int | None]:
+        """The four numbers at the top: count, median lead, failure rate %, median restore."""
+        failures = self.failures().values()
+        failed, total = sum(f for f, _ in failures), sum(n for _, n in failures)
+        return {
+            "deployments": sum(self.frequency().values()),
+            "lead-median": rounded(median([h for v in self.lead_times().values() for h in v]), 2),
+            "failure-rate": round(100 * failed / total, 1) if total else None,
+            "restore-median": rounded(median([h for v in self.restores().values() for h in v]), 2),
+        }
+
+    def series(self) -> dict[str, dict[str, float]]:
+        """Each drawn chart's points: month (YYYY-MM) or size label -> the plotted value,
+        rounded as the chart rounds it (rates to 0.1, hours and minutes to 0.01)."""
+        runs = self.runs()
+        return {
+            "deploy-frequency": dict(self.frequency()),
+            "lead-time": {m: round(statistics.median(v), 2) for m, v in self.lead_times().items()},
+            "change-failure": {m: round(100 * f / n, 1) for m, (f, n) in self.failures().items()},
+            "restore-time": {m: round(statistics.median(v), 2) for m, v in self.restores().items()},
+            "pr-size": self.sizes(),
+            "tasks-at-merge": dict(self.tasks_open_at_merge()),
+            "pipeline-success": {
+                m: round(100 * sum(r.result == "SUCCESSFUL" for r in v) / len(v), 1)
+                for m, v in runs.items()
+            },
+            "build-minutes": {
+                m: round(sum(r.build_seconds_used for r in v) / 60, 2) for m, v in runs.items()
+            },
+        }

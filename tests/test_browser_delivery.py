@@ -1,24 +1,26 @@
 """A real browser draws the Delivery dashboard: every chart, its numbers, and its filters.
 
-A small Cloud world is mirrored and given delivery test data (``delivery_testdata``; after the
-simulator serves these resources, its own rows are used); the page is then read the way a
-person reads it: the four numbers at the top, and each drawn chart's marks through the labels
-vega writes on them (the charts render as SVG). Every value is compared with what
-``delivery_expect`` computes from the rows and the world, unfiltered and filtered.
+The session's small Cloud mirror is copied and synced again after activity (as in
+test_delivery_dashboard; tasks from ``delivery_tasks_fallback`` until the simulator serves
+them); the page is then read the way a person reads it: the four numbers at the top, and each
+drawn chart's marks through the labels vega writes on them (the charts render as SVG). Every
+value is compared with what ``delivery_expect`` computes from the simulator's world objects,
+unfiltered and filtered.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 
 import pytest
-from delivery_expect import PLOTTED, Expected, Period, stored
-from delivery_testdata import fill
-from mirror import Harness
+from delivery_expect import PLOTTED, Expected, Period
+from delivery_tasks_fallback import fill
 from selenium.webdriver.common.by import By
 from test_browser import DASHBOARDS, browsing, text, visit
+from test_deploys_reports import fix_forward
 
-from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.mutate import random_activity
 
 pytestmark = pytest.mark.slow  # starts a browser
 
@@ -28,13 +30,15 @@ MARKS = "[aria-roledescription=bar], [aria-roledescription=point]"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    world = generate(3, "small")
+def site(tmp_path_factory, mirrored):
     db = tmp_path_factory.mktemp("browser-delivery") / "bitbucket.db"
-    Harness(world, str(db)).sync()
-    fill(str(db), world)
+    harness = mirrored("cloud").copy(str(db))
+    random_activity(harness.world, 30, random.Random(15))
+    fix_forward(harness.world)
+    harness.sync_equal()
+    fill(str(db), harness.world)
     with browsing(db) as (driver, url):
-        yield driver, url, world, stored(str(db))
+        yield driver, url, harness.world
 
 
 def number(shown: str) -> float | str:
@@ -62,10 +66,10 @@ def points(driver, name: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("which", ["all", "filtered"])
 def test_every_delivery_chart_is_drawn_with_its_numbers(site, which):
-    driver, url, world, rows = site
-    busiest = max(world.repositories.values(), key=lambda r: len(r.pullrequests)).full_name
+    driver, url, world = site
+    busiest = max(world.repositories.values(), key=lambda r: len(r.deploys.deployments)).full_name
     period = Period() if which == "all" else Period(busiest, "2025-02-01", "2025-09-30")
-    want = Expected(world, rows, period)
+    want = Expected(world, period)
     series = want.series()
 
     def ready(d) -> bool:
@@ -79,7 +83,7 @@ def test_every_delivery_chart_is_drawn_with_its_numbers(site, which):
     page = f"{url}/-/dashboards/delivery?{period.query()}"
     errors = visit(driver, page, f"dashboard-delivery-{which}", ready)
     assert not errors
-    assert "Delivery" in text(driver) and "followed by one that did" in text(driver)
+    assert "Delivery" in text(driver) and "a rollback or a fix within 24 h" in text(driver)
     for name, value in want.metrics().items():
         shown = number(driver.find_element(By.ID, f"chart-{name}").text.strip())
         assert shown == ("–" if value is None else pytest.approx(value, abs=0.051)), name
@@ -90,6 +94,6 @@ def test_every_delivery_chart_is_drawn_with_its_numbers(site, which):
         months = {m for n in PLOTTED if n != "pr-size" for m in points(driver, n)}
         assert months and all("2025-02" <= m <= "2025-09" for m in months)
         assert driver.find_element(By.CSS_SELECTOR, "#repository option:checked").text == busiest
-        assert driver.find_element(By.ID, "date_start").get_attribute("value") == period.since
-        everything = Expected(world, rows, Period()).metrics()["deployments"]
+        assert driver.find_element(By.ID, "since").get_attribute("value") == period.since
+        everything = Expected(world, Period()).metrics()["deployments"]
         assert 0 < want.metrics()["deployments"] < everything  # the filters narrowed it

@@ -149,23 +149,31 @@ def test_deployment_frequency_equals_the_world(mirror, since, until):
     assert expected
 
 
+def lead_time_changes(repo) -> list[tuple[str, float]]:
+    """(shipped on, hours) of every change a production deployment shipped (report 161)."""
+    good = production(repo, ("SUCCESSFUL",))
+    if not good:
+        return []
+    first_ship: dict[str, str] = {}
+    for x in good:  # by completion: the first deployment reaching a commit ships it
+        for sha in ancestry(repo, x.commit):
+            first_ship.setdefault(sha, x.completion_date)
+    first = good[0].completion_date
+    return [
+        (shipped, hours(repo.commits[sha].date, shipped))
+        for sha, shipped in first_ship.items()
+        if ts(shipped) > ts(first)
+    ]
+
+
 def test_lead_time_equals_the_world(mirror):
     want: dict = defaultdict(list)
     ships: dict = defaultdict(set)
     for repo in mirror.world.repositories.values():
-        good = production(repo, ("SUCCESSFUL",))
-        if not good:
-            continue
-        first_ship: dict[str, str] = {}
-        for x in good:  # by completion: the first deployment reaching a commit ships it
-            for sha in ancestry(repo, x.commit):
-                first_ship.setdefault(sha, x.completion_date)
-        first = good[0].completion_date
-        for sha, shipped in first_ship.items():
-            if ts(shipped) > ts(first):
-                key = (repo.full_name, month(shipped))
-                want[key].append(hours(repo.commits[sha].date, shipped))
-                ships[key].add(shipped)
+        for shipped, lead in lead_time_changes(repo):
+            key = (repo.full_name, month(shipped))
+            want[key].append(lead)
+            ships[key].add(shipped)
     expected = {
         key: (len(ships[key]), len(v), statistics.median(v), p90(v)) for key, v in want.items()
     }
@@ -177,54 +185,70 @@ def test_lead_time_equals_the_world(mirror):
         assert got[key][2:] == pytest.approx(value[2:], abs=0.006), key
 
 
+def judged(repo, span: timedelta) -> list[tuple[str, bool]]:
+    """(completed on, failed) of every counted production deployment (report 162)."""
+    prod = production(repo)
+
+    def rollback(p) -> bool:
+        return any(
+            q.commit == p.commit
+            and q.status == "SUCCESSFUL"
+            and q.environment_uuid == p.environment_uuid
+            and ts(q.completion_date) < ts(p.start_date)
+            for q in prod
+        )
+
+    out = []
+    for p in prod:
+        if rollback(p):
+            continue
+        end = ts(p.completion_date)
+        remedied = any(
+            n is not p
+            and n.environment_uuid == p.environment_uuid
+            and end < ts(n.start_date) <= end + span
+            and (rollback(n) or is_fix(getattr(repo.commits.get(n.commit), "message", "")))
+            for n in prod
+        )
+        out.append((p.completion_date, p.status == "FAILED" or remedied))
+    return out
+
+
 @pytest.mark.parametrize("window", ["", "2", "72"])
 def test_change_failure_rate_equals_the_world(mirror, window):
     span = timedelta(hours=float(window or 24))
     want: dict = defaultdict(lambda: [0, 0])
     for repo in mirror.world.repositories.values():
-        prod = production(repo)
-
-        def rollback(p, prod=prod) -> bool:
-            return any(
-                q.commit == p.commit
-                and q.status == "SUCCESSFUL"
-                and q.environment_uuid == p.environment_uuid
-                and ts(q.completion_date) < ts(p.start_date)
-                for q in prod
-            )
-
-        for p in prod:
-            if rollback(p):
-                continue
-            end = ts(p.completion_date)
-            remedied = any(
-                n is not p
-                and n.environment_uuid == p.environment_uuid
-                and end < ts(n.start_date) <= end + span
-                and (rollback(n) or is_fix(getattr(repo.commits.get(n.commit), "message", "")))
-                for n in prod
-            )
-            key = (repo.full_name, month(p.completion_date))
+        for completed_on, failed in judged(repo, span):
+            key = (repo.full_name, month(completed_on))
             want[key][0] += 1
-            want[key][1] += int(p.status == "FAILED" or remedied)
+            want[key][1] += int(failed)
     expected = {k: (n, f, round(100.0 * f / n, 1)) for k, (n, f) in want.items()}
     rows = report(mirror.db, "dora_change_failure_rate", window_hours=window)
     assert rounded(rows, "deployments", "failures", "failure_rate_percent") == expected
 
 
+def incidents(repo) -> list[tuple[str, float | None]]:
+    """(failed on, hours to restore or None while open) of every incident (report 163)."""
+    by_env: dict = defaultdict(list)
+    for x in production(repo):
+        by_env[x.environment_uuid].append(x)
+    out = []
+    for runs in by_env.values():
+        for i, f in enumerate(runs):
+            if f.status != "FAILED" or (i and runs[i - 1].status == "FAILED"):
+                continue
+            later = [s for s in runs[i + 1 :] if s.status == "SUCCESSFUL"]
+            restored = hours(f.completion_date, later[0].completion_date) if later else None
+            out.append((f.completion_date, restored))
+    return out
+
+
 def test_time_to_restore_equals_the_world(mirror):
     want: dict = defaultdict(list)
     for repo in mirror.world.repositories.values():
-        by_env: dict = defaultdict(list)
-        for x in production(repo):
-            by_env[x.environment_uuid].append(x)
-        for runs in by_env.values():
-            for i, f in enumerate(runs):
-                if f.status != "FAILED" or (i and runs[i - 1].status == "FAILED"):
-                    continue
-                later = [s for s in runs[i + 1 :] if s.status == "SUCCESSFUL"]
-                restored = hours(f.completion_date, later[0].completion_date) if later else None
-                want[repo.full_name, month(f.completion_date)].append(restored)
+        for failed_on, restored in incidents(repo):
+            want[repo.full_name, month(failed_on)].append(restored)
     expected = {}
     for key, values in want.items():
         done = [v for v in values if v is not None]

@@ -42,7 +42,8 @@ chain(commit_id, depth) AS (  -- its first-parent line, newest first
 line AS MATERIALIZED (SELECT commit_id, min(depth) AS depth FROM chain GROUP BY commit_id),
 floors AS MATERIALIZED (  -- per release: the newest earlier release on that line
   SELECT s.id, s.completed_on, s.commit_id,
-    (SELECT min(l.depth) FROM shipping e JOIN line l ON l.commit_id = e.commit_id
+    -- CROSS JOIN: releases first, not a scan of the whole line once per release (speed only)
+    (SELECT min(l.depth) FROM shipping e CROSS JOIN line l ON l.commit_id = e.commit_id
      WHERE e.repository_id = s.repository_id AND e.completed_on < s.completed_on) AS floor
   FROM shipping s
 ),

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from bbmirror.reports.compose import compose
+
 FOLDER = Path(__file__).parent
 SHIPPED_DB = "bitbucket"
 REPORT_FILE = re.compile(r"^\d+-([a-z][a-z0-9_]*)\.sql$")
@@ -83,6 +85,12 @@ def load_metadata(db_name: str = SHIPPED_DB, folder: Path = FOLDER) -> dict[str,
     database["queries"] = read_reports(folder)
     dashboards = source["dashboards"]
     for dashboard in dashboards.values():  # every chart and list filter queries this database
+        for chart in dashboard["charts"].values():  # a chart on a report runs the report's SQL
+            if "report" in chart:
+                if chart["report"] not in database["queries"]:
+                    raise ReportError(f"a chart is built on {chart['report']!r}: no such report")
+                report = database["queries"][chart["report"]]
+                chart["query"] = compose(report["sql"], chart["query"])
         for part in [*dashboard["charts"].values(), *dashboard.get("filters", {}).values()]:
             if "query" in part:
                 part["db"] = db_name
