@@ -3,9 +3,8 @@
 Each chart computes what its report computes (bbmirror/reports/compose.py), summed over the
 chosen repositories or as one median over all of them; so the figures here are the report
 tests' own world computations (test_deploys_reports, test_pipeline_reports,
-test_prsize_reports, and the tasks report's rule), gathered over repositories and months. The
-database and the charts' SQL are never read. Tasks come from ``delivery_tasks_fallback`` until
-the simulator's pull requests carry them.
+test_prsize_reports, test_tasks_report), gathered over repositories and months. The database
+and the charts' SQL are never read.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from delivery_tasks_fallback import made_up
 from test_deploys_reports import incidents, judged, lead_time_changes, production, ts
 from test_pipeline_reports import completed
 from test_prsize_reports import bucket, size
@@ -85,7 +83,6 @@ class Expected:
             if not period.repository or r.full_name == period.repository
         ]
         self.names = {r.full_name for r in self.repos}
-        self.fallback = made_up(world)
 
     def frequency(self) -> Counter:
         return Counter(
@@ -137,14 +134,10 @@ class Expected:
                 merged = merged_on(pr)
                 if not merged or not self.period.holds(merged):
                     continue
-                if hasattr(pr, "tasks"):
-                    tasks = pr.tasks
-                else:
-                    tasks = self.fallback.get(f"{repo.uuid}/pr/{pr.id}", [])
                 out[month(merged)] += sum(
                     ts(t.created_on) <= ts(merged)
                     and (t.resolved_on is None or ts(t.resolved_on) > ts(merged))
-                    for t in tasks
+                    for t in pr.tasks
                 )
         return +out  # months with no task open at merge are not drawn
 

@@ -1,11 +1,10 @@
 """A real browser draws the Delivery dashboard: every chart, its numbers, and its filters.
 
 The session's small Cloud mirror is copied and synced again after activity (as in
-test_delivery_dashboard; tasks from ``delivery_tasks_fallback`` until the simulator serves
-them); the page is then read the way a person reads it: the four numbers at the top, and each
-drawn chart's marks through the labels vega writes on them (the charts render as SVG). Every
-value is compared with what ``delivery_expect`` computes from the simulator's world objects,
-unfiltered and filtered.
+test_delivery_dashboard); the page is then read the way a person reads it: the four numbers at
+the top, and each drawn chart's marks through the labels vega writes on them (the charts render
+as SVG). Every value is compared with what ``delivery_expect`` computes from the simulator's
+world objects, unfiltered and filtered.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from datetime import datetime
 
 import pytest
 from delivery_expect import PLOTTED, Expected, Period
-from delivery_tasks_fallback import fill
 from selenium.webdriver.common.by import By
 from test_browser import DASHBOARDS, browsing, text, visit
 from test_deploys_reports import fix_forward
@@ -36,7 +34,6 @@ def site(tmp_path_factory, mirrored):
     random_activity(harness.world, 30, random.Random(15))
     fix_forward(harness.world)
     harness.sync_equal()
-    fill(str(db), harness.world)
     with browsing(db) as (driver, url):
         yield driver, url, harness.world
 
