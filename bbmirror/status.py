@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bbmirror.config import Source
+from bbmirror.flavours.cloud.rows_tasks import RECONCILE_ONLY
 from bbmirror.status_backfill import describe as describe_backfill
 from bbmirror.status_backfill import estimate, queued
 from bbmirror.store.db import Store
@@ -145,7 +146,25 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
         ],
         "repositories": repos,
         "webhooks": webhook_status.deliveries(conn, name),
+        "reconcile_only": _reconcile_only(conn, name, kind),
     }
+
+
+def _reconcile_only(conn: Any, name: str, kind: str | None) -> list[str]:
+    """What a plain run may miss, with the last run that read it (--reconcile or --full)."""
+    cloud_tasks = conn.execute(  # Cloud's PR walk covers the pr_tasks child stream
+        "SELECT 1 FROM sync_state WHERE source = ? AND stream = 'pullrequests'"
+        " AND extra LIKE '%\"pr_tasks\"%' LIMIT 1",
+        (name,),
+    ).fetchone()
+    if kind == "server" or not cloud_tasks:
+        return []
+    last = conn.execute(
+        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND outcome = 'ok' AND"
+        " (json_extract(options, '$.reconcile') OR json_extract(options, '$.full'))",
+        (name,),
+    ).fetchone()[0]
+    return [f"{RECONCILE_ONLY} (last --reconcile or --full: {_t(last) if last else 'never'})"]
 
 
 def _run(row: tuple) -> dict[str, Any]:
@@ -300,6 +319,8 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"  webhooks      {hooks}")
         for skipped in src["skipped"]:
             lines.append(f"  skipped       {skipped}")
+        for gap in src.get("reconcile_only", ()):
+            lines.append(f"  reconcile     {gap}")
         for repo in src["repositories"]:
             lines += ["", *_repository(repo)]
     return "\n".join(lines)

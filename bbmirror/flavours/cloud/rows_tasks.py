@@ -3,6 +3,19 @@
 The shape is Bitbucket's current OpenAPI ``pullrequest_comment_task`` (see
 simulator/cloud/tasks.py): ``state`` is ``RESOLVED`` or ``UNRESOLVED`` as stored; a task on
 a comment points at it (``comment.id``), keyed like every comment (``{source}/comment/{id}``).
+
+When a PR's tasks are read (issue 15; the reference has no tasks endpoint, §3.14):
+
+* Nothing cheaper reveals them. ``task_count`` counts open tasks only, so a PR whose tasks
+  are all resolved shows 0 (common in the field); the 2.0 activity omits tasks (only the
+  internal endpoint has them, §3.13) and a comment does not say it carries one.
+* So every PR's list is read once, on the first sync (queued with its other children: +1
+  request per PR, Cloud ``medium`` +5,000), and afterwards for every PR whose ``updated_on``
+  moved (one request each, also when it shows no task: a task created and resolved between
+  two runs leaves ``task_count`` at 0). Whether a task change moves ``updated_on`` upstream is
+  undocumented (the simulator's ``task_bumps_pr`` says it does); one that does not is read
+  by ``--reconcile`` (the stream's ``refresh``: every PR's list again), and ``status`` says so
+  (``RECONCILE_ONLY``).
 """
 
 from __future__ import annotations
@@ -20,6 +33,9 @@ from bbmirror.rows import (
     _time,
     comment_key,
 )
+
+# What `status` lists for a Cloud source (a gap only --reconcile closes; see the docstring).
+RECONCILE_ONLY = "pull request tasks: a change that moves no PR updated_on waits for --reconcile"
 
 
 def task_key(pullrequest_id: str, task_id: int) -> str:
