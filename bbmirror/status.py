@@ -161,7 +161,8 @@ def _reconcile_only(conn: Any, name: str, kind: str | None) -> list[str]:
         return []
     last = conn.execute(
         "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND outcome = 'ok' AND"
-        " (json_extract(options, '$.reconcile') OR json_extract(options, '$.full'))",
+        " CASE WHEN json_valid(options) THEN json_extract(options, '$.reconcile')"
+        " OR json_extract(options, '$.full') END",
         (name,),
     ).fetchone()[0]
     return [f"{RECONCILE_ONLY} (last --reconcile or --full: {_t(last) if last else 'never'})"]

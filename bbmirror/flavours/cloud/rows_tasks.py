@@ -8,7 +8,10 @@ When a PR's tasks are read (issue 15; the reference has no tasks endpoint, §3.1
 
 * Nothing cheaper reveals them. ``task_count`` counts open tasks only, so a PR whose tasks
   are all resolved shows 0 (common in the field); the 2.0 activity omits tasks (only the
-  internal endpoint has them, §3.13) and a comment does not say it carries one.
+  internal endpoint has them, §3.13) and a comment does not say it carries one (its 2.0 shape
+  has no task field). The count has even been 0 with open tasks in the field (Atlassian's
+  own landkid, atlassian-archive/landkid PR #136, 2021: "bitbucket returns a task_count of 0
+  … call the /tasks endpoint"), so nothing here trusts it.
 * So every PR's list is read once, on the first sync (queued with its other children: +1
   request per PR, Cloud ``medium`` +5,000), and afterwards for every PR whose ``updated_on``
   moved (one request each, also when it shows no task: a task created and resolved between
