@@ -24,6 +24,8 @@ Choices where the brief is silent:
   counts ``ok`` runs only.
 - ``backfill``: the per-parent lists a first sync has queued and not yet read, and when they
   are done at the budget (status_backfill.py).
+- ``reconcile_only``: what a plain run may miss by design, with the last ``--reconcile`` or
+  ``--full`` that read it (Cloud PR tasks: flavours/cloud/rows_tasks.py).
 - ``scheduler``: the ``bbmirror schedule`` owning the database (pid, heartbeat), and
   ``stale`` when its heartbeat is older than 10 minutes (stopped or hung).
 """

@@ -66,6 +66,18 @@ def test_generated_tasks_agree_with_task_count_and_the_pr():
                 assert t.comment_id in {c.id for c in pr.comments}
 
 
+def test_task_activity_leaves_prs_whose_tasks_are_all_resolved():
+    """Created and resolved in one batch, on a PR that had none: ``task_count`` stays 0."""
+    from bbmirror.simulator.cloud.tasks import task_activity
+
+    world = generate(3, "tiny")
+    prs = [p for r in world.repositories.values() for p in r.pullrequests.values()]
+    bare = [p for p in prs if not p.tasks]
+    task_activity(world, random.Random(5), 40)
+    done = [p for p in bare if p.tasks and p.task_count == 0]
+    assert done and all(t.state == "RESOLVED" for p in done for t in p.tasks)
+
+
 def _tasks(db: str, where: str = "1") -> dict[str, tuple]:
     conn = sqlite3.connect(db)
     try:
