@@ -12,13 +12,18 @@ When a PR's tasks are read (issue 15; the reference has no tasks endpoint, §3.1
   has no task field). The count has even been 0 with open tasks in the field (Atlassian's
   own landkid, atlassian-archive/landkid PR #136, 2021: "bitbucket returns a task_count of 0
   … call the /tasks endpoint"), so nothing here trusts it.
-* So every PR's list is read once, on the first sync (queued with its other children: +1
-  request per PR, Cloud ``medium`` +5,000), and afterwards for every PR whose ``updated_on``
-  moved (one request each, also when it shows no task: a task created and resolved between
-  two runs leaves ``task_count`` at 0). Whether a task change moves ``updated_on`` upstream is
+* So every PR's list is read once, on the first sync (queued with its other children: a
+  request per PR), and afterwards for every PR whose ``updated_on`` moved (one request each,
+  also when it shows no task: a task created and resolved between two runs leaves
+  ``task_count`` at 0). Whether a task change moves ``updated_on`` upstream is
   undocumented (the simulator's ``task_bumps_pr`` says it does); one that does not is read
   by ``--reconcile`` (the stream's ``refresh``: every PR's list again), and ``status`` says so
   (``RECONCILE_ONLY``).
+
+Cost, Cloud ``medium`` seed 1 (``scripts/bench-economy``), before (lists only where
+``task_count`` > 0) → now: first sync 16,057 → 19,412 (+3,355: 5,000 lists, not 1,645; the
+first useful mirror stays at request 771), incremental after 500 mutations 865 → 1,034, no-op
+95 → 95, ``--reconcile`` 6,076 → 11,099 (every PR's list again).
 """
 
 from __future__ import annotations
