@@ -8,6 +8,7 @@ activity). The run says so: "skipped by configuration: pr_diffstat" in its summa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,3 +46,14 @@ def note(skipped: Iterable[str]) -> str | None:
     """The run's words for what it left out, or None."""
     names = sorted(skipped)
     return f"{SKIPPED}: {', '.join(names)}" if names else None
+
+
+def configured(conn: Any, run_id: int | None) -> list[str]:
+    """What the run left out by ``--skip`` or config ``skip`` (skipping.py): said, not an error."""
+    row = conn.execute("SELECT options FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
+    try:
+        names = json.loads(row[0] or "{}").get("skip") if row else None
+    except (ValueError, AttributeError):
+        names = None
+    said = note(names) if isinstance(names, list) else None
+    return [said] if said else []

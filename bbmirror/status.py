@@ -24,6 +24,8 @@ Choices where the brief is silent:
   counts ``ok`` runs only.
 - ``backfill``: the per-parent lists a first sync has queued and not yet read, and when they
   are done at the budget (status_backfill.py).
+- ``reconcile_only``: what a plain run may miss by design, with the last ``--reconcile`` or
+  ``--full`` that read it (Cloud PR tasks: flavours/cloud/rows_tasks.py).
 - ``scheduler``: the ``bbmirror schedule`` owning the database (pid, heartbeat), and
   ``stale`` when its heartbeat is older than 10 minutes (stopped or hung).
 """
@@ -36,9 +38,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bbmirror.config import Source
-from bbmirror.skipping import note
+from bbmirror.skipping import configured
 from bbmirror.status_backfill import describe as describe_backfill
-from bbmirror.status_backfill import estimate, queued
+from bbmirror.status_backfill import estimate, queued, reconcile_only
 from bbmirror.store.db import Store
 from bbmirror.store.pidlock import PidLock
 from bbmirror.store.schema import TABLES
@@ -144,21 +146,11 @@ def _source(conn: Any, name: str, config: Source | None, cutoff: str) -> dict[st
             for e in errors
             if last and e["run_id"] == last[0] and e["reason"].startswith("skipped:")
         ]
-        + _configured(conn, last[0] if last else None),
+        + configured(conn, last[0] if last else None),
         "repositories": repos,
         "webhooks": webhook_status.deliveries(conn, name),
+        "reconcile_only": reconcile_only(conn, name, kind),
     }
-
-
-def _configured(conn: Any, run_id: int | None) -> list[str]:
-    """What the run left out by ``--skip`` or config ``skip`` (skipping.py): said, not an error."""
-    row = conn.execute("SELECT options FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
-    try:
-        names = json.loads(row[0] or "{}").get("skip") if row else None
-    except (ValueError, AttributeError):
-        names = None
-    said = note(names) if isinstance(names, list) else None
-    return [said] if said else []
 
 
 def _run(row: tuple) -> dict[str, Any]:
@@ -313,6 +305,8 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"  webhooks      {hooks}")
         for skipped in src["skipped"]:
             lines.append(f"  skipped       {skipped}")
+        for gap in src.get("reconcile_only", ()):
+            lines.append(f"  reconcile     {gap}")
         for repo in src["repositories"]:
             lines += ["", *_repository(repo)]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from typing import Any
 from bbmirror.engine.deferred import DUE
 from bbmirror.engine.ranges import STATUS_TODO
 from bbmirror.flavours.cloud.export_job import PENDING
+from bbmirror.flavours.cloud.rows_tasks import RECONCILE_ONLY
 from bbmirror.flavours.server.jira import JIRA_TODO
 
 
@@ -67,3 +68,22 @@ def describe(backfill: dict[str, Any] | None, budget: int) -> str | None:
         f"{backfill['parents']:,} parents: {when}"
         + (f", done about {backfill['done_by'][:16].replace('T', ' ')} UTC" if hours else "")
     )
+
+
+def reconcile_only(conn: Any, name: str, kind: str | None) -> list[str]:
+    """What a plain run may miss, with the last run that read it (--reconcile or --full)."""
+    cloud_tasks = conn.execute(  # Cloud's PR walk covers the pr_tasks child stream
+        "SELECT 1 FROM sync_state WHERE source = ? AND stream = 'pullrequests'"
+        " AND extra LIKE '%\"pr_tasks\"%' LIMIT 1",
+        (name,),
+    ).fetchone()
+    if kind == "server" or not cloud_tasks:
+        return []
+    last = conn.execute(
+        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND outcome = 'ok' AND"
+        " CASE WHEN json_valid(options) THEN json_extract(options, '$.reconcile')"
+        " OR json_extract(options, '$.full') END",
+        (name,),
+    ).fetchone()[0]
+    when = last[:19].replace("T", " ") if last else "never"
+    return [f"{RECONCILE_ONLY} (last --reconcile or --full: {when})"]

@@ -7,7 +7,9 @@ import sqlite3
 
 from mirror import Harness
 
-from bbmirror.flavours.cloud.rows_tasks import pr_task
+from bbmirror import status
+from bbmirror.engine.outcome import Options
+from bbmirror.flavours.cloud.rows_tasks import RECONCILE_ONLY, pr_task
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.tasks import create_task, delete_task, resolve_task
 
@@ -53,6 +55,8 @@ def test_generated_tasks_agree_with_task_count_and_the_pr():
     world = generate(11, "small")
     prs = [p for r in world.repositories.values() for p in r.pullrequests.values()]
     assert any(p.tasks for p in prs)
+    done = [p for p in prs if p.tasks and p.task_count == 0]  # common in the field
+    assert done and all(t.state == "RESOLVED" for p in done for t in p.tasks)
     for pr in prs:
         assert pr.task_count == sum(t.state == "UNRESOLVED" for t in pr.tasks)
         for t in pr.tasks:
@@ -60,6 +64,18 @@ def test_generated_tasks_agree_with_task_count_and_the_pr():
             assert (t.resolved_on is None) == (t.state == "UNRESOLVED")
             if t.comment_id is not None:
                 assert t.comment_id in {c.id for c in pr.comments}
+
+
+def test_task_activity_leaves_prs_whose_tasks_are_all_resolved():
+    """Created and resolved in one batch, on a PR that had none: ``task_count`` stays 0."""
+    from bbmirror.simulator.cloud.tasks import task_activity
+
+    world = generate(3, "tiny")
+    prs = [p for r in world.repositories.values() for p in r.pullrequests.values()]
+    bare = [p for p in prs if not p.tasks]
+    task_activity(world, random.Random(5), 40)
+    done = [p for p in bare if p.tasks and p.task_count == 0]
+    assert done and all(t.state == "RESOLVED" for p in done for t in p.tasks)
 
 
 def _tasks(db: str, where: str = "1") -> dict[str, tuple]:
@@ -71,14 +87,19 @@ def _tasks(db: str, where: str = "1") -> dict[str, tuple]:
         conn.close()
 
 
-def test_a_full_sync_reads_tasks_only_of_prs_with_open_ones(mirrored):
+def test_a_full_sync_reads_every_prs_tasks_once(mirrored):
+    """``task_count`` counts open tasks only: a PR whose tasks are all resolved shows 0."""
     m = mirrored("cloud")
     assert m.harness.oracle(m.harness.world, m.db) == []  # tasks included (common/oracle.py)
     world = m.harness.world
     asked = [e for e in m.harness.log if "/tasks" in str(e)]
     prs = [p for r in world.repositories.values() for p in r.pullrequests.values()]
-    assert len(asked) == sum(1 for p in prs if p.task_count)
-    assert _tasks(m.db)
+    assert len(asked) == len(prs)  # fewer than 100 tasks a PR: one page each
+    done = [p for p in prs if p.tasks and not p.task_count]
+    assert done
+    assert {t.id for p in done for t in p.tasks} <= {
+        int(k.rsplit("/", 1)[1]) for k in _tasks(m.db, "state = 'RESOLVED'")
+    }
 
 
 def test_created_resolved_and_deleted_tasks_reach_the_mirror(mirrored, tmp_path):
@@ -121,16 +142,36 @@ def test_random_task_activity_converges(tmp_path):
         harness.sync_equal()
 
 
-def test_a_task_created_and_resolved_between_runs_on_a_pr_without_tasks_is_not_seen(
-    mirrored, tmp_path
-):
-    """The price of reading tasks by ``task_count`` (open tasks only): a known limit."""
+def test_a_task_created_and_resolved_between_runs_on_a_pr_without_tasks_is_seen(mirrored, tmp_path):
+    """``task_count`` stays 0, but the PR's ``updated_on`` moved: its tasks are read."""
     harness = mirrored("cloud").copy(str(tmp_path / "m.db"))
     world = harness.world
     repo = next(iter(world.repositories.values()))
     pr = next(p for p in sorted(repo.pullrequests.values(), key=lambda p: p.id) if not p.tasks)
     task = create_task(world, pr, pr.author_uuid, "Squash the fixups")
     resolve_task(world, pr, task, pr.author_uuid)
+    assert pr.task_count == 0
+    harness.sync_equal()
+    assert set(_tasks(harness.db, f"task_id = {task.id}").values()) == {("RESOLVED", 0)}
+
+
+def test_a_task_change_that_moves_no_updated_on_waits_for_reconcile_and_status_says_so(
+    mirrored, tmp_path
+):
+    """Upstream may not bump the PR for a task (undocumented): a plain run cannot see it."""
+    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))
+    world = harness.world
+    world.settings.task_bumps_pr = False
+    prs = [p for r in world.repositories.values() for p in r.pullrequests.values()]
+    pr = next(p for p in prs if p.task_count)
+    task = next(t for t in pr.tasks if t.state == "UNRESOLVED")
+    resolve_task(world, pr, task, pr.author_uuid)
     harness.sync()
     missing = [d for d in harness.oracle(world, harness.db) if "pullrequest_tasks" in d]
     assert len(missing) == 1 and f"/task/{task.id}" in missing[0]
+    (source,) = status.collect(harness.db)["sources"]
+    assert source["reconcile_only"] == [f"{RECONCILE_ONLY} (last --reconcile or --full: never)"]
+    assert "reconcile     pull request tasks" in status.render(status.collect(harness.db))
+    harness.sync_equal(Options(reconcile=True))
+    (source,) = status.collect(harness.db)["sources"]
+    assert "never" not in source["reconcile_only"][0]

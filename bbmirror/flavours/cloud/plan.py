@@ -86,7 +86,7 @@ def _pullrequests(repo: Any) -> int:
         if not {pr.source_commit, pr.destination_commit} <= mirrored:
             total += pages(len([h for h in pr.commit_hashes if h in repo.commits]))
         total += _diffstat(repo, pr)
-        total += pages(len(pr.tasks)) if pr.task_count else 0  # tasks: only with open ones
+        total += pages(len(pr.tasks))  # tasks: every PR (task_count counts open ones only)
     return total
 
 

@@ -44,10 +44,6 @@ def _no_comments(pr: dict) -> bool:
     return pr.get("comment_count") == 0
 
 
-def _no_open_tasks(pr: dict) -> bool:
-    return pr.get("task_count") == 0  # "the number of open tasks"; resolved ones read if mirrored
-
-
 def _stream_list() -> list[Stream]:
     return [
         Stream(
@@ -121,7 +117,8 @@ def _stream_list() -> list[Stream]:
                 "pr_tasks",
             ),
             child_key="pullrequest_id",  # children get it, and the PR/issue number
-            refresh=("pr_statuses",),  # a new or changed status leaves updated_on alone
+            # A new or changed status leaves updated_on alone; a task change may (rows_tasks.py).
+            refresh=("pr_statuses", "pr_tasks"),
             owns=(Owned("pullrequest_participants", "pullrequest_id"),),
             cascade=(
                 ("comments", "pullrequest_id"),
@@ -190,7 +187,7 @@ def _stream_list() -> list[Stream]:
             using(cloud_tasks.pr_task, *IN_PR),
             mode="children",
             scope="pullrequest_id",
-            skip=_no_open_tasks,  # no open task and none mirrored: nothing to read
+            # No skip: task_count counts open tasks only, all-resolved PRs show 0 (rows_tasks.py)
             family="pullrequest",
         ),
         # Code insights on chosen commits (flavours/cloud/insights.py picks them).

@@ -16,9 +16,11 @@ Choices where the reference is silent (docs/simulator.md):
   activity entry (the 2.0 activity omits tasks, §3.13).
 - Generation draws from an rng of its own per repository (``pr-tasks/{uuid}``): a PR's
   ``task_count`` (drawn by discussion.py) gets as many open tasks, plus zero to two resolved
-  ones on the same PR. A PR whose tasks are all resolved before a mirror first sees it has
-  ``task_count`` 0 and is invisible to a mirror that reads tasks only where the count says so,
-  so generation makes none (mutations can: resolving the last open task).
+  ones on the same PR. Then, from a second rng (``pr-tasks-done/{uuid}``, so the first pass's
+  tasks and ids stay as they were), about one PR in six without open tasks gets one to three
+  tasks, all resolved: ``task_count`` 0 with tasks behind it, common in the field (a reviewer
+  asks, the author does, the task is ticked before the merge). Mutations make that state too
+  (``task_activity`` resolves the last open task, or one it has just created).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ TEXTS = (
     "Handle the timeout here",
     "Split this function",
 )
+DONE_SHARE = 1 / 6  # PRs without open tasks whose tasks were all resolved (task_count 0)
 
 
 def _between(rng: random.Random, start: str, end: str) -> str:
@@ -50,7 +53,8 @@ def _between(rng: random.Random, start: str, end: str) -> str:
 
 
 def generate_tasks(world: World) -> None:
-    """Tasks for every PR whose ``task_count`` says it has open ones (see the docstring)."""
+    """Tasks for every PR whose ``task_count`` says it has open ones, and PRs whose tasks are
+    all resolved (see the docstring)."""
     for repo in world.repositories.values():
         rng = random.Random(f"pr-tasks/{repo.uuid}")
         for pr in sorted(repo.pullrequests.values(), key=lambda p: p.id):
@@ -60,6 +64,13 @@ def generate_tasks(world: World) -> None:
             for state in states:
                 pr.tasks.append(_generated(world, pr, rng, state))
             pr.tasks.sort(key=lambda t: t.id)
+    for repo in world.repositories.values():  # a second pass: the first one's ids stay put
+        rng = random.Random(f"pr-tasks-done/{repo.uuid}")
+        for pr in sorted(repo.pullrequests.values(), key=lambda p: p.id):
+            if pr.tasks or rng.random() >= DONE_SHARE:
+                continue
+            for _ in range(rng.choice((1, 1, 2, 3))):
+                pr.tasks.append(_generated(world, pr, rng, "RESOLVED"))
 
 
 def _generated(world: World, pr: PullRequest, rng: random.Random, state: str) -> PrTask:
@@ -157,11 +168,9 @@ def delete_task(world: World, pr: PullRequest, task: PrTask) -> None:
 def task_activity(world: World, rng: random.Random, n: int) -> list[str]:
     """``n`` task mutations (create, resolve, reopen) on random PRs, from the caller's rng.
 
-    A task created here is not resolved in the same batch: created and resolved between two
-    runs on a PR with no other open task, it leaves ``task_count`` at 0 and a mirror that
-    reads tasks by the count never sees it (tests/test_tasks_cloud.py shows that limit)."""
+    A task created here may be resolved in the same batch: on a PR with no other open task
+    that leaves ``task_count`` at 0 with a task behind it, as in the field."""
     done = []
-    fresh: set[int] = set()
     repos = sorted(world.repositories.values(), key=lambda r: r.uuid)
     for _ in range(n):
         repo = rng.choice(repos)
@@ -170,14 +179,12 @@ def task_activity(world: World, rng: random.Random, n: int) -> list[str]:
             continue
         pr = rng.choice(prs)
         people = [pr.author_uuid, *pr.reviewer_uuids]
-        known = [t for t in pr.tasks if t.id not in fresh]
-        if known and rng.random() < 0.6:
-            task = rng.choice(known)
+        if pr.tasks and rng.random() < 0.6:
+            task = rng.choice(pr.tasks)
             resolve_task(world, pr, task, rng.choice(people))
             done.append(f"toggle task {task.id} on {repo.slug}#{pr.id}")
         else:
             task = create_task(world, pr, rng.choice(people), rng.choice(TEXTS))
-            fresh.add(task.id)
             done.append(f"create task {task.id} on {repo.slug}#{pr.id}")
     return done
 
