@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import random
-import sqlite3
 import statistics
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from reportrun import report, ts
 
 from bbmirror.reports import load_metadata
 from bbmirror.simulator.cloud import deploys
@@ -62,22 +62,6 @@ def fix_forward(world) -> None:
     _deploy(repo, "{bad-1}", last, other, "FAILED", start + timedelta(hours=30))
     _deploy(repo, "{bad-2}", last, other, "FAILED", start + timedelta(hours=31))
     _deploy(repo, "{fix-2}", last, fix, "SUCCESSFUL", start + timedelta(hours=33))
-
-
-def report(db: str, name: str, **params: str) -> list[dict]:
-    spec = QUERIES[name]
-    values = {p: "" for p in spec["params"]}
-    values.update(params)
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(spec["sql"], values)]
-    finally:
-        conn.close()
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def month(value: str) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 import random
-import sqlite3
 import statistics
 from collections import defaultdict
-from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from reportrun import report, ts
 
 from bbmirror.engine import Options
 from bbmirror.reports import load_metadata
@@ -29,22 +28,6 @@ def mirror(tmp_path_factory, mirrored):
     random_activity(harness.world, 60, random.Random(47))
     harness.sync_equal(Options(reconcile=True))
     return SimpleNamespace(world=harness.world, db=db)
-
-
-def report(db: str, name: str, **params: str) -> list[dict]:
-    spec = QUERIES[name]
-    values = {p: "" for p in spec["params"]}
-    values.update(params)
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(spec["sql"], values)]
-    finally:
-        conn.close()
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def seconds(start: str, end: str) -> int:

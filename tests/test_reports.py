@@ -11,16 +11,16 @@ import json
 import math
 import random
 import re
-import sqlite3
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from datasette_dashboards import replace_opts_in_query
 from mirror import Harness
+from reportrun import report, run, ts
 
 from bbmirror.engine import Options
 from bbmirror.reports import FOLDER, ReportError, load_metadata, read_report, render
@@ -53,28 +53,7 @@ def mirror(tmp_path_factory, mirrored):
     return SimpleNamespace(world=world, db=db)
 
 
-def run(db: str, sql: str, **params: str) -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-def report(db: str, name: str, **params: str) -> list[dict]:
-    """Run a canned query the way Datasette does: every declared parameter, blank if unset."""
-    spec = QUERIES[name]
-    values = {p: "" for p in spec["params"]}
-    values.update(params)
-    return run(db, spec["sql"], **values)
-
-
 # -- the world, computed independently -------------------------------------------------------
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def hours(start: str, end: str) -> float:

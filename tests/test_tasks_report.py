@@ -8,15 +8,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
+from reportrun import ts
 
 from bbmirror.reports import load_metadata
 from bbmirror.simulator.cloud.tasks import task_activity
 
 QUERY = load_metadata()["databases"]["bitbucket"]["queries"]["tasks_open_at_merge"]
-
-
-def ts(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def report(db: str, **params: str) -> list[dict]:
