@@ -126,6 +126,7 @@ def cloud_replay() -> dict[str, Any]:
         f"{CLOUD_REPO}/pullrequests/activity": cloud_page(_feed(2)),
         f"{CLOUD_REPO}/pipelines": cloud_page([]),  # never ran a pipeline: an empty list
         f"{CLOUD_REPO}/environments": cloud_page([]),  # no deployment environments
+        f"{CLOUD_REPO}/pullrequests/2/tasks": cloud_page([]),  # the captured PR has no tasks
     }
 
 

@@ -100,9 +100,9 @@ class PrChildren(ForcedParents, GraphCommits):
             "source_repository_id"
         )
         if not source_moved:
-            names -= {"pr_statuses", "pr_diffstat"}  # both read once per source commit
-            if old[1] == row.get("destination_commit"):
-                names.discard("pr_commits")
+            names.discard("pr_statuses")  # read once per source commit
+            if old[1] == row.get("destination_commit"):  # both follow source..destination
+                names -= {"pr_commits", "pr_diffstat"}
         return names
 
     def explained(self, obj: dict, row: dict) -> bool:

@@ -1,4 +1,4 @@
-"""A Cloud pull request's size: its diffstat, read once per source commit (issue 15).
+"""A Cloud pull request's size: its diffstat, read once per source and destination commit.
 
 ``GET …/pullrequests/{id}/diffstat`` answers 302 to ``/diffstat/{w}/{r}:{src}%0D{dst}``
 (``from_pullrequest_id``, ``topic=true``): following it costs two requests, and the client
@@ -8,7 +8,8 @@ requests that show the 3-way diff" (§3.14), so one request,
 ``/diffstat/{source}..{destination}?pagelen=500``, gives the PR's diffstat from the commits its
 row holds. A fork's source commit is not in the destination repository: such a PR's size is
 not read, and the run says so once per repository (``sync_errors``). The gate
-(pr_children.py) asks only for a new PR or one whose source commit moved.
+(pr_children.py) asks only for a new PR or one whose source or destination commit moved: a
+clean sync reads the diffstat of the commits the PR row holds, so a stale one would differ.
 """
 
 from __future__ import annotations
