@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import dc_mirror
@@ -358,3 +359,17 @@ def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored
         return made[name, size, seed]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def dora_mirror(tmp_path_factory: pytest.TempPathFactory, mirrored) -> SimpleNamespace:
+    """The small Cloud mirror, copied, after deployments moved, fixes shipped and a second sync:
+    the DORA reports' tests and the Delivery dashboard's read the same one (read-only)."""
+    from test_deploys_reports import fix_forward
+
+    db = str(tmp_path_factory.mktemp("dora") / "bitbucket.db")
+    harness = mirrored("cloud").copy(db)
+    mutate.random_activity(harness.world, 30, random.Random(15))
+    fix_forward(harness.world)
+    harness.sync_equal()
+    return SimpleNamespace(world=harness.world, db=db)

@@ -8,19 +8,15 @@ then runs the way datasette-dashboards and Datasette run it, and each number is 
 
 from __future__ import annotations
 
-import random
 import re
-import sqlite3
-from types import SimpleNamespace
 
 import pytest
+import reportrun
 from datasette_dashboards import replace_opts_in_query
 from delivery_expect import METRICS, PLOTTED, Expected, Period
-from test_deploys_reports import fix_forward
 
 from bbmirror.reports import FOLDER, ReportError, load_metadata
 from bbmirror.reports.compose import compose
-from bbmirror.simulator.cloud.mutate import random_activity
 
 METADATA = load_metadata()
 DASHBOARD = METADATA["plugins"]["datasette-dashboards"]["delivery"]
@@ -29,26 +25,14 @@ QUERIES = METADATA["databases"]["bitbucket"]["queries"]
 NAMED = re.compile(r"(?<!:):([a-z_]+)")
 
 
-@pytest.fixture(scope="module")
-def delivery(tmp_path_factory, mirrored):
-    """The session's small Cloud mirror, copied, after activity and a second sync."""
-    db = str(tmp_path_factory.mktemp("delivery") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
-    random_activity(harness.world, 30, random.Random(15))
-    fix_forward(harness.world)
-    harness.sync_equal()
-    return SimpleNamespace(world=harness.world, db=db)
+@pytest.fixture
+def delivery(dora_mirror):
+    return dora_mirror
 
 
 def run(db: str, sql: str, params: dict[str, str]) -> list[dict]:
     """Run SQL the way Datasette does: every named parameter the page does not set is ''."""
-    values = {name: params.get(name, "") for name in NAMED.findall(sql)}
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, values)]
-    finally:
-        conn.close()
+    return reportrun.run(db, sql, **{name: params.get(name, "") for name in NAMED.findall(sql)})
 
 
 def chart(db: str, name: str, period: Period) -> list[dict]:

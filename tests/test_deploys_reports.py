@@ -8,11 +8,9 @@ synced again; each report runs with its file's SQL and is compared with Python's
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from reportrun import report, ts
@@ -21,21 +19,14 @@ from bbmirror.reports import load_metadata
 from bbmirror.simulator.cloud import deploys
 from bbmirror.simulator.cloud.deploy_model import Deployment
 from bbmirror.simulator.cloud.deploys import is_fix
-from bbmirror.simulator.cloud.mutate import random_activity
 
 QUERIES = load_metadata()["databases"]["bitbucket"]["queries"]
 OK = ("SUCCESSFUL", "FAILED")
 
 
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory, mirrored):
-    """The session's small Cloud mirror, copied, after deployments moved and a second sync."""
-    db = str(tmp_path_factory.mktemp("dora") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
-    random_activity(harness.world, 30, random.Random(15))
-    fix_forward(harness.world)
-    harness.sync_equal()
-    return SimpleNamespace(world=harness.world, db=db)
+@pytest.fixture
+def mirror(dora_mirror):
+    return dora_mirror
 
 
 def _deploy(repo, uuid: str, like, sha: str, status: str, start: datetime) -> None:
