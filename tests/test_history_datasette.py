@@ -11,8 +11,10 @@ import pytest
 from datasette.app import Datasette
 from datasette.utils import tilde_encode
 
-from bbmirror.reports import as_of
+from bbmirror.reports import FOLDER, ReportError, as_of, load_metadata
 from bbmirror.store import Store
+from bbmirror.store import history as h
+from bbmirror.store.history_changes import report_sql
 
 A, B = "{repo-a}", "{repo-b}"
 DAY = "2026-01-0{}T00:00:00.000000+00:00".format
@@ -103,5 +105,16 @@ def test_what_changed_in_a_repository_between_two_dates(mirror):
     assert {r["row_id"] for r in everything} == {B, f"{B}/pr/1"}
 
 
-def test_the_as_of_report_files_are_generated_from_the_history_sql():
-    assert as_of.main(["--check"]) == 0
+def test_the_as_of_reports_are_generated_from_the_history_sql(tmp_path):
+    queries = load_metadata()["databases"]["bitbucket"]["queries"]
+    for table in as_of.AS_OF:
+        assert queries[f"{table}_as_of"]["sql"] == h.as_of_sql(table)
+        assert queries[f"{table}_as_of"]["params"] == ["date", "repository_id"]
+    assert queries["repository_changes"]["sql"] == report_sql()
+    assert not set(as_of.reports()) & {p.name for p in FOLDER.glob("*.sql")}
+    # a file standing for a generated report would be a second source: refused
+    for path in [*FOLDER.glob("*.sql"), FOLDER / "metadata.yaml"]:
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "141-issues_as_of.sql").write_text(as_of.reports()["141-issues_as_of.sql"])
+    with pytest.raises(ReportError, match="141-issues_as_of.sql: a file for a report"):
+        load_metadata(folder=tmp_path)

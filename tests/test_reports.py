@@ -23,7 +23,8 @@ from mirror import Harness
 from reportrun import report, run, ts
 
 from bbmirror.engine import Options
-from bbmirror.reports import FOLDER, ReportError, load_metadata, read_report, render
+from bbmirror.reports import FOLDER, ReportError, load_metadata, parse_report, read_report, render
+from bbmirror.reports.as_of import reports as generated_reports
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.mutate import random_activity
 
@@ -147,8 +148,9 @@ def approx(value: float) -> object:
 def test_top_level_metadata_is_generated_from_the_reports_folder():
     top = Path(__file__).resolve().parent.parent / "datasette-metadata.json"
     assert top.read_text(encoding="utf-8") == render(load_metadata())
-    sql_files = sorted(FOLDER.glob("*.sql"))
-    assert [read_report(p)[0] for p in sql_files] == list(QUERIES)
+    files = {p.name: read_report(p)[0] for p in FOLDER.glob("*.sql")}
+    files |= {f: parse_report(f, text)[0] for f, text in generated_reports().items()}
+    assert [files[name] for name in sorted(files)] == list(QUERIES)
     assert len(QUERIES) == 27  # 22 reports, 4 as-of tables, repository_changes
 
 

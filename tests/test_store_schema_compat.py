@@ -116,7 +116,7 @@ def _without_dropped(described: dict) -> dict:
 
 def test_the_fixture_is_the_previous_release_up_to_the_current_version():
     assert [m["version"] for m in OLD] == [m.version for m in MIGRATIONS][:4] == [1, 2, 3, 4]
-    assert SCHEMA_VERSION == 10
+    assert SCHEMA_VERSION == 11
     delivery = {"pipelines", "pipeline_steps", "environments", "deployments"}
     delivery |= {"pullrequest_files", "pullrequest_tasks", "insight_reports", "insight_annotations"}
     assert {"default_reviewers", "repository_labels"} | delivery == LATER

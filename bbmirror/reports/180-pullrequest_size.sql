@@ -9,23 +9,11 @@
 --   opening dates (YYYY-MM-DD, inclusive).
 -- params: repository, since, until
 
-WITH files AS (
-  SELECT pullrequest_id, count(*) AS files,
-    CASE WHEN count(lines_added) = count(*) AND count(lines_removed) = count(*)
-      THEN sum(lines_added + lines_removed) END AS lines,
-    sum(lines_added) AS added, sum(lines_removed) AS removed
-  FROM pullrequest_files
-  WHERE deleted_at IS NULL
-  GROUP BY pullrequest_id
-),
-sized AS (
-  SELECT m.repository, strftime('%Y-%m', m.created_on) AS month, f.files, f.lines, f.added,
-    f.removed,
-    CASE WHEN f.lines IS NULL THEN 'unknown' WHEN f.lines < 10 THEN 'XS'
-      WHEN f.lines < 50 THEN 'S' WHEN f.lines < 250 THEN 'M' WHEN f.lines < 1000 THEN 'L'
-      ELSE 'XL' END AS bucket
+WITH sized AS (
+  SELECT m.repository, strftime('%Y-%m', m.created_on) AS month, s.files, s.lines, s.added,
+    s.removed, s.bucket
   FROM pullrequest_metrics m
-  LEFT JOIN files f ON f.pullrequest_id = m.id
+  JOIN pullrequest_sizes s ON s.id = m.id
   WHERE (:repository = '' OR m.repository = :repository)
     AND (:since = '' OR m.created_on >= :since)
     AND (:until = '' OR m.created_on < date(:until, '+1 day'))

@@ -11,15 +11,7 @@
 --   inclusive).
 -- params: repository, since, until
 
-WITH files AS (
-  SELECT pullrequest_id,
-    CASE WHEN count(lines_added) = count(*) AND count(lines_removed) = count(*)
-      THEN sum(lines_added + lines_removed) END AS lines
-  FROM pullrequest_files
-  WHERE deleted_at IS NULL
-  GROUP BY pullrequest_id
-),
-updates AS (
+WITH updates AS (
   SELECT pullrequest_id, date,
     source_commit IS NOT lag(source_commit) OVER (
       PARTITION BY pullrequest_id ORDER BY date, activity_id, id
@@ -29,16 +21,13 @@ updates AS (
   WHERE deleted_at IS NULL AND kind = 'update'
 ),
 sized AS (
-  SELECT m.id, m.review_hours, m.cycle_hours, m.first_review_on,
-    CASE WHEN f.lines IS NULL THEN 'unknown' WHEN f.lines < 10 THEN 'XS'
-      WHEN f.lines < 50 THEN 'S' WHEN f.lines < 250 THEN 'M' WHEN f.lines < 1000 THEN 'L'
-      ELSE 'XL' END AS bucket,
+  SELECT m.id, m.review_hours, m.cycle_hours, m.first_review_on, s.bucket,
     CASE WHEN m.first_review_on IS NOT NULL THEN (
       SELECT count(*) FROM updates u
       WHERE u.pullrequest_id = m.id AND u.nth > 1 AND u.moved AND u.date > m.first_review_on
     ) END AS rework
   FROM pullrequest_metrics m
-  LEFT JOIN files f ON f.pullrequest_id = m.id
+  JOIN pullrequest_sizes s ON s.id = m.id
   WHERE (:repository = '' OR m.repository = :repository)
     AND (:since = '' OR m.created_on >= :since)
     AND (:until = '' OR m.created_on < date(:until, '+1 day'))

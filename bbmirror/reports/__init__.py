@@ -4,6 +4,8 @@
   ``title``, ``description`` (indented ``--`` lines continue a value) and ``params`` (the form's
   fields, in order); the rest is the SQL. ``NNN`` orders the reports on the database page;
   ``name`` is the report's URL.
+- ``as_of.py``: the reports generated from the history SQL (a table as of a date, what changed
+  in a repository), one per table from one definition: read like a file of that name.
 - ``metadata.yaml``: the site's title and description, the database's description, every
   table's description, label, sort and facets, and the datasette-dashboards dashboards.
 
@@ -21,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from bbmirror.reports import as_of
 from bbmirror.reports.compose import compose
 
 FOLDER = Path(__file__).parent
@@ -37,12 +40,17 @@ class ReportError(ValueError):
 
 def read_report(path: Path) -> tuple[str, dict[str, Any]]:
     """(name, canned query) from one ``NNN-name.sql`` file; its front matter must be complete."""
-    match = REPORT_FILE.match(path.name)
+    return parse_report(path.name, path.read_text(encoding="utf-8"))
+
+
+def parse_report(file_name: str, text: str) -> tuple[str, dict[str, Any]]:
+    """(name, canned query) from the text of a report named ``file_name`` (``NNN-name.sql``)."""
+    match = REPORT_FILE.match(file_name)
     if not match:
-        raise ReportError(f"{path.name}: report files are named NNN-name.sql")
+        raise ReportError(f"{file_name}: report files are named NNN-name.sql")
     fields: dict[str, str] = {}
     key = None
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = text.splitlines()
     body = next((i for i, line in enumerate(lines) if not line.startswith("--")), len(lines))
     for line in lines[:body]:
         text = line[2:]
@@ -51,29 +59,33 @@ def read_report(path: Path) -> tuple[str, dict[str, Any]]:
             continue
         key, sep, value = text.strip().partition(":")
         if not sep or key not in FRONT_MATTER_KEYS:
-            raise ReportError(f"{path.name}: unknown front matter {text.strip()!r}")
+            raise ReportError(f"{file_name}: unknown front matter {text.strip()!r}")
         fields[key] = value.strip()
     missing = [k for k in FRONT_MATTER_KEYS if k not in fields]
     if missing:
-        raise ReportError(f"{path.name}: front matter lacks {', '.join(missing)}")
+        raise ReportError(f"{file_name}: front matter lacks {', '.join(missing)}")
     sql = "\n".join(lines[body:]).strip()
     params = [p.strip() for p in fields["params"].split(",") if p.strip()]
     used = set(PARAMETER.findall(sql))
     if used != set(params):
-        raise ReportError(f"{path.name}: params {params} but the SQL uses {sorted(used)}")
+        raise ReportError(f"{file_name}: params {params} but the SQL uses {sorted(used)}")
     if not fields["title"] or not fields["description"] or not sql:
-        raise ReportError(f"{path.name}: empty title, description or SQL")
+        raise ReportError(f"{file_name}: empty title, description or SQL")
     query = {"title": fields["title"], "description": fields["description"]}
     return match.group(1), {**query, "params": params, "sql": sql}
 
 
 def read_reports(folder: Path = FOLDER) -> dict[str, dict[str, Any]]:
-    """Every report in the folder, in file-name order."""
+    """Every report in the folder and every generated one, in file-name order."""
+    texts = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.sql")}
+    generated = as_of.reports()
+    for file_name in texts.keys() & generated.keys():
+        raise ReportError(f"{file_name}: a file for a report that is generated (as_of.py)")
     reports: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.glob("*.sql")):
-        name, query = read_report(path)
+    for file_name, text in sorted({**texts, **generated}.items()):
+        name, query = parse_report(file_name, text)
         if name in reports:
-            raise ReportError(f"{path.name}: a second report named {name!r}")
+            raise ReportError(f"{file_name}: a second report named {name!r}")
         reports[name] = query
     return reports
 

@@ -1,21 +1,17 @@
-"""The ``*_as_of`` reports: main tables as they were at a date, generated from the history SQL.
+"""The reports generated from the history SQL: main tables as they were at a date, and what
+changed in a repository between two dates.
 
-``python -m bbmirror.reports.as_of`` rewrites the ``NNN-<table>_as_of.sql`` files beside this
-module from ``bbmirror.store.history.as_of_sql``, and ``150-repository_changes.sql`` from
-``bbmirror.store.history_changes`` (``--check``: exit 1 if one is stale), then
-``python -m bbmirror.reports`` picks them up like any report.
+Their SQL is built per table by ``bbmirror.store.history.as_of_sql`` and
+``bbmirror.store.history_changes.report_sql``, so it has one source and no copy on disk:
+``read_reports`` reads ``reports()`` as if each were a ``NNN-name.sql`` file beside this module
+(``datasette-metadata.json`` shows their SQL).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 from bbmirror.store.history import as_of_sql
 from bbmirror.store.history_changes import report_sql
 
-FOLDER = Path(__file__).parent
 AS_OF: dict[str, str] = {  # table -> report number (orders the reports on the database page)
     "pullrequests": "140",
     "issues": "141",
@@ -25,7 +21,7 @@ AS_OF: dict[str, str] = {  # table -> report number (orders the reports on the d
 
 
 def report_text(table: str) -> str:
-    """One report file: front matter, then the SELECT."""
+    """One report's text: front matter, then the SELECT."""
     return (
         f"-- title: {table.capitalize()} as of a date\n"
         f"-- description: Every {table} row as the mirror knew it at `date` (ISO-8601, e.g.\n"
@@ -48,27 +44,8 @@ CHANGES = """-- title: What changed in a repository between two dates
 """
 
 
-def files() -> dict[Path, str]:
-    """Each generated report file and its text."""
-    out = {FOLDER / f"{n}-{t}_as_of.sql": report_text(t) for t, n in AS_OF.items()}
-    out[FOLDER / "150-repository_changes.sql"] = f"{CHANGES}\n{report_sql()}\n"
+def reports() -> dict[str, str]:
+    """Each generated report's file name (``NNN-name.sql``) and text."""
+    out = {f"{n}-{t}_as_of.sql": report_text(t) for t, n in AS_OF.items()}
+    out["150-repository_changes.sql"] = f"{CHANGES}\n{report_sql()}\n"
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Write the as-of report files, or check they are current."""
-    parser = argparse.ArgumentParser(prog="python -m bbmirror.reports.as_of")
-    parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
-    args = parser.parse_args(argv)
-    stale = [p for p, text in files().items() if not p.exists() or p.read_text() != text]
-    if args.check:
-        for path in stale:
-            print(f"{path.name} is out of date: run python -m bbmirror.reports.as_of")
-        return 1 if stale else 0
-    for path in stale:
-        path.write_text(files()[path], encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

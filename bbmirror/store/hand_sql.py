@@ -86,6 +86,30 @@ FROM (
     ),
 )
 
+# Migration 11: a pull request's size, which reports 180 and 181 bucket alike. ``lines`` is
+# added + removed over its mirrored diffstat files, NULL when none is mirrored or one file's
+# counts are unknown (a truncated Data Center diff); buckets XS < 10, S < 50, M < 250, L < 1000.
+PULLREQUEST_SIZES: tuple[tuple[str, str], ...] = (
+    (
+        "pullrequest_sizes",
+        """SELECT p.id, f.files, f.lines, f.added, f.removed,
+  CASE WHEN f.lines IS NULL THEN 'unknown' WHEN f.lines < 10 THEN 'XS'
+    WHEN f.lines < 50 THEN 'S' WHEN f.lines < 250 THEN 'M' WHEN f.lines < 1000 THEN 'L'
+    ELSE 'XL' END AS bucket
+FROM pullrequests p
+LEFT JOIN (
+  SELECT pullrequest_id, count(*) AS files,
+    CASE WHEN count(lines_added) = count(*) AND count(lines_removed) = count(*)
+      THEN sum(lines_added + lines_removed) END AS lines,
+    sum(lines_added) AS added, sum(lines_removed) AS removed
+  FROM pullrequest_files
+  WHERE deleted_at IS NULL
+  GROUP BY pullrequest_id
+) f ON f.pullrequest_id = p.id
+WHERE p.deleted_at IS NULL""",
+    ),
+)
+
 # Build statuses were keyed by Cloud's ``uuid`` (which real payloads do not carry) and by
 # ``{commit}/build/{key}`` on Data Center; both become ``{commit}/status/{key}`` (bitbucket-cloud.md
 # §3.17: posting a key again overwrites that status). Where old rows collide on the new key, the

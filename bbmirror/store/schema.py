@@ -27,7 +27,13 @@ from sqlite_utils import Database
 from sqlite_utils.db import quote_identifier
 
 from bbmirror.store import history, history_implicit
-from bbmirror.store.hand_sql import CLOSED_ON_TRIGGERS, REPORT_VIEWS, REVIEWS_INDEX, STATUS_KEYS
+from bbmirror.store.hand_sql import (
+    CLOSED_ON_TRIGGERS,
+    PULLREQUEST_SIZES,
+    REPORT_VIEWS,
+    REVIEWS_INDEX,
+    STATUS_KEYS,
+)
 from bbmirror.store.slim import COPIES, REFS, view_sql
 from bbmirror.store.tables import (
     AFTER_WRITE,
@@ -119,6 +125,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         " two unused indexes dropped",
         extra=history.IMPLICIT_SQL,
         drop_indexes=UNUSED_INDEXES_10,
+    ),
+    Migration(
+        11,
+        "a view of each pull request's size; run spans indexed by start, and the row_versions"
+        " view rebuilt as it is now",
+        # set_run adds a span per run and every computed insert's run is looked up by began;
+        # the view as schema 10 wrote it found that run in each arm, so count(*) paid for it.
+        indexes=(("_history_spans", ("began",), "idx_history_spans_began"),),
+        views=PULLREQUEST_SIZES,
+        extra=history_implicit.view_sql(11),
     ),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
