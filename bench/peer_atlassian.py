@@ -13,7 +13,6 @@ only returns open ones and fetches each PR again; no concurrency, as such script
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter
 
@@ -106,12 +105,9 @@ def _commit(repo: str, c: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True, help="API root ending in /2.0")
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--workspace", action="append", required=True)
-    parser.add_argument("--db", required=True)
-    args = parser.parse_args()
+    from peer_cli import parser  # beside this file: a peer runs as a script
+
+    args = parser(__doc__).parse_args()
     import sqlite_utils
     from atlassian.bitbucket import Cloud
 

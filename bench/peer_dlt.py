@@ -15,7 +15,6 @@ ones; the pipeline's state lives under ``--state-dir`` (default: beside the data
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -134,13 +133,11 @@ def _parent_key(repo: str, column: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True, help="API root ending in /2.0")
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--workspace", action="append", required=True)
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--state-dir", help="dlt's working directory (pipeline state)")
-    args = parser.parse_args()
+    from peer_cli import parser  # beside this file: a peer runs as a script
+
+    options = parser(__doc__)
+    options.add_argument("--state-dir", help="dlt's working directory (pipeline state)")
+    args = options.parse_args()
     state_dir = args.state_dir or str(Path(args.db).with_suffix(".dlt"))
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     os.environ.setdefault("LOAD__WORKERS", "1")  # SQLite takes one writer at a time

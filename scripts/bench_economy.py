@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchlib import write_results
+from benchlib import value, write_results
 
 from bbmirror.simulator.cloud.generate import generate
 from bbmirror.simulator.cloud.launch import DEFAULT_TOKEN, Credentials, simulator_config
@@ -122,9 +122,7 @@ def skipped_first_sync(size: str, seed: int, skip: str) -> dict:
         db = str(Path(tmp) / "mirror.db")
         full = sync(db, sim, world, "--skip", skip)
         problems = [p for p in differences(world, db, 10**9) if p.split(":")[0] not in tables]
-        conn = sqlite3.connect(db)
-        left = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
-        conn.close()
+        left = {t: value(db, f"select count(*) from {t}") for t in tables}
     return {
         "skip": skip,
         "full": full,

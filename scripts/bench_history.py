@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from benchlib import query, value, write_results  # noqa: E402
 
 from bbmirror.engine import Options  # noqa: E402
 from bbmirror.simulator.cloud.generate import generate  # noqa: E402
@@ -78,21 +79,15 @@ def write_speed(db: str, repeat: int = 3) -> dict:
 
 def sizes(db: str) -> dict:
     """The file's bytes in use, and those of row_versions (with its indexes)."""
-    conn = sqlite3.connect(db)
-    try:
-        total = conn.execute("SELECT sum(pgsize) FROM dbstat").fetchone()[0]
-        owned = conn.execute(
-            "SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master"
-            " WHERE tbl_name IN ('row_versions', 'row_versions_stored'))"
-        ).fetchone()[0]
-        kinds = dict(
-            conn.execute("SELECT kind, count(*) FROM row_versions GROUP BY kind").fetchall()
-        )
-        json_bytes = 0
-        for (table,) in conn.execute("SELECT DISTINCT table_name FROM row_versions"):
-            json_bytes += conn.execute(f"SELECT sum(length(json)) FROM [{table}]").fetchone()[0]
-    finally:
-        conn.close()
+    total = value(db, "SELECT sum(pgsize) FROM dbstat")
+    owned = value(
+        db,
+        "SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master"
+        " WHERE tbl_name IN ('row_versions', 'row_versions_stored'))",
+    )
+    kinds = dict(query(db, "SELECT kind, count(*) FROM row_versions GROUP BY kind"))
+    tables = query(db, "SELECT DISTINCT table_name FROM row_versions")
+    json_bytes = sum(value(db, f"SELECT sum(length(json)) FROM [{t}]") for (t,) in tables)
     return {
         "database_bytes": total,
         "row_versions_bytes": owned,
@@ -135,9 +130,7 @@ def main() -> None:
 
         result = measure(args.queries, limit=args.limit)
         show(result)
-        out = ROOT / "bench-results" / "history-queries.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_results(ROOT / "bench-results" / "history-queries.json", result)
         return
     if args.write_only:
         print(json.dumps(write_speed(args.write_only), indent=2))
@@ -148,8 +141,7 @@ def main() -> None:
         result |= grow(args.size, args.seed, args.mutations, db)
         result["write"] = write_speed(db)
     print(json.dumps(result, indent=2))
-    Path(args.out).parent.mkdir(exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """What the benchmark scripts share: a generated Cloud world served in-process with the source
-that mirrors it, and results written as JSON."""
+that mirrors it, reading figures from a database, and results written as JSON."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,17 @@ def write_results(out: str | Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     print(f"written {path}")
+
+
+def query(db: str | Path, sql: str) -> list[tuple]:
+    """Every row a query gives, read through a connection of its own."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def value(db: str | Path, sql: str) -> Any:
+    """The one value a query gives (a count, a sum)."""
+    return query(db, sql)[0][0]

@@ -84,14 +84,6 @@ class Flavour:
         )
 
 
-def _cloud_no_op(world) -> int:
-    return CLOUD_PLAN.no_op_requests(world)
-
-
-def _server_no_op(world) -> int:
-    return SERVER_PLAN.no_op_requests(world)
-
-
 def _cloud_serve(world, latency: float) -> RunningApp:
     tokens = {mirror.TOKEN: viewer_uuid(world)}
     return RunningSimulator(world, SimulatorConfig(tokens=tokens, faults=Faults(latency=latency)))
@@ -174,15 +166,32 @@ _SHARED_COVERAGE = (
     "select count(distinct state) = 2 from pullrequest_tasks",  # UNRESOLVED and RESOLVED
 )
 
-CLOUD = Flavour(
-    name="cloud",
-    harness=mirror.Harness,
+
+def _flavour(
+    name: str, harness: type[mirror.Harness], helpers: Any, sim: Any, plan: Any, **rest
+) -> Flavour:
+    """A flavour's fields that follow from its test helpers module, its simulator's mutations
+    and its plan (`helpers` is tests/mirror.py or tests/dc_mirror.py)."""
+    return Flavour(
+        name,
+        harness,
+        differences=helpers.differences,
+        expected=helpers.expected,
+        token=helpers.TOKEN,
+        random_activity=sim.random_activity,
+        no_op_requests=plan.no_op_requests,
+        cli_source=name,
+        **rest,
+    )
+
+
+CLOUD = _flavour(
+    "cloud",
+    mirror.Harness,
+    mirror,
+    mutate,
+    CLOUD_PLAN,
     generate=generate,
-    differences=mirror.differences,
-    expected=mirror.expected,
-    token=mirror.TOKEN,
-    random_activity=mutate.random_activity,
-    no_op_requests=_cloud_no_op,
     comment_on_a_pr=_cloud_comment,
     pr_path="/pullrequests/",
     tombstoned=("pullrequests", "issues", "comments", "branches", "commits"),
@@ -200,19 +209,16 @@ CLOUD = Flavour(
     ),
     serve=_cloud_serve,
     cli_sync=_cloud_cli,
-    cli_source="cloud",
     bad_inputs=_cloud_bad,
 )
 
-SERVER = Flavour(
-    name="server",
-    harness=dc_mirror.DcHarness,
+SERVER = _flavour(
+    "server",
+    dc_mirror.DcHarness,
+    dc_mirror,
+    dc_mutate,
+    SERVER_PLAN,
     generate=generate_dc,
-    differences=dc_mirror.differences,
-    expected=dc_mirror.expected,
-    token=dc_mirror.TOKEN,
-    random_activity=dc_mutate.random_activity,
-    no_op_requests=_server_no_op,
     comment_on_a_pr=_server_comment,
     pr_path="/pull-requests/",
     tombstoned=("pullrequests", "comments", "branches", "commits"),
@@ -231,7 +237,6 @@ SERVER = Flavour(
     ),
     serve=_server_serve,
     cli_sync=_server_cli,
-    cli_source="server",
     bad_inputs=_server_bad,
 )
 

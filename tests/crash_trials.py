@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from compare import KINDS, Comparison, Difference, Row, compare
@@ -76,45 +77,39 @@ def serve(flavour: str, seed: int, size: str) -> Iterator[Served]:
     if flavour == "cloud":
         world = generate(seed, size)
         config = SimulatorConfig(tokens={TOKEN: viewer_uuid(world)})
-
-        def cloud_has(table: str, row: Row) -> bool:
-            repo = world.repositories.get(str(row["repository_id"]))
-            found = repo.statuses.get(str(row["commit_hash"]), []) if repo else []
-            return any((s.key, s.state, s.name) == _status(row) for s in found)
-
-        with RunningSimulator(world, config) as sim:
-            flags = ["--base-url", sim.base_url]
-            flags += [f for ws in sorted(world.workspaces) for f in ("--workspace", ws)]
-            yield Served(
-                sim,
-                flags,
-                {"BITBUCKET_TOKEN": TOKEN},
-                lambda rng: mutate.random_activity(world, rng.randint(*CHANGES), rng),
-                cloud_has,
-            )
-        return
-    dc_world = generate_dc(seed, size)
-    viewer = viewer_slug(dc_world)
-    make = lambda root: create_dc_app(dc_world, DcConfig(base_url=root, tokens={TOKEN: viewer}))  # noqa: E731
-
-    def dc_has(table: str, row: Row) -> bool:
-        number = str(row["repository_id"]).rsplit("/", 1)[-1]
-        repo = dc_world.repositories.get(int(number)) if number.isdigit() else None
-        found = repo.builds.get(str(row["commit_hash"]), []) if repo else []
-        return any((b.key, b.state, b.name) == _status(row) for b in found)
-
-    with RunningApp(make) as sim:
-        flags = ["--server-url", sim.root]
-        flags += [
-            f for p in sorted(x.key for x in dc_world.projects.values()) for f in ("--project", p)
-        ]
+        running: RunningApp = RunningSimulator(world, config)
+        flag, scope = "--base-url", [("--workspace", ws) for ws in sorted(world.workspaces)]
+        env, activity, has = {"BITBUCKET_TOKEN": TOKEN}, mutate.random_activity, _cloud_has
+    else:
+        world = generate_dc(seed, size)
+        tokens = {TOKEN: viewer_slug(world)}
+        running = RunningApp(
+            lambda root: create_dc_app(world, DcConfig(base_url=root, tokens=tokens))
+        )
+        projects = sorted(p.key for p in world.projects.values())
+        flag, scope = "--server-url", [("--project", key) for key in projects]
+        env, activity, has = {"BITBUCKET_SERVER_TOKEN": TOKEN}, dc_mutate.random_activity, _dc_has
+    with running as sim:
         yield Served(
             sim,
-            flags,
-            {"BITBUCKET_SERVER_TOKEN": TOKEN},
-            lambda rng: dc_mutate.random_activity(dc_world, rng.randint(*CHANGES), rng),
-            dc_has,
+            [flag, sim.base_url, *(f for pair in scope for f in pair)],
+            env,
+            lambda rng: activity(world, rng.randint(*CHANGES), rng),
+            partial(has, world),
         )
+
+
+def _cloud_has(world, table: str, row: Row) -> bool:
+    repo = world.repositories.get(str(row["repository_id"]))
+    found = repo.statuses.get(str(row["commit_hash"]), []) if repo else []
+    return any((s.key, s.state, s.name) == _status(row) for s in found)
+
+
+def _dc_has(world, table: str, row: Row) -> bool:
+    number = str(row["repository_id"]).rsplit("/", 1)[-1]
+    repo = world.repositories.get(int(number)) if number.isdigit() else None
+    found = repo.builds.get(str(row["commit_hash"]), []) if repo else []
+    return any((b.key, b.state, b.name) == _status(row) for b in found)
 
 
 def _status(row: Row) -> tuple[object, object, object]:

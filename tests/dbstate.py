@@ -30,6 +30,15 @@ def count(db: str | Path, sql: str, *args: object) -> int:
         conn.close()
 
 
+def keyed(db: str | Path, sql: str, *args: object) -> dict:
+    """A query's rows by their first column (an id, a path), the rest of each as a tuple."""
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0]: r[1:] for r in conn.execute(sql, args)}
+    finally:
+        conn.close()
+
+
 def alive(db: str | Path, table: str) -> dict[str, bool]:
     """Each row id of a table and whether it is alive: a tombstoned row maps to False."""
     conn = sqlite3.connect(db)

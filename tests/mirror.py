@@ -75,9 +75,16 @@ class Harness:
         )
         return summaries[0]
 
-    def sync_equal(self, options: Options | None = None) -> Summary:
+    def sync_equal(self, options: Options | None = None, **source_overrides) -> Summary:
         """Sync; the run must be clean (ok, no errors) and the mirror equal to the world."""
-        summary = self.sync(options)
+        summary = self.sync(options, **source_overrides)
         assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
         assert self.oracle(self.world, self.db) == []
+        return summary
+
+    def sync_narrowed(self, *scopes: str) -> Summary:
+        """Sync with a token carrying only ``scopes``: the run stays ok and says it skipped."""
+        self.narrow(*scopes)
+        summary = self.sync()
+        assert summary.outcome == "ok" and summary.skipped > 0, summary.message
         return summary

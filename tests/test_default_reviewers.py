@@ -1,4 +1,7 @@
-"""Cloud repository default reviewers (issue 13): transform, simulator, sync, tombstone, 403."""
+"""Cloud repository default reviewers (issue 13): transform, simulator, sync, tombstone, 403.
+
+The sync-and-tombstone test runs for Data Center repository labels too: both are a
+repository's plain list, read whole each run."""
 
 from __future__ import annotations
 
@@ -7,37 +10,27 @@ import sqlite3
 import dbstate
 import pytest
 from mirror import Harness
+from test_store_rows import BRODIE
 
 from bbmirror.flavours.cloud import rows as cloud_rows
 from bbmirror.rows import RowError
 from bbmirror.simulator.cloud.generate import generate
 
-# A condensed user as GET /2.0/repositories/{w}/{r}/default-reviewers lists it.
-USER = {
-    "display_name": "Ada Lovelace",
-    "links": {"self": {"href": "https://api.bitbucket.org/2.0/users/%7Bu-1%7D"}},
-    "type": "user",
-    "uuid": "{u-1}",
-    "account_id": "557058:abc",
-    "nickname": "ada",
-}
+KEY = f"{{r}}/default-reviewer/{BRODIE['uuid']}"  # a default reviewer's row id in repository {r}
 
 
 def test_a_listed_user_becomes_a_default_reviewer_row_and_a_user_row():
-    rs = cloud_rows.default_reviewer(USER, source="c", repository_id="{r}")
+    # GET /2.0/repositories/{w}/{r}/default-reviewers lists condensed users like this one.
+    rs = cloud_rows.default_reviewer(BRODIE, source="c", repository_id="{r}")
     (row,) = rs["default_reviewers"]
-    assert (row["id"], row["repository_id"], row["user_id"]) == (
-        "{r}/default-reviewer/{u-1}",
-        "{r}",
-        "{u-1}",
-    )
-    assert [u["display_name"] for u in rs["users"]] == ["Ada Lovelace"]
+    assert (row["id"], row["repository_id"], row["user_id"]) == (KEY, "{r}", BRODIE["uuid"])
+    assert [u["display_name"] for u in rs["users"]] == ["Brodie Rao"]
 
 
 def test_the_effective_shape_with_a_wrapped_user_gives_the_same_key():
-    wrapped = {"user": USER, "reviewer_type": "repository", "type": "default_reviewer"}
+    wrapped = {"user": BRODIE, "reviewer_type": "repository", "type": "default_reviewer"}
     rs = cloud_rows.default_reviewer(wrapped, source="c", repository_id="{r}")
-    assert rs["default_reviewers"][0]["id"] == "{r}/default-reviewer/{u-1}"
+    assert rs["default_reviewers"][0]["id"] == KEY
 
 
 def test_a_reviewer_without_identity_is_a_row_error():
@@ -45,26 +38,28 @@ def test_a_reviewer_without_identity_is_a_row_error():
         cloud_rows.default_reviewer({"type": "user"}, source="c", repository_id="{r}")
 
 
-def test_a_sync_mirrors_default_reviewers_and_tombstones_a_removed_one(tmp_path):
-    world = generate(5, "tiny")
-    repo = max(world.repositories.values(), key=lambda r: len(r.default_reviewers))
-    assert repo.default_reviewers  # the generated world has some to mirror
-    harness = Harness(world, str(tmp_path / "m.db"))
+# Each flavour's repository list from issue 13: the seed, the world's list, the table, a row id.
+LISTS = {
+    "cloud": (5, "default_reviewers", "default_reviewers", "{repo.uuid}/default-reviewer/{gone}"),
+    "server": (3, "labels", "repository_labels", "{source}/repo/{repo.id}/label/{gone}"),
+}
+
+
+def test_a_sync_mirrors_the_list_and_tombstones_a_removed_item(tmp_path, flavour):
+    seed, attribute, table, key = LISTS[flavour.name]
+    harness = flavour.mirror(seed, "tiny", str(tmp_path / "m.db"))
+    repo = max(harness.world.repositories.values(), key=lambda r: len(getattr(r, attribute)))
+    assert getattr(repo, attribute)  # the generated world has some to mirror
     harness.sync_equal()
-    gone = repo.default_reviewers.pop(0)
-    summary = harness.sync(settings_every=0)  # read every run (a 24 h cadence by default)
-    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
-    assert harness.oracle(world, harness.db) == []
-    key = f"{repo.uuid}/default-reviewer/{gone}"
-    assert dbstate.alive(harness.db, "default_reviewers")[key] is False  # kept, tombstoned
+    gone = getattr(repo, attribute).pop(0)
+    harness.sync_equal(settings_every=0)  # Cloud reads it every run (a 24 h cadence by default)
+    row = key.format(repo=repo, gone=gone, source=harness.source().name)
+    assert dbstate.alive(harness.db, table)[row] is False  # kept, tombstoned
 
 
 def test_a_token_without_the_pullrequest_scope_is_refused_and_skips_the_family(tmp_path):
-    world = generate(5, "tiny")
-    harness = Harness(world, str(tmp_path / "m.db"))
-    harness.narrow("repository", "team", "project")
-    summary = harness.sync()
-    assert summary.outcome == "ok" and summary.skipped > 0, summary.message
+    harness = Harness(generate(5, "tiny"), str(tmp_path / "m.db"))
+    harness.sync_narrowed("repository", "team", "project")
     paths = [(r.path, r.status) for r in harness.log if r.path.endswith("/default-reviewers")]
     assert paths and {s for _, s in paths} == {403}
     assert len(paths) == 1  # the family is skipped after its first 403

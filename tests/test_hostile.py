@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from dc_mirror import DcHarness
 from dc_mirror import differences as dc_differences
-from hostile_proxy import HostileProxy
+from lying import Lying, hostile
 from mirror import Harness, differences
 
 from bbmirror.config import Credentials, Secret
@@ -34,7 +34,7 @@ CLIENT = {
 }
 
 
-def _sync(harness: Harness, proxy: HostileProxy) -> Summary:
+def _sync(harness: Harness, proxy: Lying) -> Summary:
     harness.app = proxy
     run = sync_sources(
         harness.db,
@@ -80,7 +80,7 @@ def _check(harness: Harness, summary: Summary, rid: str, named: str) -> list[str
 
 def test_a_foreign_next_link_is_refused_and_named(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "foreign_next", f"{repo}/pullrequests$")
+    proxy = hostile(harness.app, "foreign_next", f"{repo}/pullrequests$")
     summary = _sync(harness, proxy)
     _check(harness, summary, rid, "refusing to send credentials to http://evil.example")
     assert "evil.example" not in proxy.hosts
@@ -88,7 +88,7 @@ def test_a_foreign_next_link_is_refused_and_named(tmp_path):
 
 def test_a_trickling_list_fails_within_its_deadline(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "trickle", f"{repo}/pullrequests$")
+    proxy = hostile(harness.app, "trickle", f"{repo}/pullrequests$")
     summary = _sync(harness, proxy)
     _check(harness, summary, rid, "did not answer in full within 0.5 s")
     assert proxy.told == 2  # tried once more, then named and left
@@ -96,14 +96,14 @@ def test_a_trickling_list_fails_within_its_deadline(tmp_path):
 
 def test_a_hanging_list_fails_within_its_deadline(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "hang", f"{repo}/issues$")
+    proxy = hostile(harness.app, "hang", f"{repo}/issues$")
     summary = _sync(harness, proxy)
     _check(harness, summary, rid, "did not answer in full within 0.5 s")
 
 
 def test_a_huge_page_is_dropped_and_named(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "huge", f"{repo}/pullrequests$")
+    proxy = hostile(harness.app, "huge", f"{repo}/pullrequests$")
     summary = _sync(harness, proxy)
     _check(harness, summary, rid, "sent more than 1,048,576 bytes")
     assert proxy.told == 1
@@ -111,7 +111,7 @@ def test_a_huge_page_is_dropped_and_named(tmp_path):
 
 def test_a_body_truncated_every_time_is_named_after_retries(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "truncate", f"{repo}/pullrequests$")
+    proxy = hostile(harness.app, "truncate", f"{repo}/pullrequests$")
     summary = _sync(harness, proxy)
     _check(harness, summary, rid, "invalid JSON")
     assert proxy.told == 1 + 3  # CLIENT retries
@@ -134,7 +134,7 @@ def test_an_echoed_basic_authorization_never_reaches_the_database(tmp_path):
 
     harness = BasicHarness(generate(11, "tiny"), str(tmp_path / "m.db"))
     repo = max(harness.world.repositories.values(), key=lambda r: len(r.pullrequests))
-    proxy = HostileProxy(harness.app, "echo_auth", f"/repositories/{repo.full_name}/pullrequests$")
+    proxy = hostile(harness.app, "echo_auth", f"/repositories/{repo.full_name}/pullrequests$")
     summary = _sync(harness, proxy)
     _check(harness, summary, repo.uuid, "answered HTTP 500: upstream failed; Authorization: ***")
     dump = "\n".join(sqlite3.connect(harness.db).iterdump())
@@ -146,7 +146,7 @@ def test_a_day_long_retry_after_ends_the_run_with_a_clear_message(tmp_path):
     from bbmirror.http import RateLimited
 
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "block", f"{repo}/pullrequests$")
+    proxy = hostile(harness.app, "block", f"{repo}/pullrequests$")
     with pytest.raises(RateLimited, match=r"asked to wait 24.0 h .*run again after"):
         _sync(harness, proxy)
     integrity, _, run = _stored(harness.db)
@@ -157,14 +157,14 @@ def test_a_day_long_retry_after_ends_the_run_with_a_clear_message(tmp_path):
 
 def test_a_pull_request_list_whose_next_points_to_itself_is_named(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "self_next", f"{repo}/pullrequests$", budget=50)
+    proxy = hostile(harness.app, "self_next", f"{repo}/pullrequests$", budget=50)
     summary = _sync(harness, proxy)
     _check(harness, summary, rid, "page loop")
 
 
 def test_a_commit_list_whose_next_points_to_itself_is_named(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "self_next", f"{repo}/commits$", budget=50)
+    proxy = hostile(harness.app, "self_next", f"{repo}/commits$", budget=50)
     summary = _sync(harness, proxy)
     _check(harness, summary, rid, "page loop")
 
@@ -174,7 +174,7 @@ def test_a_data_center_list_whose_next_page_start_creeps_is_named(tmp_path):
     repo = max(harness.world.repositories.values(), key=lambda r: len(r.pull_requests))
     project = harness.world.projects[repo.project_id]
     path = f"/projects/{project.key}/repos/{repo.slug}/pull-requests$"
-    proxy = HostileProxy(harness.app, "creep", path)
+    proxy = hostile(harness.app, "creep", path)
     summary = _sync(harness, proxy)
     integrity, errors, run = _stored(harness.db)
     assert integrity == "ok"
@@ -258,7 +258,7 @@ def test_a_trickle_on_a_real_socket_ends_at_the_deadline():
 # -- lies the engine must survive (issue 11.4 and 11.5; fixed on h/engine) -------------------
 
 
-def _lie_then_tell_the_truth(harness: Harness, proxy: HostileProxy) -> tuple[Summary, Summary]:
+def _lie_then_tell_the_truth(harness: Harness, proxy: Lying) -> tuple[Summary, Summary]:
     first = _sync(harness, proxy)
     proxy.budget = proxy.told  # from now on the proxy is honest
     return first, _sync(harness, proxy)
@@ -266,7 +266,7 @@ def _lie_then_tell_the_truth(harness: Harness, proxy: HostileProxy) -> tuple[Sum
 
 def test_a_poisoned_timestamp_is_named_and_never_becomes_the_watermark(tmp_path):
     harness, repo, rid = _cloud(tmp_path)
-    proxy = HostileProxy(harness.app, "poison_time", f"{repo}/pullrequests$", budget=1000)
+    proxy = hostile(harness.app, "poison_time", f"{repo}/pullrequests$", budget=1000)
     first, second = _lie_then_tell_the_truth(harness, proxy)
     integrity, errors, run = _stored(harness.db)
     assert integrity == "ok"
@@ -280,7 +280,7 @@ def test_a_title_of_the_wrong_type_is_quarantined_not_tombstoned(tmp_path):
     repo = max(harness.world.repositories.values(), key=lambda r: len(r.pull_requests))
     project = harness.world.projects[repo.project_id]
     path = f"/projects/{project.key}/repos/{repo.slug}/pull-requests$"
-    proxy = HostileProxy(harness.app, "wrong_type", path, budget=1000)
+    proxy = hostile(harness.app, "wrong_type", path, budget=1000)
     first, second = _lie_then_tell_the_truth(harness, proxy)
     integrity, errors, run = _stored(harness.db)
     assert integrity == "ok"

@@ -4,17 +4,13 @@ one computed here from the simulator's world objects, never from the database.""
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections import defaultdict
-from types import SimpleNamespace
 
 import pytest
-from reportrun import report, ts
+from reportrun import changed_mirror, report, ts
 
-from bbmirror.engine import Options
 from bbmirror.reports import load_metadata
-from bbmirror.simulator.cloud.mutate import random_activity
 
 QUERIES = load_metadata()["databases"]["bitbucket"]["queries"]
 FAILED = {"FAILED", "ERROR"}
@@ -23,11 +19,7 @@ FAILED = {"FAILED", "ERROR"}
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after activity (runs start and finish)."""
-    db = str(tmp_path_factory.mktemp("pipeline-reports") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
-    random_activity(harness.world, 60, random.Random(47))
-    harness.sync_equal(Options(reconcile=True))
-    return SimpleNamespace(world=harness.world, db=db)
+    return changed_mirror(mirrored, tmp_path_factory.mktemp("pipeline-reports"), 60, seed=47)
 
 
 def seconds(start: str, end: str) -> int:

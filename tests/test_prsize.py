@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 
 import httpx
 import pytest
 import worlds
+from dbstate import keyed
 from mirror import BASE, TOKEN, Harness
 
 from bbmirror.flavours.cloud import rows_prsize
@@ -126,12 +126,8 @@ def test_a_diffstat_over_500_files_is_paged(tmp_path):
 
 
 def _files(db: str) -> dict[str, tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        sql = "select id, source_commit, lines_added from pullrequest_files"
-        return {r[0]: r[1:] for r in conn.execute(sql + " where deleted_at is null")}
-    finally:
-        conn.close()
+    sql = "select id, source_commit, lines_added from pullrequest_files"
+    return keyed(db, sql + " where deleted_at is null")
 
 
 def _diffstat_requests(log) -> list[str]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 
 import worlds
+from dbstate import keyed
 from dc_mirror import SOURCE
 from test_dc_api import API, make_app, ok
 
@@ -87,13 +87,8 @@ def test_the_simulators_diff_stops_at_its_line_cap_and_changes_is_one_page():
 
 
 def _files(db: str, pr_key: str) -> dict[str, tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        sql = "select path, source_commit, lines_added from pullrequest_files where deleted_at"
-        rows = conn.execute(sql + " is null and pullrequest_id = ?", (pr_key,))
-        return {r[0]: r[1:] for r in rows}
-    finally:
-        conn.close()
+    sql = "select path, source_commit, lines_added from pullrequest_files where deleted_at"
+    return keyed(db, sql + " is null and pullrequest_id = ?", pr_key)
 
 
 def _asked(log, tail: str) -> list[str]:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import statistics
 from collections import defaultdict
-from types import SimpleNamespace
 
 import pytest
+from reportrun import changed_mirror
 from test_reports import approx, first_review, hours, merged_on, report, ts
 
-from bbmirror.engine import Options
 from bbmirror.simulator.cloud.diffstat import pr_changes
-from bbmirror.simulator.cloud.mutate import random_activity
 
 ORDER = ("XS", "S", "M", "L", "XL", "unknown")
 
@@ -20,12 +17,7 @@ ORDER = ("XS", "S", "M", "L", "XL", "unknown")
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after some activity (pushes move sources)."""
-    db = str(tmp_path_factory.mktemp("prsize-reports") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
-    random_activity(harness.world, 80, random.Random(15))
-    harness.sync(Options(reconcile=True))
-    assert harness.oracle(harness.world, db) == []
-    return SimpleNamespace(world=harness.world, db=db)
+    return changed_mirror(mirrored, tmp_path_factory.mktemp("prsize-reports"), 80, seed=15)
 
 
 def bucket(lines: int | None) -> str:

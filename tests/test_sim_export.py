@@ -11,17 +11,8 @@ from datetime import datetime
 import pytest
 
 from bbmirror.archive.encoding import TOP_LEVEL_KEYS
+from bbmirror.simulator.cloud import world as sim
 from bbmirror.simulator.cloud.export import export_json, export_zip
-from bbmirror.simulator.cloud.world import (
-    Attachment,
-    Comment,
-    Issue,
-    IssueChange,
-    Named,
-    Repository,
-    User,
-    World,
-)
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 LONG_TITLE = "A very long title " * 20  # 360 characters: logs keep 254
@@ -32,16 +23,29 @@ def t(n: int) -> str:
     return f"2024-03-01T{10 + n // 60:02d}:{n % 60:02d}:00.{n:06d}+00:00"
 
 
-def make_world() -> tuple[World, Repository]:
+PLAIN = {"assignee_uuid": None, "state": "new", "kind": "bug", "priority": "minor", "content": ""}
+
+
+def plain_issue(
+    number: int, title: str, reporter: str, minutes: tuple[int, int], **fields
+) -> sim.Issue:
+    """An issue opened and last updated at these minutes: an unassigned new minor bug with no
+    content, but for what ``fields`` say."""
+    start, end = minutes
+    fields = {**PLAIN, **fields}
+    return sim.Issue(number, title, reporter, created_on=t(start), updated_on=t(end), **fields)
+
+
+def make_world() -> tuple[sim.World, sim.Repository]:
     """A small hand-built world exercising every export feature."""
-    world = World(clock="2024-03-02T00:00:00.000000+00:00")
+    world = sim.World(clock="2024-03-02T00:00:00.000000+00:00")
     for n, (name, nick) in enumerate(
         [("Ana Ruiz", "anaruiz"), ("Борис Петров", "boris"), ("Chen Li", "chen")]
     ):
         uuid = f"{{0000000{n}-1111-2222-3333-444455556666}}"
-        world.users[uuid] = User(uuid, f"557058:{n:08d}-aaaa", name, nick, t(0))
+        world.users[uuid] = sim.User(uuid, f"557058:{n:08d}-aaaa", name, nick, t(0))
     ana, boris, chen = list(world.users)
-    repo = Repository(
+    repo = sim.Repository(
         uuid="{99999999-1111-2222-3333-444455556666}",
         workspace="acme",
         slug="widget",
@@ -54,12 +58,12 @@ def make_world() -> tuple[World, Repository]:
         size=1,
         created_on=t(0),
         updated_on=t(0),
-        milestones={1: Named(1, "M1"), 2: Named(2, "2013-03-05")},
-        versions={1: Named(1, "1.2")},
-        components={1: Named(1, "core"), 2: Named(2, "Web Frontend")},
+        milestones={1: sim.Named(1, "M1"), 2: sim.Named(2, "2013-03-05")},
+        versions={1: sim.Named(1, "1.2")},
+        components={1: sim.Named(1, "core"), 2: sim.Named(2, "Web Frontend")},
     )
     world.repositories[repo.uuid] = repo
-    repo.issues[1] = Issue(
+    repo.issues[1] = sim.Issue(
         id=1,
         title="Crash on empty input",
         reporter_uuid=ana,
@@ -76,12 +80,12 @@ def make_world() -> tuple[World, Repository]:
         component_id=1,
         watcher_uuids=[ana, boris],
         comments=[
-            Comment(1000, boris, "Can reproduce.", t(4), t(4)),
-            Comment(1001, chen, "Edited later: ü", t(5), t(9)),
-            Comment(1002, chen, "spam", t(6), t(6), deleted=True),
+            sim.Comment(1000, boris, "Can reproduce.", t(4), t(4)),
+            sim.Comment(1001, chen, "Edited later: ü", t(5), t(9)),
+            sim.Comment(1002, chen, "spam", t(6), t(6), deleted=True),
         ],
         changes=[
-            IssueChange(
+            sim.IssueChange(
                 1,
                 boris,
                 t(10),
@@ -91,40 +95,34 @@ def make_world() -> tuple[World, Repository]:
                 },
                 message="Fixed in 1.2",
             ),
-            IssueChange(1000, ana, t(11), {"priority": {"old": "minor", "new": "major"}}),
+            sim.IssueChange(1000, ana, t(11), {"priority": {"old": "minor", "new": "major"}}),
         ],
         attachments=[
-            Attachment("trace.log", b"line 1\nline 2\n", t(7)),
-            Attachment("screen shot.png", bytes(range(256)), t(8)),
+            sim.Attachment("trace.log", b"line 1\nline 2\n", t(7)),
+            sim.Attachment("screen shot.png", bytes(range(256)), t(8)),
         ],
     )
-    repo.issues[2] = Issue(
-        id=2,
-        title="Unicode и control \u0001 chars",
-        reporter_uuid="{unknown-user}",
-        assignee_uuid=None,
+    repo.issues[2] = plain_issue(
+        2,
+        "Unicode и control \u0001 chars",
+        "{unknown-user}",
+        (12, 13),
         state="on hold",
         kind="enhancement",
         priority="trivial",
-        content="",
-        created_on=t(12),
-        updated_on=t(13),
     )
-    repo.issues[5] = Issue(
-        id=5,
-        title=LONG_TITLE,
-        reporter_uuid=chen,
-        assignee_uuid=None,
-        state="new",
+    repo.issues[5] = plain_issue(
+        5,
+        LONG_TITLE,
+        chen,
+        (14, 16),
         kind="task",
         priority="blocker",
         content="body",
-        created_on=t(14),
-        updated_on=t(16),
         component_id=2,
         milestone_id=2,
         changes=[
-            IssueChange(
+            sim.IssueChange(
                 2,
                 chen,
                 t(15),
@@ -133,7 +131,7 @@ def make_world() -> tuple[World, Repository]:
                     "kind": {"old": "bug", "new": "task"},
                 },
             ),
-            IssueChange(3, ana, t(16), {"assignee": {"old": "boris", "new": ""}}),
+            sim.IssueChange(3, ana, t(16), {"assignee": {"old": "boris", "new": ""}}),
         ],
     )
     return world, repo
@@ -274,7 +272,7 @@ def test_export_is_deterministic_and_not_sorted() -> None:
     world, repo = make_world()
     assert export_zip(world, repo, both=True) == export_zip(world, repo, both=True)
     for n in range(3, 40):
-        repo.issues[n] = Issue(n, f"issue {n}", "{x}", None, "new", "bug", "minor", "", t(n), t(n))
+        repo.issues[n] = plain_issue(n, f"issue {n}", "{x}", (n, n))
     ids = [i["id"] for i in export_json(world, repo)["issues"]]
     assert sorted(ids) == sorted(repo.issues) and ids != sorted(ids)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def _files(db: str) -> list[tuple]:
         conn.close()
 
 
-def _asked(log, part: str) -> list[str]:
-    return [e.path for e in log if part in e.path]
+def _asked(log, pattern: str) -> list[str]:
+    return [e.path for e in log if re.search(pattern, e.path)]
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -172,38 +173,57 @@ def test_a_first_sync_with_skip_reads_no_diffstat_and_costs_what_the_plan_says(t
     )
 
 
-def test_a_skipped_stream_keeps_its_rows_untouched_and_says_so(tmp_path, mirrored):
-    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))
-    world = harness.world
-    kept = _files(harness.db)
-    assert kept
+# Each flavour's diff stream, what its requests' paths match, and the name of its source.
+DIFFS = {"cloud": ("pr_diffstat", "diffstat", SOURCE), "server": ("pr_diff", "/diff$", DC_SOURCE)}
+
+
+def _move_an_open_pr(name: str, world) -> None:
+    """Push commits to an open pull request's source branch: its files moved."""
+    if name == "cloud":
+        repo, pr = next(
+            (r, p)
+            for r in world.repositories.values()
+            for p in r.pullrequests.values()
+            if p.state == "OPEN" and p.source_branch in r.branches
+        )
+        push_commits(world, repo, pr.source_branch, random.Random(5), n=2)
+        return
     repo, pr = next(
         (r, p)
         for r in world.repositories.values()
-        for p in r.pullrequests.values()
-        if p.state == "OPEN" and p.source_branch in r.branches
+        for p in r.pull_requests.values()
+        if p.state == "OPEN" and p.from_repo_id == r.id and p.from_branch in r.branches
     )
-    push_commits(world, repo, pr.source_branch, random.Random(5), n=2)  # its size moved
+    mutate_code.push_commits(world, repo, pr.from_branch, random.Random(4), n=2)
+
+
+def test_a_skipped_stream_keeps_its_rows_untouched_and_says_so(tmp_path, mirrored, flavour):
+    stream, path, name = DIFFS[flavour.name]
+    said = f"skipped by configuration: {stream}"
+    harness = mirrored(flavour.name).copy(str(tmp_path / "m.db"))
+    kept = _files(harness.db)
+    assert kept
+    _move_an_open_pr(flavour.name, harness.world)  # its size moved
     before = len(harness.log)
-    summary = harness.sync(SKIP, skip=[])
+    summary = harness.sync(Options(skip=frozenset({stream})), skip=[])
     assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
-    assert _asked(harness.log[before:], "diffstat") == []
+    assert _asked(harness.log[before:], path) == []
     assert _files(harness.db) == kept  # not rewritten, not tombstoned
-    assert summary.message == SAID
+    assert summary.message == said
     conn = sqlite3.connect(harness.db)
     options, message = conn.execute(
         "select options, message from sync_runs where id = ?", (summary.run_id,)
     ).fetchone()
     conn.close()
-    assert json.loads(options)["skip"] == ["pr_diffstat"] and message == SAID
+    assert json.loads(options)["skip"] == [stream] and message == said
     report = collect(harness.db)
-    (source,) = [s for s in report["sources"] if s["name"] == SOURCE]
-    assert source["skipped"] == [SAID] and source["last_run"]["health"] == "ok"
-    assert f"  skipped       {SAID}" in render(report).splitlines()
-    # The next run without the skip reads the moved PR's diffstat: equal to the world.
+    (source,) = [s for s in report["sources"] if s["name"] == name]
+    assert source["skipped"] == [said] and source["last_run"]["health"] == "ok"
+    assert f"  skipped       {said}" in render(report).splitlines()
+    # The next run without the skip reads the moved PR's diff: equal to the world.
     before = len(harness.log)
     harness.sync_equal()
-    assert _asked(harness.log[before:], "diffstat")
+    assert _asked(harness.log[before:], path)
 
 
 def test_the_config_skip_leaves_out_the_stream_too(tmp_path, mirrored):
@@ -232,26 +252,3 @@ def test_skipping_cloud_tags_leaves_the_tags_table_alone(tmp_path, mirrored):
     conn = sqlite3.connect(harness.db)
     assert conn.execute("select * from tags order by id").fetchall() == tags
     conn.close()
-
-
-def test_data_center_skip_reads_no_diff_and_keeps_the_files(tmp_path, mirrored):
-    harness = mirrored("server").copy(str(tmp_path / "m.db"))
-    world = harness.world
-    kept = _files(harness.db)
-    assert kept
-    repo, pr = next(
-        (r, p)
-        for r in world.repositories.values()
-        for p in r.pull_requests.values()
-        if p.state == "OPEN" and p.from_repo_id == r.id and p.from_branch in r.branches
-    )
-    mutate_code.push_commits(world, repo, pr.from_branch, random.Random(4), n=2)
-    before = len(harness.log)
-    summary = harness.sync(Options(skip=frozenset({"pr_diff"})))
-    assert (summary.outcome, summary.errors) == ("ok", 0), summary.message
-    assert [e.path for e in harness.log[before:] if e.path.endswith("/diff")] == []
-    assert _files(harness.db) == kept
-    assert summary.message == "skipped by configuration: pr_diff"
-    report = collect(harness.db)
-    (source,) = [s for s in report["sources"] if s["name"] == DC_SOURCE]
-    assert source["skipped"] == ["skipped by configuration: pr_diff"]

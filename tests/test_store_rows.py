@@ -241,6 +241,12 @@ def only(rs: rows.RowSet, table: str) -> dict:
     return rs[table][0]
 
 
+def complete(rs: rows.RowSet, table: str) -> dict:
+    """The one row of ``table`` in a row set whose every row is complete."""
+    assert_complete(rs)
+    return only(rs, table)
+
+
 def assert_complete(rs: rows.RowSet) -> None:
     """Every row carries exactly its table's data columns (the store adds the frame)."""
     for table, table_rows in rs.items():
@@ -334,8 +340,7 @@ def test_to_utc_rejects_garbage(value):
 
 def test_user_reference_example():
     rs = rows.user(BRODIE, source=SRC)
-    assert_complete(rs)
-    row = only(rs, "users")
+    row = complete(rs, "users")
     assert row["id"] == row["uuid"] == "{9484702e-c663-4afd-aefb-c93a8cd31c28}"
     assert row["account_id"] == "557058:3aae1e05-702a-41e5-81c8-f36f29afb6ca"
     assert (row["nickname"], row["display_name"], row["kind"]) == ("brodie", "Brodie Rao", "user")
@@ -365,8 +370,7 @@ def test_member_links_workspace_and_user():
         "added_on": "2020-01-01T00:00:00+00:00",
     }
     rs = cloud_rows.member(obj, source=SRC)
-    assert_complete(rs)
-    row = only(rs, "workspace_members")
+    row = complete(rs, "workspace_members")
     assert row["workspace_id"] == WORKSPACE["uuid"]
     assert row["user_id"] == BRODIE["uuid"]
     assert row["id"] == f"{WORKSPACE['uuid']}/{BRODIE['uuid']}"
@@ -396,8 +400,7 @@ def test_repository_examples_condensed_and_full():
         "updated_on": "2012-03-01T10:00:00+01:00",
     }
     rs = cloud_rows.repository(full, source=SRC)
-    assert_complete(rs)
-    row = only(rs, "repositories")
+    row = complete(rs, "repositories")
     assert row["id"] == REPO  # the uuid, never the (renamed) slug
     assert row["slug"] == "dogslow-renamed"
     assert (row["workspace_id"], row["project_id"], row["owner_id"]) == (
@@ -416,8 +419,7 @@ def test_repository_examples_condensed_and_full():
 
 def test_pullrequest_example():
     rs = cloud_rows.pullrequest(PR, source=SRC, repository_id=REPO)
-    assert_complete(rs)
-    row = only(rs, "pullrequests")
+    row = complete(rs, "pullrequests")
     assert row["id"] == f"{REPO}/pr/1"
     assert row["number"] == 1
     assert row["title"] == "Change a cooperative standard to a smiling disease"
@@ -468,8 +470,7 @@ def test_pullrequest_from_a_list_has_no_participant_rows_and_reviewers_fill_in()
 
 def test_pr_comment_example():
     rs = cloud_rows.pr_comment(PR_COMMENT, source=SRC, repository_id=REPO)
-    assert_complete(rs)
-    row = only(rs, "comments")
+    row = complete(rs, "comments")
     assert row["id"] == "cloud/comment/118571088"
     assert row["comment_id"] == 118571088
     assert (row["kind"], row["pullrequest_id"], row["issue_id"]) == (
@@ -543,8 +544,7 @@ def test_issue_example_with_real_values():
         },
     }
     rs = cloud_issues.issue(obj, source=SRC, repository_id=REPO)
-    assert_complete(rs)
-    row = only(rs, "issues")
+    row = complete(rs, "issues")
     assert (row["id"], row["number"], row["origin"]) == (f"{REPO}/issue/2154", 2154, "api")
     assert (row["state"], row["kind"], row["priority"], row["votes"]) == (
         "submitted",
@@ -573,8 +573,7 @@ def test_issue_verbatim_sample_with_placeholder_times_is_quarantined():
 
 def test_issue_change_example_gives_one_item_per_field():
     rs = cloud_issues.issue_change(ISSUE_CHANGE, source=SRC, repository_id=REPO)
-    assert_complete(rs)
-    change = only(rs, "issue_changes")
+    change = complete(rs, "issue_changes")
     assert change["id"] == f"{REPO}/issue/1/change/2"
     assert (change["change_id"], change["issue_id"], change["user_id"]) == (
         2,
@@ -610,10 +609,9 @@ def test_issue_comment_takes_issue_from_context_or_object():
 
 def test_commit_example():
     rs = cloud_git.commit(COMMIT, source=SRC, repository_id=REPO)
-    assert_complete(rs)
-    row = only(rs, "commits")
-    assert row["id"] == f"{REPO}/f7591a13eda445d9a9167f98eb870319f4b6c2d8"
-    assert row["hash"] == "f7591a13eda445d9a9167f98eb870319f4b6c2d8"
+    row = complete(rs, "commits")
+    sha = "f7591a13eda445d9a9167f98eb870319f4b6c2d8"
+    assert (row["id"], row["hash"]) == (f"{REPO}/{sha}", sha)
     assert (row["author_raw"], row["author_name"], row["author_email"], row["author_id"]) == (
         "Brodie Rao <a@b.c>",
         "Brodie Rao",
@@ -649,8 +647,7 @@ def test_pr_commit_link_writes_link_and_commit():
     rs = cloud_git.pr_commit_link(
         COMMIT, source=SRC, repository_id=REPO, pullrequest_id=f"{REPO}/pr/1"
     )
-    assert_complete(rs)
-    link = only(rs, "pullrequest_commits")
+    link = complete(rs, "pullrequest_commits")
     assert link["id"] == f"{REPO}/pr/1/{COMMIT['hash']}"
     assert link["commit_id"] == only(rs, "commits")["id"]
 
@@ -672,8 +669,7 @@ def test_commit_status():
         },
     }
     rs = cloud_git.commit_status(obj, source=SRC, repository_id=REPO)
-    assert_complete(rs)
-    row = only(rs, "commit_statuses")
+    row = complete(rs, "commit_statuses")
     assert (row["id"], row["key"], row["state"], row["commit_hash"]) == (
         f"{REPO}/{COMMIT['hash']}/status/CI",
         "CI",
@@ -698,8 +694,7 @@ def test_branch_example():
 
 def test_tag():
     rs = cloud_git.tag(TAG, source=SRC, repository_id=REPO)
-    assert_complete(rs)
-    row = only(rs, "tags")
+    row = complete(rs, "tags")
     assert (row["id"], row["target_hash"], row["message"]) == (
         f"{REPO}/tag/3.8",
         COMMIT["hash"],

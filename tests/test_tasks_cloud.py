@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 
+from dbstate import keyed
 from mirror import Harness
 
 from bbmirror import status
@@ -79,12 +79,8 @@ def test_task_activity_leaves_prs_whose_tasks_are_all_resolved():
 
 
 def _tasks(db: str, where: str = "1") -> dict[str, tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        sql = f"select id, state, deleted_at is not null from pullrequest_tasks where {where}"
-        return {r[0]: r[1:] for r in conn.execute(sql)}
-    finally:
-        conn.close()
+    sql = f"select id, state, deleted_at is not null from pullrequest_tasks where {where}"
+    return keyed(db, sql)
 
 
 def test_a_full_sync_reads_every_prs_tasks_once(mirrored):

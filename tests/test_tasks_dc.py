@@ -10,7 +10,7 @@ date did not move waits for --reconcile.
 
 from __future__ import annotations
 
-import sqlite3
+from dbstate import keyed
 
 from bbmirror.engine import Options
 from bbmirror.flavours.server import rows as server_rows
@@ -63,12 +63,7 @@ def test_a_resolved_task_keeps_its_resolver_and_date():
 
 
 def _tasks(db: str) -> dict[str, tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        sql = "select id, state, resolved_on, deleted_at is not null from pullrequest_tasks"
-        return {r[0]: r[1:] for r in conn.execute(sql)}
-    finally:
-        conn.close()
+    return keyed(db, "select id, state, resolved_on, deleted_at is not null from pullrequest_tasks")
 
 
 def test_a_full_sync_mirrors_tasks_without_asking_for_them(mirrored):
