@@ -248,8 +248,10 @@ def time(obj: Any, key: str, what: str) -> str | None:
         raise RowError(f"{what} '{key}': {exc}") from None
 
 
-def add(rs: RowSet, table: str, row: Row) -> None:
+def add(rs: RowSet, table: str, row: Row) -> RowSet:
+    """Add a row to a rowset; the rowset, for a builder's last line."""
     rs.setdefault(table, []).append(row)
+    return rs
 
 
 def ref_user(rs: RowSet, obj: Any, source: str) -> str | None:

@@ -84,8 +84,7 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
         "last_accessed": shared.time(obj, "last_accessed", "workspace membership"),
         "json": shared.json(obj),
     }
-    shared.add(rs, "workspace_members", row)
-    return rs
+    return shared.add(rs, "workspace_members", row)
 
 
 def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet:
@@ -133,8 +132,7 @@ def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> Ro
         "website": obj.get("website"),
         **_dated(obj, "repository"),
     }
-    shared.add(rs, "repositories", row)
-    return rs
+    return shared.add(rs, "repositories", row)
 
 
 # -- pull requests ------------------------------------------------------------------------
@@ -265,8 +263,7 @@ def _comment(
         "version": None,
         **_dated(obj, f"{kind} comment"),
     }
-    shared.add(rs, "comments", row)
-    return rs
+    return shared.add(rs, "comments", row)
 
 
 def pr_comment(
@@ -336,8 +333,7 @@ def pr_activity(
         "activity_id": None,
         "json": shared.json(obj),
     }
-    shared.add(rs, "pullrequest_activity", row)
-    return rs
+    return shared.add(rs, "pullrequest_activity", row)
 
 
 def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
@@ -353,5 +349,4 @@ def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "user_id": user_id,
         "json": shared.json(obj),
     }
-    shared.add(rs, "default_reviewers", row)
-    return rs
+    return shared.add(rs, "default_reviewers", row)

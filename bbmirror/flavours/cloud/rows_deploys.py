@@ -74,5 +74,4 @@ def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "updated_on": None,
         "json": shared.json(obj),
     }
-    shared.add(rs, "deployments", row)
-    return rs
+    return shared.add(rs, "deployments", row)

@@ -151,5 +151,4 @@ def tag(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "tagger_id": shared.ref_user(rs, tagger.get("user"), source),
         "json": shared.json(obj),
     }
-    shared.add(rs, "tags", row)
-    return rs
+    return shared.add(rs, "tags", row)

@@ -81,8 +81,7 @@ def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "duration_seconds": _seconds(obj, created, completed),
         "json": shared.json(obj),
     }
-    shared.add(rs, "pipelines", row)
-    return rs
+    return shared.add(rs, "pipelines", row)
 
 
 def pipeline_step(obj: dict, *, source: str, repository_id: str, pipeline_id: str) -> RowSet:

@@ -34,6 +34,7 @@ PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSED
 IN_REPO = ("repository_id",)
 IN_PR = ("repository_id", "pullrequest_id")
 IN_ISSUE = ("repository_id", "issue_id")
+IN_COMMIT = ("repository_id", "commit_hash")
 IN_WORKSPACE = ("workspace_id",)
 
 
@@ -42,9 +43,11 @@ ISSUE_CHILD_POLICY = ((403, DENIED), (404, DELETED), (410, REMOVED))
 # Pipelines (flavours/cloud/pipelines.py): a repository that never ran one may answer 404.
 PIPELINES_POLICY = ((403, DENIED), (404, ABSENT), (410, FAILED))
 
-# A workspace's and a repository's lists, and the child lists of one pull request or one issue.
+# A workspace's and a repository's lists, a repository's child lists (of a commit, a run...),
+# and the child lists of one pull request or one issue.
 _workspace_list = streams_under("workspaces/{workspace}", IN_WORKSPACE, scope="workspace_id")
 _repo_list = streams_under(REPO, IN_REPO)
+_repo_child = streams_under(REPO, IN_REPO, mode="children")
 _pr_child = streams_under(PR, IN_PR, mode="children", scope="pullrequest_id", family="pullrequest")
 _issue_child = streams_under(
     ISSUE, IN_ISSUE, mode="children", scope="issue_id", statuses=ISSUE_CHILD_POLICY, family="issue"
@@ -150,12 +153,12 @@ def _stream_list() -> list[Stream]:
             keys=IN_REPO,
             scope="",
         ),
-        Stream(
+        _repo_child(
             "pr_diffstat",  # the PR's diffstat by its commits, one request (pr_size.py)
-            f"{REPO}/diffstat/{{spec}}",
+            "diffstat/{spec}",
             "pullrequest_files",
-            using(cloud_prsize.pr_file, *IN_PR, "source_commit"),
-            mode="children",
+            cloud_prsize.pr_file,
+            keys=(*IN_PR, "source_commit"),
             scope="pullrequest_id",
             pagelen=500,  # diffstat pages hold up to 500 entries (§3.14)
             family="pullrequest",
@@ -163,21 +166,21 @@ def _stream_list() -> list[Stream]:
         # No skip: task_count counts open tasks only, all-resolved PRs show 0 (rows_tasks.py).
         _pr_child("pr_tasks", "tasks", "pullrequest_tasks", cloud_tasks.pr_task),
         # Code insights on chosen commits (flavours/cloud/insights.py picks them).
-        Stream(
+        _repo_child(
             "insight_reports",
-            f"{REPO}/commit/{{commit_hash}}/reports",
+            "commit/{commit_hash}/reports",
             "insight_reports",
-            using(cloud_insights.report, "repository_id", "commit_hash"),
-            mode="children",
+            cloud_insights.report,
+            keys=IN_COMMIT,
             scope="commit_id",
             children=("insight_annotations",),
         ),
-        Stream(
+        _repo_child(
             "insight_annotations",
-            f"{REPO}/commit/{{commit_hash}}/reports/{{report_ref}}/annotations",
+            "commit/{commit_hash}/reports/{report_ref}/annotations",
             "insight_annotations",
-            using(cloud_insights.annotation, "repository_id", "commit_hash", "report_id"),
-            mode="children",
+            cloud_insights.annotation,
+            keys=(*IN_COMMIT, "report_id"),
             scope="report_id",
         ),
         *(
@@ -217,12 +220,12 @@ def _stream_list() -> list[Stream]:
             statuses=PIPELINES_POLICY,
             family="pipeline",
         ),
-        Stream(  # a run's steps, read once it is COMPLETED
+        _repo_child(  # a run's steps, read once it is COMPLETED
             "pipeline_steps",
-            f"{REPO}/pipelines/{{pipeline_uuid}}/steps/",
+            "pipelines/{pipeline_uuid}/steps/",
             "pipeline_steps",
-            using(cloud_pipelines.pipeline_step, "repository_id", "pipeline_id"),
-            mode="children",
+            cloud_pipelines.pipeline_step,
+            keys=("repository_id", "pipeline_id"),
             scope="pipeline_id",
             family="pipeline",
         ),
