@@ -35,9 +35,9 @@ def streams_under(prefix: str, keys: tuple[str, ...], **common: Any) -> Callable
     def declare(
         name: str, tail: str, table: str, function: Callable[..., RowSet], **fields: Any
     ) -> Stream:
-        fields = {**common, **fields}
-        rows = using(function, *fields.pop("keys", keys))
-        return Stream(name, f"{prefix}/{tail}", table, rows, **fields)
+        merged = {**common, **fields}
+        rows = using(function, *merged.pop("keys", keys))
+        return Stream(name, f"{prefix}/{tail}", table, rows, **merged)
 
     return declare
 
