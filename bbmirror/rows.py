@@ -128,19 +128,10 @@ def add_parents(
         add(rs, "commit_parents", row)
 
 
-def status_row(
-    obj: dict,
-    *,
-    source: str,
-    repository_id: str,
-    commit_hash: str,
-    key: str,
-    refname: object,
-    times: tuple[str | None, str | None],
-    json_text: str,
-) -> RowSet:
-    """The ``commit_statuses`` row both flavours build: keyed by commit and ``key``."""
-    row = {
+def status_row(obj: dict, key: str, source: str, repository_id: str, commit_hash: str) -> Row:
+    """The ``commit_statuses`` columns both flavours read alike, keyed by commit and ``key``;
+    each adds ``refname``, ``created_on``, ``updated_on`` and ``json`` its own way."""
+    return {
         "id": status_key(repository_id, commit_hash, key),
         "source": source,
         "commit_id": commit_key(repository_id, commit_hash),
@@ -151,12 +142,19 @@ def status_row(
         "name": obj.get("name"),
         "description": obj.get("description"),
         "url": obj.get("url"),
-        "refname": refname,
-        "created_on": times[0],
-        "updated_on": times[1],
-        "json": json_text,
     }
-    return {"commit_statuses": [row]}
+
+
+def ref_row(kind: str, name: str, target: str | None, source: str, repository_id: str) -> Row:
+    """The columns a branch or tag row (``kind``) has in both flavours: name → target commit."""
+    return {
+        "id": f"{repository_id}/{kind}/{name}",
+        "source": source,
+        "repository_id": repository_id,
+        "name": name,
+        "target_hash": target,
+        "target_id": commit_key(repository_id, target) if target else None,
+    }
 
 
 def named_key(repository_id: str, kind: str, api_id: int | str) -> str:
