@@ -215,6 +215,14 @@ def uuid(obj: Any) -> str | None:
     return value if isinstance(value, str) and len(value) > 2 else None
 
 
+def need_uuid(obj: Any, what: str) -> str:
+    """The object's ``uuid``, which keys its row: without one it is a row error."""
+    value = uuid(obj)
+    if value is None:
+        raise RowError(f"{what} has no 'uuid'")
+    return value
+
+
 def text(value: Any) -> str | None:
     """Raw text of a rendered-content object (``{raw, markup, html}``) or a plain string."""
     if isinstance(value, dict):

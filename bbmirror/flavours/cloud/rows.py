@@ -27,9 +27,7 @@ from bbmirror.rows import Row, RowError, RowSet, comment_key, pullrequest_key, u
 def _keyed(obj: Any, kind: str) -> tuple[dict, str]:
     """The object and its uuid: workspaces, projects and repositories are keyed by it."""
     obj = shared.as_object(obj, kind)
-    key = shared.uuid(obj)
-    if key is None:
-        raise RowError(f"{kind} has no 'uuid'")
+    key = shared.need_uuid(obj, kind)
     return obj, key
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bbmirror import rows as shared
-from bbmirror.rows import RowError, RowSet, commit_key, pullrequest_key
+from bbmirror.rows import RowSet, commit_key, pullrequest_key
 
 TARGETS = {
     "pipeline_ref_target": "ref",
@@ -49,9 +49,7 @@ def _trigger(obj: dict) -> str | None:
 def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """One run; its creator becomes a ``users`` row."""
     obj = shared.as_object(obj, "pipeline")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("pipeline has no 'uuid'")
+    uuid = shared.need_uuid(obj, "pipeline")
     rs: RowSet = {}
     target = obj.get("target") if isinstance(obj.get("target"), dict) else {}
     sha = shared.get(target, "commit", "hash")
@@ -87,9 +85,7 @@ def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
 def pipeline_step(obj: dict, *, source: str, repository_id: str, pipeline_id: str) -> RowSet:
     """One step of a run (not its log)."""
     obj = shared.as_object(obj, "pipeline step")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("pipeline step has no 'uuid'")
+    uuid = shared.need_uuid(obj, "pipeline step")
     started = shared.time(obj, "started_on", "pipeline step")
     completed = shared.time(obj, "completed_on", "pipeline step")
     row = {
