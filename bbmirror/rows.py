@@ -148,7 +148,7 @@ def status_row(obj: dict, key: str, source: str, repository_id: str, commit_hash
 def ref_row(kind: str, name: str, target: str | None, source: str, repository_id: str) -> Row:
     """The columns a branch or tag row (``kind``) has in both flavours: name → target commit."""
     return {
-        "id": f"{repository_id}/{kind}/{name}",
+        "id": named_key(repository_id, kind, name),
         "source": source,
         "repository_id": repository_id,
         "name": name,
@@ -158,7 +158,8 @@ def ref_row(kind: str, name: str, target: str | None, source: str, repository_id
 
 
 def named_key(repository_id: str, kind: str, api_id: int | str) -> str:
-    """Key of a milestone, version or component (``kind`` is the singular noun)."""
+    """Key of a thing a repository names: a milestone, version or component by its API id, a
+    branch, tag or label by its name (``kind`` is the singular noun)."""
     return f"{repository_id}/{kind}/{api_id}"
 
 

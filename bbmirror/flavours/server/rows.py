@@ -352,7 +352,7 @@ def repository_label(obj: dict, *, source: str, repository_id: str) -> RowSet:
     obj = shared.as_object(obj, "label")
     name = shared.need(obj, "name", "label")
     row = {
-        "id": f"{repository_id}/label/{name}",
+        "id": shared.named_key(repository_id, "label", name),
         "source": source,
         "repository_id": repository_id,
         "name": name,
