@@ -130,6 +130,18 @@ def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# The flags that describe one source without a config file, and their ``flag_source`` keyword.
+FLAG_SOURCE = (
+    ("--base-url", "base_url"),
+    ("--workspace", "workspaces"),
+    ("--server-url", "server_url"),
+    ("--project", "projects"),
+    ("--budget", "budget"),
+    ("--concurrency", "concurrency"),
+    ("--anonymous", "anonymous"),
+)
+
+
 @dataclass(frozen=True)
 class SourceFlags:
     """The source flags as given on the command line."""
@@ -172,35 +184,16 @@ class SourceFlags:
 
         for repo in self.repos:
             check_repo(repo)
+        flags = {key: getattr(self, key) for _, key in FLAG_SOURCE}
         if self.config_path:
-            given = [
-                name
-                for name, value in (
-                    ("--base-url", self.base_url),
-                    ("--workspace", self.workspaces),
-                    ("--server-url", self.server_url),
-                    ("--project", self.projects),
-                    ("--budget", self.budget),
-                    ("--concurrency", self.concurrency),
-                    ("--anonymous", self.anonymous),
-                    ("--every", every),
-                )
-                if value
-            ]
+            given = [flag for flag, key in FLAG_SOURCE if flags[key]]
+            given += ["--every"] if every else []
             if given:
                 raise ConfigError(
                     f"{', '.join(given)} go in the config file when using one (see README)"
                 )
             return self.checked(load_config(self.config_path))
-        source = flag_source(
-            base_url=self.base_url,
-            workspaces=self.workspaces,
-            server_url=self.server_url,
-            projects=self.projects,
-            budget=self.budget,
-            concurrency=self.concurrency,
-            anonymous=self.anonymous,
-        )
+        source = flag_source(**flags)
         if every is not None:
             source.every = parse_every(every)
         return self.checked([source])

@@ -128,19 +128,10 @@ def add_parents(
         add(rs, "commit_parents", row)
 
 
-def status_row(
-    obj: dict,
-    *,
-    source: str,
-    repository_id: str,
-    commit_hash: str,
-    key: str,
-    refname: object,
-    times: tuple[str | None, str | None],
-    json_text: str,
-) -> RowSet:
-    """The ``commit_statuses`` row both flavours build: keyed by commit and ``key``."""
-    row = {
+def status_row(obj: dict, key: str, source: str, repository_id: str, commit_hash: str) -> Row:
+    """The ``commit_statuses`` columns both flavours read alike, keyed by commit and ``key``;
+    each adds ``refname``, ``created_on``, ``updated_on`` and ``json`` its own way."""
+    return {
         "id": status_key(repository_id, commit_hash, key),
         "source": source,
         "commit_id": commit_key(repository_id, commit_hash),
@@ -151,16 +142,24 @@ def status_row(
         "name": obj.get("name"),
         "description": obj.get("description"),
         "url": obj.get("url"),
-        "refname": refname,
-        "created_on": times[0],
-        "updated_on": times[1],
-        "json": json_text,
     }
-    return {"commit_statuses": [row]}
+
+
+def ref_row(kind: str, name: str, target: str | None, source: str, repository_id: str) -> Row:
+    """The columns a branch or tag row (``kind``) has in both flavours: name → target commit."""
+    return {
+        "id": named_key(repository_id, kind, name),
+        "source": source,
+        "repository_id": repository_id,
+        "name": name,
+        "target_hash": target,
+        "target_id": commit_key(repository_id, target) if target else None,
+    }
 
 
 def named_key(repository_id: str, kind: str, api_id: int | str) -> str:
-    """Key of a milestone, version or component (``kind`` is the singular noun)."""
+    """Key of a thing a repository names: a milestone, version or component by its API id, a
+    branch, tag or label by its name (``kind`` is the singular noun)."""
     return f"{repository_id}/{kind}/{api_id}"
 
 
@@ -217,6 +216,14 @@ def uuid(obj: Any) -> str | None:
     return value if isinstance(value, str) and len(value) > 2 else None
 
 
+def need_uuid(obj: Any, what: str) -> str:
+    """The object's ``uuid``, which keys its row: without one it is a row error."""
+    value = uuid(obj)
+    if value is None:
+        raise RowError(f"{what} has no 'uuid'")
+    return value
+
+
 def text(value: Any) -> str | None:
     """Raw text of a rendered-content object (``{raw, markup, html}``) or a plain string."""
     if isinstance(value, dict):
@@ -248,8 +255,10 @@ def time(obj: Any, key: str, what: str) -> str | None:
         raise RowError(f"{what} '{key}': {exc}") from None
 
 
-def add(rs: RowSet, table: str, row: Row) -> None:
+def add(rs: RowSet, table: str, row: Row) -> RowSet:
+    """Add a row to a rowset; the rowset, for a builder's last line."""
     rs.setdefault(table, []).append(row)
+    return rs
 
 
 def ref_user(rs: RowSet, obj: Any, source: str) -> str | None:

@@ -11,7 +11,7 @@ from test_dc_api import API, make_app, ok
 
 from bbmirror.flavours.server import rows_prsize
 from bbmirror.simulator.server.generate import generate_dc
-from bbmirror.simulator.server.mutate_code import push_commits
+from bbmirror.simulator.server.mutate_code import merge_into, push_commits
 from bbmirror.simulator.server.mutate_pr import comment_pr
 from bbmirror.simulator.server.prsize import MAX_DIFF_LINES, expected_files, pr_changes
 
@@ -128,3 +128,21 @@ def test_only_a_pr_whose_source_moved_is_diffed_again(tmp_path, mirrored):
     before = len(harness.log)
     harness.sync_equal()
     assert _asked(harness.log[before:], "/diff") == []
+
+
+def test_a_pr_whose_target_moved_is_diffed_again(tmp_path, mirrored):
+    """Merging part of an open PR into its target shrinks its diff: the mirror follows."""
+    harness = mirrored("server").copy(str(tmp_path / "m.db"))
+    world = harness.world
+    repo, pr = next(
+        (r, p)
+        for r, p in worlds.prs(world)
+        if p.state == "OPEN" and p.from_repo_id == r.id and len(p.commit_ids) > 1
+    )
+    before = pr_changes(repo, pr)
+    merge_into(world, repo, pr.to_branch, pr.commit_ids[-1], random.Random(5))
+    assert pr_changes(repo, pr) != before  # the world's diff of this PR changed
+    start = len(harness.log)
+    harness.sync_equal()  # pullrequest_files equal the world's, with every other table
+    asked = _asked(harness.log[start:], "/diff")
+    assert any(a.endswith(f"/pull-requests/{pr.id}/diff") for a in asked), asked

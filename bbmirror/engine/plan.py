@@ -74,6 +74,12 @@ class Step:
         return [name for name in (self.hook, self.then) if name]
 
 
+def discovery(stream: str, **fields: Any) -> Step:
+    """A discovery step: it runs whatever ``--only`` names, and a failure fails the run (no
+    list of what to mirror, nothing to mirror)."""
+    return Step(stream, always=True, guard=False, **fields)
+
+
 @dataclass(frozen=True)
 class Level:
     """Steps run once per unit of one kind (per workspace, per repository).

@@ -211,6 +211,12 @@ def has_refs(engine: Runner, unit: Unit) -> bool:
     return bool((engine.refs(unit) or ({}, None))[0])
 
 
+def commits_step(when: str = "the repository has refs", **costs: Any) -> Step:
+    """The commit walk of either flavour: after both ref lists, where they found refs; a run
+    with no ref moved asks nothing."""
+    return Step("commits", after=("branches", "tags"), when=when, holds=has_refs, noop=0, **costs)
+
+
 async def _maybe(value: Any) -> Any:
     """A hook may be plain or async."""
     return await value if inspect.isawaitable(value) else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 RowSet = dict[str, list[dict]]
 Context = dict[str, str]
@@ -21,6 +22,24 @@ def using(function: Callable[..., RowSet], *keys: str, **fixed: object) -> RowFu
         return function(obj, source=ctx["source"], **{k: ctx[k] for k in keys}, **fixed)
 
     return convert
+
+
+def streams_under(prefix: str, keys: tuple[str, ...], **common: Any) -> Callable[..., Stream]:
+    """Declare streams that share a path prefix and fields: each then says only what differs.
+
+    ``streams_under(PR, IN_PR, mode="children")("pr_commits", "commits", "pullrequest_commits",
+    rows.pr_commit_link)`` reads ``{PR}/commits``, its rows built ``using`` the ``keys``; a
+    declaration's own fields (``keys`` too) override the common ones.
+    """
+
+    def declare(
+        name: str, tail: str, table: str, function: Callable[..., RowSet], **fields: Any
+    ) -> Stream:
+        merged = {**common, **fields}
+        rows = using(function, *merged.pop("keys", keys))
+        return Stream(name, f"{prefix}/{tail}", table, rows, **merged)
+
+    return declare
 
 
 @dataclass(frozen=True)

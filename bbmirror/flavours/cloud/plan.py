@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bbmirror.engine.plan import Level, Plan, Share, Step
-from bbmirror.engine.runner import Unit, has_refs
+from bbmirror.engine.plan import Level, Plan, Share, Step, discovery
+from bbmirror.engine.runner import Unit, commits_step
 from bbmirror.flavours.cloud import cadence
 from bbmirror.flavours.cloud.discovery import readable_workspace
 from bbmirror.flavours.cloud.pipelines import pipelines_due
@@ -197,31 +197,24 @@ def tracker_open(engine: Any, unit: Unit) -> bool:
 WORKSPACE = Level(
     "workspace",
     (
-        Step("workspaces", least=1, hook="workspace_object", always=True, guard=False),
-        Step(
-            "members",
-            after=("workspaces",),
-            when=READABLE,
-            holds=readable_workspace,
-            noop=_members,
-            least=_members,
+        discovery("workspaces", least=1, hook="workspace_object"),
+        *(
+            Step(
+                name,
+                after=("workspaces",),
+                when=READABLE,
+                holds=readable_workspace,
+                noop=cost,
+                least=cost,
+            )
+            for name, cost in (("members", _members), ("projects", _projects))
         ),
-        Step(
-            "projects",
-            after=("workspaces",),
-            when=READABLE,
-            holds=readable_workspace,
-            noop=_projects,
-            least=_projects,
-        ),
-        Step(
+        discovery(
             "repositories",
             after=("workspaces",),
             noop=_repositories,
             least=_repositories,
             hook="workspace_repositories",
-            always=True,
-            guard=False,
         ),
     ),
     _workspaces,
@@ -296,12 +289,8 @@ LISTS = Level(
 DETAILS = Level(
     "repository details",
     (
-        Step(
-            "commits",
-            after=("branches", "tags"),
-            when="the repository has refs; only new heads are walked",
-            holds=has_refs,
-            noop=0,
+        commits_step(
+            "the repository has refs; only new heads are walked",
             least=lambda r: pages(len(r.commits)),
         ),
         Step(

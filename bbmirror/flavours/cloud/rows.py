@@ -27,9 +27,7 @@ from bbmirror.rows import Row, RowError, RowSet, comment_key, pullrequest_key, u
 def _keyed(obj: Any, kind: str) -> tuple[dict, str]:
     """The object and its uuid: workspaces, projects and repositories are keyed by it."""
     obj = shared.as_object(obj, kind)
-    key = shared.uuid(obj)
-    if key is None:
-        raise RowError(f"{kind} has no 'uuid'")
+    key = shared.need_uuid(obj, kind)
     return obj, key
 
 
@@ -84,8 +82,7 @@ def member(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet
         "last_accessed": shared.time(obj, "last_accessed", "workspace membership"),
         "json": shared.json(obj),
     }
-    shared.add(rs, "workspace_members", row)
-    return rs
+    return shared.add(rs, "workspace_members", row)
 
 
 def project(obj: dict, *, source: str, workspace_id: str | None = None) -> RowSet:
@@ -133,8 +130,7 @@ def repository(obj: dict, *, source: str, workspace_id: str | None = None) -> Ro
         "website": obj.get("website"),
         **_dated(obj, "repository"),
     }
-    shared.add(rs, "repositories", row)
-    return rs
+    return shared.add(rs, "repositories", row)
 
 
 # -- pull requests ------------------------------------------------------------------------
@@ -265,8 +261,7 @@ def _comment(
         "version": None,
         **_dated(obj, f"{kind} comment"),
     }
-    shared.add(rs, "comments", row)
-    return rs
+    return shared.add(rs, "comments", row)
 
 
 def pr_comment(
@@ -336,8 +331,7 @@ def pr_activity(
         "activity_id": None,
         "json": shared.json(obj),
     }
-    shared.add(rs, "pullrequest_activity", row)
-    return rs
+    return shared.add(rs, "pullrequest_activity", row)
 
 
 def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
@@ -353,5 +347,4 @@ def default_reviewer(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "user_id": user_id,
         "json": shared.json(obj),
     }
-    shared.add(rs, "default_reviewers", row)
-    return rs
+    return shared.add(rs, "default_reviewers", row)

@@ -20,9 +20,7 @@ def environment_key(repository_id: str, uuid: str) -> str:
 def environment(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """An environment; ``type`` is its environment type's name, lower case (test, production)."""
     obj = shared.as_object(obj, "environment")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("environment has no 'uuid'")
+    uuid = shared.need_uuid(obj, "environment")
     kind = shared.text(shared.get(obj, "environment_type", "name"))
     rank = obj.get("rank", shared.get(obj, "environment_type", "rank"))
     row = {
@@ -42,9 +40,7 @@ def environment(obj: dict, *, source: str, repository_id: str) -> RowSet:
 def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """A deployment: a release (a commit) to an environment, its state and result."""
     obj = shared.as_object(obj, "deployment")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("deployment has no 'uuid'")
+    uuid = shared.need_uuid(obj, "deployment")
     env = shared.uuid(obj.get("environment"))
     if env is None:
         raise RowError("deployment has no environment uuid")
@@ -74,5 +70,4 @@ def deployment(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "updated_on": None,
         "json": shared.json(obj),
     }
-    shared.add(rs, "deployments", row)
-    return rs
+    return shared.add(rs, "deployments", row)

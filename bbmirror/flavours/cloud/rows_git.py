@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from bbmirror import rows as shared
-from bbmirror.rows import RowError, RowSet, add_parents, commit_key, status_row
+from bbmirror.rows import RowError, RowSet, add_parents, commit_key, ref_row, status_row
 
 _AUTHOR = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<email>[^<>]*)>\s*$")
 
@@ -100,56 +100,37 @@ def commit_status(
         commit_hash = href.rstrip("/").rsplit("/", 1)[-1] if isinstance(href, str) else None
     if not commit_hash:
         raise RowError("commit status has no commit (context or 'links.commit')")
-    return status_row(
-        obj,
-        source=source,
-        repository_id=repository_id,
-        commit_hash=commit_hash,
-        key=key,
-        refname=obj.get("refname"),
-        times=(
-            shared.time(obj, "created_on", "commit status"),
-            shared.time(obj, "updated_on", "commit status"),
-        ),
-        json_text=shared.json(obj),
-    )
+    row = status_row(obj, key, source, repository_id, commit_hash)
+    row |= {
+        "refname": obj.get("refname"),
+        "created_on": shared.time(obj, "created_on", "commit status"),
+        "updated_on": shared.time(obj, "updated_on", "commit status"),
+        "json": shared.json(obj),
+    }
+    return {"commit_statuses": [row]}
+
+
+def _ref(obj: dict, kind: str, source: str, repository_id: str) -> tuple[dict, dict]:
+    """A branch's or tag's object, checked, and its shared columns (name → target hash)."""
+    obj = shared.as_object(obj, kind)
+    name = shared.need(obj, "name", kind)
+    return obj, ref_row(kind, name, shared.get(obj, "target", "hash"), source, repository_id)
 
 
 def branch(obj: dict, *, source: str, repository_id: str) -> RowSet:
-    obj = shared.as_object(obj, "branch")
-    name = shared.need(obj, "name", "branch")
-    target = shared.get(obj, "target", "hash")
-    row = {
-        "id": f"{repository_id}/branch/{name}",
-        "source": source,
-        "repository_id": repository_id,
-        "name": name,
-        "target_hash": target,
-        "target_id": commit_key(repository_id, target) if target else None,
-        "is_default": None,
-        "json": shared.json(obj),
-    }
-    return {"branches": [row]}
+    obj, row = _ref(obj, "branch", source, repository_id)
+    return {"branches": [{**row, "is_default": None, "json": shared.json(obj)}]}
 
 
 def tag(obj: dict, *, source: str, repository_id: str) -> RowSet:
-    obj = shared.as_object(obj, "tag")
-    name = shared.need(obj, "name", "tag")
-    target = shared.get(obj, "target", "hash")
+    obj, row = _ref(obj, "tag", source, repository_id)
     rs: RowSet = {}
     tagger = obj.get("tagger") if isinstance(obj.get("tagger"), dict) else {}
-    row = {
-        "id": f"{repository_id}/tag/{name}",
-        "source": source,
-        "repository_id": repository_id,
-        "name": name,
-        "target_hash": target,
-        "target_id": commit_key(repository_id, target) if target else None,
+    row |= {
         "date": shared.time(obj, "date", "tag"),
         "message": obj.get("message"),
         "tagger_raw": tagger.get("raw"),
         "tagger_id": shared.ref_user(rs, tagger.get("user"), source),
         "json": shared.json(obj),
     }
-    shared.add(rs, "tags", row)
-    return rs
+    return shared.add(rs, "tags", row)

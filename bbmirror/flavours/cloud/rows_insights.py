@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from bbmirror import rows as shared
-from bbmirror.rows import RowError, RowSet, commit_key
+from bbmirror.rows import RowSet, commit_key
 
 
 def report_key(repository_id: str, commit_hash: str, uuid: str) -> str:
@@ -17,9 +17,7 @@ def report_key(repository_id: str, commit_hash: str, uuid: str) -> str:
 def report(obj: dict, *, source: str, repository_id: str, commit_hash: str) -> RowSet:
     """One code insights report on a commit."""
     obj = shared.as_object(obj, "code insights report")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("code insights report has no 'uuid'")
+    uuid = shared.need_uuid(obj, "code insights report")
     details = obj.get("details")
     rs: RowSet = {}
     shared.add(
@@ -52,9 +50,7 @@ def annotation(
 ) -> RowSet:
     """One annotation of a report (a finding on a path and line)."""
     obj = shared.as_object(obj, "code insights annotation")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("code insights annotation has no 'uuid'")
+    uuid = shared.need_uuid(obj, "code insights annotation")
     rs: RowSet = {}
     shared.add(
         rs,

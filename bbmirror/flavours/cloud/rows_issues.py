@@ -79,8 +79,7 @@ def issue(obj: dict, *, source: str, repository_id: str, origin: str = "api") ->
         "origin": origin,
         "json": shared.json(obj),
     }
-    shared.add(rs, "issues", row)
-    return rs
+    return shared.add(rs, "issues", row)
 
 
 def _issue_id(obj: dict, repository_id: str, issue_id: str | None, what: str) -> str:

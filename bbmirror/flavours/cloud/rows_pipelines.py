@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bbmirror import rows as shared
-from bbmirror.rows import RowError, RowSet, commit_key, pullrequest_key
+from bbmirror.rows import RowSet, commit_key, pullrequest_key
 
 TARGETS = {
     "pipeline_ref_target": "ref",
@@ -26,15 +26,17 @@ def pipeline_key(repository_id: str, uuid: str) -> str:
     return f"{repository_id}/pipeline/{uuid}"
 
 
-def _seconds(obj: dict, start: str | None, end: str | None) -> int | None:
-    given = obj.get("duration_in_seconds")
-    if given is not None:
-        return shared.integer(given, "duration_in_seconds")
-    if not (start and end):
-        return None
-    return max(
-        0, int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
-    )
+def _timing(obj: dict, start_key: str, what: str) -> dict:
+    """A run's or a step's start, completion and duration columns (module docstring)."""
+    start = shared.time(obj, start_key, what)
+    end = shared.time(obj, "completed_on", what)
+    seconds = obj.get("duration_in_seconds")
+    if seconds is not None:
+        seconds = shared.integer(seconds, "duration_in_seconds")
+    elif start and end:
+        elapsed = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+        seconds = max(0, int(elapsed.total_seconds()))
+    return {start_key: start, "completed_on": end, "duration_seconds": seconds}
 
 
 def _trigger(obj: dict) -> str | None:
@@ -49,16 +51,12 @@ def _trigger(obj: dict) -> str | None:
 def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """One run; its creator becomes a ``users`` row."""
     obj = shared.as_object(obj, "pipeline")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("pipeline has no 'uuid'")
+    uuid = shared.need_uuid(obj, "pipeline")
     rs: RowSet = {}
     target = obj.get("target") if isinstance(obj.get("target"), dict) else {}
     sha = shared.get(target, "commit", "hash")
     number = shared.get(target, "pullrequest", "id")
     kind = TARGETS.get(str(target.get("type")), target.get("type"))
-    created = shared.time(obj, "created_on", "pipeline")
-    completed = shared.time(obj, "completed_on", "pipeline")
     row = {
         "id": pipeline_key(repository_id, uuid),
         "source": source,
@@ -76,23 +74,16 @@ def pipeline(obj: dict, *, source: str, repository_id: str) -> RowSet:
         "trigger": _trigger(obj),
         "creator_id": shared.ref_user(rs, obj.get("creator"), source),
         "build_seconds_used": shared.integer(obj.get("build_seconds_used"), "build_seconds_used"),
-        "created_on": created,
-        "completed_on": completed,
-        "duration_seconds": _seconds(obj, created, completed),
+        **_timing(obj, "created_on", "pipeline"),
         "json": shared.json(obj),
     }
-    shared.add(rs, "pipelines", row)
-    return rs
+    return shared.add(rs, "pipelines", row)
 
 
 def pipeline_step(obj: dict, *, source: str, repository_id: str, pipeline_id: str) -> RowSet:
     """One step of a run (not its log)."""
     obj = shared.as_object(obj, "pipeline step")
-    uuid = shared.uuid(obj)
-    if uuid is None:
-        raise RowError("pipeline step has no 'uuid'")
-    started = shared.time(obj, "started_on", "pipeline step")
-    completed = shared.time(obj, "completed_on", "pipeline step")
+    uuid = shared.need_uuid(obj, "pipeline step")
     row = {
         "id": f"{repository_id}/pipeline-step/{uuid}",
         "source": source,
@@ -102,9 +93,7 @@ def pipeline_step(obj: dict, *, source: str, repository_id: str, pipeline_id: st
         "name": obj.get("name"),
         "state": shared.get(obj, "state", "name"),
         "result": shared.get(obj, "state", "result", "name"),
-        "started_on": started,
-        "completed_on": completed,
-        "duration_seconds": _seconds(obj, started, completed),
+        **_timing(obj, "started_on", "pipeline step"),
         "json": shared.json(obj),
     }
     return {"pipeline_steps": [row]}

@@ -38,8 +38,7 @@ def pr_file(
         "lines_removed": _count(obj.get("lines_removed")),
         "json": shared.json(obj),
     }
-    shared.add(rs, "pullrequest_files", row)
-    return rs
+    return shared.add(rs, "pullrequest_files", row)
 
 
 def _count(value: object) -> int | None:

@@ -11,6 +11,7 @@ from bbmirror.engine.streams import (
     TRACKER_POLICY,
     Owned,
     Stream,
+    streams_under,
     using,
 )
 from bbmirror.flavours.cloud import refs as cloud_refs
@@ -25,12 +26,15 @@ from bbmirror.flavours.cloud import rows_prsize as cloud_prsize
 from bbmirror.flavours.cloud import rows_tasks as cloud_tasks
 
 REPO = "repositories/{workspace}/{slug}"
+PR = REPO + "/pullrequests/{number}"
+ISSUE = REPO + "/issues/{number}"
 PR_STATES = tuple(("state", s) for s in ("OPEN", "MERGED", "DECLINED", "SUPERSEDED"))
 
 
 IN_REPO = ("repository_id",)
 IN_PR = ("repository_id", "pullrequest_id")
 IN_ISSUE = ("repository_id", "issue_id")
+IN_COMMIT = ("repository_id", "commit_hash")
 IN_WORKSPACE = ("workspace_id",)
 
 
@@ -38,6 +42,21 @@ IN_WORKSPACE = ("workspace_id",)
 ISSUE_CHILD_POLICY = ((403, DENIED), (404, DELETED), (410, REMOVED))
 # Pipelines (flavours/cloud/pipelines.py): a repository that never ran one may answer 404.
 PIPELINES_POLICY = ((403, DENIED), (404, ABSENT), (410, FAILED))
+
+# A workspace's and a repository's lists, a repository's child lists (of a commit, a run...),
+# and the child lists of one pull request or one issue.
+_workspace_list = streams_under("workspaces/{workspace}", IN_WORKSPACE, scope="workspace_id")
+_repo_list = streams_under(REPO, IN_REPO)
+_repo_child = streams_under(REPO, IN_REPO, mode="children")
+_pr_child = streams_under(PR, IN_PR, mode="children", scope="pullrequest_id", family="pullrequest")
+_issue_child = streams_under(
+    ISSUE, IN_ISSUE, mode="children", scope="issue_id", statuses=ISSUE_CHILD_POLICY, family="issue"
+)
+_TRACKER_LISTS = (
+    ("milestones", cloud_issues.milestone),
+    ("versions", cloud_issues.version),
+    ("components", cloud_issues.component),
+)
 
 
 def _no_comments(pr: dict) -> bool:
@@ -53,22 +72,10 @@ def _stream_list() -> list[Stream]:
             using(cloud_rows.workspace),
             family="team",
         ),
-        Stream(
-            "members",
-            "workspaces/{workspace}/members",
-            "workspace_members",
-            using(cloud_rows.member, *IN_WORKSPACE),
-            scope="workspace_id",
-            family="team",
+        _workspace_list(
+            "members", "members", "workspace_members", cloud_rows.member, family="team"
         ),
-        Stream(
-            "projects",
-            "workspaces/{workspace}/projects",
-            "projects",
-            using(cloud_rows.project, *IN_WORKSPACE),
-            scope="workspace_id",
-            family="project",
-        ),
+        _workspace_list("projects", "projects", "projects", cloud_rows.project, family="project"),
         Stream(
             "repositories",
             "repositories/{workspace}",
@@ -77,33 +84,32 @@ def _stream_list() -> list[Stream]:
             scope="workspace_id",
         ),
         # Branches and tags come in one list, `refs` (§3.18; flavours/cloud/refs.py reads it).
-        Stream("branches", f"{REPO}/refs", "branches", using(cloud_refs.ref, *IN_REPO)),
-        Stream("tags", f"{REPO}/refs", "tags", using(cloud_refs.ref, *IN_REPO)),
-        Stream(
+        _repo_list("branches", "refs", "branches", cloud_refs.ref),
+        _repo_list("tags", "refs", "tags", cloud_refs.ref),
+        # The API lists default reviewers with pull requests (scope `pullrequest`).
+        _repo_list(
             "default_reviewers",
-            f"{REPO}/default-reviewers",
+            "default-reviewers",
             "default_reviewers",
-            using(cloud_rows.default_reviewer, *IN_REPO),
-            family="pullrequest",  # the API lists it with pull requests (scope `pullrequest`)
+            cloud_rows.default_reviewer,
+            family="pullrequest",
         ),
-        Stream(
-            "commits", f"{REPO}/commits", "commits", using(cloud_git.commit, *IN_REPO), mode="heads"
-        ),
-        Stream(
+        _repo_list("commits", "commits", "commits", cloud_git.commit, mode="heads"),
+        _repo_list(
             "pr_feed",  # every PR's activity and comments, newest first (engine/feed.py)
-            f"{REPO}/pullrequests/activity",
+            "pullrequests/activity",
             "pullrequest_activity",
-            using(cloud_feed.feed_entry, *IN_REPO),
+            cloud_feed.feed_entry,
             mode="feed",
             pagelen=50,  # like a PR's own activity list, it refuses more
             owns=(Owned("comments", "repository_id", (("kind", "pullrequest"),)),),
             family="pullrequest",
         ),
-        Stream(
+        _repo_list(
             "pullrequests",
-            f"{REPO}/pullrequests",
             "pullrequests",
-            using(cloud_rows.pullrequest, *IN_REPO),
+            "pullrequests",
+            cloud_rows.pullrequest,
             mode="incremental",
             # Lists omit reviewers and participants unless asked for (`+` sent as %2B).
             params=(*PR_STATES, ("fields", "+values.participants,+values.reviewers")),
@@ -132,111 +138,60 @@ def _stream_list() -> list[Stream]:
             family="pullrequest",
             reconcile_params=PR_STATES,
         ),
-        Stream(
-            "pr_comments",
-            f"{REPO}/pullrequests/{{number}}/comments",
-            "comments",
-            using(cloud_rows.pr_comment, *IN_PR),
-            mode="children",
-            scope="pullrequest_id",
-            skip=_no_comments,
-            family="pullrequest",
+        _pr_child("pr_comments", "comments", "comments", cloud_rows.pr_comment, skip=_no_comments),
+        # The activity endpoint refuses a larger page (400 "Invalid pagelen").
+        _pr_child(
+            "pr_activity", "activity", "pullrequest_activity", cloud_rows.pr_activity, pagelen=50
         ),
-        Stream(
-            "pr_activity",
-            f"{REPO}/pullrequests/{{number}}/activity",
-            "pullrequest_activity",
-            using(cloud_rows.pr_activity, *IN_PR),
-            mode="children",
-            scope="pullrequest_id",
-            pagelen=50,  # the activity endpoint refuses more (400 "Invalid pagelen")
-            family="pullrequest",
-        ),
-        Stream(
-            "pr_commits",
-            f"{REPO}/pullrequests/{{number}}/commits",
-            "pullrequest_commits",
-            using(cloud_git.pr_commit_link, *IN_PR),
-            mode="children",
-            scope="pullrequest_id",
-            family="pullrequest",
-        ),
-        Stream(
+        _pr_child("pr_commits", "commits", "pullrequest_commits", cloud_git.pr_commit_link),
+        # Statuses are keyed by uuid; a PR's list is not all of a commit's (no scope).
+        _pr_child(
             "pr_statuses",
-            f"{REPO}/pullrequests/{{number}}/statuses",
+            "statuses",
             "commit_statuses",
-            using(cloud_git.commit_status, *IN_REPO),
-            mode="children",
-            scope="",  # statuses are keyed by uuid; a PR's list is not all of a commit's
-            family="pullrequest",
+            cloud_git.commit_status,
+            keys=IN_REPO,
+            scope="",
         ),
-        Stream(
+        _repo_child(
             "pr_diffstat",  # the PR's diffstat by its commits, one request (pr_size.py)
-            f"{REPO}/diffstat/{{spec}}",
+            "diffstat/{spec}",
             "pullrequest_files",
-            using(cloud_prsize.pr_file, *IN_PR, "source_commit"),
-            mode="children",
+            cloud_prsize.pr_file,
+            keys=(*IN_PR, "source_commit"),
             scope="pullrequest_id",
             pagelen=500,  # diffstat pages hold up to 500 entries (§3.14)
             family="pullrequest",
         ),
-        Stream(
-            "pr_tasks",
-            f"{REPO}/pullrequests/{{number}}/tasks",
-            "pullrequest_tasks",
-            using(cloud_tasks.pr_task, *IN_PR),
-            mode="children",
-            scope="pullrequest_id",
-            # No skip: task_count counts open tasks only, all-resolved PRs show 0 (rows_tasks.py)
-            family="pullrequest",
-        ),
+        # No skip: task_count counts open tasks only, all-resolved PRs show 0 (rows_tasks.py).
+        _pr_child("pr_tasks", "tasks", "pullrequest_tasks", cloud_tasks.pr_task),
         # Code insights on chosen commits (flavours/cloud/insights.py picks them).
-        Stream(
+        _repo_child(
             "insight_reports",
-            f"{REPO}/commit/{{commit_hash}}/reports",
+            "commit/{commit_hash}/reports",
             "insight_reports",
-            using(cloud_insights.report, "repository_id", "commit_hash"),
-            mode="children",
+            cloud_insights.report,
+            keys=IN_COMMIT,
             scope="commit_id",
             children=("insight_annotations",),
         ),
-        Stream(
+        _repo_child(
             "insight_annotations",
-            f"{REPO}/commit/{{commit_hash}}/reports/{{report_ref}}/annotations",
+            "commit/{commit_hash}/reports/{report_ref}/annotations",
             "insight_annotations",
-            using(cloud_insights.annotation, "repository_id", "commit_hash", "report_id"),
-            mode="children",
+            cloud_insights.annotation,
+            keys=(*IN_COMMIT, "report_id"),
             scope="report_id",
         ),
-        Stream(
-            "milestones",
-            f"{REPO}/milestones",
-            "milestones",
-            using(cloud_issues.milestone, *IN_REPO),
-            statuses=TRACKER_POLICY,
-            family="issue",
+        *(
+            _repo_list(name, name, name, function, statuses=TRACKER_POLICY, family="issue")
+            for name, function in _TRACKER_LISTS
         ),
-        Stream(
-            "versions",
-            f"{REPO}/versions",
-            "versions",
-            using(cloud_issues.version, *IN_REPO),
-            statuses=TRACKER_POLICY,
-            family="issue",
-        ),
-        Stream(
-            "components",
-            f"{REPO}/components",
-            "components",
-            using(cloud_issues.component, *IN_REPO),
-            statuses=TRACKER_POLICY,
-            family="issue",
-        ),
-        Stream(
+        _repo_list(
             "issues",
-            f"{REPO}/issues",
             "issues",
-            using(cloud_issues.issue, *IN_REPO),
+            "issues",
+            cloud_issues.issue,
             mode="incremental",
             cursor="updated_on",
             children=("issue_comments", "issue_changes", "issue_attachments"),
@@ -251,66 +206,42 @@ def _stream_list() -> list[Stream]:
                 ("issue_attachments", "issue_id"),
             ),
         ),
-        Stream(
-            "issue_comments",
-            f"{REPO}/issues/{{number}}/comments",
-            "comments",
-            using(cloud_issues.issue_comment, *IN_ISSUE),
-            mode="children",
-            scope="issue_id",
-            statuses=ISSUE_CHILD_POLICY,
-            family="issue",
+        _issue_child("issue_comments", "comments", "comments", cloud_issues.issue_comment),
+        _issue_child("issue_changes", "changes", "issue_changes", cloud_issues.issue_change),
+        _issue_child(
+            "issue_attachments", "attachments", "issue_attachments", cloud_issues.issue_attachment
         ),
-        Stream(
-            "issue_changes",
-            f"{REPO}/issues/{{number}}/changes",
-            "issue_changes",
-            using(cloud_issues.issue_change, *IN_ISSUE),
-            mode="children",
-            scope="issue_id",
-            statuses=ISSUE_CHILD_POLICY,
-            family="issue",
-        ),
-        Stream(
-            "issue_attachments",
-            f"{REPO}/issues/{{number}}/attachments",
-            "issue_attachments",
-            using(cloud_issues.issue_attachment, *IN_ISSUE),
-            mode="children",
-            scope="issue_id",
-            statuses=ISSUE_CHILD_POLICY,
-            family="issue",
-        ),
-        Stream(  # runs newest first down to what is mirrored (flavours/cloud/pipelines.py)
+        # Runs newest first down to what is mirrored (flavours/cloud/pipelines.py).
+        _repo_list(
             "pipelines",
-            f"{REPO}/pipelines/",
+            "pipelines/",
             "pipelines",
-            using(cloud_pipelines.pipeline, *IN_REPO),
+            cloud_pipelines.pipeline,
             statuses=PIPELINES_POLICY,
             family="pipeline",
         ),
-        Stream(  # a run's steps, read once it is COMPLETED
+        _repo_child(  # a run's steps, read once it is COMPLETED
             "pipeline_steps",
-            f"{REPO}/pipelines/{{pipeline_uuid}}/steps/",
+            "pipelines/{pipeline_uuid}/steps/",
             "pipeline_steps",
-            using(cloud_pipelines.pipeline_step, "repository_id", "pipeline_id"),
-            mode="children",
+            cloud_pipelines.pipeline_step,
+            keys=("repository_id", "pipeline_id"),
             scope="pipeline_id",
             family="pipeline",
         ),
         # Deployments and environments (§3.19: trailing slashes; scope `pipeline`).
-        Stream(
+        _repo_list(
             "environments",
-            f"{REPO}/environments/",
+            "environments/",
             "environments",
-            using(cloud_deploys.environment, *IN_REPO),
+            cloud_deploys.environment,
             family="pipeline",
         ),
-        Stream(
+        _repo_list(
             "deployments",
-            f"{REPO}/deployments/",
+            "deployments/",
             "deployments",
-            using(cloud_deploys.deployment, *IN_REPO),
+            cloud_deploys.deployment,
             family="pipeline",
         ),
     ]

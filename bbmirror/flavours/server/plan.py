@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bbmirror.engine.plan import Level, Plan, Step
-from bbmirror.engine.runner import has_refs
+from bbmirror.engine.plan import Level, Plan, Step, discovery
+from bbmirror.engine.runner import commits_step
 from bbmirror.flavours.server.discovery import nothing_named, projects_named, something_named
 from bbmirror.flavours.server.streams import LIMIT, SERVER_STREAMS
 
@@ -35,32 +35,15 @@ def _pull_requests(repo: Any) -> int:
 DISCOVERY = Level(
     "source",
     (
-        # A failure here fails the run (guard=False): no repository list, nothing to mirror.
-        Step(
-            "all_repositories",
-            when="nothing is named",
-            holds=nothing_named,
-            always=True,
-            guard=False,
-        ),
-        Step(
-            "projects",
-            when=NAMED,
-            holds=projects_named,
-            noop=0,
-            hook="project_objects",
-            always=True,
-            guard=False,
-        ),
-        Step(
+        discovery("all_repositories", when="nothing is named", holds=nothing_named),
+        discovery("projects", when=NAMED, holds=projects_named, noop=0, hook="project_objects"),
+        discovery(
             "repositories",
             after=("projects",),
             when=NAMED,
             holds=something_named,
             noop=0,
             hook="named_repositories",
-            always=True,
-            guard=False,
         ),
     ),
     lambda world: [world],
@@ -83,13 +66,7 @@ LISTS = Level(
 DETAILS = Level(
     "repository details",
     (
-        Step(
-            "commits",
-            after=("branches", "tags"),
-            when="the repository has refs",
-            holds=has_refs,
-            noop=0,
-        ),
+        commits_step(),
         Step(
             "statuses",
             after=("commits",),

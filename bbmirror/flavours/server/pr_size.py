@@ -1,4 +1,4 @@
-"""A Data Center pull request's files and lines, read once per source commit (issue 15).
+"""A Data Center pull request's files and lines, read once per source and target commit.
 
 One request per PR: ``…/pull-requests/{id}/diff?contextLines=0&withComments=false`` carries
 every file with its added and removed lines (``…/changes`` has no lines, so it alone cannot
@@ -6,8 +6,9 @@ size a PR, and both would be two requests). Without context lines a diff is as s
 be. Data Center caps a diff's lines (``page.max.diff.lines``): a truncated diff's cut file has
 NULL lines, and only then is ``…/changes`` asked (one page, ``start`` ignored) for the files
 the diff left out, with NULL lines too; a changes page that is not the last is said in
-``sync_errors``. A changed PR whose source commit did not move is not asked again (its diff
-is the same); a new PR, a backfill, ``--full`` and a re-read after a failure ask.
+``sync_errors``. A changed PR whose source and destination commits did not move is not asked
+again (its diff is the same); a new PR, a backfill, ``--full`` and a re-read after a failure
+ask.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from bbmirror.http import BitbucketError
 DIFF = "pr_diff"
 DIFF_PARAMS = [("contextLines", "0"), ("withComments", "false"), ("whitespace", "show")]
 CHANGES_LIMIT = 1000  # the default hard limit; the server says what it applied
+# The diff is the effective one (§2.10), from the merge base with the target: a move of either
+# end (``fromRef``/``toRef.latestCommit``) may change it.
+_ENDS = ("source_commit", "destination_commit")
 
 
 class DcPrSize(ForcedParents):
@@ -37,10 +41,10 @@ class DcPrSize(ForcedParents):
         if DIFF in backfill:
             return due
         rows = {r["id"]: r for _, rs in parents for r in rs.get(stream.table, ())}
-        stored = self.store.current(stream.table, list(due), ("source_commit",))
+        stored = self.store.current(stream.table, list(due), _ENDS)
         for parent_id, (_, names) in due.items():
             old = stored.get(parent_id)
-            if DIFF in names and old is not None and old[0] == rows[parent_id]["source_commit"]:
+            if DIFF in names and old == tuple(rows[parent_id][c] for c in _ENDS):
                 names.remove(DIFF)
         return {k: v for k, v in due.items() if v[1]}
 

@@ -350,16 +350,12 @@ def jira_keys(text: str | None) -> list[str]:
 def repository_label(obj: dict, *, source: str, repository_id: str) -> RowSet:
     """A label on a repository (``{"name": ...}``); its name is its identity upstream."""
     obj = shared.as_object(obj, "label")
-    name = obj.get("name")
-    if not isinstance(name, str) or not name:
-        raise RowError("label has no 'name'")
+    name = shared.need(obj, "name", "label")
     row = {
-        "id": f"{repository_id}/label/{name}",
+        "id": shared.named_key(repository_id, "label", name),
         "source": source,
         "repository_id": repository_id,
         "name": name,
         "json": shared.dumps(obj),
     }
-    rs: RowSet = {}
-    shared.add(rs, "repository_labels", row)
-    return rs
+    return {"repository_labels": [row]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bbmirror import rows as shared
 from bbmirror.flavours.server.rows import _jira_row, _ms, _user, jira_keys
-from bbmirror.rows import RowSet, add_parents, commit_key, status_row
+from bbmirror.rows import RowSet, add_parents, commit_key, ref_row, status_row
 
 
 def commit(obj: dict, *, source: str, repository_id: str) -> RowSet:
@@ -58,16 +58,8 @@ def ref(obj: dict, *, source: str, repository_id: str, kind: str) -> RowSet:
     """A branch or tag (``kind`` "branch" | "tag"): name → latest commit."""
     obj = shared.as_object(obj, kind)
     name = shared.need(obj, "displayId", kind)
-    target = obj.get("latestCommit")
-    row = {
-        "id": f"{repository_id}/{kind}/{name}",
-        "source": source,
-        "repository_id": repository_id,
-        "name": name,
-        "target_hash": target,
-        "target_id": commit_key(repository_id, target) if target else None,
-        "json": shared.dumps(obj),
-    }
+    row = ref_row(kind, name, obj.get("latestCommit"), source, repository_id)
+    row["json"] = shared.dumps(obj)
     if kind == "branch":
         row["is_default"] = int(bool(obj.get("isDefault")))
         return {"branches": [row]}
@@ -79,16 +71,14 @@ def build_status(obj: dict, *, source: str, repository_id: str, commit_hash: str
     obj = shared.as_object(obj, "build status")
     key = shared.need(obj, "key", "build status")
     added = _ms(obj, "dateAdded", "build status")
-    return status_row(
-        obj,
-        source=source,
-        repository_id=repository_id,
-        commit_hash=commit_hash,
-        key=key,
-        refname=obj.get("ref"),
-        times=(added, _ms(obj, "updatedDate", "build status") or added),
-        json_text=shared.dumps(obj),
-    )
+    row = status_row(obj, key, source, repository_id, commit_hash)
+    row |= {
+        "refname": obj.get("ref"),
+        "created_on": added,
+        "updated_on": _ms(obj, "updatedDate", "build status") or added,
+        "json": shared.dumps(obj),
+    }
+    return {"commit_statuses": [row]}
 
 
 def pr_commit_link(obj: dict, *, source: str, repository_id: str, pullrequest_id: str) -> RowSet:

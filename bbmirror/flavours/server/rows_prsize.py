@@ -68,9 +68,7 @@ def diff_file(
         "lines_removed": None if cut else removed,
         "json": shared.json({k: v for k, v in obj.items() if k != "hunks"}),  # not the lines' text
     }
-    rs: RowSet = {}
-    shared.add(rs, "pullrequest_files", row)
-    return rs
+    return {"pullrequest_files": [row]}
 
 
 def truncated(obj: dict) -> bool:
@@ -105,6 +103,4 @@ def change_file(
         "lines_removed": None,
         "json": shared.json(obj),
     }
-    rs: RowSet = {}
-    shared.add(rs, "pullrequest_files", row)
-    return rs
+    return {"pullrequest_files": [row]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bbmirror.engine.streams import ABSENT, DELETED, DENIED, Owned, Stream, using
+from bbmirror.engine.streams import ABSENT, DELETED, DENIED, Owned, Stream, streams_under, using
 from bbmirror.flavours.server import rows, rows_git, rows_prsize
 
 API = "rest/api/1.0"
@@ -13,6 +13,10 @@ LIMIT = 1000  # ask for big pages; the server clamps and says what it applied (ย
 
 IN_REPO = ("repository_id",)
 IN_PR = ("repository_id", "pullrequest_id")
+
+# A repository's lists, and one pull request's child lists.
+_repo_list = streams_under(REPO, IN_REPO, pagelen=LIMIT)
+_pr_child = streams_under(PR, IN_PR, mode="children", scope="pullrequest_id", family="pullrequest")
 
 
 def _stream_list() -> list[Stream]:
@@ -50,24 +54,11 @@ def _stream_list() -> list[Stream]:
             using(rows_git.ref, *IN_REPO, kind="branch"),
             pagelen=LIMIT,
         ),
-        Stream(
-            "labels",
-            REPO + "/labels",
-            "repository_labels",
-            using(rows.repository_label, *IN_REPO),
-            pagelen=LIMIT,
-        ),
+        _repo_list("labels", "labels", "repository_labels", rows.repository_label),
         Stream(
             "tags", REPO + "/tags", "tags", using(rows_git.ref, *IN_REPO, kind="tag"), pagelen=LIMIT
         ),
-        Stream(
-            "commits",
-            REPO + "/commits",
-            "commits",
-            using(rows_git.commit, *IN_REPO),
-            mode="ranges",
-            pagelen=LIMIT,
-        ),
+        _repo_list("commits", "commits", "commits", rows_git.commit, mode="ranges"),
         Stream(
             "statuses",
             "rest/build-status/1.0/commits/{commit_hash}",
@@ -77,11 +68,11 @@ def _stream_list() -> list[Stream]:
             scope="",  # one commit's statuses; keyed by commit and build key
             pagelen=LIMIT,
         ),
-        Stream(
+        _repo_list(
             "pullrequests",
-            REPO + "/pull-requests",
+            "pull-requests",
             "pullrequests",
-            using(rows.pullrequest, *IN_REPO),
+            rows.pullrequest,
             mode="newest",
             params=(("state", "ALL"), ("order", "NEWEST")),
             cursor="updated_on",
@@ -103,16 +94,13 @@ def _stream_list() -> list[Stream]:
                 ("pullrequest_files", "pullrequest_id"),
                 ("pullrequest_tasks", "pullrequest_id"),
             ),
-            pagelen=LIMIT,
             family="pullrequest",
         ),
-        Stream(
+        _pr_child(
             "pr_activity",
-            PR + "/activities",
+            "activities",
             "pullrequest_activity",
-            using(rows.activity, *IN_PR),
-            mode="children",
-            scope="pullrequest_id",
+            rows.activity,
             # Activities are the only complete source of comments; a comment no longer in any
             # thread was deleted (ยง3.2 4f).
             owns=(
@@ -120,26 +108,17 @@ def _stream_list() -> list[Stream]:
                 Owned("pullrequest_tasks", "pullrequest_id"),
             ),
             pagelen=LIMIT,
-            family="pullrequest",
         ),
-        Stream(
-            "pr_diff",  # files and lines in one request, once per source commit (pr_size.py)
-            PR + "/diff",
+        # Files and lines in one request, once per source and target commit (pr_size.py).
+        _pr_child(
+            "pr_diff",
+            "diff",
             "pullrequest_files",
-            using(rows_prsize.diff_file, *IN_PR, "source_commit"),
-            mode="children",
-            scope="pullrequest_id",
-            family="pullrequest",
+            rows_prsize.diff_file,
+            keys=(*IN_PR, "source_commit"),
         ),
-        Stream(
-            "pr_commits",
-            PR + "/commits",
-            "pullrequest_commits",
-            using(rows_git.pr_commit_link, *IN_PR),
-            mode="children",
-            scope="pullrequest_id",
-            pagelen=LIMIT,
-            family="pullrequest",
+        _pr_child(
+            "pr_commits", "commits", "pullrequest_commits", rows_git.pr_commit_link, pagelen=LIMIT
         ),
         Stream(
             "pr_jira",

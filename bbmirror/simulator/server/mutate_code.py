@@ -120,6 +120,26 @@ def force_push(world: DcWorld, repo: DcRepository, branch: str, rng: random.Rand
     return [new]
 
 
+def merge_into(
+    world: DcWorld, repo: DcRepository, branch: str, sha: str, rng: random.Random
+) -> str:
+    """Merge ``sha`` into ``branch``: Data Center rescopes the open PRs targeting it.
+
+    Their ``toRef.latestCommit`` moves, and what the merge brought in leaves their commits and
+    diff (same-repository PRs, as ``_moved``). Not one of the random mutations: the generated
+    and mutated worlds stay as they were.
+    """
+    t = _now(world, rng)
+    message = f"Merge commit '{sha[:11]}' into {branch}"
+    repo.branches[branch] = _commit(
+        world, repo, [repo.branches[branch], sha], t, message, _user(world, rng)
+    )
+    for pr in repo.pull_requests.values():
+        if pr.state == "OPEN" and pr.from_repo_id == repo.id and pr.to_branch == branch:
+            _rescope(world, repo, pr, t, pr.from_commit)
+    return repo.branches[branch]
+
+
 def create_branch(world: DcWorld, repo: DcRepository, name: str, at: str | None = None) -> str:
     repo.branches[name] = at or repo.branches[repo.default_branch]
     world.tick()
