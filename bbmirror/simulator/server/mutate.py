@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from bbmirror.simulator.common.mix import apply_mix, pick
+from bbmirror.simulator.common.mix import apply_mix, on_one, pick
 from bbmirror.simulator.common.pools import (
     PATHS,
     markdown,
@@ -184,12 +184,10 @@ def _op_reopen(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | 
     return f"reopen PR {repo.slug}#{pr.id}"
 
 
-def _op_delete_pr(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
-    pr = _any_pr(repo, rng)
-    if pr is None:
-        return None
-    delete_pr(world, repo, pr)
-    return f"delete PR {repo.slug}#{pr.id}"
+_op_delete_pr = on_one(
+    lambda repo: repo.pull_requests.values(), delete_pr, "delete PR {repo.slug}#{item.id}",
+    with_rng=False,
+)  # fmt: skip
 
 
 def _op_push(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
