@@ -238,7 +238,9 @@ def _op_force_push(world: World, repo: Repository, rng: random.Random) -> str | 
     return f"force-push {len(made)} commits to {repo.full_name}:{branch}"
 
 
-def _create_ref_op(kind: str, create: Callable[..., object], name: Callable[..., str]) -> Op:
+def _create_ref_op(
+    kind: str, create: Callable[..., object], name: Callable[[random.Random], str]
+) -> Op:
     """A new branch or tag (a random ``name(rng)`` not taken yet) at a random branch head."""
 
     def op(world: World, repo: Repository, rng: random.Random) -> str | None:
