@@ -6,6 +6,7 @@ Registered on the ``bbmirror`` group by ``cli.py``; kept apart so that module st
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -211,18 +212,7 @@ def _webhooks(world, app, base_url, url, secret_env, every, seed, kind="cloud"):
 @click.option("--webhooks", is_flag=True, help="Changes arrive by webhook; the poll is rare.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @friendly
-def demo(
-    db: str,
-    size: str,
-    seed: int,
-    every: float,
-    changes: int,
-    cycles: int | None,
-    port: int,
-    issue_tracker_removed: bool,
-    webhooks: bool,
-    debug: bool,
-) -> None:
+def demo(db: str, debug: bool, **options: Any) -> None:
     """Simulate Bitbucket, mirror it into DB (default demo.db), serve it, keep it fresh.
 
     \b
@@ -237,15 +227,4 @@ def demo(
     """
     from bbmirror.demo import run_demo
 
-    run_demo(
-        db,
-        size=size,
-        seed=seed,
-        every=every,
-        changes=changes,
-        cycles=cycles,
-        port=port,
-        say=click.echo,
-        issue_tracker_removed=issue_tracker_removed,
-        webhooks=webhooks,
-    )
+    run_demo(db, say=click.echo, **options)  # the options above are run_demo's keywords

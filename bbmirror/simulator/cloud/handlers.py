@@ -27,6 +27,8 @@ from bbmirror.simulator.cloud.world import (
 )
 from bbmirror.simulator.common.responses import JSONResponse
 
+Handler = Callable[[Call], Response]
+
 
 def gone(c: Call) -> Response:
     if c.config.legacy_workspace_apis:
@@ -149,34 +151,29 @@ def get_issue(c: Call) -> Response:
     return c.json(render_issues.issue(c.world, repo, found, c.base, html=c.html))
 
 
-def issue_comments(c: Call) -> Response:
-    repo, i = c.issue()
-    return c.page(
-        i.comments, lambda x: render_issues.issue_comment(c.world, repo, i, x, c.base, c.html)
-    )
+def _issue_items(attr: str, show: Callable, param: str, what: str) -> tuple[Handler, Handler]:
+    """The list and the one-item handlers of an issue's comments or changes (same paging,
+    same 404): ``GET …/issues/{id}/{attr}`` and ``GET …/issues/{id}/{attr}/{param}``."""
+
+    def listing(c: Call) -> Response:
+        repo, i = c.issue()
+        return c.page(getattr(i, attr), lambda x: show(c.world, repo, i, x, c.base, c.html))
+
+    def one(c: Call) -> Response:
+        repo, i = c.issue()
+        wanted = str(c.params[param])
+        found = next((x for x in getattr(i, attr) if str(x.id) == wanted), None)
+        if found is None:
+            raise ApiError(404, f"{what} not found")
+        return c.json(show(c.world, repo, i, found, c.base, c.html))
+
+    return listing, one
 
 
-def issue_comment(c: Call) -> Response:
-    repo, i = c.issue()
-    found = next((x for x in i.comments if x.id == c.params["cid"]), None)
-    if found is None:
-        raise ApiError(404, "Comment not found")
-    return c.json(render_issues.issue_comment(c.world, repo, i, found, c.base, c.html))
-
-
-def issue_changes(c: Call) -> Response:
-    repo, i = c.issue()
-    return c.page(
-        i.changes, lambda x: render_issues.issue_change(c.world, repo, i, x, c.base, c.html)
-    )
-
-
-def issue_change(c: Call) -> Response:
-    repo, i = c.issue()
-    found = next((x for x in i.changes if str(x.id) == c.params["chid"]), None)
-    if found is None:
-        raise ApiError(404, "Change not found")
-    return c.json(render_issues.issue_change(c.world, repo, i, found, c.base, c.html))
+issue_comments, issue_comment = _issue_items(
+    "comments", render_issues.issue_comment, "cid", "Comment"
+)
+issue_changes, issue_change = _issue_items("changes", render_issues.issue_change, "chid", "Change")
 
 
 def attachments(c: Call) -> Response:
@@ -206,7 +203,7 @@ def one_time_file(c: Call) -> Response:
     return Response(content, media_type=ctype)
 
 
-def _named_list(kind: str) -> Callable[[Call], Response]:
+def _named_list(kind: str) -> Handler:
     table = render.NAMED_PATHS[kind]
 
     def handler(c: Call) -> Response:
@@ -217,7 +214,7 @@ def _named_list(kind: str) -> Callable[[Call], Response]:
     return handler
 
 
-def _named_one(kind: str) -> Callable[[Call], Response]:
+def _named_one(kind: str) -> Handler:
     table = render.NAMED_PATHS[kind]
 
     def handler(c: Call) -> Response:

@@ -122,39 +122,29 @@ def make_report(
 # -- rendering and handlers -------------------------------------------------------------------
 
 
+def _fields(model: object, names: str) -> dict:
+    """The named attributes, in the API's order (the model and the API name them alike)."""
+    return {name: getattr(model, name) for name in names.split()}
+
+
 def render_report(r: InsightReport) -> dict:
     return {
         "type": "report",
-        "uuid": r.uuid,
-        "external_id": r.external_id,
-        "title": r.title,
-        "details": r.details,
-        "report_type": r.report_type,
-        "reporter": r.reporter,
-        "link": r.link,
-        "result": r.result,
+        **_fields(r, "uuid external_id title details report_type reporter link result"),
         "data": [dict(d) for d in r.data],
         "remote_link_enabled": False,
-        "created_on": r.created_on,
-        "updated_on": r.updated_on,
+        **_fields(r, "created_on updated_on"),
     }
+
+
+ANNOTATION_FIELDS = (
+    "uuid external_id annotation_type path line summary details severity result created_on"
+    " updated_on"
+)
 
 
 def render_annotation(a: Annotation) -> dict:
-    return {
-        "type": "report_annotation",
-        "uuid": a.uuid,
-        "external_id": a.external_id,
-        "annotation_type": a.annotation_type,
-        "path": a.path,
-        "line": a.line,
-        "summary": a.summary,
-        "details": a.details,
-        "severity": a.severity,
-        "result": a.result,
-        "created_on": a.created_on,
-        "updated_on": a.updated_on,
-    }
+    return {"type": "report_annotation", **_fields(a, ANNOTATION_FIELDS)}
 
 
 def _reports_of(c) -> list[InsightReport]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bbmirror.simulator.cloud import deploys, pipelines
 from bbmirror.simulator.cloud.history import member_uuids
@@ -59,7 +59,7 @@ from bbmirror.simulator.cloud.world import (
     Repository,
     World,
 )
-from bbmirror.simulator.common.mix import apply_mix, pick
+from bbmirror.simulator.common.mix import Op, apply_mix, on_one, pick
 from bbmirror.simulator.common.pools import (
     SENTENCES,
 )
@@ -72,8 +72,12 @@ def _open_prs(repo: Repository) -> list[PullRequest]:
     return [pr for pr in repo.pullrequests.values() if pr.state == "OPEN"]
 
 
+def _issues(repo: Repository) -> Iterable[Issue]:
+    return repo.issues.values() if repo.has_issues else ()
+
+
 def _issue(repo: Repository, rng: random.Random) -> Issue | None:
-    return pick(rng, repo.issues.values()) if repo.has_issues else None
+    return pick(rng, _issues(repo))
 
 
 def _op_comment_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -108,30 +112,26 @@ def _participant_state(pr: PullRequest, user: str) -> str | None:
     return next((p.state for p in pr.participants if p.user_uuid == user), None)
 
 
-def _op_approve(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = pick(rng, _open_prs(repo))
-    user = pr and _voter(world, repo, pr, rng, "approved")
-    if not user:
-        return None
-    approve_pr(world, repo, pr, user, rng)
-    return f"approve PR {repo.full_name}#{pr.id}"
+def _vote_op(vote: Callable[..., object], state: str, said: str) -> Op:
+    """An open PR gets a vote (``approve_pr``, ``request_changes``) from someone whose
+    participant state is not ``state`` yet."""
+
+    def op(world: World, repo: Repository, rng: random.Random) -> str | None:
+        pr = pick(rng, _open_prs(repo))
+        user = pr and _voter(world, repo, pr, rng, state)
+        if not user:
+            return None
+        vote(world, repo, pr, user, rng)
+        return said.format(repo=repo, item=pr)
+
+    return op
 
 
-def _op_request_changes(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = pick(rng, _open_prs(repo))
-    user = pr and _voter(world, repo, pr, rng, "changes_requested")
-    if not user:
-        return None
-    request_changes(world, repo, pr, user, rng)
-    return f"request changes on PR {repo.full_name}#{pr.id}"
-
-
-def _op_update_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = pick(rng, _open_prs(repo))
-    if pr is None:
-        return None
-    update_pr(world, repo, pr, rng)
-    return f"update PR {repo.full_name}#{pr.id}"
+_op_approve = _vote_op(approve_pr, "approved", "approve PR {repo.full_name}#{item.id}")
+_op_request_changes = _vote_op(
+    request_changes, "changes_requested", "request changes on PR {repo.full_name}#{item.id}"
+)
+_op_update_pr = on_one(_open_prs, update_pr, "update PR {repo.full_name}#{item.id}")
 
 
 def _op_open_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -139,20 +139,8 @@ def _op_open_pr(world: World, repo: Repository, rng: random.Random) -> str | Non
     return f"open PR {repo.full_name}#{pr.id}"
 
 
-def _op_merge_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = pick(rng, _open_prs(repo))
-    if pr is None:
-        return None
-    merge = merge_pr(world, repo, pr, rng)
-    return f"merge PR {repo.full_name}#{pr.id} as {merge.hash[:12]}"
-
-
-def _op_decline_pr(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = pick(rng, _open_prs(repo))
-    if pr is None:
-        return None
-    decline_pr(world, repo, pr, rng)
-    return f"decline PR {repo.full_name}#{pr.id}"
+_op_merge_pr = on_one(_open_prs, merge_pr, "merge PR {repo.full_name}#{item.id} as {done.hash:.12}")
+_op_decline_pr = on_one(_open_prs, decline_pr, "decline PR {repo.full_name}#{item.id}")
 
 
 def _op_open_issue(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -184,32 +172,36 @@ def _owners(repo: Repository) -> list[Owner]:
     return found
 
 
-def _op_edit_comment(world: World, repo: Repository, rng: random.Random) -> str | None:
-    owner = pick(rng, _owners(repo))
-    comment = owner and pick(rng, [c for c in owner.comments if not c.deleted])
-    if not comment:
-        return None
-    edit_comment(world, comment, rng, owner)
-    return f"edit comment {comment.id}"
+def comment_ops(owners: Callable[[Repository], list[Owner]]) -> tuple[Op, Op]:
+    """Edit, and delete, a comment of one of ``owners(repo)`` (the random mix: PRs and issues;
+    the webhook mix: PRs only)."""
+
+    def edit(world: World, repo: Repository, rng: random.Random) -> str | None:
+        owner = pick(rng, owners(repo))
+        comment = owner and pick(rng, [c for c in owner.comments if not c.deleted])
+        if not comment:
+            return None
+        edit_comment(world, comment, rng, owner)
+        return f"edit comment {comment.id}"
+
+    def delete(world: World, repo: Repository, rng: random.Random) -> str | None:
+        owner = pick(rng, owners(repo))
+        if owner is None:
+            return None
+        replied = {c.parent_id for c in owner.comments}
+        comment = pick(rng, [c for c in owner.comments if not (c.deleted and c.id in replied)])
+        if comment is None:
+            return None
+        soft = delete_comment(world, owner, comment)
+        return f"{'soft' if soft else 'hard'}-delete comment {comment.id}"
+
+    return edit, delete
 
 
-def _op_delete_comment(world: World, repo: Repository, rng: random.Random) -> str | None:
-    owner = pick(rng, _owners(repo))
-    if owner is None:
-        return None
-    replied = {c.parent_id for c in owner.comments}
-    comment = pick(rng, [c for c in owner.comments if not (c.deleted and c.id in replied)])
-    if comment is None:
-        return None
-    soft = delete_comment(world, owner, comment)
-    return f"{'soft' if soft else 'hard'}-delete comment {comment.id}"
+_op_edit_comment, _op_delete_comment = comment_ops(_owners)
 
 
-def _op_vote(world: World, repo: Repository, rng: random.Random) -> str | None:
-    issue = _issue(repo, rng)
-    if issue is None:
-        return None
-    return f"vote on issue {repo.full_name}#{issue.id}: {vote_issue(world, repo, issue, rng)}"
+_op_vote = on_one(_issues, vote_issue, "vote on issue {repo.full_name}#{item.id}: {done}")
 
 
 def _op_watch(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -222,12 +214,7 @@ def _op_watch(world: World, repo: Repository, rng: random.Random) -> str | None:
     return f"{'watch' if watch else 'unwatch'} issue {repo.full_name}#{issue.id}"
 
 
-def _op_attach(world: World, repo: Repository, rng: random.Random) -> str | None:
-    issue = _issue(repo, rng)
-    if issue is None:
-        return None
-    a = attach_file(world, repo, issue, rng)
-    return f"attach {a.name} to issue {repo.full_name}#{issue.id}"
+_op_attach = on_one(_issues, attach_file, "attach {done.name} to issue {repo.full_name}#{item.id}")
 
 
 def _op_push(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -251,12 +238,31 @@ def _op_force_push(world: World, repo: Repository, rng: random.Random) -> str | 
     return f"force-push {len(made)} commits to {repo.full_name}:{branch}"
 
 
-def _op_create_branch(world: World, repo: Repository, rng: random.Random) -> str | None:
-    name = f"spike/{rng.choice(SENTENCES).split()[0].lower().strip('.,:')}-{rng.randint(1, 9999)}"
-    if name in repo.branches:
-        return None
-    create_branch(world, repo, name, rng.choice(list(repo.branches.values())), rng)
-    return f"create branch {repo.full_name}:{name}"
+def _create_ref_op(
+    kind: str, create: Callable[..., object], name: Callable[[random.Random], str]
+) -> Op:
+    """A new branch or tag (a random ``name(rng)`` not taken yet) at a random branch head."""
+
+    def op(world: World, repo: Repository, rng: random.Random) -> str | None:
+        new = name(rng)
+        if new in (repo.branches if kind == "branch" else repo.tags):
+            return None
+        create(world, repo, new, target=rng.choice(list(repo.branches.values())), rng=rng)
+        return f"create {kind} {repo.full_name}:{new}"
+
+    return op
+
+
+def _spike(rng: random.Random) -> str:
+    return f"spike/{rng.choice(SENTENCES).split()[0].lower().strip('.,:')}-{rng.randint(1, 9999)}"
+
+
+def _version(rng: random.Random) -> str:
+    return f"v{rng.randint(2, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 50)}"
+
+
+_op_create_branch = _create_ref_op("branch", create_branch, _spike)
+_op_create_tag = _create_ref_op("tag", create_tag, _version)
 
 
 def _op_delete_branch(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -270,20 +276,7 @@ def _op_delete_branch(world: World, repo: Repository, rng: random.Random) -> str
     return f"delete branch {repo.full_name}:{name} ({len(removed)} commits dropped)"
 
 
-def _op_create_tag(world: World, repo: Repository, rng: random.Random) -> str | None:
-    name = f"v{rng.randint(2, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 50)}"
-    if name in repo.tags:
-        return None
-    create_tag(world, repo, name, rng, rng.choice(list(repo.branches.values())))
-    return f"create tag {repo.full_name}:{name}"
-
-
-def _op_delete_tag(world: World, repo: Repository, rng: random.Random) -> str | None:
-    name = pick(rng, repo.tags)
-    if name is None:
-        return None
-    delete_tag(world, repo, name, rng)
-    return f"delete tag {repo.full_name}:{name}"
+_op_delete_tag = on_one(lambda repo: repo.tags, delete_tag, "delete tag {repo.full_name}:{item}")
 
 
 def _op_status(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -292,12 +285,9 @@ def _op_status(world: World, repo: Repository, rng: random.Random) -> str | None
     return f"status {status.key}={status.state} on {repo.full_name}@{sha[:12]}"
 
 
-def _op_delete_issue(world: World, repo: Repository, rng: random.Random) -> str | None:
-    issue = _issue(repo, rng)
-    if issue is None:
-        return None
-    delete_issue(world, repo, issue)
-    return f"delete issue {repo.full_name}#{issue.id}"
+_op_delete_issue = on_one(
+    _issues, delete_issue, "delete issue {repo.full_name}#{item.id}", with_rng=False
+)
 
 
 def _op_rename(world: World, repo: Repository, rng: random.Random) -> str | None:
@@ -317,7 +307,6 @@ def _op_settings(world: World, repo: Repository, rng: random.Random) -> str | No
     return f"change settings of {repo.full_name}"
 
 
-Op = Callable[[World, Repository, random.Random], str | None]
 OPERATIONS: tuple[tuple[Op, float], ...] = (
     (_op_comment_pr, 20),
     (_op_comment_issue, 12),

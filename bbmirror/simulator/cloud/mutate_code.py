@@ -127,20 +127,34 @@ def push_commits(
         raise ValueError(f"no branch {branch!r} in {repo.full_name}")
     if n < 1:
         raise ValueError("push at least one commit")
-    user, raw = _author(world, repo, rng, author_uuid)
-    head = repo.branches[branch]
+    author = _author(world, repo, rng, author_uuid)
+    made, t = _new_head(world, repo, branch, repo.branches[branch], n, author, rng)
+    repo.size += rng.randint(100, 20_000)
+    _follow_branch(repo, branch, t, rewritten=False)
+    return made
+
+
+def _new_head(
+    world: World,
+    repo: Repository,
+    branch: str,
+    parent: str,
+    n: int,
+    author: tuple[str | None, str],
+    rng: random.Random,
+) -> tuple[list[Commit], str]:
+    """``n`` new commits in a row on ``parent`` become ``branch``'s head (a push, a force-push);
+    returns them and the last one's time."""
     made: list[Commit] = []
     t = world.clock
     for _ in range(n):
         t = _now(world, rng)
-        commit = _make_commit(repo, [head], t, commit_message(rng), user, raw, rng)
-        head = commit.hash
+        commit = _make_commit(repo, [parent], t, commit_message(rng), *author, rng)
+        parent = commit.hash
         made.append(commit)
-    repo.branches[branch] = head
+    repo.branches[branch] = parent
     repo.updated_on = t
-    repo.size += rng.randint(100, 20_000)
-    _follow_branch(repo, branch, t, rewritten=False)
-    return made
+    return made, t
 
 
 def _protected(repo: Repository, branch: str) -> str | None:
@@ -183,16 +197,8 @@ def force_push(world: World, repo: Repository, branch: str, rng: random.Random) 
         base = parents[0]
     if base == head:
         raise ValueError(f"{branch} has nothing to rewrite")
-    user, raw = _author(world, repo, rng, None)
-    made: list[Commit] = []
-    t = world.clock
-    for _ in range(rng.randint(1, 3)):
-        t = _now(world, rng)
-        commit = _make_commit(repo, [base], t, commit_message(rng), user, raw, rng)
-        base = commit.hash
-        made.append(commit)
-    repo.branches[branch] = base
-    repo.updated_on = t
+    author = _author(world, repo, rng, None)
+    made, t = _new_head(world, repo, branch, base, rng.randint(1, 3), author, rng)
     _follow_branch(repo, branch, t, rewritten=True)
     collect_garbage(repo)
     return made
@@ -206,11 +212,7 @@ def create_branch(
     rng: random.Random | None = None,
 ) -> str:
     """Create a branch at ``target`` (default: the main branch head); returns the target."""
-    if name in repo.branches:
-        raise ValueError(f"branch {name!r} exists")
-    target = target or repo.branches[repo.mainbranch]
-    if target not in repo.commits:
-        raise ValueError(f"no commit {target!r}")
+    target = _new_ref_target(repo, repo.branches, "branch", name, target)
     repo.branches[name] = target
     repo.updated_on = _now(world, rng)
     return target
@@ -220,18 +222,7 @@ def delete_branch(
     world: World, repo: Repository, name: str, rng: random.Random | None = None
 ) -> list[str]:
     """Delete a branch; returns the commits that became unreachable and were dropped."""
-    if name not in repo.branches:
-        raise ValueError(f"no branch {name!r} in {repo.full_name}")
-    reason = _protected(repo, name)
-    if reason is None and any(
-        pr.state == "OPEN" and pr.source_branch == name for pr in repo.pullrequests.values()
-    ):
-        reason = "an open pull request comes from it"
-    if reason:
-        raise ValueError(f"cannot delete {name}: {reason}")
-    del repo.branches[name]
-    repo.updated_on = _now(world, rng)
-    return collect_garbage(repo)
+    return _drop_ref(world, repo, repo.branches, "branch", name, rng)
 
 
 def create_tag(
@@ -242,11 +233,7 @@ def create_tag(
     target: str | None = None,
 ) -> Tag:
     """Tag a commit (default: the main branch head); about half are annotated."""
-    if name in repo.tags:
-        raise ValueError(f"tag {name!r} exists")
-    target = target or repo.branches[repo.mainbranch]
-    if target not in repo.commits:
-        raise ValueError(f"no commit {target!r}")
+    target = _new_ref_target(repo, repo.tags, "tag", name, target)
     t = _now(world, rng)
     tag = Tag(name, target)
     if rng.random() < 0.5:
@@ -262,9 +249,39 @@ def delete_tag(
     world: World, repo: Repository, name: str, rng: random.Random | None = None
 ) -> list[str]:
     """Delete a tag; returns the commits that became unreachable and were dropped."""
-    if name not in repo.tags:
-        raise ValueError(f"no tag {name!r} in {repo.full_name}")
-    del repo.tags[name]
+    return _drop_ref(world, repo, repo.tags, "tag", name, rng)
+
+
+def _branch_stays(repo: Repository, name: str) -> str | None:
+    """Why a branch cannot be deleted: it is protected, or an open pull request comes from it."""
+    reason = _protected(repo, name)
+    if reason is None and any(
+        pr.state == "OPEN" and pr.source_branch == name for pr in repo.pullrequests.values()
+    ):
+        reason = "an open pull request comes from it"
+    return reason
+
+
+def _new_ref_target(repo: Repository, refs: dict, kind: str, name: str, target: str | None) -> str:
+    """Where a new branch or tag points (default: the main branch head); its name is free."""
+    if name in refs:
+        raise ValueError(f"{kind} {name!r} exists")
+    target = target or repo.branches[repo.mainbranch]
+    if target not in repo.commits:
+        raise ValueError(f"no commit {target!r}")
+    return target
+
+
+def _drop_ref(
+    world: World, repo: Repository, refs: dict, kind: str, name: str, rng: random.Random | None
+) -> list[str]:
+    """Remove a branch or tag, then collect the commits no ref reaches any more."""
+    if name not in refs:
+        raise ValueError(f"no {kind} {name!r} in {repo.full_name}")
+    reason = _branch_stays(repo, name) if kind == "branch" else None
+    if reason:
+        raise ValueError(f"cannot delete {name}: {reason}")
+    del refs[name]
     repo.updated_on = _now(world, rng)
     return collect_garbage(repo)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from functools import partial
 
 from bbmirror.simulator.cloud.history import author_raw, member_uuids
 from bbmirror.simulator.cloud.mutate_code import (
@@ -115,16 +116,27 @@ def _participant(pr: PullRequest, user_uuid: str) -> Participant:
     return p
 
 
-def _vote(
-    world: World, pr: PullRequest, user_uuid: str, kind: str, rng: random.Random | None
+VOTE_STATES = {"approval": "approved", "changes_requested": "changes_requested"}  # kind: state
+
+
+def vote_pr(
+    world: World,
+    repo: Repository,
+    pr: PullRequest,
+    user_uuid: str,
+    rng: random.Random | None = None,
+    *,
+    kind: str,
 ) -> Participant:
+    """Approve (replacing a change request) or request changes (withdrawing an approval), as
+    ``kind`` says; a no-op if that vote stands already."""
     _require_open(pr)
     if user_uuid not in world.users:
         raise ValueError(f"unknown user {user_uuid}")
     if user_uuid == pr.author_uuid:
         raise ValueError("authors cannot approve or request changes on their own PR")
     p = _participant(pr, user_uuid)
-    state = "approved" if kind == "approval" else "changes_requested"
+    state = VOTE_STATES[kind]
     if p.state == state:
         return p
     t = _now(world, rng)
@@ -135,26 +147,8 @@ def _vote(
     return p
 
 
-def approve_pr(
-    world: World,
-    repo: Repository,
-    pr: PullRequest,
-    user_uuid: str,
-    rng: random.Random | None = None,
-) -> Participant:
-    """Approve (replacing a change request); a no-op if already approved."""
-    return _vote(world, pr, user_uuid, "approval", rng)
-
-
-def request_changes(
-    world: World,
-    repo: Repository,
-    pr: PullRequest,
-    user_uuid: str,
-    rng: random.Random | None = None,
-) -> Participant:
-    """Request changes (withdrawing an approval); a no-op if already requested."""
-    return _vote(world, pr, user_uuid, "changes_requested", rng)
+approve_pr = partial(vote_pr, kind="approval")
+request_changes = partial(vote_pr, kind="changes_requested")
 
 
 def comment_pr(

@@ -13,6 +13,7 @@ from bbmirror.rows import to_utc
 from bbmirror.simulator.cloud import pipelines
 from bbmirror.simulator.cloud.deploys import deploys_expected
 from bbmirror.simulator.cloud.diffstat import file_row, pr_changes
+from bbmirror.simulator.cloud.render import NAMED_PATHS
 from bbmirror.simulator.cloud.tasks import expected_tasks
 from bbmirror.simulator.cloud.world import World
 from bbmirror.simulator.common.oracle import QUERIES, actual, compare
@@ -75,11 +76,9 @@ def expected(world: World, source: str = SOURCE) -> dict[str, dict[str, tuple]]:
         deploys_expected(exp, repo)
         if not repo.has_issues:
             continue
-        for kind, table in (("milestone", repo.milestones), ("version", repo.versions)):
-            for item in table.values():
-                exp[f"{kind}s"][f"{rid}/{kind}/{item.id}"] = (item.name,)
-        for item in repo.components.values():
-            exp["components"][f"{rid}/component/{item.id}"] = (item.name,)
+        for kind, table in NAMED_PATHS.items():  # milestones, versions, components
+            for item in getattr(repo, table).values():
+                exp[table][f"{rid}/{kind}/{item.id}"] = (item.name,)
         for issue in repo.issues.values():
             key = f"{rid}/issue/{issue.id}"
             exp["issues"][key] = (

@@ -159,7 +159,7 @@ def commit_status(
     }
 
 
-def _pr_links(repo: Repository, pr_id: int, base: str, html: str) -> tuple[str, str]:
+def pr_links(repo: Repository, pr_id: int, base: str, html: str) -> tuple[str, str]:
     return (
         f"{_repo_api(base, repo)}/pullrequests/{pr_id}",
         f"{_repo_html(html, repo)}/pull-requests/{pr_id}",
@@ -170,7 +170,7 @@ def pullrequest_ref(
     world: World, repo: Repository, pr: PullRequest, base: str, html: str = HTML_BASE
 ) -> Doc:
     """The condensed PR embedded in comments and activity ``{type, id, title, links}``."""
-    api, web = _pr_links(repo, pr.id, base, html)
+    api, web = pr_links(repo, pr.id, base, html)
     return {
         "type": "pullrequest",
         "id": pr.id,
@@ -214,7 +214,7 @@ def pullrequest(
     html: str = HTML_BASE,
 ) -> Doc:
     """A pull request (§3.11); ``reviewers``/``participants`` only when asked for."""
-    api, web = _pr_links(repo, pr.id, base, html)
+    api, web = pr_links(repo, pr.id, base, html)
     doc: Doc = {
         "type": "pullrequest",
         "id": pr.id,
@@ -268,13 +268,10 @@ def pr_comment(
     world: World, repo: Repository, pr: PullRequest, c: Comment, base: str, html: str = HTML_BASE
 ) -> Doc:
     """A ``pullrequest_comment``, soft-deleted ones included (§3.12)."""
-    api, web = _pr_links(repo, pr.id, base, html)
+    api, web = pr_links(repo, pr.id, base, html)
     doc = {"type": "pullrequest_comment", **_comment_base(world, c, base, html)}
     doc["pullrequest"] = pullrequest_ref(world, repo, pr, base, html)
-    doc["links"] = {
-        "self": _href(f"{api}/comments/{c.id}"),
-        "html": _href(f"{web}/_/diff#comment-{c.id}"),
-    }
+    doc["links"] = comment_links(api, web, c.id)
     if c.inline is not None:
         doc["inline"] = {
             "from": c.inline.get("from"),
@@ -285,14 +282,17 @@ def pr_comment(
         }
         doc["links"]["code"] = _href(f"{api}/diff/{quote(doc['inline']['path'])}")
     if c.parent_id is not None:
-        doc["parent"] = {
-            "id": c.parent_id,
-            "links": {
-                "self": _href(f"{api}/comments/{c.parent_id}"),
-                "html": _href(f"{web}/_/diff#comment-{c.parent_id}"),
-            },
-        }
+        doc["parent"] = {"id": c.parent_id, "links": comment_links(api, web, c.parent_id)}
     return doc
+
+
+def comment_links(api: str, web: str, comment_id: int) -> dict:
+    """A PR comment's links, wherever it is named (itself, a reply's parent, a task's comment);
+    ``api`` and ``web`` are the PR's own URLs (``pr_links``)."""
+    return {
+        "self": _href(f"{api}/comments/{comment_id}"),
+        "html": _href(f"{web}/_/diff#comment-{comment_id}"),
+    }
 
 
 def find_comment(pr: PullRequest, comment_id: int | None) -> Comment | None:

@@ -28,7 +28,8 @@ from __future__ import annotations
 import random
 
 from bbmirror.rows import to_utc
-from bbmirror.simulator.cloud.render import _href, _repo_api, _repo_html, rendered, user_by_uuid
+from bbmirror.simulator.cloud.render import _href, rendered, user_by_uuid
+from bbmirror.simulator.cloud.render_pr import comment_links, pr_links
 from bbmirror.simulator.cloud.world import PrTask, PullRequest, Repository, World
 from bbmirror.simulator.common.clock import iso, to_us
 
@@ -96,8 +97,7 @@ def _generated(world: World, pr: PullRequest, rng: random.Random, state: str) ->
 
 def render_task(world: World, repo: Repository, pr: PullRequest, t: PrTask, base: str, html: str):
     """A ``pullrequest_comment_task`` (a ``pullrequest_task`` with its comment, if any)."""
-    api = f"{_repo_api(base, repo)}/pullrequests/{pr.id}"
-    web = f"{_repo_html(html, repo)}/pull-requests/{pr.id}"
+    api, web = pr_links(repo, pr.id, base, html)
     doc: Doc = {
         "id": t.id,
         "created_on": t.created_on,
@@ -111,13 +111,7 @@ def render_task(world: World, repo: Repository, pr: PullRequest, t: PrTask, base
         "links": {"self": _href(f"{api}/tasks/{t.id}"), "html": _href(f"{web}/tasks/{t.id}")},
     }
     if t.comment_id is not None:
-        doc["comment"] = {
-            "id": t.comment_id,
-            "links": {
-                "self": _href(f"{api}/comments/{t.comment_id}"),
-                "html": _href(f"{web}/_/diff#comment-{t.comment_id}"),
-            },
-        }
+        doc["comment"] = {"id": t.comment_id, "links": comment_links(api, web, t.comment_id)}
     return doc
 
 

@@ -15,9 +15,8 @@ import random
 from typing import Any
 
 from bbmirror.simulator.cloud import mutate, render, render_pr
-from bbmirror.simulator.cloud.mutate_issues import delete_comment, edit_comment
 from bbmirror.simulator.cloud.world import PullRequest, Repository, World
-from bbmirror.simulator.common.mix import apply_mix, pick
+from bbmirror.simulator.common.mix import apply_mix
 
 Snapshot = dict[str, Any]
 
@@ -142,29 +141,11 @@ def _pr_events(world: World, repo: Repository, pr: PullRequest, old: dict | None
 # -- activity that sends webhooks ------------------------------------------------------------
 
 
-def _pr_comment_owner(repo: Repository, rng: random.Random) -> PullRequest | None:
-    return pick(rng, [pr for pr in repo.pullrequests.values() if pr.comments])
+def _commented_prs(repo: Repository) -> list[PullRequest]:
+    return [pr for pr in repo.pullrequests.values() if pr.comments]
 
 
-def _op_edit_pr_comment(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pr_comment_owner(repo, rng)
-    comment = pr and pick(rng, [c for c in pr.comments if not c.deleted])
-    if not comment:
-        return None
-    edit_comment(world, comment, rng, pr)
-    return f"edit comment {comment.id}"
-
-
-def _op_delete_pr_comment(world: World, repo: Repository, rng: random.Random) -> str | None:
-    pr = _pr_comment_owner(repo, rng)
-    if pr is None:
-        return None
-    replied = {c.parent_id for c in pr.comments}
-    comment = pick(rng, [c for c in pr.comments if not (c.deleted and c.id in replied)])
-    if comment is None:
-        return None
-    delete_comment(world, pr, comment)
-    return f"delete comment {comment.id}"
+_op_edit_pr_comment, _op_delete_pr_comment = mutate.comment_ops(_commented_prs)
 
 
 # The mutations Cloud sends webhooks for (pull requests, their comments and votes, pushes and

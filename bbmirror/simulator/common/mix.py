@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -33,3 +33,30 @@ def apply_mix(
         if description:
             done.append(description)
     return done
+
+
+Op = Callable[[Any, Any, random.Random], str | None]
+
+
+def on_one(
+    candidates: Callable[[Any], Iterable],
+    act: Callable[..., Any],
+    said: str,
+    *,
+    with_rng: bool = True,
+) -> Op:
+    """An operation on one item drawn from ``candidates(repo)``, none to draw: no change.
+
+    It calls ``act(world, repo, item, rng)`` (``act(world, repo, item)`` ``with_rng=False``)
+    and describes itself with ``said``, formatted with ``repo``, ``item`` and what ``act``
+    returned as ``done``: the common shape of both flavours' mutations, written once.
+    """
+
+    def op(world: Any, repo: Any, rng: random.Random) -> str | None:
+        item = pick(rng, candidates(repo))
+        if item is None:
+            return None
+        done = act(world, repo, item, rng) if with_rng else act(world, repo, item)
+        return said.format(repo=repo, item=item, done=done)
+
+    return op

@@ -15,6 +15,7 @@ from bbmirror.simulator.server.call import (
     Doc,
     _log,
 )
+from bbmirror.simulator.server.pulls import commit_page
 
 # RestBuildStats: state → field (CANCELLED and UNKNOWN exist since 7.x/8.x; zero when unused).
 STAT_STATES = {
@@ -183,13 +184,7 @@ def commits(c: Call) -> Response:
     if merges != "include":
         want = merges == "only"
         order = [s for s in order if (len(repo.commits[s].parents) > 1) == want]
-    extra: Doc = {}
-    if c.flag("withCounts"):
-        authors = {repo.commits[s].author_email for s in order}
-        extra = {"authorCount": len(authors), "totalCount": len(order)}
-    return c.page(
-        order, lambda s: render.commit(c.world, repo.commits[s], c.base), "commits", **extra
-    )
+    return commit_page(c, repo, order)
 
 
 def get_commit(c: Call) -> Response:

@@ -12,9 +12,9 @@ returns False. Pushing to a branch rescopes every open PR from it; the target's 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from bbmirror.simulator.common.mix import apply_mix, pick
+from bbmirror.simulator.common.mix import apply_mix, on_one, pick
 from bbmirror.simulator.common.pools import (
     PATHS,
     markdown,
@@ -77,8 +77,12 @@ def _open(repo: DcRepository) -> list[DcPullRequest]:
     return [pr for pr in repo.pull_requests.values() if pr.state == "OPEN"]
 
 
+def _prs(repo: DcRepository) -> Iterable[DcPullRequest]:
+    return repo.pull_requests.values()
+
+
 def _any_pr(repo: DcRepository, rng: random.Random) -> DcPullRequest | None:
-    return pick(rng, repo.pull_requests.values())
+    return pick(rng, _prs(repo))
 
 
 def _op_comment(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
@@ -184,12 +188,7 @@ def _op_reopen(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | 
     return f"reopen PR {repo.slug}#{pr.id}"
 
 
-def _op_delete_pr(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:
-    pr = _any_pr(repo, rng)
-    if pr is None:
-        return None
-    delete_pr(world, repo, pr)
-    return f"delete PR {repo.slug}#{pr.id}"
+_op_delete_pr = on_one(_prs, delete_pr, "delete PR {repo.slug}#{item.id}", with_rng=False)
 
 
 def _op_push(world: DcWorld, repo: DcRepository, rng: random.Random) -> str | None:

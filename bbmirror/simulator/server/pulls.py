@@ -17,6 +17,7 @@ from bbmirror.simulator.server.call import (
 from bbmirror.simulator.server.world import (
     PR_STATES,
     DcParticipant,
+    DcRepository,
     jira_keys,
 )
 
@@ -91,7 +92,11 @@ def activities(c: Call) -> Response:
 
 def pr_commits(c: Call) -> Response:
     repo, pr = c.pr()
-    shas = [s for s in pr.commit_ids if s in repo.commits]
+    return commit_page(c, repo, [s for s in pr.commit_ids if s in repo.commits])
+
+
+def commit_page(c: Call, repo: DcRepository, shas: list[str]) -> Response:
+    """A page of commits (a repository's log, a PR's commits), with ``withCounts`` answered."""
     extra: Doc = {}
     if c.flag("withCounts"):
         authors = {repo.commits[s].author_email for s in shas}
