@@ -23,34 +23,18 @@ import time
 from pathlib import Path
 
 from bbmirror.store.db import Store
+from bbmirror.store.tombstones import unreachable_sql
 
 OUT = Path("bench-results")
 WHEN = "2026-11-29T00:00:00+00:00"
 
-OLD_SQL = """
-    UPDATE commits SET deleted_at = :when
-    WHERE repository_id = :repo AND deleted_at IS NULL
-      AND hash NOT IN (
-        WITH RECURSIVE
-          pr_roots(short) AS (
-            SELECT source_commit FROM pullrequests
-            WHERE repository_id = :repo AND deleted_at IS NULL
-            UNION SELECT destination_commit FROM pullrequests
-            WHERE repository_id = :repo AND deleted_at IS NULL
-            UNION SELECT merge_commit FROM pullrequests
-            WHERE repository_id = :repo AND deleted_at IS NULL
-          ),
-          reach(hash) AS (
-            SELECT value FROM json_each(:heads)
-            UNION
-            SELECT c.hash FROM commits c JOIN pr_roots r
-              ON c.repository_id = :repo AND substr(c.hash, 1, length(r.short)) = r.short
-            UNION
-            SELECT p.parent_hash FROM commit_parents p
-            JOIN reach r ON p.commit_id = :repo || '/' || r.hash
-          )
-        SELECT hash FROM reach
-      )"""
+# The joins before key ranges (issue 11): a prefix scan per PR root and a parent lookup by
+# commit_id, timed in the same statement frame as today's (tombstones.unreachable_sql).
+OLD_SQL = unreachable_sql(
+    """commits c JOIN pr_roots r
+  ON c.repository_id = :repo AND substr(c.hash, 1, length(r.short)) = r.short""",
+    """commit_parents p JOIN reach r ON p.commit_id = :repo || '/' || r.hash""",
+)
 
 
 def build(path: Path, repos: int, commits: int, prs: int, seed: int) -> dict[str, list[str]]:

@@ -15,6 +15,42 @@ from typing import TYPE_CHECKING, Any
 from bbmirror.rows import to_utc
 from bbmirror.store.tables import TABLES
 
+# Both joins are primary-key ranges: a commit's id is ``repo/hash``, its parents'
+# ``repo/hash/...``; hashes are lowercase hex, so ``'g'`` ends a prefix and ``'0'`` follows ``'/'``.
+PR_ROOT_JOIN = """pr_roots r JOIN commits c
+  ON c.id >= :repo || '/' || r.short AND c.id < :repo || '/' || r.short || 'g'"""
+PARENT_JOIN = """reach r JOIN commit_parents p
+  ON p.id >= :repo || '/' || r.hash || '/' AND p.id < :repo || '/' || r.hash || '0'"""
+
+
+def unreachable_sql(pr_root_join: str, parent_join: str) -> str:
+    """The tombstoning UPDATE, given how a PR's short hash and a commit's parents are found.
+
+    The joins are parameters so the benchmark can time the earlier joins in the same frame.
+    The CTE sits inside the subquery: Python's sqlite3 reports rowcount -1 for a statement
+    that starts with WITH, even when it is an UPDATE.
+    """
+    return f"""
+        UPDATE commits SET deleted_at = :when
+        WHERE repository_id = :repo AND deleted_at IS NULL
+          AND hash NOT IN (
+            WITH RECURSIVE
+              pr_roots(short) AS (
+                SELECT source_commit FROM pullrequests
+                WHERE repository_id = :repo AND deleted_at IS NULL
+                UNION SELECT destination_commit FROM pullrequests
+                WHERE repository_id = :repo AND deleted_at IS NULL
+                UNION SELECT merge_commit FROM pullrequests
+                WHERE repository_id = :repo AND deleted_at IS NULL
+              ),
+              reach(hash) AS (
+                SELECT value FROM json_each(:heads)
+                UNION SELECT c.hash FROM {pr_root_join}
+                UNION SELECT p.parent_hash FROM {parent_join}
+              )
+            SELECT hash FROM reach
+          )"""
+
 
 class Tombstones:
     """The Store's tombstone methods (mixed into ``Store``)."""
@@ -63,37 +99,10 @@ class Tombstones:
 
         Roots are the given heads (branches and tags) plus the commits live pull requests
         point at: Bitbucket keeps those reachable even once their branch is gone. PR objects
-        carry 12-character hashes, matched by prefix. Both joins are primary-key ranges (a
-        commit's id is ``repo/hash``, its parents' ``repo/hash/...``; hashes are lowercase hex,
-        so ``'g'`` ends a prefix and ``'0'`` follows ``'/'``): no scan per root or per step.
+        carry 12-character hashes, matched by prefix. Both joins are primary-key ranges
+        (``PR_ROOT_JOIN``, ``PARENT_JOIN``): no scan per root or per step.
         """
-        # The CTE sits inside the subquery: Python's sqlite3 reports rowcount -1 for a
-        # statement that starts with WITH, even when it is an UPDATE.
-        sql = """
-            UPDATE commits SET deleted_at = :when
-            WHERE repository_id = :repo AND deleted_at IS NULL
-              AND hash NOT IN (
-                WITH RECURSIVE
-                  pr_roots(short) AS (
-                    SELECT source_commit FROM pullrequests
-                    WHERE repository_id = :repo AND deleted_at IS NULL
-                    UNION SELECT destination_commit FROM pullrequests
-                    WHERE repository_id = :repo AND deleted_at IS NULL
-                    UNION SELECT merge_commit FROM pullrequests
-                    WHERE repository_id = :repo AND deleted_at IS NULL
-                  ),
-                  reach(hash) AS (
-                    SELECT value FROM json_each(:heads)
-                    UNION
-                    SELECT c.hash FROM pr_roots r JOIN commits c
-                      ON c.id >= :repo || '/' || r.short AND c.id < :repo || '/' || r.short || 'g'
-                    UNION
-                    SELECT p.parent_hash FROM reach r JOIN commit_parents p
-                      ON p.id >= :repo || '/' || r.hash || '/'
-                      AND p.id < :repo || '/' || r.hash || '0'
-                  )
-                SELECT hash FROM reach
-              )"""
+        sql = unreachable_sql(PR_ROOT_JOIN, PARENT_JOIN)
         args = {
             "when": to_utc(when),
             "repo": repository_id,
