@@ -204,14 +204,13 @@ def _values(node: dict, ctx: dict) -> dict:
     values = dict(ctx)
     if "id" in node:
         values["id"] = node["id"]
-    if isinstance(node.get("uuid"), str):
-        values["uuid"] = _quote(node["uuid"], "")
-    if isinstance(node.get("hash"), str):
-        values["hash"] = node["hash"]
-    if isinstance(node.get("name"), str):
-        values["name"] = _quote(node["name"], "/")
-    path = _get(node, ("inline", "path"))
-    if isinstance(path, str):
+    if isinstance(uuid := node.get("uuid"), str):
+        values["uuid"] = _quote(uuid, "")
+    if isinstance(commit := node.get("hash"), str):
+        values["hash"] = commit
+    if isinstance(name := node.get("name"), str):
+        values["name"] = _quote(name, "/")
+    if "inline" in node and isinstance(path := _get(node, ("inline", "path")), str):
         values["path"] = _quote(path, "/")
     slug = node.get("username") or node.get("slug")
     if isinstance(slug, str):
@@ -247,7 +246,7 @@ def _compact_links(links: Any, kind: str, node: dict, ctx: dict) -> Any:
 
 def _rebuild_links(names: list, kind: str, values: dict) -> dict:
     extra = names[-1] if names and isinstance(names[-1], dict) else None
-    filled = {**values, **(extra or {})}
+    filled = {**values, **extra} if extra else values
     templates = TEMPLATES[kind]
     return {name: {"href": templates[name].format_map(filled)} for name in names if name != extra}
 
