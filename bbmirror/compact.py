@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -363,27 +364,20 @@ def _put(node: dict, path: tuple[str, ...], value: Any) -> dict:
 def _scan(node: dict | list, name: str, base: dict) -> bool:
     """Guess ``base`` from the first fitting (link name, href), depth first (checked later);
     True once it is complete."""
-    if isinstance(node, list):
-        for value in node:
-            if (
-                type(value) not in _LEAVES
-                and isinstance(value, dict | list)
-                and _scan(value, name, base)
-            ):
+    if isinstance(node, dict):
+        href = node.get("href")
+        if isinstance(href, str):
+            if "api" not in base and (match := _API.match(href)):
+                base["api"] = match.group(1)
+            if "repo" not in base and (match := _REPO.search(href)):
+                base["repo"] = match.group(1)
+            if "web" not in base and name == "html":
+                parts = urlsplit(href)
+                base["web"] = f"{parts.scheme}://{parts.netloc}"
+            if len(base) == 3:
                 return True
-        return False
-    href = node.get("href")
-    if isinstance(href, str):
-        if "api" not in base and (match := _API.match(href)):
-            base["api"] = match.group(1)
-        if "repo" not in base and (match := _REPO.search(href)):
-            base["repo"] = match.group(1)
-        if "web" not in base and name == "html":
-            parts = urlsplit(href)
-            base["web"] = f"{parts.scheme}://{parts.netloc}"
-        if len(base) == 3:
-            return True
-    for key, value in node.items():
+    children = node.items() if isinstance(node, dict) else zip(repeat(name), node)
+    for key, value in children:
         if (
             type(value) not in _LEAVES
             and isinstance(value, dict | list)
