@@ -21,6 +21,8 @@ meaning (DESIGN principle 3). What the stored JSON looks like after compaction:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from itertools import repeat
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -124,19 +126,31 @@ _MISSING = object()
 _FULL_HASH = re.compile(r"/commits?/([0-9a-f]{40})$")
 _API = re.compile(r"^(.*?)/(?:repositories|users|workspaces)/")
 _REPO = re.compile(r"/repositories/([^/?#]+/[^/?#]+)")
+# DUPLICATES as key tuples, and the keys an object needs for any of them to apply: most
+# objects have none, and are not looked into.
+_DUP_PATHS = [(i, tuple(p.split(".")), tuple(s.split("."))) for i, (p, s) in enumerate(DUPLICATES)]
+_DUP_HEADS = frozenset(path[0] for _, path, _ in _DUP_PATHS)
+# The kinds _context reads ids from (besides its keys): an object with neither adds nothing.
+_CTX_KINDS = frozenset({"repository", "pullrequest", "issue"})
+# What JSON holds besides objects and lists: nothing to walk into (one set lookup per value).
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 def compact(obj: Any) -> Any:
     """``obj`` without derivable links and duplicates, or ``obj`` itself if nothing drops."""
     if not isinstance(obj, dict):
         return obj
-    base = _guess_base(obj)
-    out = _walk(obj, base, _kind(obj, ""), forward=True)
-    if out == obj:
+    base: dict = {}  # the API base, web base and repository the links are built on
+    _scan(obj, "", base)
+    out = _forward(obj, base, _kind(obj, ""))
+    if out is obj or out == obj:
         return obj
     kept = {k: v for k, v in base.items() if CLOUD.get(k) != v}
     out = {**out, "_links": kept}
-    return out if rebuild(out) == obj else obj
+    try:
+        return out if rebuild(out) == obj else obj
+    except (KeyError, IndexError, TypeError, ValueError):
+        return obj  # a form that cannot even be rebuilt is no form to store
 
 
 def rebuild(obj: Any) -> Any:
@@ -145,14 +159,18 @@ def rebuild(obj: Any) -> Any:
         return obj
     out = dict(obj)
     base = {**CLOUD, **out.pop("_links")}
-    return _walk(out, base, _kind(out, ""), forward=False)
+    return _back(out, base, _kind(out, ""))
 
 
-# -- the walk ----------------------------------------------------------------------------------
+# -- the walks ---------------------------------------------------------------------------------
 
 
 def _context(node: dict, ctx: dict, kind: str) -> dict:
     """The template values inside ``node``: its repository, PR and issue ids."""
+    if kind not in _CTX_KINDS and not (
+        "repository" in node or "pullrequest" in node or "pull_request" in node or "issue" in node
+    ):
+        return ctx  # nothing below can add a value
     found = {}
     repo = node.get("repository")
     if isinstance(repo, dict) and isinstance(repo.get("full_name"), str):
@@ -177,141 +195,193 @@ def _kind(node: Any, fallback: str) -> str:
     return kind if isinstance(kind, str) else fallback
 
 
+@lru_cache(maxsize=8192)
+def _quote(text: str, safe: str) -> str:
+    """``quote``, remembered: the same uuids and names recur in every row."""
+    return quote(text, safe=safe)
+
+
 def _values(node: dict, ctx: dict) -> dict:
     values = dict(ctx)
     if "id" in node:
         values["id"] = node["id"]
-    if isinstance(node.get("uuid"), str):
-        values["uuid"] = quote(node["uuid"], safe="")
-    if isinstance(node.get("hash"), str):
-        values["hash"] = node["hash"]
-    if isinstance(node.get("name"), str):
-        values["name"] = quote(node["name"])
-    path = _get(node, "inline.path")
-    if isinstance(path, str):
-        values["path"] = quote(path)
+    if isinstance(uuid := node.get("uuid"), str):
+        values["uuid"] = _quote(uuid, "")
+    if isinstance(commit := node.get("hash"), str):
+        values["hash"] = commit
+    if isinstance(name := node.get("name"), str):
+        values["name"] = _quote(name, "/")
+    if "inline" in node and isinstance(path := _get(node, ("inline", "path")), str):
+        values["path"] = _quote(path, "/")
     slug = node.get("username") or node.get("slug")
     if isinstance(slug, str):
         values["slug"] = slug
     return values
 
 
-def _fill(template: str, values: dict) -> str | None:
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return None
-
-
-def _compact_links(links: Any, kind: str, values: dict) -> Any:
-    """The list form of ``links`` when every href follows from ``values``, else ``links``."""
+def _compact_links(links: Any, kind: str, node: dict, ctx: dict) -> Any:
+    """The list form of ``links`` when every href follows from ``node``, else ``links``."""
     templates = TEMPLATES.get(kind)
     if not templates or not isinstance(links, dict) or not links:
         return links
+    values = _values(node, ctx)
     extra: dict = {}
     if kind == "commit" and len(str(values.get("hash", ""))) < 40:
-        match = _FULL_HASH.search(str(_get(links, "self.href", "")))
+        match = _FULL_HASH.search(str(_get(links, ("self", "href"), "")))
         if match is None or not match.group(1).startswith(str(values.get("hash"))):
             return links
         extra = {"hash": match.group(1)}
-    filled = {**values, **extra}
+    filled = {**values, **extra} if extra else values
     for name, link in links.items():
-        if name not in templates or not isinstance(link, dict) or list(link) != ["href"]:
+        template = templates.get(name)
+        if template is None or not isinstance(link, dict) or len(link) != 1 or "href" not in link:
             return links
-        if _fill(templates[name], filled) != link["href"]:
+        try:
+            href = template.format_map(filled)
+        except (KeyError, IndexError, ValueError):
+            href = None  # a value is missing: only a null href matches, and the check decides
+        if href != link["href"]:
             return links
     return [*links, extra] if extra else list(links)
 
 
 def _rebuild_links(names: list, kind: str, values: dict) -> dict:
     extra = names[-1] if names and isinstance(names[-1], dict) else None
-    filled = {**values, **(extra or {})}
+    filled = {**values, **extra} if extra else values
     templates = TEMPLATES[kind]
-    return {name: {"href": templates[name].format(**filled)} for name in names if name != extra}
+    return {name: {"href": templates[name].format_map(filled)} for name in names if name != extra}
 
 
-def _walk(node: Any, ctx: dict, kind: str, forward: bool) -> Any:
-    """Compact (``forward``) or rebuild one value whose kind is ``kind``."""
+def _forward(node: dict, ctx: dict, kind: str) -> dict:
+    """``node`` compacted; ``node`` itself when nothing in it changes (no copy to make)."""
+    ctx = _context(node, ctx, kind)
+    out = None
+    for key, value in node.items():
+        if type(value) in _LEAVES:
+            continue
+        if key == "links":
+            new = _compact_links(value, kind, node, ctx)
+        elif isinstance(value, dict):
+            typed = value.get("type")
+            new = _forward(value, ctx, typed if isinstance(typed, str) else f"{kind}.{key}")
+        elif isinstance(value, list):
+            new = _forward_list(value, ctx, f"{kind}.{key}")
+        else:
+            continue
+        if new is not value:
+            if out is None:
+                out = dict(node)
+            out[key] = new
+    if out is None:
+        out = node
+    if _DUP_HEADS.isdisjoint(node):
+        return out
+    dropped = []
+    for index, path, same_as in _DUP_PATHS:
+        if path[0] in out:
+            value = _get(out, path, _MISSING)
+            if value is not _MISSING and value == _get(out, same_as, _MISSING):
+                out = _drop(out, path)
+                dropped.append(index)
+    if dropped:
+        out["_dup"] = dropped  # out is a new dict: _drop copies what it changes
+    return out
+
+
+def _forward_list(items: list, ctx: dict, kind: str) -> list:
+    """Each item compacted; ``items`` itself when none changes."""
+    out = None
+    for index, value in enumerate(items):
+        if type(value) in _LEAVES:
+            continue
+        if isinstance(value, dict):
+            new = _forward(value, ctx, _kind(value, kind))
+        elif isinstance(value, list):
+            new = _forward_list(value, ctx, kind)
+        else:
+            continue
+        if new is not value:
+            if out is None:
+                out = list(items)
+            out[index] = new
+    return items if out is None else out
+
+
+def _back(node: Any, ctx: dict, kind: str) -> Any:
+    """Rebuild one value whose kind is ``kind``."""
     if isinstance(node, list):
-        return [_walk(v, ctx, _kind(v, kind), forward) for v in node]
+        return [v if type(v) in _LEAVES else _back(v, ctx, _kind(v, kind)) for v in node]
     if not isinstance(node, dict):
         return node
     ctx = _context(node, ctx, kind)
     out = {}
     for key, value in node.items():
-        if key == "links" and forward:
-            out[key] = _compact_links(value, kind, _values(node, ctx))
+        if type(value) in _LEAVES:
+            if key != "_dup":
+                out[key] = value
         elif key == "links" and isinstance(value, list):
             out[key] = _rebuild_links(value, kind, _values(node, ctx))
-        elif key == "_dup" and not forward:
+        elif key == "_dup":
             continue
-        elif isinstance(value, dict | list):
-            out[key] = _walk(value, ctx, _kind(value, f"{kind}.{key}"), forward)
+        elif isinstance(value, dict):
+            typed = value.get("type")
+            out[key] = _back(value, ctx, typed if isinstance(typed, str) else f"{kind}.{key}")
+        elif isinstance(value, list):
+            out[key] = _back(value, ctx, f"{kind}.{key}")
         else:
             out[key] = value
-    if forward:
-        dropped = []
-        for index, (path, same_as) in enumerate(DUPLICATES):
-            value = _get(out, path, _MISSING)
-            if value is not _MISSING and value == _get(out, same_as, _MISSING):
-                out = _drop(out, path)
-                dropped.append(index)
-        if dropped:
-            out["_dup"] = dropped
-    else:
-        for index in reversed(node.get("_dup", [])):
-            path, same_as = DUPLICATES[index]
-            out = _put(out, path, _get(out, same_as))
+    for index in reversed(node.get("_dup", [])):
+        _, path, same_as = _DUP_PATHS[index]
+        out = _put(out, path, _get(out, same_as))
     return out
 
 
 # -- paths and guesses ---------------------------------------------------------------------------
 
 
-def _get(node: Any, path: str, default: Any = None) -> Any:
-    for key in path.split("."):
+def _get(node: Any, path: tuple[str, ...], default: Any = None) -> Any:
+    for key in path:
         if not isinstance(node, dict) or key not in node:
             return default
         node = node[key]
     return node
 
 
-def _drop(node: dict, path: str) -> dict:
-    head, _, rest = path.partition(".")
-    if not rest:
+def _drop(node: dict, path: tuple[str, ...]) -> dict:
+    head = path[0]
+    if len(path) == 1:
         return {k: v for k, v in node.items() if k != head}
-    return {**node, head: _drop(node[head], rest)}
+    return {**node, head: _drop(node[head], path[1:])}
 
 
-def _put(node: dict, path: str, value: Any) -> dict:
-    head, _, rest = path.partition(".")
-    if not rest:
+def _put(node: dict, path: tuple[str, ...], value: Any) -> dict:
+    head = path[0]
+    if len(path) == 1:
         return {**node, head: value}
-    return {**node, head: _put(node.get(head, {}), rest, value)}
+    return {**node, head: _put(node.get(head, {}), path[1:], value)}
 
 
-def _hrefs(node: Any, name: str = "") -> list[tuple[str, str]]:
-    """Every (link name, href) in the object, depth first."""
-    if isinstance(node, list):
-        return [h for v in node for h in _hrefs(v, name)]
-    if not isinstance(node, dict):
-        return []
-    found = [(name, node["href"])] if isinstance(node.get("href"), str) else []
-    for key, value in node.items():
-        if isinstance(value, dict | list):
-            found += _hrefs(value, key)
-    return found
-
-
-def _guess_base(obj: dict) -> dict:
-    """API base, web base and repository the object's links are built on (checked later)."""
-    base: dict = {}
-    for name, href in _hrefs(obj):
-        if "api" not in base and (match := _API.match(href)):
-            base["api"] = match.group(1)
-        if "repo" not in base and (match := _REPO.search(href)):
-            base["repo"] = match.group(1)
-        if "web" not in base and name == "html":
-            parts = urlsplit(href)
-            base["web"] = f"{parts.scheme}://{parts.netloc}"
-    return base
+def _scan(node: dict | list, name: str, base: dict) -> bool:
+    """Guess ``base`` from the first fitting (link name, href), depth first (checked later);
+    True once it is complete."""
+    if isinstance(node, dict):
+        href = node.get("href")
+        if isinstance(href, str):
+            if "api" not in base and (match := _API.match(href)):
+                base["api"] = match.group(1)
+            if "repo" not in base and (match := _REPO.search(href)):
+                base["repo"] = match.group(1)
+            if "web" not in base and name == "html":
+                parts = urlsplit(href)
+                base["web"] = f"{parts.scheme}://{parts.netloc}"
+            if len(base) == 3:
+                return True
+    children = node.items() if isinstance(node, dict) else zip(repeat(name), node)
+    for key, value in children:
+        if (
+            type(value) not in _LEAVES
+            and isinstance(value, dict | list)
+            and _scan(value, key, base)
+        ):
+            return True
+    return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from urllib.parse import urlsplit
 
 import pytest
 import realcorpus
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bbmirror import rows
-from bbmirror.compact import compact, rebuild
+from bbmirror.compact import _API, _REPO, _scan, compact, rebuild
 from bbmirror.store import Store
 from bbmirror.store.slim import rebuild_row
 
@@ -255,3 +256,62 @@ def test_on_bitbucket_org_only_the_repository_is_kept_for_the_links():
     assert stored["_links"] == {"repo": "ws/repo"}
     assert stored["links"] == ["self", "html"]
     assert rebuild(stored) == parent
+
+
+def test_an_object_whose_links_cannot_be_rebuilt_is_kept_as_sent():
+    """A null href "matches" a template that lacks a value, but rebuilding it fails: keep it."""
+    user = {"type": "user", "links": {"self": {"href": None}}}  # no uuid for {uuid}
+    assert compact(user) is user
+    commit = {"type": "commit", "hash": "a" * 40, "author": {"user": user}, "message": "m"}
+    commit["summary"] = {"raw": "m"}  # a duplicate that would drop, with the bad link beside it
+    assert compact(commit) is commit
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_KEYS, _JSON, max_size=6))
+def test_compact_leaves_its_input_alone_and_returns_it_when_nothing_drops(obj):
+    """``compact`` shares what it keeps with its input: it must never change that input."""
+    before = json.dumps(obj)
+    out = compact(obj)
+    assert json.dumps(obj) == before
+    assert json.dumps(compact(json.loads(before))) == json.dumps(out)  # a fresh copy: the same
+    if "_links" not in out:
+        assert out is obj
+
+
+def _every_href(node, name: str = ""):
+    """Each (name of the link, href) in ``node``, depth first: the plain definition."""
+    if isinstance(node, list):
+        for value in node:
+            yield from _every_href(value, name)
+    elif isinstance(node, dict):
+        if isinstance(node.get("href"), str):
+            yield name, node["href"]
+        for key, value in node.items():
+            yield from _every_href(value, key)
+
+
+_URLS = st.sampled_from(
+    ["http://h/2.0/repositories/a/b", "https://w/a/b", "http://h/2.0/users/%7Bu%7D", "x", "/"]
+)
+_LINKED = st.recursive(
+    st.fixed_dictionaries({"href": _URLS}),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["html", "self", "links", "a"]), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["html", "self", "links", "repository"]), _LINKED))
+def test_the_bases_are_guessed_from_the_first_fitting_hrefs(obj):
+    """The guess stops early once it has all three bases: it finds what a full pass finds."""
+    api = next((m.group(1) for _, h in _every_href(obj) if (m := _API.match(h))), None)
+    repo = next((m.group(1) for _, h in _every_href(obj) if (m := _REPO.search(h))), None)
+    web = next((h for name, h in _every_href(obj) if name == "html"), None)
+    base: dict = {}
+    _scan(obj, "", base)
+    assert base.get("api") == api and base.get("repo") == repo
+    assert base.get("web") == (web and "{0.scheme}://{0.netloc}".format(urlsplit(web)))
