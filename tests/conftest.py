@@ -11,6 +11,7 @@ import fcntl
 import os
 import pickle
 import random
+import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -338,6 +339,14 @@ def _sync_once(flavour: Flavour, seed: int, size: str, stem: Path) -> Mirrored:
             summary = harness.sync()
             done.write_bytes(pickle.dumps((summary, list(harness.log), harness.app.bodies)))
     return Mirrored(flavour, seed, size, harness, summary)
+
+
+def copy_database(template: Path, folder: Path) -> Path:
+    """A private copy of a database made once per module: its file and every sidecar file."""
+    for path in template.parent.iterdir():
+        if path.name.startswith(template.name):
+            shutil.copy2(path, folder / path.name)
+    return folder / template.name
 
 
 @pytest.fixture(scope="session")
