@@ -262,7 +262,7 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
     return FLAVOURS[request.param]
 
 
-SMALL_SEED = {"cloud": 11, "server": 5}  # `small` worlds known to hold every kind of row
+SMALL_SEED = {"cloud": 11, "server": 5}  # `tiny` and `small` worlds holding every kind of row
 
 
 class Recording:
@@ -351,7 +351,7 @@ def copy_database(template: Path, folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored]:
-    """`mirrored(name, size="small", seed=None)`: one full sync per world, shared by tests
+    """`mirrored(name, size="tiny", seed=None)`: one full sync per world, shared by tests
     (and by the xdist workers of one run, through the run's common temporary folder)."""
     made: dict[tuple[str, str, int], Mirrored] = {}
     root = tmp_path_factory.getbasetemp()
@@ -360,7 +360,7 @@ def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored
     folder = root / "mirrored"
     folder.mkdir(exist_ok=True)
 
-    def get(name: str, size: str = "small", seed: int | None = None) -> Mirrored:
+    def get(name: str, size: str = "tiny", seed: int | None = None) -> Mirrored:
         seed = SMALL_SEED[name] if seed is None else seed
         if (name, size, seed) not in made:
             stem = folder / f"{name}-{size}-{seed}"
@@ -377,7 +377,7 @@ def dora_mirror(tmp_path_factory: pytest.TempPathFactory, mirrored) -> SimpleNam
     from test_deploys_reports import fix_forward
 
     db = str(tmp_path_factory.mktemp("dora") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
+    harness = mirrored("cloud", "small").copy(db)
     mutate.random_activity(harness.world, 30, random.Random(15))
     fix_forward(harness.world)
     harness.sync_equal()

@@ -24,7 +24,7 @@ FAILED = {"FAILED", "ERROR"}
 def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after activity (runs start and finish)."""
     db = str(tmp_path_factory.mktemp("pipeline-reports") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
+    harness = mirrored("cloud", "small").copy(db)
     random_activity(harness.world, 60, random.Random(47))
     harness.sync_equal(Options(reconcile=True))
     return SimpleNamespace(world=harness.world, db=db)
