@@ -11,6 +11,7 @@ import fcntl
 import os
 import pickle
 import random
+import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -266,7 +267,7 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
     return FLAVOURS[request.param]
 
 
-SMALL_SEED = {"cloud": 11, "server": 5}  # `small` worlds known to hold every kind of row
+SMALL_SEED = {"cloud": 11, "server": 5}  # `tiny` and `small` worlds holding every kind of row
 
 
 class Recording:
@@ -345,9 +346,17 @@ def _sync_once(flavour: Flavour, seed: int, size: str, stem: Path) -> Mirrored:
     return Mirrored(flavour, seed, size, harness, summary)
 
 
+def copy_database(template: Path, folder: Path) -> Path:
+    """A private copy of a database made once per module: its file and every sidecar file."""
+    for path in template.parent.iterdir():
+        if path.name.startswith(template.name):
+            shutil.copy2(path, folder / path.name)
+    return folder / template.name
+
+
 @pytest.fixture(scope="session")
 def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored]:
-    """`mirrored(name, size="small", seed=None)`: one full sync per world, shared by tests
+    """`mirrored(name, size="tiny", seed=None)`: one full sync per world, shared by tests
     (and by the xdist workers of one run, through the run's common temporary folder)."""
     made: dict[tuple[str, str, int], Mirrored] = {}
     root = tmp_path_factory.getbasetemp()
@@ -356,7 +365,7 @@ def mirrored(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Mirrored
     folder = root / "mirrored"
     folder.mkdir(exist_ok=True)
 
-    def get(name: str, size: str = "small", seed: int | None = None) -> Mirrored:
+    def get(name: str, size: str = "tiny", seed: int | None = None) -> Mirrored:
         seed = SMALL_SEED[name] if seed is None else seed
         if (name, size, seed) not in made:
             stem = folder / f"{name}-{size}-{seed}"
@@ -373,7 +382,7 @@ def dora_mirror(tmp_path_factory: pytest.TempPathFactory, mirrored) -> SimpleNam
     from test_deploys_reports import fix_forward
 
     db = str(tmp_path_factory.mktemp("dora") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
+    harness = mirrored("cloud", "small").copy(db)
     mutate.random_activity(harness.world, 30, random.Random(15))
     fix_forward(harness.world)
     harness.sync_equal()

@@ -40,7 +40,7 @@ def changed_mirror(mirrored, folder: Path, changes: int, seed: int) -> SimpleNam
     """The session's small Cloud mirror copied into ``folder``, after ``changes`` random changes
     and a reconciling sync that leaves it equal to the world: a report test's (world, db)."""
     db = str(folder / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
+    harness = mirrored("cloud", "small").copy(db)
     random_activity(harness.world, changes, random.Random(seed))
     harness.sync_equal(Options(reconcile=True))
     return SimpleNamespace(world=harness.world, db=db)

@@ -30,7 +30,7 @@ MARKS = "[aria-roledescription=bar], [aria-roledescription=point]"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, mirrored):
     db = tmp_path_factory.mktemp("browser-delivery") / "bitbucket.db"
-    harness = mirrored("cloud").copy(str(db))
+    harness = mirrored("cloud", "small").copy(str(db))
     random_activity(harness.world, 30, random.Random(15))
     fix_forward(harness.world)
     harness.sync_equal()

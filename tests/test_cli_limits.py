@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import copy_database
 from mirror import TOKEN, Harness
 
 from bbmirror.cli import cli
@@ -43,14 +44,20 @@ def simulator():
         yield running
 
 
-@pytest.fixture
-def mirrored(tmp_path, simulator) -> Path:
-    db = tmp_path / "m.db"
+@pytest.fixture(scope="module")
+def one_sync(tmp_path_factory, simulator) -> Path:
+    """One good sync per module, copied by `mirrored` (a sync is a second of CPU)."""
+    db = tmp_path_factory.mktemp("cli-limits") / "m.db"
     result = CliRunner().invoke(
         cli, ["sync", str(db), "--base-url", simulator.base_url, "--workspace", "acme"], env=ENV
     )
     assert result.exit_code == 0, result.output
     return db
+
+
+@pytest.fixture
+def mirrored(tmp_path, one_sync) -> Path:
+    return copy_database(one_sync, tmp_path)
 
 
 def _one_line(result) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import dbstate
 import pytest
 from click.testing import CliRunner
+from conftest import copy_database
 from mirror import TOKEN
 
 from bbmirror.cli import cli
@@ -30,13 +31,19 @@ def simulator():
         yield running
 
 
-@pytest.fixture
-def mirrored(tmp_path, simulator):
-    """A database holding one good sync, and a fingerprint to prove it stays untouched."""
-    db = tmp_path / "mirror.db"
+@pytest.fixture(scope="module")
+def one_sync(tmp_path_factory, simulator) -> Path:
+    """One good sync per module, copied by `mirrored` (a sync is a second of CPU)."""
+    db = tmp_path_factory.mktemp("cli-sync") / "mirror.db"
     result = _sync(simulator, db)
     assert result.exit_code == 0, result.output
     return db
+
+
+@pytest.fixture
+def mirrored(tmp_path, one_sync):
+    """A database holding one good sync, and a fingerprint to prove it stays untouched."""
+    return copy_database(one_sync, tmp_path)
 
 
 def _sync(simulator, db, *args, token=TOKEN, base_url=None):

@@ -14,10 +14,12 @@ from bbmirror.engine import Options
 from bbmirror.flavours.cloud.plan import CLOUD_PLAN
 from bbmirror.flavours.cloud.streams import CLOUD_STREAMS
 from bbmirror.simulator.cloud import mutate
-from bbmirror.simulator.cloud.generate import generate
+from bbmirror.simulator.cloud.generate import Size, generate
 
 # Tasks (read with a changed PR that has open ones) are tests/test_tasks_cloud.py's subject.
 PER_PR = re.compile(r"/pullrequests/(\d+)/(?!tasks$)(\w+)$")
+# One repository whose feed fills several pages (tiny's fill one), a fifth of `small`'s syncs.
+LONG_FEED = Size(workspaces=1, users=8, repos=1, prs=40, issues=0, comments=250, commits=120)
 
 
 def _per_pr(harness: Harness) -> list[tuple[int, str]]:
@@ -126,7 +128,7 @@ def test_an_edit_hidden_behind_newer_activity_is_seen_by_the_next_run(tmp_path):
     """An edit followed by a new comment on the same PR: the feed's tail holds only the new
     comment's entry, but the changed PR's comments are read, and as one changed, its
     activity list (whose entry embeds the comment) too."""
-    world = generate(3, "small")  # the edited comment's entry is far from the feed's head
+    world = generate(3, LONG_FEED)  # the edited comment's entry is far from the feed's head
     harness = Harness(world, str(tmp_path / "m.db"))
     harness.sync()
     repo, pr = _with_comments(world)
@@ -205,7 +207,7 @@ def test_without_the_feed_a_changed_pr_reads_its_own_lists(tmp_path):
 def test_a_feed_out_of_date_order_is_read_whole(tmp_path):
     """The feed's order is undocumented: grouped by PR, its pages are not newest first, so
     the walk cannot stop at the watermark and reads the whole feed; nothing is missed."""
-    world = generate(3, "small")
+    world = generate(3, LONG_FEED)
     world.settings.feed_by_pr = True
     harness = Harness(world, str(tmp_path / "m.db"))
     assert harness.sync().outcome == "ok"

@@ -38,7 +38,7 @@ def _canon(obj) -> str:
 @pytest.fixture(scope="session")
 def synced(mirrored):
     """The session's small Cloud mirror: (database path, every distinct object it was served)."""
-    shared = mirrored("cloud")  # a plain full sync, shared: read only
+    shared = mirrored("cloud", "small")  # a plain full sync, shared: read only
     every = (obj for body in shared.served for obj in _objects(json.loads(body), []))
     # Each distinct object once (a user or a link recurs thousands of times): same proof, less work.
     served = list({_canon(obj): obj for obj in every}.values())

@@ -47,7 +47,7 @@ def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(t
 
 
 def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_path, mirrored):
-    shared = mirrored("server", seed=11)  # a full sync of a small world, copied
+    shared = mirrored("server", "tiny", seed=7)  # a full sync, copied; tiny collects each kind
     assert shared.summary.outcome == "ok"
     harness = shared.copy(str(tmp_path / "m.db"))
     world = harness.world
@@ -59,6 +59,9 @@ def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_p
     clean = DcHarness(world, str(tmp_path / "clean.db"))
     assert clean.sync().outcome == "ok"
     assert _differences(clean.db, harness.db, *GC_TABLES) == []
+    for table in GC_TABLES:  # force pushes did leave rows of each kind behind
+        collected = f"select count(*) from {table} where deleted_at is not null"
+        assert dbstate.count(harness.db, collected) > 0, table
 
 
 def test_dc_closed_on_of_a_pull_request_declined_twice_is_the_one_a_clean_sync_stores(tmp_path):

@@ -54,7 +54,7 @@ def _walked_tips(log: list) -> list[str]:
 
 
 def test_statuses_are_listed_only_for_tips_the_bulk_stats_say_have_builds(mirrored):
-    shared = mirrored("server", "small", seed=2)  # the run's first full sync: read only
+    shared = mirrored("server")  # the run's first full sync (tiny): read only
     world, harness = shared.harness.world, shared.harness
     assert shared.summary.outcome == "ok"
     tips = _tips(world)
@@ -167,7 +167,7 @@ def _jira_reads(log: list) -> list:
 
 
 def test_jira_issues_are_read_only_for_pull_requests_whose_commits_name_a_key(mirrored):
-    shared = mirrored("server", "small", seed=2)  # the run's first full sync: read only
+    shared = mirrored("server")  # the run's first full sync (tiny): read only
     world, harness = shared.harness.world, shared.harness
     assert shared.summary.outcome == "ok"
     keyed, plain = _keyed(world)
@@ -222,7 +222,7 @@ def test_open_pull_requests_are_listed_again_only_when_the_walk_did_not_list_the
 def test_a_pull_request_whose_commits_no_longer_name_a_key_loses_its_issues_unasked(
     tmp_path, mirrored
 ):
-    shared = mirrored("server", "small", seed=2)  # the run's first full sync, copied
+    shared = mirrored("server")  # the run's first full sync (tiny), copied
     assert shared.summary.outcome == "ok"
     harness = shared.copy(str(tmp_path / "m.db"))
     world = harness.world

@@ -33,6 +33,7 @@ def test_a_day_long_retry_after_fails_the_request_and_blocks_the_rest():
     assert len(seen) == 1
 
 
+@pytest.mark.slow  # really waits: seconds of pauses, measured against the clock
 def test_a_429_without_retry_after_pauses_every_queued_request():
     """The server refuses for 0.6 s after its first request. The client's first pause is
     0.25-0.5 s (backoff 0.5, half of it jitter), its second 0.5-1 s more: only the requests in
@@ -91,6 +92,7 @@ def test_a_run_of_429s_starts_where_the_last_one_ended():
     assert steps == [1, 2, 3, 4, 4, 3]
 
 
+@pytest.mark.slow  # really waits: seconds of pauses, measured against the clock
 def test_under_a_token_bucket_the_client_settles_near_the_refill_rate():
     """A bucket of 2 refilled every 0.1 s, 60 requests 4 at a time: a client that bursts
     after every pause draws a 429 on most attempts; one that widens its gap on a 429 and

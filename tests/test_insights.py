@@ -199,7 +199,7 @@ def test_reports_of_a_commit_that_stopped_being_a_head_before_the_first_run_are_
     tmp_path,
 ):
     """The price of asking only about heads (a known limit, like build statuses)."""
-    world = generate(11, "small")
+    world = generate(11, "tiny")
     repo, pr = next(
         (r, p)
         for r in world.repositories.values()

@@ -128,7 +128,7 @@ def test_the_list_is_oldest_first_paged_by_number_without_next_and_sorts_only_kn
 
 
 def test_a_full_sync_mirrors_runs_and_the_steps_of_completed_runs(mirrored):
-    harness = mirrored("cloud").harness
+    harness = mirrored("cloud", "small").harness
     world = harness.world
     runs = sum(len(r.pipelines) for r in world.repositories.values())
     done = [p for r in world.repositories.values() for p in r.pipelines if p.state == "COMPLETED"]

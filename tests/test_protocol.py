@@ -33,10 +33,11 @@ from bbmirror.cli import cli
 from bbmirror.engine import Options, sync_sources
 
 
-@pytest.fixture
-def small_mirror(flavour: Flavour, mirrored):
-    """The session's full sync of the flavour's `small` world, for the read-only checks below."""
-    shared = mirrored(flavour.name)
+@pytest.fixture(params=["tiny", pytest.param("small", marks=pytest.mark.slow)])
+def small_mirror(flavour: Flavour, mirrored, request):
+    """The session's full sync of the flavour's world, for the read-only checks below: `tiny`
+    (a seed that holds every kind of row) in the fast lane, `small` too in the full run."""
+    shared = mirrored(flavour.name, request.param)
     return shared.harness, shared.summary
 
 

@@ -135,7 +135,7 @@ def _diffstat_requests(log) -> list[str]:
 
 
 def test_a_full_sync_reads_one_diffstat_per_pr_and_equals_the_world(mirrored):
-    m = mirrored("cloud")
+    m = mirrored("cloud", "small")
     world = m.harness.world
     assert m.harness.oracle(world, m.db) == []
     prs = list(worlds.prs(world))
@@ -145,7 +145,7 @@ def test_a_full_sync_reads_one_diffstat_per_pr_and_equals_the_world(mirrored):
 
 
 def test_only_a_pr_whose_source_moved_is_asked_again(tmp_path, mirrored):
-    harness = mirrored("cloud").copy(str(tmp_path / "m.db"))
+    harness = mirrored("cloud", "small").copy(str(tmp_path / "m.db"))
     world = harness.world
     rng = random.Random(3)
     repo, pr = next(

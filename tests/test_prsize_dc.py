@@ -96,7 +96,7 @@ def _asked(log, tail: str) -> list[str]:
 
 
 def test_a_full_sync_reads_one_diff_per_pr_and_changes_only_when_truncated(mirrored):
-    m = mirrored("server")
+    m = mirrored("server", "small")
     world = m.harness.world
     assert m.harness.oracle(world, m.db) == []
     prs = list(worlds.prs(world))
@@ -110,7 +110,7 @@ def test_a_full_sync_reads_one_diff_per_pr_and_changes_only_when_truncated(mirro
 
 
 def test_only_a_pr_whose_source_moved_is_diffed_again(tmp_path, mirrored):
-    harness = mirrored("server").copy(str(tmp_path / "m.db"))
+    harness = mirrored("server", "small").copy(str(tmp_path / "m.db"))
     world = harness.world
     rng = random.Random(4)
     repo, pr = next(

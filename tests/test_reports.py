@@ -47,7 +47,7 @@ pytestmark = pytest.mark.xdist_group("reports")
 def mirror(tmp_path_factory, mirrored):
     """The session's small Cloud mirror, copied, after some activity and a reconciliation."""
     db = str(tmp_path_factory.mktemp("reports") / "bitbucket.db")
-    harness = mirrored("cloud").copy(db)
+    harness = mirrored("cloud", "small").copy(db)
     world = harness.world
     random_activity(world, 80, random.Random(11))
     harness.sync(Options(reconcile=True))

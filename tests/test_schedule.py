@@ -122,9 +122,9 @@ def test_new_data_arrives_between_runs(harness):
 
 
 def test_a_run_that_fires_while_the_last_is_going_is_skipped(harness, caplog):
-    harness.app.state.faults.latency = 0.1  # ~100 requests, 4 at a time: a run takes seconds
+    harness.app.state.faults.latency = 0.03  # ~100 requests, 4 at a time: 0.75 s a run
     caplog.set_level(logging.INFO, logger="bbmirror.schedule")
-    s = scheduler(harness, every=0.5)
+    s = scheduler(harness, every=0.25)
     drive(s, until=lambda: "skipped: previous run" in caplog.text and len(runs(harness.db)) >= 2)
     assert "cloud: skipped: previous run of cloud still going" in caplog.text
     log = [r for r in runs(Path(harness.db)) if r["outcome"] != "interrupted"]
@@ -178,6 +178,7 @@ def test_the_slow_job_reconciles_and_tombstones_what_vanished(harness):
     assert differences(harness.world, harness.db) == []
 
 
+@pytest.mark.slow  # really waits: each run tries the lock 3 times, 2 s apart (turn.py)
 def test_a_held_writer_lock_means_skip_not_crash(harness, caplog):
     caplog.set_level(logging.INFO, logger="bbmirror.schedule")
     holder = Store.open(harness.db)

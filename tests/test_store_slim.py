@@ -28,7 +28,7 @@ def _rows(conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list[dict]:
 @pytest.fixture(scope="session")
 def mirror(mirrored) -> str:
     """The session's small Cloud mirror (a plain full sync, shared): read only."""
-    return mirrored("cloud").db
+    return mirrored("cloud", "small").db
 
 
 def test_column_copies_are_not_stored_and_the_views_give_them_back(mirror):

@@ -97,7 +97,7 @@ def test_a_resolution_on_a_merged_pr_shows_when_the_date_moves(mirrored, tmp_pat
 def test_without_a_date_bump_a_closed_pr_waits_for_reconcile_an_open_one_does_not(
     mirrored, tmp_path
 ):
-    harness = mirrored("server").copy(str(tmp_path / "m.db"))
+    harness = mirrored("server", "small").copy(str(tmp_path / "m.db"))
     world = harness.world
     world.settings.comment_bumps_pr = False
     # Pages shorter than the list: the walk stops at the watermark, the old PR is not listed.
