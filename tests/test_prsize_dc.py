@@ -132,7 +132,7 @@ def test_only_a_pr_whose_source_moved_is_diffed_again(tmp_path, mirrored):
 
 def test_a_pr_whose_target_moved_is_diffed_again(tmp_path, mirrored):
     """Merging part of an open PR into its target shrinks its diff: the mirror follows."""
-    harness = mirrored("server").copy(str(tmp_path / "m.db"))
+    harness = mirrored("server", "small").copy(str(tmp_path / "m.db"))
     world = harness.world
     repo, pr = next(
         (r, p)
