@@ -24,6 +24,7 @@ import mirror
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
+from lanes import pytest_collection_modifyitems as pytest_collection_modifyitems
 
 from bbmirror.config import Credentials, Secret, Source
 from bbmirror.engine import Summary
