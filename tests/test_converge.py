@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from urllib.parse import parse_qs
 
 import dbstate
 import pytest
@@ -47,6 +48,17 @@ def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(t
     assert dbstate.count(harness.db, collected) > 0  # force pushes did leave commits behind
 
 
+def _off_ref_walks(harness: DcHarness, start: int = 0) -> list[str]:
+    """Commit walks from a commit no branch or tag holds (a PR's), as the simulator logged them."""
+    tips = {
+        sha
+        for repo in harness.world.repositories.values()
+        for sha in (*repo.branches.values(), *(t.target for t in repo.tags.values()))
+    }
+    walks = [parse_qs(e.query) for e in harness.log[start:] if e.path.endswith("/commits")]
+    return [q["until"][0] for q in walks if "until" in q and q["until"][0] not in tips]
+
+
 @pytest.mark.parametrize("seed", [5, 7])
 def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(
     tmp_path, mirrored, seed
@@ -62,8 +74,13 @@ def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(
         for branch in sorted(repo.branches)[:2]:
             dc_mutate.force_push(world, repo, branch, rng)
     assert harness.sync_equal().outcome == "ok"
+    assert _off_ref_walks(harness) == []  # it kept what only PRs reach: nothing to ask
     clean = DcHarness(world, str(tmp_path / "clean.db"))
     assert clean.sync_equal().outcome == "ok"
+    assert len(_off_ref_walks(clean)) == {5: 1, 7: 0}[seed]  # seed 5: the merge commit
+    asked = len(clean.log)
+    assert clean.sync_equal().outcome == "ok"
+    assert _off_ref_walks(clean, asked) == []  # read once
     assert _differences(clean.db, harness.db, *GC_TABLES[:3]) == []
     # Statuses of a former tip that is still live keep their last read (README, "Statuses of
     # commits that are no longer a tip"); a clean sync reads tips only. Bitbucket holds them.
@@ -77,6 +94,26 @@ def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(
     for table in GC_TABLES:  # force pushes did leave rows of each kind behind
         collected = f"select count(*) from {table} where deleted_at is not null"
         assert dbstate.count(harness.db, collected) > 0, table
+
+
+def test_dc_a_pr_commit_bitbucket_no_longer_has_is_asked_for_once(tmp_path):
+    """A merged PR's merge commit that a force-push left behind and git collected: the walk
+    answers nothing, and the next run does not ask again (requests are the currency)."""
+    world = generate_dc(5, "tiny")
+    repo, pr = next(
+        (r, p)
+        for r in world.repositories.values()
+        for p in r.pull_requests.values()
+        if p.state == "MERGED" and r.branches[r.default_branch] == p.merge_commit
+    )
+    dc_mutate.force_push(world, repo, repo.default_branch, random.Random(5))
+    del repo.commits[pr.merge_commit]  # git's garbage collection upstream
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync_equal().outcome == "ok"
+    assert _off_ref_walks(harness) == [pr.merge_commit]
+    asked = len(harness.log)
+    assert harness.sync_equal().outcome == "ok"
+    assert _off_ref_walks(harness, asked) == []
 
 
 def test_dc_closed_on_of_a_pull_request_declined_twice_is_the_one_a_clean_sync_stores(tmp_path):
