@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from urllib.parse import parse_qs
 
 import dbstate
+import pytest
 from compare import compare
 from dc_mirror import DcHarness
 from mirror import Harness
@@ -46,8 +48,24 @@ def test_cloud_garbage_collection_takes_the_parents_of_the_commits_it_collects(t
     assert dbstate.count(harness.db, collected) > 0  # force pushes did leave commits behind
 
 
-def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_path, mirrored):
-    shared = mirrored("server", "tiny", seed=7)  # a full sync, copied; tiny collects each kind
+def _off_ref_walks(harness: DcHarness, start: int = 0) -> list[str]:
+    """Commit walks from a commit no branch or tag holds (a PR's), as the simulator logged them."""
+    tips = {
+        sha
+        for repo in harness.world.repositories.values()
+        for sha in (*repo.branches.values(), *(t.target for t in repo.tags.values()))
+    }
+    walks = [parse_qs(e.query) for e in harness.log[start:] if e.path.endswith("/commits")]
+    return [q["until"][0] for q in walks if "until" in q and q["until"][0] not in tips]
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(
+    tmp_path, mirrored, seed
+):
+    """Seed 5 force-pushes main back past a merged PR's merge commit: Bitbucket still serves
+    it (the PR's merge commit), the incremental mirror keeps it, and a clean sync lacked it."""
+    shared = mirrored("server", "tiny", seed=seed)  # a full sync, copied; tiny collects each kind
     assert shared.summary.outcome == "ok"
     harness = shared.copy(str(tmp_path / "m.db"))
     world = harness.world
@@ -55,13 +73,47 @@ def test_dc_garbage_collection_takes_parents_jira_links_and_statuses_along(tmp_p
     for repo in world.repositories.values():
         for branch in sorted(repo.branches)[:2]:
             dc_mutate.force_push(world, repo, branch, rng)
-    assert harness.sync().outcome == "ok"
+    assert harness.sync_equal().outcome == "ok"
+    assert _off_ref_walks(harness) == []  # it kept what only PRs reach: nothing to ask
     clean = DcHarness(world, str(tmp_path / "clean.db"))
-    assert clean.sync().outcome == "ok"
-    assert _differences(clean.db, harness.db, *GC_TABLES) == []
+    assert clean.sync_equal().outcome == "ok"
+    assert len(_off_ref_walks(clean)) == {5: 1, 7: 0}[seed]  # seed 5: the merge commit
+    asked = len(clean.log)
+    assert clean.sync_equal().outcome == "ok"
+    assert _off_ref_walks(clean, asked) == []  # read once
+    assert _differences(clean.db, harness.db, *GC_TABLES[:3]) == []
+    # Statuses of a former tip that is still live keep their last read (README, "Statuses of
+    # commits that are no longer a tip"); a clean sync reads tips only. Bitbucket holds them.
+    for d in compare(clean.db, harness.db).differences:
+        if d.table == "commit_statuses":
+            repo_id, sha = d.key.split("/status/")[0].rsplit("/", 1)
+            repo = world.repositories[int(repo_id.rsplit("/", 1)[1])]
+            tips = {*repo.branches.values(), *(t.target for t in repo.tags.values())}
+            assert d.kind == "extra" and sha not in tips, d
+            assert d.key.rsplit("/", 1)[1] in {b.key for b in repo.builds.get(sha, ())}, d
     for table in GC_TABLES:  # force pushes did leave rows of each kind behind
         collected = f"select count(*) from {table} where deleted_at is not null"
         assert dbstate.count(harness.db, collected) > 0, table
+
+
+def test_dc_a_pr_commit_bitbucket_no_longer_has_is_asked_for_once(tmp_path):
+    """A merged PR's merge commit that a force-push left behind and git collected: the walk
+    answers nothing, and the next run does not ask again (requests are the currency)."""
+    world = generate_dc(5, "tiny")
+    repo, pr = next(
+        (r, p)
+        for r in world.repositories.values()
+        for p in r.pull_requests.values()
+        if p.state == "MERGED" and r.branches[r.default_branch] == p.merge_commit
+    )
+    dc_mutate.force_push(world, repo, repo.default_branch, random.Random(5))
+    del repo.commits[pr.merge_commit]  # git's garbage collection upstream
+    harness = DcHarness(world, str(tmp_path / "m.db"))
+    assert harness.sync_equal().outcome == "ok"
+    assert _off_ref_walks(harness) == [pr.merge_commit]
+    asked = len(harness.log)
+    assert harness.sync_equal().outcome == "ok"
+    assert _off_ref_walks(harness, asked) == []
 
 
 def test_dc_closed_on_of_a_pull_request_declined_twice_is_the_one_a_clean_sync_stores(tmp_path):

@@ -91,7 +91,8 @@ DETAILS = Level(
     ),
     lambda world: world.repositories.values(),
     discover="same_units",
-    leave=("collect_unreachable",),  # commits no ref reaches any more, when due
+    # Commits only PRs reach (pr_roots.py), then those nothing reaches any more, when due.
+    leave=("read_pr_roots", "collect_unreachable"),
 )
 
 # The login check (GET /users?limit=1) when nothing is named.

@@ -23,7 +23,7 @@ from bbmirror.engine.graph_commits import GraphCommits
 from bbmirror.engine.newest import NewestWalker
 from bbmirror.engine.ranges import RangesWalker
 from bbmirror.engine.runner import Runner, Unit
-from bbmirror.flavours.server import rows_git, statuses
+from bbmirror.flavours.server import pr_roots, rows_git, statuses
 from bbmirror.flavours.server.discovery import ServerDiscovery
 from bbmirror.flavours.server.jira import JiraDue, read_jira
 from bbmirror.flavours.server.plan import SERVER_PLAN
@@ -79,6 +79,13 @@ class ServerSync(
         building = freshness.tips_building(self.store, unit.scope, tips)
         extra = sorted(tips) if self.options.reconcile else []
         return statuses.read_statuses(self, unit.ctx, unit.scope, building, extra)
+
+    async def read_pr_roots(self, unit: Unit) -> None:
+        """Level hook: commits only live PRs reach, which the ref walk never lists (pr_roots.py)."""
+        refs, default = self.refs(unit) or ({}, None)
+        if refs and self.wanted("commits"):
+            work = pr_roots.read_pr_roots(self, unit.ctx, unit.scope, refs, default)
+            await self.guarded("commits", work, unit.ctx)
 
     def jira_issues(self, unit: Unit) -> Awaitable[None]:
         """Step ``pr_jira``: the Jira issues of changed PRs whose commits name a key."""
