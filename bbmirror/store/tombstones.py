@@ -52,6 +52,9 @@ def unreachable_sql(pr_root_join: str, parent_join: str) -> str:
           )"""
 
 
+UNREACHABLE = unreachable_sql(PR_ROOT_JOIN, PARENT_JOIN)
+
+
 class Tombstones:
     """The Store's tombstone methods (mixed into ``Store``)."""
 
@@ -102,14 +105,13 @@ class Tombstones:
         carry 12-character hashes, matched by prefix. Both joins are primary-key ranges
         (``PR_ROOT_JOIN``, ``PARENT_JOIN``): no scan per root or per step.
         """
-        sql = unreachable_sql(PR_ROOT_JOIN, PARENT_JOIN)
         args = {
             "when": to_utc(when),
             "repo": repository_id,
             "heads": json.dumps(sorted(set(heads))),
         }
         with self.transaction():
-            return self.conn.execute(sql, args).rowcount
+            return self.conn.execute(UNREACHABLE, args).rowcount
 
     def tombstone_children(
         self,
